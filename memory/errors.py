@@ -1,0 +1,44 @@
+"""Every error Kindred raises, under one root: :class:`KindredError`.
+
+The errors live in the lowest layer (``memory``) so that every package can raise them without
+importing upwards; ``agent.errors`` re-exports them for users. Each message says what happened
+and what to do about it, so a caller can show it to a person unchanged.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "KindredError",
+    "InvalidInputError",
+    "UnknownUserError",
+    "ConfigurationError",
+    "ModelUnavailableError",
+    "StoreError",
+]
+
+
+class KindredError(Exception):
+    """Root of every error Kindred raises on purpose. Catch this to catch them all."""
+
+
+class InvalidInputError(KindredError, ValueError):
+    """A caller passed something Kindred cannot accept (empty text, a huge message, a bad id...).
+
+    Raised before anything is stored, so a rejected call never changes memory.
+    """
+
+
+class UnknownUserError(KindredError, LookupError):
+    """An operation needs a user Kindred has never seen (for example listing their memories)."""
+
+
+class ConfigurationError(KindredError):
+    """A setting is missing, malformed or contradicts another one."""
+
+
+class ModelUnavailableError(KindredError):
+    """The chat model asked for cannot be built here (unknown name, missing package or file)."""
+
+
+class StoreError(KindredError):
+    """A store (Chroma, SQLite) failed or holds data this version cannot read."""

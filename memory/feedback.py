@@ -1,0 +1,137 @@
+"""MemPrompt feedback memory: a user's correction, keyed by the request it corrects.
+
+MemPrompt (Madaan et al., 2022) keeps a table ``request -> feedback`` written only when the user
+says the agent got it wrong, and on every new request looks up the single closest key; on a match
+the feedback is joined to the request as a clarification. Two lookups, as in the paper's code:
+dense (cosine above a threshold) and lexical (edit distance under 6 on the normalised request).
+The paper's 0.9 cosine was set for its trained encoder; for all-MiniLM-L6-v2 Kindred uses 0.75
+until the feedback evaluation calibrates it (a setting either way).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from rapidfuzz.distance import Levenshtein
+
+from memory.db import Database
+from memory.embeddings import Embedder
+from memory.store import VectorIndex
+
+__all__ = ["FeedbackRecord", "FeedbackMatch", "FeedbackMemory", "normalise_request"]
+
+LookupMode = Literal["dense", "lexical"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feedback (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    request TEXT NOT NULL,
+    request_key TEXT NOT NULL,
+    understanding TEXT,
+    feedback TEXT NOT NULL,
+    ts REAL NOT NULL,
+    hits INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS feedback_user ON feedback(user_id, ts);
+"""
+
+
+def normalise_request(text: str) -> str:
+    """Lower-case, strip punctuation and collapse spaces (the key MemPrompt matches on)."""
+    return re.sub(r"\s+", " ", re.sub(r"[^\w\s']", " ", text.lower())).strip()
+
+
+@dataclass(frozen=True)
+class FeedbackRecord:
+    id: str
+    request: str
+    understanding: str | None
+    feedback: str
+    ts: float
+    hits: int
+
+
+@dataclass(frozen=True)
+class FeedbackMatch:
+    record: FeedbackRecord
+    score: float
+    mode: LookupMode
+
+
+class FeedbackMemory:
+    """Stores corrections and finds the one that applies to a new request, if any."""
+
+    def __init__(self, db: Database, index: VectorIndex, embedder: Embedder, *,
+                 mode: LookupMode = "dense", threshold: float = 0.75,
+                 max_edit_distance: int = 6) -> None:
+        self._db, self._index, self._embedder = db, index, embedder
+        self.mode, self.threshold, self.max_edit_distance = mode, threshold, max_edit_distance
+        db.ensure_schema(_SCHEMA)
+
+    def add(self, user_id: str, request: str, feedback: str, ts: float,
+            understanding: str | None = None) -> FeedbackRecord:
+        """Store a correction of ``request``. A newer correction of the same request replaces it."""
+        key = normalise_request(request)
+        old = self._db.query("SELECT id FROM feedback WHERE user_id=? AND request_key=?",
+                             [user_id, key])
+        rec_id = old[0]["id"] if old else f"fb-{uuid.uuid4().hex}"
+        with self._db.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO feedback VALUES (?,?,?,?,?,?,?,?)",
+                         (rec_id, user_id, request, key, understanding, feedback, ts, 0))
+        self._index.add("feedback", user_id, [rec_id], [request],
+                        self._embedder.embed([key]), [{"ts": ts}])
+        return FeedbackRecord(rec_id, request, understanding, feedback, ts, 0)
+
+    def lookup(self, user_id: str, request: str, *, count_hit: bool = True,
+               query_vector: np.ndarray | None = None) -> FeedbackMatch | None:
+        """The single best correction for ``request`` if it passes the threshold, else None."""
+        key = normalise_request(request)
+        if not key:
+            return None
+        if self.mode == "lexical":
+            match = self._lookup_lexical(user_id, key)
+        else:
+            vec = query_vector if query_vector is not None else self._embedder.embed([key])[0]
+            hits = self._index.query("feedback", user_id, vec, 1)
+            match = None
+            if hits and hits[0].similarity > self.threshold:
+                match = (hits[0].id, hits[0].similarity)
+        if match is None:
+            return None
+        record = self.get(user_id, match[0])
+        if record is None:
+            return None
+        if count_hit:
+            self._db.execute("UPDATE feedback SET hits = hits + 1 WHERE id=? AND user_id=?",
+                             [record.id, user_id])
+        return FeedbackMatch(record, float(match[1]), self.mode)
+
+    def _lookup_lexical(self, user_id: str, key: str) -> tuple[str, float] | None:
+        best: tuple[str, float] | None = None
+        for row in self._db.query("SELECT id, request_key FROM feedback WHERE user_id=?", [user_id]):
+            dist = Levenshtein.distance(key, row["request_key"],
+                                        score_cutoff=self.max_edit_distance)
+            if dist < self.max_edit_distance and (best is None or dist < best[1]):
+                best = (row["id"], float(dist))
+        return best
+
+    def get(self, user_id: str, record_id: str) -> FeedbackRecord | None:
+        rows = self._db.query("SELECT * FROM feedback WHERE user_id=? AND id=?", [user_id, record_id])
+        return self._row(rows[0]) if rows else None
+
+    def list(self, user_id: str) -> list[FeedbackRecord]:
+        rows = self._db.query("SELECT * FROM feedback WHERE user_id=? ORDER BY ts", [user_id])
+        return [self._row(r) for r in rows]
+
+    def delete_user(self, user_id: str) -> None:
+        self._db.execute("DELETE FROM feedback WHERE user_id=?", [user_id])
+
+    @staticmethod
+    def _row(row) -> FeedbackRecord:
+        return FeedbackRecord(row["id"], row["request"], row["understanding"], row["feedback"],
+                              row["ts"], row["hits"])

@@ -1,0 +1,86 @@
+"""LD-Agent's topic-based retrieval: semantic similarity, noun overlap and time decay.
+
+For a query with noun set Vq and a memory with noun set Vk:
+
+* ``s_top = ½(|Vq∩Vk|/|Vq| + |Vq∩Vk|/|Vk|)`` (:func:`memory.topics.topic_overlap`);
+* ``λ = exp(-Δt/τ)``, τ = 1e7 s (a week: 0.94, a year: 0.04);
+* paper scoring (default): ``score = λ·(s_sem + s_top)`` over memories with cosine ``s_sem > γ``;
+* code scoring (LD-Agent's repository): the single nearest memory by embedding, kept only when it
+  shares a noun with the query, scored ``λ·s_top``.
+
+γ = 0.5 in the paper was set for its encoder. all-MiniLM-L6-v2 gives lower cosines for related
+texts (a question and the statement that answers it typically sit at 0.35–0.7), so Kindred's
+default γ is 0.35; it is a setting.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Literal, Sequence
+
+from memory.store import VectorHit
+from memory.topics import topic_overlap
+from memory.types import RetrievedMemory
+
+__all__ = ["ScoringConfig", "time_decay", "format_age", "score_hits"]
+
+ScoringMode = Literal["paper", "code"]
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """The constants of LD-Agent scoring (see the module docstring for where each comes from)."""
+
+    mode: ScoringMode = "paper"
+    tau_s: float = 1e7
+    gamma: float = 0.35
+
+
+def time_decay(age_s: float, tau_s: float) -> float:
+    """``exp(-Δt/τ)``; a memory from the future (clock skew) counts as brand new."""
+    return math.exp(-max(age_s, 0.0) / tau_s)
+
+
+def format_age(age_s: float) -> str:
+    """LD-Agent's "<N days M hours> ago" (minutes when under an hour)."""
+    age_s = max(age_s, 0.0)
+    days, rem = divmod(int(age_s), 86400)
+    hours, rem = divmod(rem, 3600)
+    if days == 0 and hours == 0:
+        return f"{max(rem // 60, 0)} minutes ago"
+    return f"{days} days {hours} hours ago"
+
+
+def score_hits(hits: Sequence[VectorHit], query_topics: Iterable[str], now: float,
+               config: ScoringConfig, kind: Literal["event", "turn"], k: int
+               ) -> list[RetrievedMemory]:
+    """Score vector hits with LD-Agent's formula and return the best ``k``, best first.
+
+    ``hits`` must come nearest-first (as :meth:`VectorIndex.query` returns them); each hit's
+    metadata carries ``ts``, ``topics`` and ``session_id``.
+    """
+    vq = list(query_topics)
+    pool = list(hits[:1]) if config.mode == "code" else list(hits)
+    scored: list[RetrievedMemory] = []
+    for hit in pool:
+        ts = float(hit.metadata.get("ts", now))
+        s_sem = float(hit.similarity)
+        s_top = topic_overlap(vq, hit.metadata.get("topics") or [])
+        lam = time_decay(now - ts, config.tau_s)
+        if config.mode == "code":
+            if s_top <= 0.0:
+                continue
+            total, reason = lam * s_top, "nearest by embedding and shares a topic (code scoring)"
+        else:
+            if s_sem <= config.gamma:
+                continue
+            total, reason = lam * (s_sem + s_top), f"cosine {s_sem:.2f} > γ {config.gamma:.2f}"
+        scored.append(RetrievedMemory(
+            kind=kind, id=hit.id, text=hit.text, session_id=hit.metadata.get("session_id"),
+            ts=ts, age=format_age(now - ts),
+            scores={"semantic": round(s_sem, 4), "topic": round(s_top, 4),
+                    "decay": round(lam, 4), "total": round(total, 4)},
+            reason=reason))
+    scored.sort(key=lambda m: m.scores["total"], reverse=True)
+    return scored[:k]

@@ -1,0 +1,56 @@
+"""Plain value objects shared by the memory stores, the graph and the API.
+
+Pydantic models so they validate on the way in, serialise into LangGraph's checkpoints, and print
+well in traces.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["Turn", "Event", "RetrievedMemory"]
+
+Role = Literal["user", "agent"]
+
+
+class Turn(BaseModel):
+    """One utterance: LD-Agent's short-term record ``{idx, time, text}`` plus who said it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    session_id: str
+    idx: int = Field(ge=0, description="position in its session")
+    role: Role
+    speaker: str = Field(description="display name: the user id, the agent name, or a dataset name")
+    text: str
+    ts: float = Field(description="seconds since the epoch, from the caller's clock or the data")
+    topics: tuple[str, ...] = ()
+
+
+class Event(BaseModel):
+    """A finished session, summarised: LD-Agent's long-term event record."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    session_id: str
+    summary: str
+    topics: tuple[str, ...] = ()
+    ts: float = Field(description="time of the session's last turn")
+    turn_ids: tuple[str, ...] = ()
+
+
+class RetrievedMemory(BaseModel):
+    """A memory chosen for the prompt, with every score that chose it (for ``Reply.trace``)."""
+
+    kind: Literal["event", "turn", "trait", "feedback"]
+    id: str
+    text: str
+    session_id: str | None = None
+    ts: float | None = None
+    age: str | None = Field(default=None, description='"N days M hours ago" as LD-Agent shows it')
+    scores: dict[str, float] = Field(default_factory=dict)
+    reason: str = ""

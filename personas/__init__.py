@@ -1,0 +1,6 @@
+"""Who the user is and who the agent is: trait banks, extractors and agent persona cards."""
+
+from personas.bank import EXCLUSIVE_SUBJECTS, PersonaBank, Trait
+from personas.cards import PersonaCard, load_card
+
+__all__ = ["PersonaBank", "Trait", "EXCLUSIVE_SUBJECTS", "PersonaCard", "load_card"]
