@@ -74,6 +74,15 @@ class SentenceTransformerEmbedder:
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
+    @classmethod
+    def shared(cls) -> "SentenceTransformerEmbedder":
+        """One process-wide instance of the default model.
+
+        Why: loading takes seconds and the model is read-only, so every ``Kindred`` in a process
+        (tests, a server with several agents) can share it safely.
+        """
+        return _shared_embedder()
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts (cached per text), returning unit float32 rows in input order."""
         texts = list(texts)
@@ -115,3 +124,14 @@ class SentenceTransformerEmbedder:
             if len(texts) == 1 and threads > 1:
                 torch.set_num_threads(threads)
         return np.asarray(vecs, dtype=np.float32)
+
+
+_SHARED: list[SentenceTransformerEmbedder] = []
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared_embedder() -> SentenceTransformerEmbedder:
+    with _SHARED_LOCK:
+        if not _SHARED:
+            _SHARED.append(SentenceTransformerEmbedder())
+        return _SHARED[0]

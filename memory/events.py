@@ -35,9 +35,10 @@ class ExtractiveSummariser:
     """Picks the session's most central sentences, verbatim, within a word limit. No LLM.
 
     Score of a sentence = cosine to the centroid of the user's sentences (what the session was about)
-    + a small bonus per noun-like word; questions and the agent's sentences count half (they carry
-    fewer facts about the user). Chosen sentences are shown in their original order, each with its
-    speaker, so the summary never states anything that was not said.
+    + a small bonus per content word; questions count half (they carry fewer facts). Only the user's
+    sentences are candidates when there are any: the agent's replies restate or, with a small model,
+    invent. Chosen sentences are shown in their original order, each with its speaker, so the
+    summary never states anything that was not said.
     """
 
     def __init__(self, embedder: Embedder, *, max_words: int = 40) -> None:
@@ -46,17 +47,16 @@ class ExtractiveSummariser:
 
     def summarise(self, turns: Sequence[Turn]) -> str:
         sents = [(t, s.strip()) for t in turns for s in _SENTENCE.split(t.text) if s.strip()]
+        if any(t.role == "user" for t, _ in sents):
+            sents = [(t, s) for t, s in sents if t.role == "user"]
         if not sents:
             return ""
         vecs = self._embedder.embed([s for _, s in sents])
-        user_rows = [i for i, (t, _) in enumerate(sents) if t.role == "user"] or list(range(len(sents)))
-        centroid = vecs[user_rows].mean(axis=0)
+        centroid = vecs.mean(axis=0)
         centroid /= float(np.linalg.norm(centroid)) or 1.0
         scores = vecs @ centroid
         for i, (turn, sent) in enumerate(sents):
             scores[i] += 0.02 * min(len(_content_words(sent)), 8)
-            if turn.role != "user":
-                scores[i] *= 0.5
             if sent.endswith("?"):
                 scores[i] *= 0.5
         chosen: list[int] = []

@@ -46,8 +46,8 @@ class MemoryHub:
         db = Database(data_dir / "kindred.db")
         index = (VectorIndex.server(chroma_host, chroma_port or 8000) if chroma_host
                  else VectorIndex.embedded(data_dir / "chroma"))
-        embedder = embedder or SentenceTransformerEmbedder()
-        return cls(db=db, index=index, embedder=embedder, topics=topics or TopicExtractor(),
+        embedder = embedder or SentenceTransformerEmbedder.shared()
+        return cls(db=db, index=index, embedder=embedder, topics=topics or TopicExtractor.shared(),
                    tokens=TokenCounter(), turns=TurnIndex(db, index, embedder),
                    events=EventMemory(db, index, embedder),
                    feedback=FeedbackMemory(db, index, embedder, mode=feedback_mode,

@@ -20,6 +20,10 @@ _STOP_LEMMAS = frozenset({"thing", "lot", "bit", "kind", "way", "time", "day", "
                           "anything", "nothing", "everything", "one", "stuff", "hi", "hello"})
 
 
+_SHARED: list["TopicExtractor"] = []
+_SHARED_LOCK = threading.Lock()
+
+
 class TopicExtractor:
     """spaCy noun-lemma topics, with parser and NER disabled for speed."""
 
@@ -35,6 +39,14 @@ class TopicExtractor:
             ) from exc
         self._pos = {"NOUN", "PROPN"} if include_proper_nouns else {"NOUN"}
         self._lock = threading.Lock()
+
+    @classmethod
+    def shared(cls) -> "TopicExtractor":
+        """One process-wide default extractor (spaCy loads in seconds; the pipeline is read-only)."""
+        with _SHARED_LOCK:
+            if not _SHARED:
+                _SHARED.append(cls())
+            return _SHARED[0]
 
     def topics(self, text: str) -> list[str]:
         """Deduplicated noun lemmas of ``text``, lower-cased, in order of first appearance."""

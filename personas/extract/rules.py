@@ -26,6 +26,11 @@ _TRAIT_FRAME = re.compile(
     r"|my\s+\w+(?:\s+\w+)?\s+(?:is|are|was|were|'s|has|have|likes|loves|died|passed)"
     r"|we\s+(?:have|live|moved|own|got|adopted|are|'re))\b",
     re.IGNORECASE)
+# Conversational moves, not facts about the speaker ("I see.", "I'll remember that.").
+_CONVERSATIONAL = re.compile(
+    r"\bI\s*(?:'ll|will|would|can|could|'d)?\s*(?:see|think|guess|understand|agree|remember|"
+    r"help|tell|ask|hope you|let you know|get it|know what you mean|am sorry|'m sorry|am glad|"
+    r"'m glad|am happy to|'m happy to|mean)\b", re.IGNORECASE)
 _FILLER = re.compile(r"^(?:(?:well|oh|so|yes|yeah|no|hi|hello|hey|haha|lol|wow|ok|okay|um|"
                      r"actually|honestly|and|but)[,!.]?\s+)+", re.IGNORECASE)
 
@@ -64,7 +69,7 @@ class RuleTraitExtractor:
             sent = _FILLER.sub("", sent.strip())
             if not sent or sent.endswith("?") or not _FIRST_PERSON.search(sent):
                 continue
-            if not _TRAIT_FRAME.search(sent):
+            if not _TRAIT_FRAME.search(sent) or _CONVERSATIONAL.search(sent):
                 continue
             best = sent if best is None else f"{best.rstrip('.!')}. {sent}"
             if len(best.split()) >= 12:

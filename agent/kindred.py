@@ -1,0 +1,249 @@
+"""The ``Kindred`` façade: a personalised agent with long-term memory, in five lines.
+
+    from agent import Kindred
+    bot = Kindred(data_dir="~/.kindred", chat_model="local")
+    reply = bot.chat("alice", "My dog is called Biscuit.")
+    print(reply.text)
+
+Every call validates its input first (a rejected call stores nothing), then runs the LangGraph turn
+graph on the user's thread. Turns of one user are serialised by a per-user lock; different users run
+in parallel. Async twins run the same implementation in a worker thread.
+"""
+
+from __future__ import annotations
+
+from memory import _env  # noqa: F401
+
+import asyncio
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterator
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from agent.models import is_capable, make_chat_model, model_label
+from agent.reply import FeedbackReceipt, MemoryView, Reply, Trace
+from agent.settings import Settings
+from agent.validation import check_text, check_time, check_user_id
+from graphs import PipelineConfig, Services, TurnContext, compile_graph, thread_config
+from graphs import prompts
+from memory.embeddings import Embedder
+from memory.errors import InvalidInputError, UnknownUserError
+from memory.events import ExtractiveSummariser, LLMSummariser
+from memory.hub import MemoryHub
+from memory.retrieval import ScoringConfig
+from memory.types import Event, Turn
+from personas.bank import PersonaBank, Trait
+from personas.cards import load_card
+from personas.extract import LLMTraitExtractor, RuleTraitExtractor
+
+__all__ = ["Kindred"]
+
+_SENTINEL = object()
+
+
+class Kindred:
+    """A personalised dialogue agent. One instance serves any number of users."""
+
+    def __init__(self, data_dir: str | Path | None = None,
+                 chat_model: str | BaseChatModel | None = None, *,
+                 settings: Settings | None = None, embedder: Embedder | None = None,
+                 **overrides: Any) -> None:
+        if settings is None:
+            if data_dir is not None:
+                overrides["data_dir"] = data_dir
+            if isinstance(chat_model, str):
+                overrides["chat_model"] = chat_model
+            settings = Settings(**overrides)
+        self.settings = s = settings
+        self.data_dir = Path(s.data_dir).expanduser()
+        self.memory = MemoryHub.open(self.data_dir, embedder=embedder, chroma_host=s.chroma_host,
+                                     chroma_port=s.chroma_port, feedback_mode=s.feedback_mode,
+                                     feedback_threshold=s.feedback_threshold)
+        self.personas = PersonaBank(self.memory.db, self.memory.index, self.memory.embedder,
+                                    merge_threshold=s.trait_merge_threshold,
+                                    rehearsal_theta=s.rehearsal_theta)
+        self.chat_model = make_chat_model(chat_model if isinstance(chat_model, BaseChatModel)
+                                          else s.chat_model, s)
+        capable = is_capable(self.chat_model)
+        use_llm_summary = s.summariser == "llm" or (s.summariser == "auto" and capable)
+        use_llm_traits = s.persona_extractor == "llm" or (s.persona_extractor == "auto" and capable)
+        rules = RuleTraitExtractor()
+        self._services = Services(
+            memory=self.memory, personas=self.personas,
+            user_extractor=(LLMTraitExtractor(self.chat_model, prompts.EXTRACT_PERSONA)
+                            if use_llm_traits else rules),
+            agent_extractor=rules,
+            summariser=(LLMSummariser(self.chat_model, prompts.SUMMARISE_SESSION)
+                        if use_llm_summary else
+                        ExtractiveSummariser(self.memory.embedder,
+                                             max_words=s.summary_max_words)),
+            chat_model=self.chat_model, card=load_card(s.persona),
+            config=PipelineConfig(
+                beta_s=s.beta_s, stm_window=s.stm_window,
+                scoring=ScoringConfig(mode=s.scoring, tau_s=s.tau_s, gamma=s.gamma),
+                events_k=s.events_k, turns_k=s.turns_k, candidates=s.candidates,
+                memory_token_budget=s.memory_token_budget, reply_max_words=s.reply_max_words,
+                use_events=s.use_events, use_persona=s.use_persona,
+                use_feedback=s.use_feedback))
+        self._conn = sqlite3.connect(str(self.data_dir / "threads.db"), check_same_thread=False)
+        self._checkpointer = SqliteSaver(self._conn)
+        self.graph = compile_graph(self._services, self._checkpointer)
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._model_label = model_label(self.chat_model)
+
+    # ------------------------------------------------------------------ turns
+    def chat(self, user_id: str, text: str, *, at: Any = None) -> Reply:
+        """Answer ``text`` from ``user_id``. ``at`` is the message's time (replays); default now."""
+        reply = None
+        for item in self.stream(user_id, text, at=at):
+            if isinstance(item, Reply):
+                reply = item
+        assert reply is not None  # stream always ends with the Reply
+        return reply
+
+    def stream(self, user_id: str, text: str, *, at: Any = None) -> Iterator[str | Reply]:
+        """Like :meth:`chat`, yielding reply tokens as they are generated, then the ``Reply``."""
+        user_id = check_user_id(user_id)
+        text = check_text(text, max_chars=self.settings.max_message_chars)
+        now = check_time(at, default=time.time())
+        return self._stream_turn(user_id, text, now)
+
+    def _stream_turn(self, user_id: str, text: str, now: float) -> Iterator[str | Reply]:
+        with self._lock(user_id):
+            state = None
+            for mode, data in self.graph.stream(
+                    {"kind": "turn", "text": text}, thread_config(user_id),
+                    context=TurnContext(user_id=user_id, now=now),
+                    stream_mode=["messages", "values"]):
+                if mode == "messages":
+                    chunk, meta = data
+                    if meta.get("langgraph_node") == "generate" and chunk.content:
+                        yield str(chunk.content)
+                else:
+                    state = data
+            yield self._reply(user_id, state)
+
+    def _reply(self, user_id: str, state: dict[str, Any]) -> Reply:
+        trace = Trace.model_validate({**state.get("trace", {}), "model": self._model_label})
+        return Reply(text=state.get("reply", ""), user_id=user_id,
+                     session_id=state.get("session_id") or "", trace=trace)
+
+    def end_session(self, user_id: str, *, at: Any = None) -> Event | None:
+        """End the user's session now: it is summarised into a long-term event (returned)."""
+        user_id = check_user_id(user_id)
+        now = check_time(at, default=time.time())
+        with self._lock(user_id):
+            state = self.graph.invoke({"kind": "end_session", "text": ""},
+                                      thread_config(user_id),
+                                      context=TurnContext(user_id=user_id, now=now))
+        event = state.get("event")
+        return Event.model_validate(event) if event else None
+
+    def feedback(self, user_id: str, text: str, *, at: Any = None) -> FeedbackReceipt:
+        """Correct the agent's last reply; later similar requests will carry the correction."""
+        user_id = check_user_id(user_id)
+        text = check_text(text, max_chars=self.settings.max_message_chars, what="feedback")
+        now = check_time(at, default=time.time())
+        with self._lock(user_id):
+            state = self.graph.invoke({"kind": "feedback", "text": text},
+                                      thread_config(user_id),
+                                      context=TurnContext(user_id=user_id, now=now))
+        stored = state["trace"]["feedback_stored"]
+        trait = (state["trace"].get("user_trait") or {}).get("text")
+        return FeedbackReceipt(feedback_id=stored["id"], request=stored["request"],
+                               feedback=stored["feedback"], trait=trait)
+
+    # ---------------------------------------------------------------- async twins
+    async def achat(self, user_id: str, text: str, *, at: Any = None) -> Reply:
+        return await asyncio.to_thread(self.chat, user_id, text, at=at)
+
+    async def astream(self, user_id: str, text: str, *, at: Any = None
+                      ) -> AsyncIterator[str | Reply]:
+        iterator = self.stream(user_id, text, at=at)
+        while (item := await asyncio.to_thread(next, iterator, _SENTINEL)) is not _SENTINEL:
+            yield item
+
+    async def aend_session(self, user_id: str, *, at: Any = None) -> Event | None:
+        return await asyncio.to_thread(self.end_session, user_id, at=at)
+
+    async def afeedback(self, user_id: str, text: str, *, at: Any = None) -> FeedbackReceipt:
+        return await asyncio.to_thread(self.feedback, user_id, text, at=at)
+
+    # ---------------------------------------------------------------- listing
+    def known_user(self, user_id: str) -> bool:
+        """Whether Kindred holds anything for ``user_id``."""
+        user_id = check_user_id(user_id)
+        if self.graph.get_state(thread_config(user_id)).values:
+            return True
+        return bool(self.memory.turns.count(user_id) or self.memory.events.list(user_id)
+                    or self.personas.list(user_id, include_history=True)
+                    or self.memory.feedback.list(user_id))
+
+    def _require_user(self, user_id: str) -> str:
+        user_id = check_user_id(user_id)
+        if not self.known_user(user_id):
+            raise UnknownUserError(f"Kindred has no memory of user {user_id!r}: chat with them "
+                                   "first (or check the spelling of the id).")
+        return user_id
+
+    def memories(self, user_id: str) -> MemoryView:
+        """What Kindred remembers about the user: this session, past events, feedback."""
+        user_id = self._require_user(user_id)
+        values = self.graph.get_state(thread_config(user_id)).values
+        return MemoryView(
+            user_id=user_id, session_id=values.get("session_id"),
+            session_turns=[Turn.model_validate(t) for t in values.get("stm") or []],
+            events=self.memory.events.list(user_id), turn_count=self.memory.turns.count(user_id),
+            feedback=[r.__dict__ for r in self.memory.feedback.list(user_id)])
+
+    def persona(self, user_id: str, owner: str = "user", *,
+                include_history: bool = False) -> list[Trait]:
+        """The user's (or, with ``owner="agent"``, the agent's) traits for this user."""
+        user_id = self._require_user(user_id)
+        if owner not in ("user", "agent"):
+            raise InvalidInputError("owner must be 'user' or 'agent'.")
+        return self.personas.list(user_id, owner, include_history=include_history)  # type: ignore[arg-type]
+
+    def correct_trait(self, user_id: str, trait_id: str, text: str, *, at: Any = None) -> Trait:
+        """Replace a trait's wording; the old one stays in the history."""
+        user_id = self._require_user(user_id)
+        text = check_text(text, max_chars=500, what="trait")
+        with self._lock(user_id):
+            return self.personas.correct(user_id, trait_id, text, check_time(at, default=time.time()))
+
+    def delete_trait(self, user_id: str, trait_id: str) -> None:
+        """Delete one trait for good."""
+        user_id = self._require_user(user_id)
+        with self._lock(user_id):
+            self.personas.delete(user_id, trait_id)
+
+    def forget(self, user_id: str) -> bool:
+        """Remove every trace of the user from every store. Returns whether anything was held."""
+        user_id = check_user_id(user_id)
+        with self._lock(user_id):
+            held = self.known_user(user_id)
+            self.memory.forget(user_id)
+            self.personas.delete_user(user_id)
+            self._checkpointer.delete_thread(thread_config(user_id)["configurable"]["thread_id"])
+        return held
+
+    # ---------------------------------------------------------------- plumbing
+    def _lock(self, user_id: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(user_id, threading.Lock())
+
+    def close(self) -> None:
+        """Release the stores' files."""
+        self._conn.close()
+        self.memory.close()
+
+    def __enter__(self) -> "Kindred":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

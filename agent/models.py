@@ -1,0 +1,95 @@
+"""Chat models by name: ``local``, ``fake``, ``openai:<model>``, ``ollama:<model>``.
+
+Any langchain-core ``BaseChatModel`` instance works too; names are a shorthand for the common ones.
+``openai:`` talks to any OpenAI-compatible server (vLLM, llama.cpp server, LM Studio...) given a
+base URL; it and ``ollama:`` need their optional packages (``pip install 'kindred[openai]'``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from agent.local_model import LocalChatModel
+from agent.settings import Settings
+from memory.errors import ModelUnavailableError
+
+__all__ = ["make_chat_model", "is_capable", "model_label", "FAKE_REPLIES", "MODEL_NAMES"]
+
+MODEL_NAMES = ("local", "fake", "openai:<model>", "ollama:<model>")
+
+# What the ``fake`` model says, in turn: deterministic output for tests and demos.
+FAKE_REPLIES = [
+    "Thanks for telling me, I will remember that.",
+    "That sounds important to you. Tell me more?",
+    "I see. What else is on your mind?",
+]
+
+
+def make_chat_model(spec: str | BaseChatModel, settings: Settings) -> BaseChatModel:
+    """A chat model from a name (see module docstring) or the instance itself."""
+    if isinstance(spec, BaseChatModel):
+        return spec
+    if not isinstance(spec, str) or not spec.strip():
+        raise ModelUnavailableError(f"Chat model must be a name or a BaseChatModel, got {spec!r}. "
+                                    f"Names: {', '.join(MODEL_NAMES)}.")
+    name = spec.strip()
+    if name == "local":
+        return LocalChatModel(cache_dir=str(settings.model_cache_dir),
+                              max_new_tokens=settings.max_new_tokens)
+    if name == "fake":
+        return FakeListChatModel(responses=list(FAKE_REPLIES))
+    kind, _, model = name.partition(":")
+    if kind == "openai" and model:
+        return _openai(model, settings)
+    if kind == "ollama" and model:
+        return _ollama(model, settings)
+    raise ModelUnavailableError(f"Unknown chat model {name!r}. Use one of: "
+                                f"{', '.join(MODEL_NAMES)}, or pass a BaseChatModel instance.")
+
+
+def _openai(model: str, settings: Settings) -> BaseChatModel:
+    try:
+        from langchain_openai import ChatOpenAI
+    except ImportError as exc:
+        raise ModelUnavailableError("openai: models need langchain-openai: "
+                                    "`pip install 'kindred[openai]'`.") from exc
+    key = (settings.api_key.get_secret_value() if settings.api_key
+           else os.environ.get("OPENAI_API_KEY", "not-needed-for-local-servers"))
+    kwargs: dict[str, Any] = {"model": model, "api_key": key}
+    if settings.base_url:
+        kwargs["base_url"] = settings.base_url
+    return ChatOpenAI(**kwargs)
+
+
+def _ollama(model: str, settings: Settings) -> BaseChatModel:
+    try:
+        from langchain_ollama import ChatOllama
+    except ImportError as exc:
+        raise ModelUnavailableError("ollama: models need langchain-ollama: "
+                                    "`pip install 'kindred[ollama]'`.") from exc
+    kwargs: dict[str, Any] = {"model": model}
+    if settings.base_url:
+        kwargs["base_url"] = settings.base_url
+    return ChatOllama(**kwargs)
+
+
+def is_capable(model: BaseChatModel) -> bool:
+    """Whether the model can be trusted with summaries and persona extraction.
+
+    The tiny local model and the fakes cannot (their summaries would be invented or canned); any
+    other model is assumed capable. Override with the ``summariser``/``persona_extractor`` settings.
+    """
+    from langchain_core.language_models import fake_chat_models
+
+    return not (isinstance(model, LocalChatModel)
+                or type(model).__module__ == fake_chat_models.__name__)
+
+
+def model_label(model: BaseChatModel) -> str:
+    """A short name for traces and reports."""
+    name = getattr(model, "model_name", None) or getattr(model, "model", None)
+    return f"{type(model).__name__}:{name}" if isinstance(name, str) else type(model).__name__

@@ -1,0 +1,104 @@
+"""Wiring: the turn graph, built from injected services and compiled with a checkpointer.
+
+One graph, three entry points chosen by the run's ``kind``::
+
+    turn:        perceive → [consolidate] → extract_persona → retrieve → generate → write_back
+    end_session: close_session → [consolidate]
+    feedback:    feedback
+
+All three share the user's thread (``thread_id`` = user id) in the checkpointer, so a session, its
+short-term memory and "the last request" survive a restart.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from graphs.nodes import (make_close_session, make_consolidate, make_extract_persona,
+                          make_feedback, make_generate, make_perceive, make_retrieve,
+                          make_write_back)
+from graphs.services import Services
+from graphs.state import TurnContext, TurnState
+
+__all__ = ["build_graph", "compile_graph", "thread_config", "draw_mermaid", "NODE_NAMES"]
+
+NODE_NAMES = ("perceive", "consolidate", "extract_persona", "retrieve", "generate", "write_back",
+              "close_session", "feedback")
+
+
+def _timed(name: str, fn: Callable[[TurnState, Runtime[TurnContext]], dict[str, Any]]):
+    """Wrap a node so its wall time lands in ``trace['timings_ms']`` (for the trace and benchmarks)."""
+
+    def node(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+        start = time.perf_counter()
+        update = fn(state, runtime)
+        trace = dict(update.get("trace") or state.get("trace") or {})
+        timings = dict(trace.get("timings_ms") or {})
+        timings[name] = round((time.perf_counter() - start) * 1000, 3)
+        trace["timings_ms"] = timings
+        return {**update, "trace": trace}
+
+    node.__name__ = name
+    return node
+
+
+def _entry(state: TurnState) -> str:
+    return {"turn": "perceive", "feedback": "feedback",
+            "end_session": "close_session"}[state.get("kind", "turn")]
+
+
+def _after_perceive(state: TurnState) -> str:
+    return "consolidate" if state.get("ended_session") else "extract_persona"
+
+
+def _after_consolidate(state: TurnState) -> str:
+    return END if state.get("kind") == "end_session" else "extract_persona"
+
+
+def _after_close(state: TurnState) -> str:
+    return "consolidate" if state.get("ended_session") else END
+
+
+def build_graph(services: Services) -> StateGraph:
+    """The uncompiled graph (for drawing, or compiling with another checkpointer)."""
+    graph = StateGraph(TurnState, context_schema=TurnContext)
+    factories = {"perceive": make_perceive, "consolidate": make_consolidate,
+                 "extract_persona": make_extract_persona, "retrieve": make_retrieve,
+                 "generate": make_generate, "write_back": make_write_back,
+                 "close_session": make_close_session, "feedback": make_feedback}
+    for name in NODE_NAMES:
+        graph.add_node(name, _timed(name, factories[name](services)))
+    graph.add_conditional_edges(START, _entry, ["perceive", "feedback", "close_session"])
+    graph.add_conditional_edges("perceive", _after_perceive, ["consolidate", "extract_persona"])
+    graph.add_conditional_edges("consolidate", _after_consolidate, ["extract_persona", END])
+    graph.add_conditional_edges("close_session", _after_close, ["consolidate", END])
+    graph.add_edge("extract_persona", "retrieve")
+    graph.add_edge("retrieve", "generate")
+    graph.add_edge("generate", "write_back")
+    graph.add_edge("write_back", END)
+    graph.add_edge("feedback", END)
+    return graph
+
+
+def compile_graph(services: Services, checkpointer: Any = None):
+    """Compile with a checkpointer (SQLite in Kindred) so each user's thread survives restarts."""
+    return build_graph(services).compile(checkpointer=checkpointer)
+
+
+def thread_config(user_id: str) -> dict[str, Any]:
+    """The run config for a user's thread: one thread per user."""
+    return {"configurable": {"thread_id": f"user:{user_id}"}}
+
+
+def draw_mermaid() -> str:
+    """The graph as a Mermaid diagram. Drawing never runs a node, so no stores are opened."""
+    from graphs.services import PipelineConfig
+
+    placeholder = Services(memory=None, personas=None, user_extractor=None,  # type: ignore[arg-type]
+                           agent_extractor=None, summariser=None, chat_model=None,
+                           card=None, config=PipelineConfig())  # type: ignore[arg-type]
+    return build_graph(placeholder).compile().get_graph().draw_mermaid()

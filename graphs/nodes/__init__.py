@@ -1,0 +1,13 @@
+"""One module per node of the turn graph; each exposes a ``make_<node>(services)`` factory."""
+
+from graphs.nodes.consolidate import event_id_for, make_consolidate
+from graphs.nodes.feedback import make_feedback
+from graphs.nodes.generate import make_generate, to_langchain
+from graphs.nodes.persona import make_extract_persona
+from graphs.nodes.retrieve import make_retrieve
+from graphs.nodes.session import make_close_session, make_perceive, session_id_for
+from graphs.nodes.write_back import make_write_back, turn_id_for
+
+__all__ = ["make_perceive", "make_close_session", "make_consolidate", "make_extract_persona",
+           "make_retrieve", "make_generate", "make_write_back", "make_feedback", "to_langchain",
+           "event_id_for", "session_id_for", "turn_id_for"]

@@ -1,0 +1,47 @@
+"""``generate``: the reply, from the composed prompt, by any langchain-core chat model.
+
+The model is called with ``invoke``; when the graph is streamed in ``messages`` mode, LangGraph's
+callback makes langchain-core stream the tokens, so the API and the terminal show them as they come.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from graphs.compose import build_messages
+from graphs.prompts import PROMPTS_VERSION
+from graphs.services import Services
+from graphs.state import TurnContext, TurnState
+from memory.short_term import window
+
+__all__ = ["make_generate", "to_langchain"]
+
+_ROLE = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+
+
+def to_langchain(messages: list[dict[str, str]]):
+    """Our plain message dicts as langchain-core message objects."""
+    return [_ROLE[m["role"]](content=m["content"]) for m in messages]
+
+
+def make_generate(services: Services):
+    cfg, card = services.config, services.card
+
+    def generate(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+        trace = dict(state.get("trace") or {})
+        messages, budget = build_messages(
+            agent_name=card.name, voice=card.voice, agent_traits=state.get("agent_traits") or [],
+            user_name=runtime.context.user_id, retrieved=state.get("retrieved") or [],
+            user_traits=state.get("user_traits") or [], feedback=state.get("feedback_match"),
+            context=window(state.get("stm") or [], cfg.stm_window), text=state["text"],
+            max_words=cfg.reply_max_words, budget=cfg.memory_token_budget,
+            counter=services.memory.tokens)
+        reply = services.chat_model.invoke(to_langchain(messages))
+        text = str(reply.content).strip()
+        trace.update(messages=messages, budget=budget, prompts_version=PROMPTS_VERSION)
+        return {"messages": messages, "reply": text, "trace": trace}
+
+    return generate

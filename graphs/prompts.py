@@ -1,0 +1,48 @@
+"""Every prompt Kindred sends to a model, in one place, versioned.
+
+The texts follow LD-Agent's prompts (arXiv 2406.05925, Appendix; leolee99/LD-Agent), shortened
+where a small local model loses the thread. Change a prompt here and bump ``PROMPTS_VERSION``:
+traces and evaluation reports record it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "PROMPTS_VERSION", "SYSTEM", "SECTION_MEMORY", "SECTION_USER_TRAITS", "SECTION_FEEDBACK",
+    "NO_MEMORY", "SUMMARISE_SESSION", "EXTRACT_PERSONA", "CLARIFIED_REQUEST",
+]
+
+PROMPTS_VERSION = "2026-11-25.1"
+
+# The generation system prompt: the agent's role and traits, then the memory sections.
+SYSTEM = """You are {agent_name}. {voice}
+Your own traits:
+{agent_traits}
+
+You are talking with {user_name}. Use what you remember about them when it helps, and never claim to remember something that is not listed below.
+{sections}
+Reply to {user_name}'s last message in at most {max_words} words."""
+
+SECTION_MEMORY = """<MEMORY> Memories related to this conversation:
+{items}"""
+
+NO_MEMORY = "<MEMORY> There is no relevant memory."
+
+SECTION_USER_TRAITS = """<USER_TRAITS> What you know about {user_name}:
+{items}"""
+
+SECTION_FEEDBACK = """<FEEDBACK> Earlier, when {user_name} asked something similar ("{request}"), they corrected you, saying: "{feedback}". Take that into account."""
+
+# MemPrompt joins matched feedback to the request: "request | clarification".
+CLARIFIED_REQUEST = """{request} | clarification from earlier: "{feedback}\""""
+
+# LD-Agent's event summariser ("summarise the main events ... within 20 words").
+SUMMARISE_SESSION = """You are good at extracting events and summarising them in brief sentences. Below is a conversation.
+{dialogue}
+
+Summarise the main events of this conversation about the people in it, within 20 words. Output only the summary."""
+
+# LD-Agent's persona extractor, with its NO_TRAIT marker.
+EXTRACT_PERSONA = """Extract the speaker's personality traits or personal facts from the utterance below, as one short first-person sentence of no more than 20 words (for example: "I have two cats."). If the utterance reveals nothing about the speaker, output exactly NO_TRAIT.
+Utterance: {utterance}
+Output:"""
