@@ -31,11 +31,10 @@ _PERSONA = typer.Option(None, "--persona", help="agent persona card: a name or a
 
 def _open(data_dir: Optional[Path], model: Optional[str], persona: Optional[str] = None):
     from agent.kindred import Kindred
-    from agent.settings import Settings
 
     overrides = {k: v for k, v in {"data_dir": data_dir, "chat_model": model,
                                    "persona": persona}.items() if v is not None}
-    return Kindred(settings=Settings(**overrides))
+    return Kindred(**overrides)
 
 
 @app.command()

@@ -23,6 +23,7 @@ from typing import Any, AsyncIterator, Iterator
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langgraph.checkpoint.sqlite import SqliteSaver
+from pydantic import ValidationError
 
 from agent.models import is_capable, make_chat_model, model_label
 from agent.reply import FeedbackReceipt, MemoryView, Reply, Trace
@@ -31,7 +32,7 @@ from agent.validation import check_text, check_time, check_user_id
 from graphs import PipelineConfig, Services, TurnContext, compile_graph, thread_config
 from graphs import prompts
 from memory.embeddings import Embedder
-from memory.errors import InvalidInputError, UnknownUserError
+from memory.errors import ConfigurationError, InvalidInputError, UnknownUserError
 from memory.events import ExtractiveSummariser, LLMSummariser
 from memory.hub import MemoryHub
 from memory.retrieval import ScoringConfig
@@ -57,7 +58,10 @@ class Kindred:
                 overrides["data_dir"] = data_dir
             if isinstance(chat_model, str):
                 overrides["chat_model"] = chat_model
-            settings = Settings(**overrides)
+            try:
+                settings = Settings(**overrides)
+            except ValidationError as exc:
+                raise ConfigurationError(f"Invalid Kindred settings: {exc}") from exc
         self.settings = s = settings
         self.data_dir = Path(s.data_dir).expanduser()
         self.memory = MemoryHub.open(self.data_dir, embedder=embedder, chroma_host=s.chroma_host,
@@ -238,7 +242,7 @@ class Kindred:
             return self._locks.setdefault(user_id, threading.Lock())
 
     def close(self) -> None:
-        """Release the stores' files."""
+        """Release the stores' files (safe to call twice)."""
         self._conn.close()
         self.memory.close()
 

@@ -23,7 +23,8 @@ _TRAIT_FRAME = re.compile(
     r"play|cook|eat|drink|run|go|went|read|watch|collect|volunteer|plan|want|hope|will|'ll|"
     r"(?:do|did)\s*(?:n't|not)|just|recently|also|really|still|used to|got|bought|adopted|"
     r"started|quit|retired|was born|speak|drive|ride|write|paint|sing|swim|hike|travel|visit)"
-    r"|my\s+\w+(?:\s+\w+)?\s+(?:is|are|was|were|'s|has|have|likes|loves|died|passed)"
+    r"|my\s+\w+(?:\s+\w+)?\s+(?:is|are|was|were|'s|has|have|had|likes|loves|hates|lives|"
+    r"lived|works|worked|plays|died|passed|got|moved|just)"
     r"|we\s+(?:have|live|moved|own|got|adopted|are|'re))\b",
     re.IGNORECASE)
 # Conversational moves, not facts about the speaker ("I see.", "I'll remember that.").
@@ -37,12 +38,12 @@ _FILLER = re.compile(r"^(?:(?:well|oh|so|yes|yeah|no|hi|hello|hey|haha|lol|wow|o
 _SUBJECTS: list[tuple[str, re.Pattern]] = [
     ("name", re.compile(r"\bmy name is\b|\bI'?m called\b|\bcall me\b", re.I)),
     ("pet", re.compile(r"\b(dog|cat|puppy|kitten|pet|hamster|parrot|fish|horse|rabbit|bird)s?\b", re.I)),
-    ("home", re.compile(r"\b(live|lived|moved|moving|grew up|apartment|house|city|hometown)\b", re.I)),
-    ("job", re.compile(r"\b(work|job|career|employed|nurse|teacher|engineer|doctor|lawyer|"
-                       r"student|retired|boss|office|company)\b", re.I)),
     ("family", re.compile(r"\b(wife|husband|son|daughter|kids?|children|mother|mom|mum|father|"
                           r"dad|sister|brother|parents?|family|married|partner|girlfriend|"
                           r"boyfriend|grand\w+)\b", re.I)),
+    ("job", re.compile(r"\b(work|job|career|employed|nurse|teacher|engineer|doctor|lawyer|"
+                       r"student|retired|boss|office|company)\b", re.I)),
+    ("home", re.compile(r"\b(live|lived|moved|moving|grew up|apartment|house|city|hometown)\b", re.I)),
     ("age", re.compile(r"\b\d{1,3}\s*(years old|yo)\b", re.I)),
     ("food", re.compile(r"\b(eat|food|vegan|vegetarian|cook|cooking|meat|pizza|coffee|tea|drink)\b", re.I)),
     ("hobby", re.compile(r"\b(play|hobby|hik\w+|read\w*|paint\w*|music|guitar|piano|sing\w*|"

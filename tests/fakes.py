@@ -1,0 +1,53 @@
+"""A fake chat model we wrote for tests: scripted replies, and it records every prompt it gets.
+
+langchain-core's fakes return scripted output but do not keep what they were sent; the tests that
+check prompts need both. It is tested itself in ``test_fakes.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import PrivateAttr
+
+
+class RecordingChatModel(BaseChatModel):
+    """Replies with ``respond(messages)`` (or cycles ``replies``) and records every call."""
+
+    replies: list[str] = ["OK."]
+    _calls: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
+    _respond: Callable[[list[BaseMessage]], str] | None = PrivateAttr(default=None)
+
+    def __init__(self, respond: Callable[[list[BaseMessage]], str] | None = None, **kw: Any):
+        super().__init__(**kw)
+        self._respond = respond
+
+    @property
+    def _llm_type(self) -> str:
+        return "recording-fake"
+
+    @property
+    def calls(self) -> list[list[BaseMessage]]:
+        return self._calls
+
+    def _text(self, messages: list[BaseMessage]) -> str:
+        self._calls.append(list(messages))
+        if self._respond is not None:
+            return self._respond(messages)
+        return self.replies[(len(self._calls) - 1) % len(self.replies)]
+
+    def _generate(self, messages, stop=None, run_manager=None, **kw: Any) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self._text(messages)))])
+
+    def _stream(self, messages, stop=None, run_manager: CallbackManagerForLLMRun | None = None,
+                **kw: Any) -> Iterator[ChatGenerationChunk]:
+        for word in self._text(messages).split(" "):
+            piece = word + " "
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+            if run_manager:
+                run_manager.on_llm_new_token(piece, chunk=chunk)
+            yield chunk

@@ -1,0 +1,88 @@
+"""Embedder, topics, token budget and LD-Agent scoring, on the real models."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from memory.budget import TokenCounter, fit_to_budget
+from memory.retrieval import ScoringConfig, format_age, score_hits, time_decay
+from memory.store import VectorHit
+from memory.topics import topic_overlap
+
+from conftest import DAY, T0
+
+
+def test_embedder_gives_unit_vectors_that_rank_meaning(embedder):
+    vecs = embedder.embed(["What is my dog called?", "My dog is called Biscuit.",
+                           "The stock market fell today."])
+    assert vecs.shape == (3, embedder.dim) and embedder.dim == 384
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-4)
+    assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2] + 0.3
+
+
+def test_embedder_cache_returns_identical_vectors(embedder):
+    a = embedder.embed(["a sentence to cache"])[0]
+    b = embedder.embed(["another", "a sentence to cache"])[1]
+    assert np.array_equal(a, b)
+
+
+def test_topics_are_deduplicated_noun_lemmas(topics):
+    assert topics.topics("My dogs and my dog love the parks.") == ["dog", "park"]
+    assert "biscuit" in topics.topics("My dog is called Biscuit.")
+    assert topics.topics("How are you?") == []
+
+
+def test_topic_overlap_follows_ld_agent_formula():
+    assert topic_overlap(["dog", "park"], ["dog"]) == pytest.approx(0.5 * (1 / 2 + 1 / 1))
+    assert topic_overlap(["dog"], ["cat"]) == 0.0
+    assert topic_overlap([], ["cat"]) == 0.0
+
+
+def test_time_decay_matches_published_examples():
+    assert time_decay(7 * DAY, 1e7) == pytest.approx(0.94, abs=0.005)
+    assert time_decay(365 * DAY, 1e7) == pytest.approx(0.04, abs=0.005)
+    assert time_decay(-5.0, 1e7) == 1.0  # a clock skew never boosts above 1
+
+
+def test_format_age_reads_like_ld_agent():
+    assert format_age(2 * DAY + 3 * 3600 + 59) == "2 days 3 hours ago"
+    assert format_age(125) == "2 minutes ago"
+
+
+def _hit(id_, sim, topics, ts):
+    return VectorHit(id=id_, text=id_, similarity=sim,
+                     metadata={"topics": topics, "ts": ts, "session_id": "s0001"})
+
+
+def test_paper_scoring_filters_by_gamma_and_ranks_by_decayed_sum():
+    hits = [_hit("near-old", 0.80, ["dog"], T0 - 365 * DAY),
+            _hit("mid-new", 0.60, ["dog", "park"], T0 - DAY),
+            _hit("below-gamma", 0.30, ["dog"], T0)]
+    out = score_hits(hits, ["dog"], T0, ScoringConfig(gamma=0.35), "event", 5)
+    assert [m.id for m in out] == ["mid-new", "near-old"]
+    top = out[0].scores
+    expected = math.exp(-DAY / 1e7) * (0.60 + 0.5 * (1 + 0.5))
+    assert top["total"] == pytest.approx(expected, abs=1e-3)
+    assert set(top) == {"semantic", "topic", "decay", "total"}
+
+
+def test_code_scoring_keeps_only_the_nearest_and_needs_a_shared_noun():
+    hits = [_hit("nearest", 0.9, ["cat"], T0), _hit("second", 0.8, ["dog"], T0)]
+    assert score_hits(hits, ["dog"], T0, ScoringConfig(mode="code"), "turn", 5) == []
+    hits[0] = _hit("nearest", 0.9, ["dog", "cat"], T0)
+    out = score_hits(hits, ["dog"], T0, ScoringConfig(mode="code"), "turn", 5)
+    assert [m.id for m in out] == ["nearest"]
+    assert out[0].scores["total"] == pytest.approx(0.75)
+
+
+def test_token_budget_keeps_whole_items_in_priority_order():
+    counter = TokenCounter()
+    items = ["short one", "a much longer item " * 20, "tiny"]
+    kept, used = fit_to_budget(items, 12, counter)
+    assert kept == ["short one", "tiny"]
+    assert used <= 12
+    assert counter.truncate("one two three four five six", 3).endswith("…")
+    assert counter.count("hello world") == 2

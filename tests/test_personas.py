@@ -1,0 +1,117 @@
+"""Persona extraction (rules, LLM parsing), the persisted bank, and agent persona cards."""
+
+from __future__ import annotations
+
+import pytest
+
+from memory.errors import ConfigurationError, InvalidInputError
+from personas.bank import PersonaBank
+from personas.cards import available_cards, load_card
+from personas.extract import (ExtractedTrait, LLMTraitExtractor, RuleTraitExtractor,
+                              parse_trait_output)
+
+from conftest import DAY, T0
+from fakes import RecordingChatModel
+
+RULES = RuleTraitExtractor()
+
+
+@pytest.mark.parametrize("text, subject", [
+    ("My dog is called Biscuit.", "pet"),
+    ("I moved to Berlin last May.", "home"),
+    ("I work as a nurse at the city hospital.", "job"),
+    ("My sister Ana lives with me.", "family"),
+    ("I love playing the guitar.", "hobby"),
+])
+def test_rules_find_first_person_traits_with_a_subject(text, subject):
+    trait = RULES.extract(text)
+    assert trait is not None and trait.subject == subject
+    assert trait.text.rstrip(".") in text
+
+
+@pytest.mark.parametrize("text", ["What is my dog called?", "The weather is lovely.",
+                                  "I see. Tell me more?", "Thanks, I will remember that."])
+def test_rules_skip_questions_and_small_talk(text):
+    assert RULES.extract(text) is None
+
+
+def test_rules_keep_negation_and_cap_length():
+    assert RULES.extract("Oh, I don't eat meat anymore.").text == "I don't eat meat anymore."
+    long = "I have " + " and ".join(f"a pet number {i}" for i in range(20)) + "."
+    assert len(RULES.extract(long).text.split()) <= 20
+
+
+def test_llm_output_parsing_is_lenient():
+    assert parse_trait_output("NO_TRAIT") is None
+    assert parse_trait_output("Trait: I have two cats") == "I have two cats."
+    assert parse_trait_output('```json\n{"trait": "I live in Rome"}\n```') == "I live in Rome."
+    assert parse_trait_output("ok") is None  # too short to be a trait
+
+
+def test_llm_extractor_fills_the_prompt_and_parses_the_reply():
+    model = RecordingChatModel(replies=["Persona: I am a vegetarian."])
+    extractor = LLMTraitExtractor(model, "Extract from: {utterance}")
+    trait = extractor.extract("I stopped eating meat years ago.")
+    assert trait == ExtractedTrait("I am a vegetarian.", "food")
+    assert model.calls[0][0].content == "Extract from: I stopped eating meat years ago."
+
+
+@pytest.fixture
+def bank(db, index, embedder):
+    return PersonaBank(db, index, embedder, rehearsal_theta=3)
+
+
+def test_bank_merges_repeats_and_promotes_after_theta(bank):
+    t = bank.observe("alice", "user", ExtractedTrait("I have two cats.", "pet"), T0, ("t1",))
+    assert (t.count, t.tier, t.merged) == (1, "short", False)
+    t = bank.observe("alice", "user", ExtractedTrait("I have two cats", "pet"), T0 + 1, ("t2",))
+    assert (t.count, t.tier, t.merged) == (2, "short", True)
+    t = bank.observe("alice", "user", ExtractedTrait("I own two cats.", "pet"), T0 + 2, ("t3",))
+    assert (t.count, t.tier) == (3, "long")
+    assert t.source_turn_ids == ("t1", "t2", "t3")
+    assert len(bank.list("alice", "user")) == 1
+
+
+def test_bank_supersedes_on_exclusive_subject_and_keeps_history(bank):
+    old = bank.observe("alice", "user", ExtractedTrait("I live in Paris.", "home"), T0)
+    new = bank.observe("alice", "user", ExtractedTrait("I moved to Berlin.", "home"), T0 + DAY)
+    assert [t.text for t in bank.list("alice", "user")] == ["I moved to Berlin."]
+    history = {t.id: t for t in bank.list("alice", "user", include_history=True)}
+    assert history[old.id].status == "superseded"
+    assert history[old.id].valid_to == T0 + DAY and history[old.id].superseded_by == new.id
+    # a non-exclusive subject accumulates
+    bank.observe("alice", "user", ExtractedTrait("I have a dog.", "pet"), T0)
+    bank.observe("alice", "user", ExtractedTrait("I also have a parrot.", "pet"), T0)
+    assert len(bank.list("alice", "user")) == 3
+
+
+def test_bank_correct_delete_and_isolation(bank):
+    t = bank.observe("alice", "user", ExtractedTrait("I am a nurse.", "job"), T0)
+    fixed = bank.correct("alice", t.id, "I am a paediatric nurse", T0 + 5)
+    assert fixed.text == "I am a paediatric nurse."
+    assert bank.get("alice", t.id).status == "superseded"
+    with pytest.raises(InvalidInputError):
+        bank.delete("bob", fixed.id)  # bob cannot touch alice's trait
+    assert bank.list("bob") == []
+    bank.delete("alice", fixed.id)
+    assert bank.list("alice", "user") == []
+    with pytest.raises(InvalidInputError, match="list traits"):
+        bank.correct("alice", "tr-missing", "I am a doctor.", T0)
+
+
+def test_user_and_agent_banks_are_separate(bank):
+    bank.observe("alice", "user", ExtractedTrait("I love jazz.", "preference"), T0)
+    bank.observe("alice", "agent", ExtractedTrait("I love jazz.", "preference"), T0)
+    assert len(bank.list("alice", "user")) == 1 and len(bank.list("alice", "agent")) == 1
+
+
+def test_cards_load_by_name_and_bad_cards_say_why(tmp_path):
+    assert "kindred" in available_cards()
+    card = load_card("kindred")
+    assert card.name == "Kindred" and card.background
+    with pytest.raises(ConfigurationError, match="Shipped cards"):
+        load_card("nobody")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("voice: [unclosed")
+    with pytest.raises(ConfigurationError, match="not valid"):
+        load_card(bad)

@@ -1,0 +1,77 @@
+"""Chroma (embedded and server), SQLite turn and event stores, summarisers."""
+
+from __future__ import annotations
+
+import numpy as np
+from memory.events import EventMemory, ExtractiveSummariser, LLMSummariser
+from memory.turns import TurnIndex
+from memory.types import Event, Turn
+
+from conftest import T0
+from fakes import RecordingChatModel
+
+
+def _turn(user, session, idx, text, role="user", ts=T0, topics=()):
+    return Turn(id=f"{user}/{session}/{idx}", session_id=session, idx=idx, role=role,
+                speaker=user if role == "user" else "Kindred", text=text, ts=ts + idx,
+                topics=tuple(topics))
+
+
+def test_vector_index_scopes_every_read_to_its_user(index, embedder):
+    vecs = embedder.embed(["I love my cat Tom.", "I love my cat Tom."])
+    index.add("turns", "alice", ["a1"], ["I love my cat Tom."], vecs[:1], [{"ts": T0}])
+    index.add("turns", "bob", ["b1"], ["I love my cat Tom."], vecs[1:], [{"ts": T0}])
+    hits = index.query("turns", "alice", vecs[0], 10)
+    assert [h.id for h in hits] == ["a1"]
+    assert hits[0].similarity > 0.99 and hits[0].metadata["user_id"] == "alice"
+    assert index.query("turns", "carol", vecs[0], 10) == []
+    index.delete("turns", "alice", ["b1"])  # not alice's: must not delete bob's item
+    assert index.count("turns", "bob") == 1
+    index.delete_user("alice")
+    assert index.count("turns", "alice") == 0 and index.count("turns", "bob") == 1
+
+
+def test_turn_index_round_trips_and_excludes_a_session(db, index, embedder):
+    turns = TurnIndex(db, index, embedder)
+    turns.add("alice", [_turn("alice", "s0001", 0, "My dog is called Biscuit.", topics=["dog"]),
+                        _turn("alice", "s0002", 0, "I am a nurse.", topics=["nurse"])])
+    assert [t.text for t in turns.list("alice")] == ["My dog is called Biscuit.", "I am a nurse."]
+    assert turns.list("alice")[0].topics == ("dog",)
+    q = embedder.embed(["What is my dog's name?"])[0]
+    assert turns.search("alice", q, 5)[0].id == "alice/s0001/0"
+    assert [h.id for h in turns.search("alice", q, 5, exclude_session="s0001")] == ["alice/s0002/0"]
+    assert turns.count("bob") == 0
+
+
+def test_event_memory_stores_ld_agent_fields(db, index, embedder):
+    events = EventMemory(db, index, embedder)
+    ev = Event(id="alice/s0001/event", session_id="s0001", summary="alice adopted a dog, Biscuit.",
+               topics=("dog", "biscuit"), ts=T0, turn_ids=("alice/s0001/0",))
+    events.add("alice", ev)
+    events.add("alice", ev)  # idempotent: same id replaces
+    assert events.list("alice") == [ev]
+    hit = events.search("alice", embedder.embed(["my dog"])[0], 3)[0]
+    assert hit.metadata["topics"] == ["dog", "biscuit"] and hit.metadata["ts"] == T0
+    assert events.list("bob") == []
+
+
+def test_extractive_summary_keeps_user_facts_verbatim_within_limit(embedder):
+    turns = [_turn("alice", "s1", 0, "Hi there! My dog is called Biscuit. He is a beagle."),
+             _turn("alice", "s1", 1, "Nice to hear.", role="agent"),
+             _turn("alice", "s1", 2, "We walk in Hyde Park every morning before work."),
+             _turn("alice", "s1", 3, "How are you?")]
+    summary = ExtractiveSummariser(embedder, max_words=20).summarise(turns)
+    assert "My dog is called Biscuit." in summary
+    assert "Nice to hear" not in summary  # the agent's words are not the user's facts
+    parts = [p.strip() for p in summary.split("alice:") if p.strip()]
+    source = " ".join(t.text for t in turns)
+    assert all(p in source for p in parts)  # extractive: every piece was said verbatim
+    assert sum(len(p.split()) for p in parts) <= 20
+
+
+def test_llm_summariser_sends_the_dialogue_and_strips_the_answer():
+    model = RecordingChatModel(replies=[" Alice adopted Biscuit. "])
+    summariser = LLMSummariser(model, "Summarise:\n{dialogue}")
+    turns = [_turn("alice", "s1", 0, "I adopted a beagle called Biscuit.")]
+    assert summariser.summarise(turns) == "Alice adopted Biscuit."
+    assert model.calls[0][0].content == "Summarise:\nalice: I adopted a beagle called Biscuit."
