@@ -1,11 +1,28 @@
 """Kindred's public face: the agent, its settings, its replies and its errors."""
 
-from agent.errors import (ConfigurationError, InvalidInputError, KindredError,
-                          ModelUnavailableError, StoreError, UnknownUserError)
+from agent.errors import (
+                          ConfigurationError,
+                          InvalidInputError,
+                          KindredError,
+                          ModelUnavailableError,
+                          StoreError,
+                          UnknownUserError,
+)
 from agent.kindred import Kindred
 from agent.reply import FeedbackReceipt, MemoryView, Reply, Trace
 from agent.settings import Settings
 
-__all__ = ["Kindred", "Settings", "Reply", "Trace", "FeedbackReceipt", "MemoryView",
-           "KindredError", "InvalidInputError", "UnknownUserError", "ConfigurationError",
-           "ModelUnavailableError", "StoreError"]
+__all__ = [
+                          "ConfigurationError",
+                          "FeedbackReceipt",
+                          "InvalidInputError",
+                          "Kindred",
+                          "KindredError",
+                          "MemoryView",
+                          "ModelUnavailableError",
+                          "Reply",
+                          "Settings",
+                          "StoreError",
+                          "Trace",
+                          "UnknownUserError",
+]

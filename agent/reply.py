@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from memory.types import Event, RetrievedMemory, Turn
 
-__all__ = ["Trace", "Reply", "FeedbackReceipt", "MemoryView"]
+__all__ = ["FeedbackReceipt", "MemoryView", "Reply", "Trace"]
 
 
 class Trace(BaseModel):

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from memory.errors import InvalidInputError
 
-__all__ = ["check_user_id", "check_text", "check_time", "USER_ID_PATTERN"]
+__all__ = ["USER_ID_PATTERN", "check_text", "check_time", "check_user_id"]
 
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
 
@@ -59,7 +59,7 @@ def check_time(at: Any, *, default: float) -> float:
         raise InvalidInputError("`at` must be a datetime or a number of seconds, not a bool.")
     if isinstance(at, datetime):
         if at.tzinfo is None:
-            at = at.replace(tzinfo=timezone.utc)  # naive datetimes are taken as UTC
+            at = at.replace(tzinfo=UTC)  # naive datetimes are taken as UTC
         return at.timestamp()
     if isinstance(at, (int, float)):
         if not math.isfinite(at) or at < 0:

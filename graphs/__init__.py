@@ -4,5 +4,15 @@ from graphs.build import NODE_NAMES, build_graph, compile_graph, draw_mermaid, t
 from graphs.services import PipelineConfig, Services
 from graphs.state import RunKind, TurnContext, TurnState
 
-__all__ = ["build_graph", "compile_graph", "thread_config", "draw_mermaid", "NODE_NAMES", "PipelineConfig",
-           "Services", "TurnContext", "TurnState", "RunKind"]
+__all__ = [
+           "NODE_NAMES",
+           "PipelineConfig",
+           "RunKind",
+           "Services",
+           "TurnContext",
+           "TurnState",
+           "build_graph",
+           "compile_graph",
+           "draw_mermaid",
+           "thread_config",
+]

@@ -13,18 +13,26 @@ short-term memory and "the last request" survive a restart.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from graphs.nodes import (make_close_session, make_consolidate, make_extract_persona,
-                          make_feedback, make_generate, make_perceive, make_retrieve,
-                          make_write_back)
+from graphs.nodes import (
+    make_close_session,
+    make_consolidate,
+    make_extract_persona,
+    make_feedback,
+    make_generate,
+    make_perceive,
+    make_retrieve,
+    make_write_back,
+)
 from graphs.services import Services
 from graphs.state import TurnContext, TurnState
 
-__all__ = ["build_graph", "compile_graph", "thread_config", "draw_mermaid", "NODE_NAMES"]
+__all__ = ["NODE_NAMES", "build_graph", "compile_graph", "draw_mermaid", "thread_config"]
 
 NODE_NAMES = ("perceive", "consolidate", "extract_persona", "retrieve", "generate", "write_back",
               "close_session", "feedback")

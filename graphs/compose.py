@@ -9,12 +9,13 @@ one tiktoken budget: feedback first (it was given on purpose), then memories by 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from graphs import prompts
 from memory.budget import TokenCounter, fit_to_budget
 
-__all__ = ["memory_lines", "build_messages"]
+__all__ = ["build_messages", "memory_lines"]
 
 
 def memory_lines(retrieved: Sequence[dict[str, Any]]) -> list[str]:

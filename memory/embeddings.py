@@ -8,15 +8,15 @@ dot product is the cosine similarity.
 
 from __future__ import annotations
 
-from memory import _env  # noqa: F401  (sets offline/thread defaults before torch loads)
-
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
+from memory import _env  # noqa: F401  (sets offline/thread defaults before torch loads)
 from memory.errors import ConfigurationError
 
 __all__ = ["Embedder", "SentenceTransformerEmbedder", "default_model_path"]
@@ -75,7 +75,7 @@ class SentenceTransformerEmbedder:
         self._lock = threading.Lock()
 
     @classmethod
-    def shared(cls) -> "SentenceTransformerEmbedder":
+    def shared(cls) -> SentenceTransformerEmbedder:
         """One process-wide instance of the default model.
 
         Why: loading takes seconds and the model is read-only, so every ``Kindred`` in a process
@@ -99,7 +99,7 @@ class SentenceTransformerEmbedder:
         if missing:
             vectors = self._encode([texts[i] for i in missing])
             with self._lock:
-                for i, vec in zip(missing, vectors):
+                for i, vec in zip(missing, vectors, strict=True):
                     out[i] = vec
                     self._cache[texts[i]] = vec
                     if len(self._cache) > self._cache_size:

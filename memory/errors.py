@@ -8,12 +8,12 @@ and what to do about it, so a caller can show it to a person unchanged.
 from __future__ import annotations
 
 __all__ = [
-    "KindredError",
-    "InvalidInputError",
-    "UnknownUserError",
     "ConfigurationError",
+    "InvalidInputError",
+    "KindredError",
     "ModelUnavailableError",
     "StoreError",
+    "UnknownUserError",
 ]
 
 

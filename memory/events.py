@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Protocol, Sequence
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from memory.embeddings import Embedder
 from memory.store import VectorHit, VectorIndex
 from memory.types import Event, Turn
 
-__all__ = ["Summariser", "ExtractiveSummariser", "LLMSummariser", "EventMemory"]
+__all__ = ["EventMemory", "ExtractiveSummariser", "LLMSummariser", "Summariser"]
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
@@ -55,7 +56,7 @@ class ExtractiveSummariser:
         centroid = vecs.mean(axis=0)
         centroid /= float(np.linalg.norm(centroid)) or 1.0
         scores = vecs @ centroid
-        for i, (turn, sent) in enumerate(sents):
+        for i, (_, sent) in enumerate(sents):
             scores[i] += 0.02 * min(len(_content_words(sent)), 8)
             if sent.endswith("?"):
                 scores[i] *= 0.5

@@ -22,7 +22,7 @@ from memory.db import Database
 from memory.embeddings import Embedder
 from memory.store import VectorIndex
 
-__all__ = ["FeedbackRecord", "FeedbackMatch", "FeedbackMemory", "normalise_request"]
+__all__ = ["FeedbackMatch", "FeedbackMemory", "FeedbackRecord", "normalise_request"]
 
 LookupMode = Literal["dense", "lexical"]
 

@@ -16,14 +16,15 @@ default γ is 0.35; it is a setting.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Literal, Sequence
+from typing import Literal
 
 from memory.store import VectorHit
 from memory.topics import topic_overlap
 from memory.types import RetrievedMemory
 
-__all__ = ["ScoringConfig", "time_decay", "format_age", "score_hits"]
+__all__ = ["ScoringConfig", "format_age", "score_hits", "time_decay"]
 
 ScoringMode = Literal["paper", "code"]
 

@@ -8,11 +8,11 @@ state stays plain data that the checkpointer can save.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from memory.types import Turn
 
-__all__ = ["session_expired", "window", "next_index"]
+__all__ = ["next_index", "session_expired", "window"]
 
 
 def session_expired(last_ts: float | None, now: float, beta_s: float) -> bool:

@@ -9,17 +9,17 @@ space, so ``similarity = 1 - distance``.
 
 from __future__ import annotations
 
-from memory import _env  # noqa: F401  (telemetry off before chromadb is imported)
-
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
+from memory import _env  # noqa: F401  (telemetry off before chromadb is imported)
 from memory.errors import StoreError
 
-__all__ = ["VectorHit", "VectorIndex", "MEMORY_KINDS"]
+__all__ = ["MEMORY_KINDS", "VectorHit", "VectorIndex"]
 
 MEMORY_KINDS = ("turns", "events", "traits", "feedback")
 _PREFIX = "kindred_"
@@ -47,7 +47,7 @@ class VectorIndex:
                 embedding_function=None)
 
     @classmethod
-    def embedded(cls, path: str | Path) -> "VectorIndex":
+    def embedded(cls, path: str | Path) -> VectorIndex:
         """A Chroma ``PersistentClient`` in ``path`` (the default, no server needed)."""
         import chromadb
 
@@ -57,7 +57,7 @@ class VectorIndex:
         return cls(client)
 
     @classmethod
-    def server(cls, host: str, port: int) -> "VectorIndex":
+    def server(cls, host: str, port: int) -> VectorIndex:
         """A Chroma server (``chroma run --path DIR --port N``), for scale or several processes."""
         import chromadb
 
@@ -102,7 +102,7 @@ class VectorIndex:
                                     include=["documents", "metadatas", "distances"])
         return [VectorHit(id=i, text=d or "", similarity=1.0 - float(dist), metadata=m or {})
                 for i, d, m, dist in zip(res["ids"][0], res["documents"][0],
-                                         res["metadatas"][0], res["distances"][0])]
+                                         res["metadatas"][0], res["distances"][0], strict=True)]
 
     def get(self, kind: str, user_id: str, ids: Sequence[str] | None = None,
             where: Mapping[str, Any] | None = None, with_vectors: bool = False) -> list[dict]:

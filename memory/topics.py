@@ -9,7 +9,7 @@ names ("Biscuit", "Berlin") are what a user most often asks about, and the tagge
 from __future__ import annotations
 
 import threading
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from memory.errors import ConfigurationError
 
@@ -20,7 +20,7 @@ _STOP_LEMMAS = frozenset({"thing", "lot", "bit", "kind", "way", "time", "day", "
                           "anything", "nothing", "everything", "one", "stuff", "hi", "hello"})
 
 
-_SHARED: list["TopicExtractor"] = []
+_SHARED: list[TopicExtractor] = []
 _SHARED_LOCK = threading.Lock()
 
 
@@ -41,7 +41,7 @@ class TopicExtractor:
         self._lock = threading.Lock()
 
     @classmethod
-    def shared(cls) -> "TopicExtractor":
+    def shared(cls) -> TopicExtractor:
         """One process-wide default extractor (spaCy loads in seconds; the pipeline is read-only)."""
         with _SHARED_LOCK:
             if not _SHARED:

@@ -8,7 +8,7 @@ record of what was said), vectors in Chroma; both carry the user id.
 from __future__ import annotations
 
 import json
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

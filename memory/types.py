@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Turn", "Event", "RetrievedMemory"]
+__all__ = ["Event", "RetrievedMemory", "Turn"]
 
 Role = Literal["user", "agent"]
 

@@ -3,4 +3,4 @@
 from personas.bank import EXCLUSIVE_SUBJECTS, PersonaBank, Trait
 from personas.cards import PersonaCard, load_card
 
-__all__ = ["PersonaBank", "Trait", "EXCLUSIVE_SUBJECTS", "PersonaCard", "load_card"]
+__all__ = ["EXCLUSIVE_SUBJECTS", "PersonaBank", "PersonaCard", "Trait", "load_card"]

@@ -26,7 +26,7 @@ from memory.store import VectorIndex
 from personas.extract.base import ExtractedTrait, clean_trait
 from personas.extract.rules import subject_of
 
-__all__ = ["Trait", "PersonaBank", "EXCLUSIVE_SUBJECTS"]
+__all__ = ["EXCLUSIVE_SUBJECTS", "PersonaBank", "Trait"]
 
 Owner = Literal["user", "agent"]
 Tier = Literal["short", "long"]

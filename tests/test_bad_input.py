@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from conftest import T0
 
 from agent import InvalidInputError, KindredError, UnknownUserError
 from graphs import thread_config
-
-from conftest import T0
 
 
 def _snapshot(bot, user):
@@ -74,9 +73,9 @@ def test_a_message_older_than_the_last_turn_is_refused_and_the_thread_still_work
 
 
 def test_datetimes_are_accepted_and_naive_ones_are_utc(bot):
-    aware = datetime.fromtimestamp(T0 + 30, tz=timezone.utc)
+    aware = datetime.fromtimestamp(T0 + 30, tz=UTC)
     assert bot.chat("alice", "Hi.", at=aware).trace.now == T0 + 30
-    naive = datetime.fromtimestamp(T0 + 40, tz=timezone.utc).replace(tzinfo=None)
+    naive = datetime.fromtimestamp(T0 + 40, tz=UTC).replace(tzinfo=None)
     assert bot.chat("alice", "Hi again.", at=naive).trace.now == T0 + 40
 
 
@@ -89,7 +88,7 @@ def test_unknown_users_get_a_clear_error_when_listing(bot):
 
 
 def test_every_error_shares_one_root():
-    import agent.errors as errors
+    from agent import errors
 
     for name in errors.__all__:
         assert issubclass(getattr(errors, name), KindredError)

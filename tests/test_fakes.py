@@ -1,8 +1,7 @@
 """The test fake must itself behave: it records prompts and replies as scripted."""
 
-from langchain_core.messages import HumanMessage
-
 from fakes import RecordingChatModel
+from langchain_core.messages import HumanMessage
 
 
 def test_recording_model_cycles_replies_and_records_prompts():

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from memory.feedback import FeedbackMemory, normalise_request
-
 from conftest import T0
+
+from memory.feedback import FeedbackMemory, normalise_request
 
 
 def test_normalised_key_ignores_case_and_punctuation():

@@ -6,13 +6,12 @@ import math
 
 import numpy as np
 import pytest
+from conftest import DAY, T0
 
 from memory.budget import TokenCounter, fit_to_budget
 from memory.retrieval import ScoringConfig, format_age, score_hits, time_decay
 from memory.store import VectorHit
 from memory.topics import topic_overlap
-
-from conftest import DAY, T0
 
 
 def test_embedder_gives_unit_vectors_that_rank_meaning(embedder):

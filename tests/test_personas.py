@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from conftest import DAY, T0
+from fakes import RecordingChatModel
 
 from memory.errors import ConfigurationError, InvalidInputError
 from personas.bank import PersonaBank
 from personas.cards import available_cards, load_card
-from personas.extract import (ExtractedTrait, LLMTraitExtractor, RuleTraitExtractor,
-                              parse_trait_output)
-
-from conftest import DAY, T0
-from fakes import RecordingChatModel
+from personas.extract import (
+    ExtractedTrait,
+    LLMTraitExtractor,
+    RuleTraitExtractor,
+    parse_trait_output,
+)
 
 RULES = RuleTraitExtractor()
 

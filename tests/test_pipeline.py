@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
-from agent import Kindred, Reply
-from graphs import NODE_NAMES, draw_mermaid
-
 from conftest import DAY, T0
 from fakes import RecordingChatModel
+
+from agent import Reply
+from graphs import NODE_NAMES, draw_mermaid
 
 
 def test_a_fact_becomes_an_event_and_comes_back_in_a_later_session_and_after_restart(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
+from conftest import T0
+from fakes import RecordingChatModel
+
 from memory.events import EventMemory, ExtractiveSummariser, LLMSummariser
 from memory.turns import TurnIndex
 from memory.types import Event, Turn
-
-from conftest import T0
-from fakes import RecordingChatModel
 
 
 def _turn(user, session, idx, text, role="user", ts=T0, topics=()):

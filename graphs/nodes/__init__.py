@@ -8,6 +8,17 @@ from graphs.nodes.retrieve import make_retrieve
 from graphs.nodes.session import make_close_session, make_perceive, session_id_for
 from graphs.nodes.write_back import make_write_back, turn_id_for
 
-__all__ = ["make_perceive", "make_close_session", "make_consolidate", "make_extract_persona",
-           "make_retrieve", "make_generate", "make_write_back", "make_feedback", "to_langchain",
-           "event_id_for", "session_id_for", "turn_id_for"]
+__all__ = [
+           "event_id_for",
+           "make_close_session",
+           "make_consolidate",
+           "make_extract_persona",
+           "make_feedback",
+           "make_generate",
+           "make_perceive",
+           "make_retrieve",
+           "make_write_back",
+           "session_id_for",
+           "to_langchain",
+           "turn_id_for",
+]

@@ -17,7 +17,7 @@ from graphs.services import Services
 from graphs.state import TurnContext, TurnState
 from memory.types import Event
 
-__all__ = ["make_consolidate", "event_id_for"]
+__all__ = ["event_id_for", "make_consolidate"]
 
 
 def event_id_for(user_id: str, session_id: str) -> str:

@@ -16,7 +16,7 @@ from graphs.state import TurnContext, TurnState
 from memory.errors import InvalidInputError
 from memory.short_term import session_expired
 
-__all__ = ["make_perceive", "make_close_session", "session_id_for"]
+__all__ = ["make_close_session", "make_perceive", "session_id_for"]
 
 
 def session_id_for(number: int) -> str:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from memory.errors import ConfigurationError
 
-__all__ = ["PersonaCard", "load_card", "available_cards", "CARDS_DIR"]
+__all__ = ["CARDS_DIR", "PersonaCard", "available_cards", "load_card"]
 
 CARDS_DIR = Path(__file__).resolve().parent
 

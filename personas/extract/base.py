@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["ExtractedTrait", "TraitExtractor", "clean_trait", "NO_TRAIT", "MAX_TRAIT_WORDS"]
+__all__ = ["MAX_TRAIT_WORDS", "NO_TRAIT", "ExtractedTrait", "TraitExtractor", "clean_trait"]
 
 NO_TRAIT = "NO_TRAIT"
 MAX_TRAIT_WORDS = 20

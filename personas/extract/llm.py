@@ -14,7 +14,7 @@ from personas.extract.rules import subject_of
 
 __all__ = ["LLMTraitExtractor", "parse_trait_output"]
 
-_LABEL = re.compile(r"^\s*(?:persona|trait|output|answer|result)\s*[:：-]\s*", re.I)
+_LABEL = re.compile(r"^\s*(?:persona|trait|output|answer|result)\s*[:：-]\s*", re.IGNORECASE)
 
 
 def parse_trait_output(raw: str) -> str | None:

@@ -35,21 +35,25 @@ _CONVERSATIONAL = re.compile(
 _FILLER = re.compile(r"^(?:(?:well|oh|so|yes|yeah|no|hi|hello|hey|haha|lol|wow|ok|okay|um|"
                      r"actually|honestly|and|but)[,!.]?\s+)+", re.IGNORECASE)
 
+def _ci(pattern: str) -> re.Pattern:
+    return re.compile(pattern, re.IGNORECASE)
+
+
 _SUBJECTS: list[tuple[str, re.Pattern]] = [
-    ("name", re.compile(r"\bmy name is\b|\bI'?m called\b|\bcall me\b", re.I)),
-    ("pet", re.compile(r"\b(dog|cat|puppy|kitten|pet|hamster|parrot|fish|horse|rabbit|bird)s?\b", re.I)),
-    ("family", re.compile(r"\b(wife|husband|son|daughter|kids?|children|mother|mom|mum|father|"
+    ("name", _ci(r"\bmy name is\b|\bI'?m called\b|\bcall me\b")),
+    ("pet", _ci(r"\b(dog|cat|puppy|kitten|pet|hamster|parrot|fish|horse|rabbit|bird)s?\b")),
+    ("family", _ci(r"\b(wife|husband|son|daughter|kids?|children|mother|mom|mum|father|"
                           r"dad|sister|brother|parents?|family|married|partner|girlfriend|"
-                          r"boyfriend|grand\w+)\b", re.I)),
-    ("job", re.compile(r"\b(work|job|career|employed|nurse|teacher|engineer|doctor|lawyer|"
-                       r"student|retired|boss|office|company)\b", re.I)),
-    ("home", re.compile(r"\b(live|lived|moved|moving|grew up|apartment|house|city|hometown)\b", re.I)),
-    ("age", re.compile(r"\b\d{1,3}\s*(years old|yo)\b", re.I)),
-    ("food", re.compile(r"\b(eat|food|vegan|vegetarian|cook|cooking|meat|pizza|coffee|tea|drink)\b", re.I)),
-    ("hobby", re.compile(r"\b(play|hobby|hik\w+|read\w*|paint\w*|music|guitar|piano|sing\w*|"
-                         r"swim\w*|run\w*|game|games|sport|travel\w*|garden\w*)\b", re.I)),
-    ("plan", re.compile(r"\b(plan|planning|going to|will|want to|hope to|next)\b", re.I)),
-    ("preference", re.compile(r"\b(like|love|enjoy|hate|dislike|prefer|favou?rite)\b", re.I)),
+                          r"boyfriend|grand\w+)\b")),
+    ("job", _ci(r"\b(work|job|career|employed|nurse|teacher|engineer|doctor|lawyer|"
+                       r"student|retired|boss|office|company)\b")),
+    ("home", _ci(r"\b(live|lived|moved|moving|grew up|apartment|house|city|hometown)\b")),
+    ("age", _ci(r"\b\d{1,3}\s*(years old|yo)\b")),
+    ("food", _ci(r"\b(eat|food|vegan|vegetarian|cook|cooking|meat|pizza|coffee|tea|drink)\b")),
+    ("hobby", _ci(r"\b(play|hobby|hik\w+|read\w*|paint\w*|music|guitar|piano|sing\w*|"
+                         r"swim\w*|run\w*|game|games|sport|travel\w*|garden\w*)\b")),
+    ("plan", _ci(r"\b(plan|planning|going to|will|want to|hope to|next)\b")),
+    ("preference", _ci(r"\b(like|love|enjoy|hate|dislike|prefer|favou?rite)\b")),
 ]
 
 

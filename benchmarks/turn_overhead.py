@@ -1,0 +1,74 @@
+"""Per-turn memory overhead: every node except generation, with 1,000 stored turns (fake model).
+
+Prefills one user with 1,000 turns (500 exchanges over 50 sessions, so events exist too) through
+the real pipeline, then times 100 more turns. Overhead = the run's wall time minus the generate
+node's time. Baseline in the same run: one MiniLM encode of a single query (the least any semantic
+memory must do per turn), so the ratio survives this machine's noise.
+
+    python benchmarks/turn_overhead.py [--turns 1000] [--probe 100]
+"""
+
+from __future__ import annotations
+
+import _common  # noqa: F401  (environment first)
+
+import argparse
+import random
+import tempfile
+import time
+
+from rich.progress import track
+
+from _common import machine, pct, stamp
+from agent import Kindred
+
+TOPICS = ["my dog Biscuit", "my new job at the hospital", "hiking in the Alps", "my sister Ana",
+          "cooking Thai food", "learning the piano", "our trip to Lisbon", "my garden tomatoes",
+          "the book club", "running a marathon"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--turns", type=int, default=1000)
+    parser.add_argument("--probe", type=int, default=100)
+    args = parser.parse_args()
+    rng = random.Random(7)
+    bot = Kindred(data_dir=tempfile.mkdtemp(prefix="kindred-bench-"), chat_model="fake")
+    t0 = 1_700_000_000.0
+    now = t0
+    for i in track(range(args.turns // 2), description="prefill"):
+        now += 3 * 86400 if i % 10 == 0 else 60  # a new session every 10 exchanges
+        topic = rng.choice(TOPICS)
+        bot.chat("bench", f"Let me tell you about {topic}, it matters to me ({i}).", at=now)
+    stored = bot.memory.turns.count("bench")
+
+    encode = []
+    for i in range(50):
+        start = time.perf_counter()
+        bot.memory.embedder.embed([f"an uncached query number {i} about {rng.choice(TOPICS)}"])
+        encode.append((time.perf_counter() - start) * 1000)
+
+    overhead, nodes = [], {}
+    for i in track(range(args.probe), description="probe"):
+        now += 86400 if i % 10 == 0 else 60
+        start = time.perf_counter()
+        reply = bot.chat("bench", f"What do you remember about {rng.choice(TOPICS)}? ({i})", at=now)
+        total = (time.perf_counter() - start) * 1000
+        overhead.append(total - reply.trace.timings_ms.get("generate", 0.0))
+        for node, ms in reply.trace.timings_ms.items():
+            nodes.setdefault(node, []).append(ms)
+    bot.close()
+
+    base = pct(encode, 50)
+    print(f"# turn overhead — {stamp()} — {machine()}")
+    print(f"stored turns before probing: {stored}; probe turns: {args.probe}")
+    print(f"overhead per turn (all nodes but generate, plus graph/checkpoint): "
+          f"p50 {pct(overhead, 50):.1f} ms, p95 {pct(overhead, 95):.1f} ms")
+    print(f"baseline, one MiniLM query encode: p50 {base:.1f} ms "
+          f"→ overhead p50 = {pct(overhead, 50) / base:.1f}× one encode")
+    for node, values in nodes.items():
+        print(f"  {node:16s} p50 {pct(values, 50):7.1f} ms   p95 {pct(values, 95):7.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
