@@ -84,13 +84,14 @@ def prepare_local_weights(cache_dir: str | Path) -> Path:
 class LocalChatModel(BaseChatModel):
     """SmolLM2-135M-Instruct as a langchain-core chat model, with token streaming.
 
-    Decoding is greedy with a repetition penalty (the tiny model loops otherwise), so a given
-    prompt always gives the same reply.
+    Decoding is greedy with a mild repetition penalty and no repeated 3-grams (the tiny model loops
+    otherwise; a stronger penalty made it ramble), so a given prompt always gives the same reply.
     """
 
     cache_dir: str = "~/.cache/kindred/models"
     max_new_tokens: int = 120
-    repetition_penalty: float = 1.3
+    repetition_penalty: float = 1.1
+    no_repeat_ngram_size: int = 3
 
     _model: Any = PrivateAttr(default=None)
     _tokenizer: Any = PrivateAttr(default=None)
@@ -130,7 +131,8 @@ class LocalChatModel(BaseChatModel):
         streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True,
                                         skip_special_tokens=True)
         args = dict(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False,
-                    repetition_penalty=self.repetition_penalty, streamer=streamer,
+                    repetition_penalty=self.repetition_penalty,
+                    no_repeat_ngram_size=self.no_repeat_ngram_size, streamer=streamer,
                     pad_token_id=self._tokenizer.eos_token_id)
         errors: list[BaseException] = []
 
