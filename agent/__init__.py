@@ -9,7 +9,7 @@ from agent.errors import (
                           UnknownUserError,
 )
 from agent.kindred import Kindred
-from agent.reply import FeedbackReceipt, MemoryView, Reply, Trace
+from agent.reply import FeedbackReceipt, MemoryView, Reply, Trace, Utterance
 from agent.settings import Settings
 
 __all__ = [
@@ -18,7 +18,7 @@ __all__ = [
                           "InvalidInputError",
                           "Kindred",
                           "KindredError",
-                          "MemoryView",
+                          "MemoryView", "Utterance",
                           "ModelUnavailableError",
                           "Reply",
                           "Settings",

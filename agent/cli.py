@@ -16,6 +16,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Kindred: a dialogue agent that remembers the people it talks to.")
 memory_app = typer.Typer(no_args_is_help=True, help="Inspect or delete what Kindred remembers.")
 app.add_typer(memory_app, name="memory")
+eval_app = typer.Typer(no_args_is_help=True, help="Evaluations on real dialogue data.")
+app.add_typer(eval_app, name="eval")
 
 _console = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
@@ -94,6 +96,49 @@ def memory_forget(user: str = typer.Option(..., "--user", "-u"), data_dir: Path 
         _err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
     _console.print(f"Forgot {user}." if held else f"Nothing was stored for {user}.")
+
+
+@eval_app.command("locomo")
+def eval_locomo(data: Path = typer.Option(..., "--data", help="path of locomo10.json"),
+                k: str = typer.Option("5,10,25,50", "--k", help="comma-separated cut-offs"),
+                json_out: Path | None = typer.Option(None, "--json", help="write the report"),
+                plot: Path | None = typer.Option(None, "--plot", help="write a PNG of recall@k"),
+                convs: int | None = typer.Option(None, "--convs", help="first N conversations")
+                ) -> None:
+    """Evidence recall@k on LoCoMo, with BM25-alone and dense-alone baselines beside it."""
+    import json
+
+    from rich.progress import Progress
+
+    from agent.eval.locomo import evaluate_locomo, load_locomo
+    from agent.eval.report import plot_recall, print_recall_report
+    from agent.kindred import Kindred
+
+    try:
+        ks = sorted({int(x) for x in k.split(",") if x.strip()})
+        if not ks or ks[0] < 1:
+            raise ValueError
+    except ValueError:
+        _err.print("[bold red]error:[/] --k takes positive integers, e.g. 5,10,25")
+        raise typer.Exit(2) from None
+    try:
+        conversations = load_locomo(data)[:convs] if convs else load_locomo(data)
+        total = sum(len(c.questions) for c in conversations)
+        with Progress(console=_err) as progress:
+            task = progress.add_task("LoCoMo: replay and retrieve", total=total)
+            report = evaluate_locomo(
+                conversations, ks,
+                make_bot=lambda d: Kindred(data_dir=d, chat_model="fake"),
+                progress=lambda _conv, n: progress.advance(task, n))
+    except KindredError as exc:
+        _err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    print_recall_report(report, _console)
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(report, indent=2))
+    if plot:
+        plot_recall(report, plot)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from pydantic import ValidationError
 
 from agent.models import is_capable, make_chat_model, model_label
-from agent.reply import FeedbackReceipt, MemoryView, Reply, Trace
+from agent.reply import FeedbackReceipt, MemoryView, Reply, Trace, Utterance
 from agent.settings import Settings
 from agent.validation import check_text, check_time, check_user_id
 from graphs import PipelineConfig, Services, TurnContext, compile_graph, prompts, thread_config
@@ -34,6 +34,7 @@ from memory.embeddings import Embedder
 from memory.errors import ConfigurationError, InvalidInputError, UnknownUserError
 from memory.events import ExtractiveSummariser, LLMSummariser
 from memory.hub import MemoryHub
+from memory.hybrid import HybridWeights
 from memory.retrieval import ScoringConfig
 from memory.types import Event, Turn
 from personas.bank import PersonaBank, Trait
@@ -89,6 +90,12 @@ class Kindred:
                 beta_s=s.beta_s, stm_window=s.stm_window,
                 scoring=ScoringConfig(mode=s.scoring, tau_s=s.tau_s, gamma=s.gamma),
                 events_k=s.events_k, turns_k=s.turns_k, candidates=s.candidates,
+                turn_scoring=s.turn_scoring,
+                hybrid=HybridWeights(dense=s.w_dense, lexical=s.w_lexical, topic=s.w_topic,
+                                     time_window=s.w_time_window, decay=s.w_decay,
+                                     neighbour=s.w_neighbour, session=s.w_session,
+                                     fact=s.w_fact, tau_s=s.tau_s,
+                                     candidates=s.hybrid_candidates),
                 memory_token_budget=s.memory_token_budget, reply_max_words=s.reply_max_words,
                 use_events=s.use_events, use_persona=s.use_persona,
                 use_feedback=s.use_feedback))
@@ -135,6 +142,37 @@ class Kindred:
         trace = Trace.model_validate({**state.get("trace", {}), "model": self._model_label})
         return Reply(text=state.get("reply", ""), user_id=user_id,
                      session_id=state.get("session_id") or "", trace=trace)
+
+    def ingest(self, user_id: str, utterances: Sequence[Utterance | dict]) -> list[str]:
+        """Store utterances that already happened (a replayed dialogue), with no generation.
+
+        They go through the same path as chat (session boundary, consolidation, persona
+        extraction, storage), in one batch. Each utterance has ``speaker``, ``text``, ``at`` and
+        ``role`` ("user" for the memory's owner, "agent" for the other side). Returns the turn ids.
+        """
+        user_id = check_user_id(user_id)
+        if isinstance(utterances, (str, bytes)) or not isinstance(utterances, Sequence):
+            raise InvalidInputError("utterances must be a list of Utterance or dicts.")
+        if not utterances:
+            return []
+        batch = []
+        for n, raw in enumerate(utterances):
+            try:
+                utt = raw if isinstance(raw, Utterance) else Utterance.model_validate(raw)
+            except ValidationError as exc:
+                raise InvalidInputError(f"Utterance {n} is malformed: {exc}") from exc
+            text = check_text(utt.text, max_chars=self.settings.max_message_chars,
+                              what=f"text of utterance {n}")
+            ts = check_time(utt.at, default=time.time())
+            if batch and ts < batch[-1]["ts"]:
+                raise InvalidInputError(f"Utterance {n} is dated before utterance {n - 1}: "
+                                        "give utterances in time order.")
+            batch.append({"speaker": utt.speaker, "text": text, "ts": ts, "role": utt.role})
+        with self._lock(user_id):
+            state = self.graph.invoke({"kind": "observe", "text": "", "batch": batch},
+                                      thread_config(user_id),
+                                      context=TurnContext(user_id=user_id, now=batch[0]["ts"]))
+        return list(state["trace"].get("turn_ids", []))
 
     def end_session(self, user_id: str, *, at: Any = None) -> Event | None:
         """End the user's session now: it is summarised into a long-term event (returned)."""

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from memory.types import Event, RetrievedMemory, Turn
 
 __all__ = ["FeedbackReceipt", "MemoryView", "Reply", "Trace"]
+
+
+class Utterance(BaseModel):
+    """Something already said, for :meth:`agent.Kindred.ingest` (replayed dialogues)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    speaker: str = Field(min_length=1, max_length=128)
+    text: Any
+    at: Any = None
+    role: Literal["user", "agent"] = "user"
 
 
 class Trace(BaseModel):

@@ -46,6 +46,18 @@ class Settings(BaseSettings):
         default="auto", description="auto: the LLM when the chat model is capable, else extractive")
     summary_max_words: int = Field(default=40, ge=5)
 
+    # hybrid turn retrieval (memory/hybrid.py; defaults chosen on half of LoCoMo, checked on the rest)
+    turn_scoring: Literal["hybrid", "ld-agent"] = "hybrid"
+    w_dense: float = 1.0
+    w_lexical: float = 0.8
+    w_topic: float = 0.0
+    w_time_window: float = 0.3
+    w_decay: float = 0.0
+    w_neighbour: float = 0.5
+    w_session: float = 0.3
+    w_fact: float = 0.2
+    hybrid_candidates: int = Field(default=100, ge=1)
+
     # personas (LD-Agent extraction, MaLP rehearsal)
     persona_extractor: Literal["auto", "rules", "llm"] = "auto"
     trait_merge_threshold: float = Field(default=0.85, ge=0, le=1)

@@ -3,6 +3,7 @@
 One graph, three entry points chosen by the run's ``kind``::
 
     turn:        perceive → [consolidate] → extract_persona → retrieve → generate → write_back
+    observe:     perceive → [consolidate] → extract_persona → write_back   (replayed dialogue)
     end_session: close_session → [consolidate]
     feedback:    feedback
 
@@ -55,7 +56,7 @@ def _timed(name: str, fn: Callable[[TurnState, Runtime[TurnContext]], dict[str, 
 
 
 def _entry(state: TurnState) -> str:
-    return {"turn": "perceive", "feedback": "feedback",
+    return {"turn": "perceive", "observe": "perceive", "feedback": "feedback",
             "end_session": "close_session"}[state.get("kind", "turn")]
 
 
@@ -65,6 +66,10 @@ def _after_perceive(state: TurnState) -> str:
 
 def _after_consolidate(state: TurnState) -> str:
     return END if state.get("kind") == "end_session" else "extract_persona"
+
+
+def _after_persona(state: TurnState) -> str:
+    return "write_back" if state.get("kind") == "observe" else "retrieve"
 
 
 def _after_close(state: TurnState) -> str:
@@ -84,7 +89,7 @@ def build_graph(services: Services) -> StateGraph:
     graph.add_conditional_edges("perceive", _after_perceive, ["consolidate", "extract_persona"])
     graph.add_conditional_edges("consolidate", _after_consolidate, ["extract_persona", END])
     graph.add_conditional_edges("close_session", _after_close, ["consolidate", END])
-    graph.add_edge("extract_persona", "retrieve")
+    graph.add_conditional_edges("extract_persona", _after_persona, ["retrieve", "write_back"])
     graph.add_edge("retrieve", "generate")
     graph.add_edge("generate", "write_back")
     graph.add_edge("write_back", END)

@@ -11,6 +11,7 @@ from typing import Any
 
 from memory.events import Summariser
 from memory.hub import MemoryHub
+from memory.hybrid import HybridWeights
 from memory.retrieval import ScoringConfig
 from personas.bank import PersonaBank
 from personas.cards import PersonaCard
@@ -29,7 +30,11 @@ class PipelineConfig:
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     events_k: int = 3
     turns_k: int = 5
-    candidates: int = 30             # nearest items re-scored per memory kind
+    candidates: int = 30             # nearest events re-scored (LD-Agent)
+    turn_scoring: str = "hybrid"     # hybrid (memory.hybrid) | ld-agent (memory.retrieval)
+    hybrid: HybridWeights = field(default_factory=HybridWeights)
+    fact_min_similarity: float = 0.5  # a trait pointing at its turns counts above this cosine
+    turn_min_score: float = 0.6      # hybrid total below which a turn is not worth the prompt
     memory_token_budget: int = 600   # tokens for MEMORY + USER_TRAITS + FEEDBACK together
     reply_max_words: int = 60
     use_events: bool = True          # ablation switches (LD-Agent Table 4)

@@ -16,7 +16,7 @@ from typing import Any, Literal, TypedDict
 
 __all__ = ["RunKind", "TurnContext", "TurnState"]
 
-RunKind = Literal["turn", "feedback", "end_session"]
+RunKind = Literal["turn", "observe", "feedback", "end_session"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class TurnState(TypedDict, total=False):
     # input of a run
     kind: RunKind
     text: str
+    batch: list[dict[str, Any]]        # observe: utterances {speaker, text, ts, role} to store
     # persisted across runs (the user's thread)
     session_id: str
     session_no: int
@@ -43,6 +44,7 @@ class TurnState(TypedDict, total=False):
     ended_session: str | None          # session that this run closes (to consolidate)
     event: dict[str, Any] | None       # event made by consolidation in this run
     user_trait: dict[str, Any] | None  # trait extracted from this utterance (stored at write-back)
+    pending_traits: list[dict[str, Any]]  # {pos, owner, text, subject}: stored at write-back
     query_topics: list[str]
     retrieved: list[dict[str, Any]]    # memory.types.RetrievedMemory dicts
     feedback_match: dict[str, Any] | None

@@ -134,7 +134,7 @@ class EventMemory:
         vec = self._embedder.embed([event.summary])
         self._index.add("events", user_id, [event.id], [event.summary], vec,
                         [{"session_id": event.session_id, "ts": event.ts,
-                          "topics": list(event.topics)}])
+                          "topics": list(event.topics), "turn_ids": list(event.turn_ids)}])
 
     def search(self, user_id: str, vector: np.ndarray, k: int) -> list[VectorHit]:
         return self._index.query("events", user_id, vector, k)

@@ -107,6 +107,8 @@ class VectorIndex:
     def get(self, kind: str, user_id: str, ids: Sequence[str] | None = None,
             where: Mapping[str, Any] | None = None, with_vectors: bool = False) -> list[dict]:
         """Items of ``user_id`` (optionally only ``ids``), as dicts with id, text, metadata[, vector]."""
+        if ids is not None and not ids:
+            return []
         include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
         res = self._col(kind).get(ids=list(ids) if ids is not None else None,
                                   where=self._scope(user_id, where), include=include)

@@ -14,6 +14,7 @@ import numpy as np
 
 from memory.db import Database
 from memory.embeddings import Embedder
+from memory.lexical import LexicalHit, LexicalIndex
 from memory.store import VectorHit, VectorIndex
 from memory.types import Turn
 
@@ -36,11 +37,13 @@ CREATE INDEX IF NOT EXISTS turns_user ON turns(user_id, ts);
 
 
 class TurnIndex:
-    """Stores turns (SQLite rows + Chroma vectors) and finds them again."""
+    """Stores turns (SQLite rows, FTS5 text, Chroma vectors) and finds them again."""
 
-    def __init__(self, db: Database, index: VectorIndex, embedder: Embedder) -> None:
+    def __init__(self, db: Database, index: VectorIndex, embedder: Embedder,
+                 lexical: LexicalIndex | None = None) -> None:
         self._db, self._index, self._embedder = db, index, embedder
         db.ensure_schema(_SCHEMA)
+        self.lexical = lexical or LexicalIndex(db)
 
     def add(self, user_id: str, turns: Sequence[Turn], vectors: np.ndarray | None = None) -> None:
         """Store turns of one user; embeds them in one batch unless ``vectors`` are given."""
@@ -53,9 +56,34 @@ class TurnIndex:
                 "INSERT OR REPLACE INTO turns VALUES (?,?,?,?,?,?,?,?,?)",
                 [(t.id, user_id, t.session_id, t.idx, t.role, t.speaker, t.text, t.ts,
                   json.dumps(list(t.topics))) for t in turns])
+        self.lexical.add(user_id, [(t.id, self.key_text(t), ctx)
+                                   for t, ctx in zip(turns, self._contexts(user_id, turns),
+                                                     strict=True)])
         self._index.add("turns", user_id, [t.id for t in turns],
                         [t.text for t in turns], vectors,
                         [self._meta(t) for t in turns])
+
+    def _contexts(self, user_id: str, turns: Sequence[Turn]) -> list[str]:
+        """The words of the turn before each turn in its session (from the batch or the store)."""
+        by_pos = {(t.session_id, t.idx): t.text for t in turns}
+        out = []
+        for t in turns:
+            prev = by_pos.get((t.session_id, t.idx - 1))
+            if prev is None and t.idx > 0:
+                rows = self._db.query("SELECT text FROM turns WHERE user_id=? AND session_id=? "
+                                      "AND idx=?", [user_id, t.session_id, t.idx - 1])
+                prev = rows[0]["text"] if rows else ""
+            out.append(prev or "")
+        return out
+
+    def search_lexical(self, user_id: str, text: str, k: int) -> list[LexicalHit]:
+        """Best turns of the user for ``text`` by BM25 (see :mod:`memory.lexical`)."""
+        return self.lexical.search(user_id, text, k)
+
+    def vectors(self, user_id: str, ids: Sequence[str]) -> dict[str, tuple[np.ndarray, dict]]:
+        """Vectors and metadata of the given turns of the user (missing ids are left out)."""
+        return {item["id"]: (item["vector"], item["metadata"])
+                for item in self._index.get("turns", user_id, ids=list(ids), with_vectors=True)}
 
     @staticmethod
     def key_text(turn: Turn) -> str:
@@ -84,11 +112,21 @@ class TurnIndex:
         rows = self._db.query(sql + " ORDER BY ts, idx", params)
         return [self._row_to_turn(r) for r in rows]
 
+    def get(self, user_id: str, ids: Sequence[str]) -> list[Turn]:
+        """The given turns of the user (ids of other users are ignored)."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self._db.query(f"SELECT * FROM turns WHERE user_id=? AND id IN ({marks})",
+                              [user_id, *ids])
+        return [self._row_to_turn(r) for r in rows]
+
     def count(self, user_id: str) -> int:
         return int(self._db.query("SELECT COUNT(*) FROM turns WHERE user_id=?", [user_id])[0][0])
 
     def delete_user(self, user_id: str) -> None:
         self._db.execute("DELETE FROM turns WHERE user_id=?", [user_id])
+        self.lexical.delete_user(user_id)
         # vectors are removed by VectorIndex.delete_user, called once for every kind
 
     @staticmethod

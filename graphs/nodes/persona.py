@@ -20,10 +20,22 @@ def make_extract_persona(services: Services):
     def extract_persona(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         trace = dict(state.get("trace") or {})
         if not services.config.use_persona:
-            return {"user_trait": None, "trace": trace}
+            return {"user_trait": None, "pending_traits": [], "trace": trace}
+        if state.get("kind") == "observe":
+            pending = []
+            for pos, utt in enumerate(state.get("batch") or []):
+                extractor = (services.user_extractor if utt["role"] == "user"
+                             else services.agent_extractor)
+                trait = extractor.extract(utt["text"])
+                if trait:
+                    pending.append({"pos": pos, "owner": utt["role"], "text": trait.text,
+                                    "subject": trait.subject})
+            trace["traits_found"] = len(pending)
+            return {"user_trait": None, "pending_traits": pending, "trace": trace}
         trait = services.user_extractor.extract(state["text"])
         found = {"text": trait.text, "subject": trait.subject} if trait else None
         trace["user_trait"] = found
-        return {"user_trait": found, "trace": trace}
+        pending = [{"pos": 0, "owner": "user", **found}] if found else []
+        return {"user_trait": found, "pending_traits": pending, "trace": trace}
 
     return extract_persona

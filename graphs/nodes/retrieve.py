@@ -1,9 +1,13 @@
-"""``retrieve``: what the agent should remember now (LD-Agent topic retrieval + MemPrompt lookup).
+"""``retrieve``: what the agent should remember now.
 
-Long-term events and raw turns of earlier sessions are scored with LD-Agent's formula (semantic
-similarity + noun overlap, times time decay); the user's traits and the agent's traits come from
-the persona banks; a matching correction comes from the feedback memory. The current session's
-turns are not searched: they are in the prompt's context already.
+* events (finished sessions) by LD-Agent's topic scoring (semantic + noun overlap, time decay);
+* raw turns of earlier sessions by the hybrid score of :mod:`memory.hybrid` (dense, BM25, time
+  window, neighbours, session evidence, and the stored facts and events that point at them), or by
+  LD-Agent's scoring when ``turn_scoring`` is ``ld-agent``;
+* the user's and the agent's traits from the persona banks;
+* the closest correction in the feedback memory (MemPrompt).
+
+The current session's turns are not searched: they are in the prompt's context already.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ from langgraph.runtime import Runtime
 
 from graphs.services import Services
 from graphs.state import TurnContext, TurnState
+from memory.hybrid import FactPointer, HybridRetriever
 from memory.retrieval import score_hits
+from memory.timeexpr import resolve_time_window
 
-__all__ = ["make_retrieve"]
+__all__ = ["make_retrieve", "retrieve_turns", "recall_memories"]
 
 
 def _ordered(traits) -> list[str]:
@@ -38,6 +44,48 @@ def _traits(services: Services, user_id: str, pending: dict | None) -> tuple[lis
     return user, agent
 
 
+def retrieve_turns(services: Services, user_id: str, text: str, qvec, q_topics: list[str],
+                   now: float, k: int, *, events: list | None = None,
+                   exclude_session: str | None = None):
+    """Turns for a query, as the graph retrieves them (shared with the evaluation)."""
+    cfg = services.config
+    memory = services.memory
+    if cfg.turn_scoring == "ld-agent":
+        return score_hits(memory.turns.search(user_id, qvec, cfg.candidates, exclude_session),
+                          q_topics, now, cfg.scoring, "turn", k)
+    facts: list[FactPointer] = []
+    for ev in events or []:
+        ids = tuple(ev.get("turn_ids") or ())
+        if ids:
+            facts.append(FactPointer(ids, ev["scores"].get("semantic", 0.0), "event"))
+    if cfg.use_persona:
+        for hit in memory.index.query("traits", user_id, qvec, 5):
+            if hit.similarity >= cfg.fact_min_similarity:
+                trait = services.personas.get(user_id, hit.id)
+                if trait and trait.source_turn_ids:
+                    facts.append(FactPointer(trait.source_turn_ids, hit.similarity, "trait"))
+    retriever = HybridRetriever(memory.turns, cfg.hybrid)
+    return retriever.search(user_id, text=text, vector=qvec, topics=q_topics, now=now, k=k,
+                            window=resolve_time_window(text, now),
+                            exclude_session=exclude_session, facts=facts)
+
+
+def recall_memories(services: Services, user_id: str, text: str, now: float, k_turns: int, *,
+                    exclude_session: str | None = None, qvec=None, q_topics=None):
+    """Events and turns for a query, exactly as a chat turn retrieves them (events, then turns
+    boosted by the events and traits that point at them). Shared with the evaluations."""
+    memory, cfg = services.memory, services.config
+    qvec = memory.embedder.embed([text])[0] if qvec is None else qvec
+    q_topics = memory.topics.topics(text) if q_topics is None else q_topics
+    events = score_hits(memory.events.search(user_id, qvec, cfg.candidates), q_topics, now,
+                        cfg.scoring, "event", cfg.events_k)
+    event_hits = [{"turn_ids": _event_turn_ids(memory, user_id, e.id), "scores": e.scores}
+                  for e in events]
+    turns = retrieve_turns(services, user_id, text, qvec, q_topics, now, k_turns,
+                           events=event_hits, exclude_session=exclude_session)
+    return events, turns
+
+
 def make_retrieve(services: Services):
     memory, cfg = services.memory, services.config
 
@@ -48,12 +96,12 @@ def make_retrieve(services: Services):
         q_topics = memory.topics.topics(text)
         retrieved = []
         if cfg.use_events:
-            retrieved += score_hits(memory.events.search(user_id, qvec, cfg.candidates),
-                                    q_topics, now, cfg.scoring, "event", cfg.events_k)
-            retrieved += score_hits(
-                memory.turns.search(user_id, qvec, cfg.candidates,
-                                    exclude_session=state.get("session_id")),
-                q_topics, now, cfg.scoring, "turn", cfg.turns_k)
+            events, turns = recall_memories(services, user_id, text, now, cfg.turns_k,
+                                            exclude_session=state.get("session_id"),
+                                            qvec=qvec, q_topics=q_topics)
+            retrieved += events
+            retrieved += [t for t in turns if cfg.turn_scoring != "hybrid"
+                          or t.scores["total"] >= cfg.turn_min_score]
         match = None
         if cfg.use_feedback:
             found = memory.feedback.lookup(user_id, text, query_vector=qvec)
@@ -62,10 +110,18 @@ def make_retrieve(services: Services):
                          "feedback": found.record.feedback, "score": round(found.score, 4),
                          "mode": found.mode}
         user_traits, agent_traits = _traits(services, user_id, state.get("user_trait"))
+        window = resolve_time_window(text, now)
         retrieved_dicts = [m.model_dump() for m in retrieved]
         trace.update(query_topics=q_topics, retrieved=retrieved_dicts, feedback=match,
-                     user_traits=user_traits, agent_traits=agent_traits)
+                     user_traits=user_traits, agent_traits=agent_traits,
+                     time_window=({"start": window.start, "end": window.end,
+                                   "expression": window.expression} if window else None))
         return {"query_topics": q_topics, "retrieved": retrieved_dicts, "feedback_match": match,
                 "user_traits": user_traits, "agent_traits": agent_traits, "trace": trace}
 
     return retrieve
+
+
+def _event_turn_ids(memory, user_id: str, event_id: str) -> tuple[str, ...]:
+    items = memory.index.get("events", user_id, ids=[event_id])
+    return tuple(items[0]["metadata"].get("turn_ids") or ()) if items else ()

@@ -25,7 +25,8 @@ def session_id_for(number: int) -> str:
 
 
 def _scratch() -> dict[str, Any]:
-    return {"ended_session": None, "event": None, "user_trait": None, "query_topics": [],
+    return {"ended_session": None, "event": None, "user_trait": None, "pending_traits": [],
+            "query_topics": [],
             "retrieved": [], "feedback_match": None, "messages": [], "reply": ""}
 
 
