@@ -30,7 +30,7 @@ from agent.settings import Settings
 from agent.validation import check_text, check_time, check_user_id
 from graphs import PipelineConfig, Services, TurnContext, compile_graph, prompts, thread_config
 from memory import _env  # noqa: F401
-from memory.embeddings import Embedder
+from memory.embeddings import Embedder, default_embedder
 from memory.errors import ConfigurationError, InvalidInputError, UnknownUserError
 from memory.events import ExtractiveSummariser, LLMSummariser
 from memory.hub import MemoryHub
@@ -64,12 +64,14 @@ class Kindred:
                 raise ConfigurationError(f"Invalid Kindred settings: {exc}") from exc
         self.settings = s = settings
         self.data_dir = Path(s.data_dir).expanduser()
+        embedder = embedder or default_embedder(s.embedder, s.model_cache_dir)
         self.memory = MemoryHub.open(self.data_dir, embedder=embedder, chroma_host=s.chroma_host,
                                      chroma_port=s.chroma_port, feedback_mode=s.feedback_mode,
                                      feedback_threshold=s.feedback_threshold)
         self.personas = PersonaBank(self.memory.db, self.memory.index, self.memory.embedder,
                                     merge_threshold=s.trait_merge_threshold,
-                                    rehearsal_theta=s.rehearsal_theta)
+                                    rehearsal_theta=s.rehearsal_theta,
+                                    flush_after_sessions=s.trait_flush_sessions)
         self.chat_model = make_chat_model(chat_model if isinstance(chat_model, BaseChatModel)
                                           else s.chat_model, s)
         capable = is_capable(self.chat_model)

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     model_cache_dir: Path = Field(default=Path("~/.cache/kindred/models"),
                                   description="dequantised local weights, kept after the first load")
     max_new_tokens: int = Field(default=120, ge=1, le=4096)
+    embedder: Literal["onnx", "torch"] = Field(
+        default="onnx", description="all-MiniLM-L6-v2 on onnxruntime (exported once) or torch")
 
     # LD-Agent
     beta_s: float = Field(default=600.0, gt=0, description="session gap β: paper 600 s, code 3600 s")
@@ -62,6 +64,8 @@ class Settings(BaseSettings):
     persona_extractor: Literal["auto", "rules", "llm"] = "auto"
     trait_merge_threshold: float = Field(default=0.85, ge=0, le=1)
     rehearsal_theta: int = Field(default=3, ge=1, description="MaLP promotion count θ")
+    trait_flush_sessions: int = Field(
+        default=5, ge=1, description="MaLP flush: unrehearsed short-term traits expire after N sessions")
 
     # MemPrompt
     feedback_mode: Literal["dense", "lexical"] = "dense"

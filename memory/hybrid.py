@@ -106,10 +106,10 @@ class HybridRetriever:
                 fact_sim[tid] = max(fact_sim.get(tid, 0.0), fact.similarity)
                 if tid not in pool:
                     wanted.add(tid)
-        for tid, (vec, meta) in self._turns.vectors(user_id, sorted(wanted)).items():
+        for tid, (vec, meta, text) in self._turns.vectors(user_id, sorted(wanted)).items():
             if exclude_session and meta.get("session_id") == exclude_session:
                 continue
-            pool[tid] = _Cand(tid, "", meta, dense=float(vec @ vector))
+            pool[tid] = _Cand(tid, text, meta, dense=float(vec @ vector))
         if not pool:
             return []
         for cid, cand in pool.items():
@@ -124,10 +124,8 @@ class HybridRetriever:
             cand.scores = s
         self._add_context(pool, fact_sim)
         ranked = sorted(pool.values(), key=lambda c: (-c.scores["total"], c.id))[:k]
-        missing = [c.id for c in ranked if not c.text]
-        texts = {t.id: t.text for t in self._turns.get(user_id, missing)} if missing else {}
         return [RetrievedMemory(
-            kind="turn", id=c.id, text=c.text or texts.get(c.id, ""),
+            kind="turn", id=c.id, text=c.text,
             session_id=c.meta.get("session_id"), ts=float(c.meta.get("ts", now)),
             age=format_age(now - float(c.meta.get("ts", now))),
             scores={key: round(v, 4) for key, v in c.scores.items()},

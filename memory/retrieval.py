@@ -82,6 +82,6 @@ def score_hits(hits: Sequence[VectorHit], query_topics: Iterable[str], now: floa
             ts=ts, age=format_age(now - ts),
             scores={"semantic": round(s_sem, 4), "topic": round(s_top, 4),
                     "decay": round(lam, 4), "total": round(total, 4)},
-            reason=reason))
+            reason=reason, turn_ids=list(hit.metadata.get("turn_ids") or [])))
     scored.sort(key=lambda m: m.scores["total"], reverse=True)
     return scored[:k]

@@ -128,10 +128,14 @@ class VectorIndex:
         if ids:
             self._col(kind).delete(ids=list(ids), where=self._scope(user_id, None))
 
+    def delete_all(self, kind: str, user_id: str) -> None:
+        """Remove every item of ``user_id`` from one collection."""
+        self._col(kind).delete(where=self._scope(user_id, None))
+
     def delete_user(self, user_id: str) -> None:
         """Remove every item of ``user_id`` from every collection."""
         for kind in MEMORY_KINDS:
-            self._col(kind).delete(where=self._scope(user_id, None))
+            self.delete_all(kind, user_id)
 
     @staticmethod
     def _scope(user_id: str, where: Mapping[str, Any] | None) -> dict:

@@ -2,18 +2,20 @@
 
 Why raw turns as well as event summaries: LongMemEval found that summary-only keys lose recall
 (session Recall@5 0.572 with summaries vs 0.706 with the raw session). Rows live in SQLite (the
-record of what was said), vectors in Chroma; both carry the user id.
+record of what was said), words in an FTS5 index (BM25), vectors in Chroma; all carry the user id.
+Dense search runs over a per-user in-process copy of the vectors (:mod:`memory.hot`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from memory.db import Database
 from memory.embeddings import Embedder
+from memory.hot import HotVectors
 from memory.lexical import LexicalHit, LexicalIndex
 from memory.store import VectorHit, VectorIndex
 from memory.types import Turn
@@ -44,6 +46,7 @@ class TurnIndex:
         self._db, self._index, self._embedder = db, index, embedder
         db.ensure_schema(_SCHEMA)
         self.lexical = lexical or LexicalIndex(db)
+        self.hot = HotVectors(embedder.dim)
 
     def add(self, user_id: str, turns: Sequence[Turn], vectors: np.ndarray | None = None) -> None:
         """Store turns of one user; embeds them in one batch unless ``vectors`` are given."""
@@ -59,9 +62,19 @@ class TurnIndex:
         self.lexical.add(user_id, [(t.id, self.key_text(t), ctx)
                                    for t, ctx in zip(turns, self._contexts(user_id, turns),
                                                      strict=True)])
-        self._index.add("turns", user_id, [t.id for t in turns],
-                        [t.text for t in turns], vectors,
-                        [self._meta(t) for t in turns])
+        metas = [self._meta(t) for t in turns]
+        self._index.add("turns", user_id, [t.id for t in turns], [t.text for t in turns],
+                        vectors, metas)
+        self.hot.added(user_id, [t.id for t in turns], vectors, metas, [t.text for t in turns])
+
+    def _user_vectors(self, user_id: str):
+        """The user's cached vectors; reloaded when another process stored turns meanwhile."""
+        uv = self.hot.get(user_id, lambda: self._index.get("turns", user_id, with_vectors=True))
+        if len(uv.ids) != self.count(user_id):
+            self.hot.drop(user_id)
+            uv = self.hot.get(user_id, lambda: self._index.get("turns", user_id,
+                                                               with_vectors=True))
+        return uv
 
     def _contexts(self, user_id: str, turns: Sequence[Turn]) -> list[str]:
         """The words of the turn before each turn in its session (from the batch or the store)."""
@@ -80,10 +93,12 @@ class TurnIndex:
         """Best turns of the user for ``text`` by BM25 (see :mod:`memory.lexical`)."""
         return self.lexical.search(user_id, text, k)
 
-    def vectors(self, user_id: str, ids: Sequence[str]) -> dict[str, tuple[np.ndarray, dict]]:
-        """Vectors and metadata of the given turns of the user (missing ids are left out)."""
-        return {item["id"]: (item["vector"], item["metadata"])
-                for item in self._index.get("turns", user_id, ids=list(ids), with_vectors=True)}
+    def vectors(self, user_id: str, ids: Sequence[str]
+                ) -> dict[str, tuple[np.ndarray, dict, str]]:
+        """Vector, metadata and text of the given turns of the user (missing ids left out)."""
+        uv = self._user_vectors(user_id)
+        return {tid: (uv.matrix[uv.pos[tid]], uv.meta[uv.pos[tid]], uv.texts[uv.pos[tid]])
+                for tid in ids if tid in uv.pos}
 
     @staticmethod
     def key_text(turn: Turn) -> str:
@@ -97,10 +112,10 @@ class TurnIndex:
 
     def search(self, user_id: str, vector: np.ndarray, k: int,
                exclude_session: str | None = None) -> list[VectorHit]:
-        """Nearest turns of the user, optionally leaving out one session (the current one)."""
-        where: Mapping | None = ({"session_id": {"$ne": exclude_session}}
-                                 if exclude_session else None)
-        return self._index.query("turns", user_id, vector, k, where)
+        """Nearest turns of the user (exact cosine), optionally leaving out one session."""
+        uv = self._user_vectors(user_id)
+        return [VectorHit(uv.ids[i], uv.texts[i], sim, uv.meta[i])
+                for i, sim in uv.top(np.asarray(vector, dtype=np.float32), k, exclude_session)]
 
     def list(self, user_id: str, session_id: str | None = None) -> list[Turn]:
         """A user's turns in time order (optionally of one session)."""
@@ -127,7 +142,8 @@ class TurnIndex:
     def delete_user(self, user_id: str) -> None:
         self._db.execute("DELETE FROM turns WHERE user_id=?", [user_id])
         self.lexical.delete_user(user_id)
-        # vectors are removed by VectorIndex.delete_user, called once for every kind
+        self._index.delete_all("turns", user_id)
+        self.hot.drop(user_id)
 
     @staticmethod
     def _row_to_turn(row) -> Turn:

@@ -54,3 +54,5 @@ class RetrievedMemory(BaseModel):
     age: str | None = Field(default=None, description='"N days M hours ago" as LD-Agent shows it')
     scores: dict[str, float] = Field(default_factory=dict)
     reason: str = ""
+    turn_ids: list[str] = Field(default_factory=list,
+                                description="the turns an event or fact points back to")

@@ -15,7 +15,7 @@ import pytest
 
 from memory import _env  # noqa: F401
 from memory.db import Database
-from memory.embeddings import SentenceTransformerEmbedder
+from memory.embeddings import default_embedder
 from memory.hub import MemoryHub
 from memory.store import VectorIndex
 from memory.topics import TopicExtractor
@@ -25,8 +25,9 @@ T0 = 1_700_000_000.0  # a fixed "now" for replayed conversations (2023-11-14)
 
 
 @pytest.fixture(scope="session")
-def embedder() -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder.shared()
+def embedder():
+    """The default embedder (all-MiniLM-L6-v2 on onnxruntime, exported on first use)."""
+    return default_embedder("onnx")
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,15 @@ def test_embedder_gives_unit_vectors_that_rank_meaning(embedder):
     assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2] + 0.3
 
 
+def test_onnx_and_torch_backends_agree(embedder):
+    from memory.embeddings import OnnxEmbedder, SentenceTransformerEmbedder
+
+    texts = ["I moved to Berlin last May.", "What's my sister's name?", "x" * 3000]
+    assert isinstance(embedder, OnnxEmbedder)
+    torch_vecs = SentenceTransformerEmbedder.shared().embed(texts)
+    assert np.min(np.sum(embedder.embed(texts) * torch_vecs, axis=1)) > 0.9999
+
+
 def test_embedder_cache_returns_identical_vectors(embedder):
     a = embedder.embed(["a sentence to cache"])[0]
     b = embedder.embed(["another", "a sentence to cache"])[1]

@@ -118,3 +118,26 @@ def test_cards_load_by_name_and_bad_cards_say_why(tmp_path):
     bad.write_text("voice: [unclosed")
     with pytest.raises(ConfigurationError, match="not valid"):
         load_card(bad)
+
+
+def test_malp_matching_flush_and_promotion(bank):
+    from memory.consolidation import RehearsalPolicy
+
+    policy = RehearsalPolicy()
+    assert policy.stm_match("I have two cats.", "i have 2 cats")          # edit distance < 6
+    assert not policy.stm_match("I have two cats.", "I have a big old dog")
+    once = bank.observe("alice", "user", ExtractedTrait("I went to Rome once.", "other"), T0,
+                        session_no=1)
+    kept = bank.observe("alice", "user", ExtractedTrait("I play chess.", "hobby"), T0,
+                        session_no=1)
+    for n in (2, 3):  # rehearsed in later sessions: promoted at θ = 3
+        kept = bank.observe("alice", "user", ExtractedTrait("I play chess!", "hobby"),
+                            T0 + n * DAY, session_no=n)
+    assert kept.tier == "long"
+    assert bank.flush("alice", 5, T0 + 5 * DAY) == []        # 4 sessions later: still there
+    assert bank.flush("alice", 6, T0 + 6 * DAY) == [once.id]  # 5 sessions: the one-off expires
+    active = [t.text for t in bank.list("alice", "user")]
+    assert active == ["I play chess."]
+    expired = bank.get("alice", once.id)
+    assert expired.status == "expired" and expired.valid_to == T0 + 6 * DAY
+    assert bank.flush("alice", 50, T0 + 50 * DAY) == []       # long-term is never flushed

@@ -40,6 +40,10 @@ def make_consolidate(services: Services):
                       ts=turns[-1].ts, turn_ids=tuple(t.id for t in turns))
         memory.events.add(user_id, event)
         trace["consolidated_event"] = event.model_dump()
+        # MaLP: a session ended, so short-term traits that were not rehearsed may expire
+        expired = services.personas.flush(user_id, state.get("session_no", 0), event.ts)
+        if expired:
+            trace["traits_expired"] = expired
         return {"event": event.model_dump(), "trace": trace}
 
     return consolidate

@@ -79,8 +79,7 @@ def recall_memories(services: Services, user_id: str, text: str, now: float, k_t
     q_topics = memory.topics.topics(text) if q_topics is None else q_topics
     events = score_hits(memory.events.search(user_id, qvec, cfg.candidates), q_topics, now,
                         cfg.scoring, "event", cfg.events_k)
-    event_hits = [{"turn_ids": _event_turn_ids(memory, user_id, e.id), "scores": e.scores}
-                  for e in events]
+    event_hits = [{"turn_ids": e.turn_ids, "scores": e.scores} for e in events]
     turns = retrieve_turns(services, user_id, text, qvec, q_topics, now, k_turns,
                            events=event_hits, exclude_session=exclude_session)
     return events, turns
@@ -121,7 +120,3 @@ def make_retrieve(services: Services):
 
     return retrieve
 
-
-def _event_turn_ids(memory, user_id: str, event_id: str) -> tuple[str, ...]:
-    items = memory.index.get("events", user_id, ids=[event_id])
-    return tuple(items[0]["metadata"].get("turn_ids") or ()) if items else ()

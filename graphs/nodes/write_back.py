@@ -60,7 +60,8 @@ def make_write_back(services: Services):
             turn = turns[item["pos"]]
             trait = services.personas.observe(user_id, item["owner"],
                                               ExtractedTrait(item["text"], item["subject"]),
-                                              turn.ts, (turn.id,))
+                                              turn.ts, (turn.id,),
+                                              session_no=state.get("session_no", 0))
             stored.append({"id": trait.id, "owner": trait.owner, "text": trait.text,
                            "count": trait.count, "tier": trait.tier, "merged": trait.merged})
         stm = (stm + [t.model_dump() for t in turns])[-cfg.stm_keep:]

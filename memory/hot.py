@@ -1,0 +1,107 @@
+"""A per-user, in-process copy of turn vectors for flat dense search.
+
+Why: a filtered Chroma query plus fetching the vectors of BM25 candidates and neighbours cost
+~100 ms per query at a few thousand turns; a user's turns fit in a small matrix (10,000 × 384
+float32 = 15 MB), and one matrix product over it takes about a millisecond. Chroma stays the
+durable store (and the only one shared between processes): the cache is filled from it on first
+use, appended to as turns are stored through this process, bounded to the most recently used
+users, and dropped on ``forget``. The search is exact (no approximate index).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["HotVectors", "UserVectors"]
+
+
+class UserVectors:
+    """One user's turn vectors and metadata, growable."""
+
+    def __init__(self, dim: int) -> None:
+        self.ids: list[str] = []
+        self.pos: dict[str, int] = {}
+        self.meta: list[Mapping[str, Any]] = []
+        self.texts: list[str] = []
+        self._matrix = np.zeros((64, dim), dtype=np.float32)
+        self.sessions = np.zeros(64, dtype=object)
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return self._matrix[: len(self.ids)]
+
+    def put(self, ids: Sequence[str], vectors: np.ndarray, metas: Sequence[Mapping[str, Any]],
+            texts: Sequence[str]) -> None:
+        for tid, vec, meta, text in zip(ids, vectors, metas, texts, strict=True):
+            at = self.pos.get(tid)
+            if at is None:
+                at = len(self.ids)
+                if at == len(self._matrix):
+                    self._matrix = np.concatenate([self._matrix, np.zeros_like(self._matrix)])
+                    self.sessions = np.concatenate([self.sessions, np.zeros_like(self.sessions)])
+                self.ids.append(tid)
+                self.meta.append(meta)
+                self.texts.append(text)
+                self.pos[tid] = at
+            else:
+                self.meta[at], self.texts[at] = meta, text
+            self._matrix[at] = vec
+            self.sessions[at] = meta.get("session_id")
+
+    def top(self, query: np.ndarray, k: int, exclude_session: str | None = None
+            ) -> list[tuple[int, float]]:
+        """Indices and cosines of the ``k`` nearest turns (exact), nearest first."""
+        n = len(self.ids)
+        if n == 0 or k <= 0:
+            return []
+        sims = self.matrix @ query
+        if exclude_session is not None:
+            sims = np.where(self.sessions[:n] == exclude_session, -np.inf, sims)
+        k = min(k, n)
+        idx = np.argpartition(-sims, k - 1)[:k]
+        idx = idx[np.argsort(-sims[idx], kind="stable")]
+        return [(int(i), float(sims[i])) for i in idx if np.isfinite(sims[i])]
+
+
+class HotVectors:
+    """The cache: at most ``max_users`` users, least recently used dropped first."""
+
+    def __init__(self, dim: int, *, max_users: int = 64) -> None:
+        self.dim, self.max_users = dim, max_users
+        self._users: OrderedDict[str, UserVectors] = OrderedDict()
+        self._lock = threading.RLock()
+
+    def get(self, user_id: str, load: Callable[[], list[dict]]) -> UserVectors:
+        """The user's vectors, loading them with ``load()`` (id, text, metadata, vector) if cold."""
+        with self._lock:
+            found = self._users.get(user_id)
+            if found is not None:
+                self._users.move_to_end(user_id)
+                return found
+            items = load()
+            uv = UserVectors(self.dim)
+            items.sort(key=lambda i: (i["metadata"].get("ts", 0.0), i["metadata"].get("idx", 0)))
+            if items:
+                uv.put([i["id"] for i in items], np.stack([i["vector"] for i in items]),
+                       [i["metadata"] for i in items], [i["text"] for i in items])
+            self._users[user_id] = uv
+            while len(self._users) > self.max_users:
+                self._users.popitem(last=False)
+            return uv
+
+    def added(self, user_id: str, ids: Sequence[str], vectors: np.ndarray,
+              metas: Sequence[Mapping[str, Any]], texts: Sequence[str]) -> None:
+        """Keep a cached user in step with what was just stored (a cold user loads later)."""
+        with self._lock:
+            found = self._users.get(user_id)
+            if found is not None:
+                found.put(ids, vectors, metas, texts)
+
+    def drop(self, user_id: str) -> None:
+        with self._lock:
+            self._users.pop(user_id, None)

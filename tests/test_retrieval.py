@@ -1,0 +1,137 @@
+"""Hybrid turn retrieval: scoring components, time expressions, and per-user isolation."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from memory.hybrid import FactPointer, HybridRetriever, HybridWeights
+from memory.lexical import LexicalIndex, query_terms
+from memory.timeexpr import resolve_time_window
+from memory.turns import TurnIndex
+from memory.types import Turn
+
+from conftest import DAY
+
+NOW = datetime(2026, 11, 25, 12, tzinfo=timezone.utc).timestamp()
+
+
+def _day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).date().isoformat()
+
+
+@pytest.mark.parametrize("query, start, end", [
+    ("What did I do last May?", "2026-05-01", "2026-06-01"),
+    ("Where was I two weeks ago?", "2026-11-06", "2026-11-16"),
+    ("what happened yesterday", "2026-11-24", "2026-11-25"),
+    ("the trip in March 2023", "2023-03-01", "2023-04-01"),
+    ("anything from last week", "2026-11-16", "2026-11-23"),
+    ("what did we do last month", "2026-10-01", "2026-11-01"),
+    ("in 2022 I was in Rome", "2022-01-01", "2023-01-01"),
+    ("last friday", "2026-11-20", "2026-11-21"),
+])
+def test_time_expressions_resolve_to_windows(query, start, end):
+    window = resolve_time_window(query, NOW)
+    assert window is not None and (_day(window.start), _day(window.end)) == (start, end)
+    assert window.end <= NOW
+
+
+@pytest.mark.parametrize("query", ["We may go to the park.", "What is my dog called?",
+                                   "Tell me about March of the penguins"])
+def test_no_time_expression_means_no_window(query):
+    w = resolve_time_window(query, NOW)
+    assert w is None or "March" in query  # a bare month name still names a month
+
+
+def test_query_terms_drop_stop_words():
+    assert query_terms("When did Caroline go to the LGBTQ support group?") == \
+        ["caroline", "lgbtq", "support", "group"]
+
+
+def _turns(user, rows, t0=NOW - 30 * DAY):
+    return [Turn(id=f"{user}/{s}/{i}", session_id=s, idx=i, role="user" if i % 2 == 0 else "agent",
+                 speaker=user if i % 2 == 0 else "Kindred", text=text, ts=t0 + n * 60,
+                 topics=()) for n, (s, i, text) in enumerate(rows)]
+
+
+@pytest.fixture
+def turn_index(db, index, embedder):
+    return TurnIndex(db, index, embedder)
+
+
+def test_lexical_index_stems_scopes_and_forgets(db):
+    lex = LexicalIndex(db)
+    lex.add("alice", [("a1", "alice: I hiked up Ben Nevis", "any plans?"),
+                      ("a2", "alice: my cat sleeps all day", "")])
+    lex.add("bob", [("b1", "bob: I hiked up Ben Nevis", "")])
+    assert [h.turn_id for h in lex.search("alice", "hiking", 5)] == ["a1"]   # Porter stemming
+    assert [h.turn_id for h in lex.search("alice", "plans", 5)] == ["a1"]    # context field
+    assert [h.turn_id for h in lex.search("bob", "hiking", 5)] == ["b1"]
+    lex.delete_user("alice")
+    assert lex.search("alice", "hiking", 5) == [] and len(lex.search("bob", "hike", 5)) == 1
+
+
+def test_hybrid_scores_carry_every_component_and_neighbours_lift_the_question(turn_index, embedder):
+    turn_index.add("alice", _turns("alice", [
+        ("s0001", 0, "What did you do at the weekend?"),
+        ("s0001", 1, "I went kayaking on the lake with my sister Ana."),
+        ("s0001", 2, "The weather was great."),
+        ("s0002", 0, "I bought new running shoes."),
+    ]))
+    q = "Who did I go kayaking with?"
+    out = HybridRetriever(turn_index).search("alice", text=q, vector=embedder.embed([q])[0],
+                                             topics=["kayaking"], now=NOW, k=4)
+    assert out[0].id == "alice/s0001/1"
+    assert set(out[0].scores) >= {"dense", "lexical", "topic", "time_window", "decay",
+                                  "neighbour", "session", "fact", "base", "total"}
+    by_id = {m.id: m for m in out}
+    # the turn before the answer gets the answer's base score as neighbour evidence
+    assert by_id["alice/s0001/0"].scores["neighbour"] == pytest.approx(out[0].scores["base"],
+                                                                       abs=1e-3)
+    assert by_id["alice/s0001/0"].scores["total"] > by_id["alice/s0002/0"].scores["total"]
+    no_context = HybridRetriever(turn_index, HybridWeights(neighbour=0, session=0)).search(
+        "alice", text=q, vector=embedder.embed([q])[0], topics=[], now=NOW, k=4)
+    assert all(m.scores["total"] == pytest.approx(m.scores["base"], abs=1e-3) for m in no_context)
+
+
+def test_time_window_and_facts_reorder_results(turn_index, embedder):
+    may = datetime(2026, 5, 10, tzinfo=timezone.utc).timestamp()
+    july = datetime(2026, 7, 10, tzinfo=timezone.utc).timestamp()
+    turns = _turns("u", [("s0001", 0, "We had a picnic in the park.")], t0=july)
+    turns += _turns("u", [("s0002", 0, "We had a picnic by the river.")], t0=may)
+    turn_index.add("u", turns)
+    q = "Where was our picnic last May?"
+    retriever = HybridRetriever(turn_index)
+    out = retriever.search("u", text=q, vector=embedder.embed([q])[0], topics=[], now=NOW, k=2,
+                           window=resolve_time_window(q, NOW))
+    assert out[0].id == "u/s0002/0" and out[0].scores["time_window"] == 1.0
+    q2 = "Where was our picnic?"
+    out = retriever.search("u", text=q2, vector=embedder.embed([q2])[0], topics=[], now=NOW, k=2,
+                           facts=[FactPointer(("u/s0001/0",), 0.9)])
+    assert out[0].id == "u/s0001/0" and out[0].scores["fact"] == 0.9
+
+
+def test_turn_search_is_isolated_and_excludes_a_session(turn_index, embedder):
+    turn_index.add("alice", _turns("alice", [("s0001", 0, "My password hint is sunflower.")]))
+    turn_index.add("bob", _turns("bob", [("s0001", 0, "I like sunflowers.")]))
+    q = "sunflower"
+    for user in ("alice", "bob"):
+        hits = HybridRetriever(turn_index).search(user, text=q, vector=embedder.embed([q])[0],
+                                                  topics=[], now=NOW, k=10)
+        assert hits and all(h.id.startswith(f"{user}/") for h in hits)
+    assert HybridRetriever(turn_index).search("alice", text=q, vector=embedder.embed([q])[0],
+                                              topics=[], now=NOW, k=10,
+                                              exclude_session="s0001") == []
+    turn_index.delete_user("alice")
+    assert turn_index.search("alice", embedder.embed([q])[0], 5) == []
+    assert len(turn_index.search("bob", embedder.embed([q])[0], 5)) == 1
+
+
+def test_a_second_process_sees_turns_stored_by_the_first(db, index, embedder):
+    first, second = TurnIndex(db, index, embedder), TurnIndex(db, index, embedder)
+    first.add("alice", _turns("alice", [("s0001", 0, "I adopted a tortoise.")]))
+    vec = embedder.embed(["tortoise"])[0]
+    assert [h.id for h in second.search("alice", vec, 5)] == ["alice/s0001/0"]
+    first.add("alice", _turns("alice", [("s0002", 0, "The tortoise is called Speedy.")]))
+    assert len(second.search("alice", vec, 5)) == 2  # the stale cache was refreshed
