@@ -20,12 +20,12 @@ outside that pool has no score (it would rank below every candidate).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from memory.retrieval import format_age, time_decay
+from memory.retrieval import format_age
 from memory.timeexpr import TimeWindow
 from memory.topics import topic_overlap
 from memory.turns import TurnIndex
@@ -65,8 +65,6 @@ class _Cand:
     text: str
     meta: Mapping
     dense: float = 0.0
-    lexical: float = 0.0
-    scores: dict[str, float] = field(default_factory=dict)
 
 
 def _neighbour_ids(turn_id: str) -> list[str]:
@@ -106,45 +104,66 @@ class HybridRetriever:
                 fact_sim[tid] = max(fact_sim.get(tid, 0.0), fact.similarity)
                 if tid not in pool:
                     wanted.add(tid)
-        for tid, (vec, meta, text) in self._turns.vectors(user_id, sorted(wanted)).items():
+        for tid, (vec, meta, body) in self._turns.vectors(user_id, sorted(wanted)).items():
             if exclude_session and meta.get("session_id") == exclude_session:
                 continue
-            pool[tid] = _Cand(tid, text, meta, dense=float(vec @ vector))
+            pool[tid] = _Cand(tid, body, meta, dense=float(vec @ vector))
         if not pool:
             return []
-        for cid, cand in pool.items():
-            cand.lexical = lex.get(cid, 0.0)
-            ts = float(cand.meta.get("ts", now))
-            s = {"dense": cand.dense, "lexical": cand.lexical,
-                 "topic": topic_overlap(topics, cand.meta.get("topics") or []) if w.topic else 0.0,
-                 "time_window": 1.0 if window and window.contains(ts) else 0.0,
-                 "decay": time_decay(now - ts, w.tau_s)}
-            s["base"] = (w.dense * s["dense"] + w.lexical * s["lexical"] + w.topic * s["topic"]
-                         + w.time_window * s["time_window"] + w.decay * s["decay"])
-            cand.scores = s
-        self._add_context(pool, fact_sim)
-        ranked = sorted(pool.values(), key=lambda c: (-c.scores["total"], c.id))[:k]
-        return [RetrievedMemory(
-            kind="turn", id=c.id, text=c.text,
-            session_id=c.meta.get("session_id"), ts=float(c.meta.get("ts", now)),
-            age=format_age(now - float(c.meta.get("ts", now))),
-            scores={key: round(v, 4) for key, v in c.scores.items()},
-            reason=self._reason(c.scores)) for c in ranked]
+        cands = list(pool.values())
+        scores = self._score(cands, lex, fact_sim, topics, now, window)
+        order = np.lexsort((np.arange(len(cands)), -scores["total"]))[:k]
+        out = []
+        for i in order:
+            c, ts = cands[i], float(cands[i].meta.get("ts", now))
+            comp = {name: round(float(values[i]), 4) for name, values in scores.items()}
+            out.append(RetrievedMemory(kind="turn", id=c.id, text=c.text,
+                                       session_id=c.meta.get("session_id"), ts=ts,
+                                       age=format_age(now - ts), scores=comp,
+                                       reason=self._reason(comp)))
+        return out
 
-    def _add_context(self, pool: dict[str, _Cand], fact_sim: Mapping[str, float]) -> None:
+    def _score(self, cands: list[_Cand], lex: Mapping[str, float],
+               fact_sim: Mapping[str, float], topics: Sequence[str], now: float,
+               window: TimeWindow | None) -> dict[str, np.ndarray]:
+        """Every component for every candidate, as arrays (one pass, no per-item objects)."""
         w = self.weights
-        by_session: dict[str, list[float]] = {}
-        for cand in pool.values():
-            by_session.setdefault(str(cand.meta.get("session_id")), []).append(cand.scores["base"])
-        session_score = {sid: float(np.mean(sorted(v)[-3:])) for sid, v in by_session.items()}
-        for cid, cand in pool.items():
-            s = cand.scores
-            neigh = [pool[i].scores["base"] for i in _neighbour_ids(cid) if i in pool]
-            s["neighbour"] = max(neigh, default=0.0)
-            s["session"] = session_score[str(cand.meta.get("session_id"))]
-            s["fact"] = fact_sim.get(cid, 0.0)
-            s["total"] = (s["base"] + w.neighbour * s["neighbour"] + w.session * s["session"]
-                          + w.fact * s["fact"])
+        ts = np.array([float(c.meta.get("ts", now)) for c in cands])
+        s: dict[str, np.ndarray] = {
+            "dense": np.array([c.dense for c in cands]),
+            "lexical": np.array([lex.get(c.id, 0.0) for c in cands]),
+            "topic": (np.array([topic_overlap(topics, c.meta.get("topics") or [])
+                                for c in cands]) if w.topic else np.zeros(len(cands))),
+            "time_window": (((ts >= window.start) & (ts <= window.end)).astype(float)
+                            if window else np.zeros(len(cands))),
+            "decay": np.exp(-np.maximum(now - ts, 0.0) / w.tau_s),
+        }
+        base = (w.dense * s["dense"] + w.lexical * s["lexical"] + w.topic * s["topic"]
+                + w.time_window * s["time_window"] + w.decay * s["decay"])
+        s["base"] = base
+        pos = {c.id: i for i, c in enumerate(cands)}
+        neighbour = np.zeros(len(cands))
+        for i, c in enumerate(cands):
+            for j in _neighbour_ids(c.id):
+                at = pos.get(j)
+                if at is not None and base[at] > neighbour[i]:
+                    neighbour[i] = base[at]
+        s["neighbour"] = neighbour
+        sessions = np.array([str(c.meta.get("session_id")) for c in cands])
+        _, group = np.unique(sessions, return_inverse=True)
+        order = np.lexsort((-base, group))           # by session, best base first
+        rank = np.empty(len(cands), dtype=int)
+        starts = np.r_[0, np.flatnonzero(np.diff(group[order])) + 1]
+        for a, b in zip(starts, np.r_[starts[1:], len(order)], strict=True):
+            rank[order[a:b]] = np.arange(b - a)
+        top3 = rank < 3
+        sums = np.bincount(group, weights=base * top3)
+        counts = np.bincount(group, weights=top3.astype(float))
+        s["session"] = (sums / np.maximum(counts, 1))[group]
+        s["fact"] = np.array([fact_sim.get(c.id, 0.0) for c in cands])
+        s["total"] = (base + w.neighbour * s["neighbour"] + w.session * s["session"]
+                      + w.fact * s["fact"])
+        return s
 
     @staticmethod
     def _reason(s: Mapping[str, float]) -> str:

@@ -97,8 +97,9 @@ class TurnIndex:
                 ) -> dict[str, tuple[np.ndarray, dict, str]]:
         """Vector, metadata and text of the given turns of the user (missing ids left out)."""
         uv = self._user_vectors(user_id)
-        return {tid: (uv.matrix[uv.pos[tid]], uv.meta[uv.pos[tid]], uv.texts[uv.pos[tid]])
-                for tid in ids if tid in uv.pos}
+        matrix, pos = uv.matrix, uv.pos
+        return {tid: (matrix[pos[tid]], uv.meta[pos[tid]], uv.texts[pos[tid]])
+                for tid in ids if tid in pos}
 
     @staticmethod
     def key_text(turn: Turn) -> str:

@@ -76,12 +76,14 @@ def recall_memories(services: Services, user_id: str, text: str, now: float, k_t
     boosted by the events and traits that point at them). Shared with the evaluations."""
     memory, cfg = services.memory, services.config
     qvec = memory.embedder.embed([text])[0] if qvec is None else qvec
-    q_topics = memory.topics.topics(text) if q_topics is None else q_topics
-    events = score_hits(memory.events.search(user_id, qvec, cfg.candidates), q_topics, now,
-                        cfg.scoring, "event", cfg.events_k)
-    event_hits = [{"turn_ids": e.turn_ids, "scores": e.scores} for e in events]
+    event_hits = memory.events.search(user_id, qvec, cfg.candidates)
+    needs_topics = bool(event_hits) or cfg.hybrid.topic or cfg.turn_scoring == "ld-agent"
+    if q_topics is None:  # spaCy costs ~5 ms a query: only when something will use the nouns
+        q_topics = memory.topics.topics(text) if needs_topics else []
+    events = score_hits(event_hits, q_topics, now, cfg.scoring, "event", cfg.events_k)
     turns = retrieve_turns(services, user_id, text, qvec, q_topics, now, k_turns,
-                           events=event_hits, exclude_session=exclude_session)
+                           events=[{"turn_ids": e.turn_ids, "scores": e.scores} for e in events],
+                           exclude_session=exclude_session)
     return events, turns
 
 
