@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     w_neighbour: float = 0.5
     w_session: float = 0.3
     w_fact: float = 0.2
-    hybrid_candidates: int = Field(default=100, ge=1)
+    hybrid_candidates: int = Field(default=50, ge=1, description="per retriever; at least 2k")
 
     # personas (LD-Agent extraction, MaLP rehearsal)
     persona_extractor: Literal["auto", "rules", "llm"] = "auto"

@@ -74,7 +74,7 @@ class FeedbackMemory:
         db.ensure_schema(_SCHEMA)
 
     def add(self, user_id: str, request: str, feedback: str, ts: float,
-            understanding: str | None = None) -> FeedbackRecord:
+            understanding: str | None = None, turn_id: str | None = None) -> FeedbackRecord:
         """Store a correction of ``request``. A newer correction of the same request replaces it."""
         key = normalise_request(request)
         old = self._db.query("SELECT id FROM feedback WHERE user_id=? AND request_key=?",
@@ -83,8 +83,11 @@ class FeedbackMemory:
         with self._db.transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO feedback VALUES (?,?,?,?,?,?,?,?)",
                          (rec_id, user_id, request, key, understanding, feedback, ts, 0))
-        self._index.add("feedback", user_id, [rec_id], [request],
-                        self._embedder.embed([key]), [{"ts": ts}])
+        meta = {"ts": ts, "turn_id": turn_id or "",
+                "session_id": turn_id.split("/")[-2] if turn_id and turn_id.count("/") >= 2
+                else ""}
+        self._index.add("feedback", user_id, [rec_id], [request], self._embedder.embed([key]),
+                        [meta])
         return FeedbackRecord(rec_id, request, understanding, feedback, ts, 0)
 
     def lookup(self, user_id: str, request: str, *, count_hit: bool = True,

@@ -20,6 +20,7 @@ outside that pool has no score (it would rank below every candidate).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -47,7 +48,7 @@ class HybridWeights:
     session: float = 0.3
     fact: float = 0.2
     tau_s: float = 1e7
-    candidates: int = 100
+    candidates: int = 50  # per retriever (dense, BM25); at least 2k
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,13 @@ class _Cand:
     dense: float = 0.0
 
 
-def _neighbour_ids(turn_id: str) -> list[str]:
+@functools.lru_cache(maxsize=1 << 16)
+def _neighbour_ids(turn_id: str) -> tuple[str, ...]:
     head, _, idx = turn_id.rpartition("/")
     if not idx.isdigit():
-        return []
+        return ()
     i = int(idx)
-    return [f"{head}/{j}" for j in (i - 1, i + 1) if j >= 0]
+    return tuple(f"{head}/{j}" for j in (i - 1, i + 1) if j >= 0)
 
 
 class HybridRetriever:
@@ -104,7 +106,8 @@ class HybridRetriever:
                 fact_sim[tid] = max(fact_sim.get(tid, 0.0), fact.similarity)
                 if tid not in pool:
                     wanted.add(tid)
-        for tid, (vec, meta, body) in self._turns.vectors(user_id, sorted(wanted)).items():
+        for tid, (vec, meta, body) in self._turns.vectors(user_id, sorted(wanted),
+                                                          fresh=True).items():
             if exclude_session and meta.get("session_id") == exclude_session:
                 continue
             pool[tid] = _Cand(tid, body, meta, dense=float(vec @ vector))

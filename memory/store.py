@@ -120,6 +120,15 @@ class VectorIndex:
             out.append(item)
         return out
 
+    def update_metadata(self, kind: str, user_id: str, item_id: str,
+                        metadata: Mapping[str, Any]) -> None:
+        """Replace an item's metadata (its vector stays), only if it belongs to ``user_id``."""
+        if not self.get(kind, user_id, ids=[item_id]):
+            return
+        meta = {k: v for k, v in {**metadata, "user_id": user_id}.items()
+                if not (isinstance(v, (list, tuple)) and not v)}
+        self._col(kind).update(ids=[item_id], metadatas=[meta])
+
     def count(self, kind: str, user_id: str) -> int:
         return len(self._col(kind).get(where=self._scope(user_id, None), include=[])["ids"])
 

@@ -67,10 +67,11 @@ class TurnIndex:
                         vectors, metas)
         self.hot.added(user_id, [t.id for t in turns], vectors, metas, [t.text for t in turns])
 
-    def _user_vectors(self, user_id: str):
-        """The user's cached vectors; reloaded when another process stored turns meanwhile."""
+    def _user_vectors(self, user_id: str, *, fresh: bool = False):
+        """The user's cached vectors; reloaded when another process stored turns meanwhile
+        (``fresh``: the caller has just checked, within the same query)."""
         uv = self.hot.get(user_id, lambda: self._index.get("turns", user_id, with_vectors=True))
-        if len(uv.ids) != self.count(user_id):
+        if not fresh and len(uv.ids) != self.count(user_id):
             self.hot.drop(user_id)
             uv = self.hot.get(user_id, lambda: self._index.get("turns", user_id,
                                                                with_vectors=True))
@@ -93,10 +94,10 @@ class TurnIndex:
         """Best turns of the user for ``text`` by BM25 (see :mod:`memory.lexical`)."""
         return self.lexical.search(user_id, text, k)
 
-    def vectors(self, user_id: str, ids: Sequence[str]
+    def vectors(self, user_id: str, ids: Sequence[str], *, fresh: bool = False
                 ) -> dict[str, tuple[np.ndarray, dict, str]]:
         """Vector, metadata and text of the given turns of the user (missing ids left out)."""
-        uv = self._user_vectors(user_id)
+        uv = self._user_vectors(user_id, fresh=fresh)
         matrix, pos = uv.matrix, uv.pos
         return {tid: (matrix[pos[tid]], uv.meta[pos[tid]], uv.texts[pos[tid]])
                 for tid in ids if tid in pos}

@@ -75,6 +75,14 @@ class Trait:
     merged: bool = field(default=False, compare=False)
 
 
+def _meta(owner: str, subject: str, turn_ids) -> dict:
+    """What a trait's vector carries: whose, about what, and the turns it came from."""
+    ids = list(turn_ids)
+    sessions = [t.split("/")[-2] for t in ids if t.count("/") >= 2]
+    return {"owner": owner, "subject": subject, "turn_ids": ids,
+            "session_id": sessions[0] if sessions else ""}
+
+
 class PersonaBank:
     """Both banks (``owner`` = user or agent) for every user, in one table."""
 
@@ -121,7 +129,7 @@ class PersonaBank:
                           None, None))
         self._index.delete("traits", user_id, old_ids)
         self._index.add("traits", user_id, [new_id], [trait.text], vec[None, :],
-                        [{"owner": owner, "subject": trait.subject}])
+                        [_meta(owner, trait.subject, turn_ids)])
         return self.get(user_id, new_id)
 
     def _merge(self, user_id: str, trait_id: str, ts: float, turn_ids: tuple[str, ...],
@@ -137,6 +145,8 @@ class PersonaBank:
                          [count, max(ts, current.last_seen), self._tier(count), json.dumps(ids),
                           session_no, trait_id, user_id])
         merged = self.get(user_id, trait_id)
+        self._index.update_metadata("traits", user_id, trait_id,
+                                    _meta(merged.owner, merged.subject, merged.source_turn_ids))
         return Trait(**{**merged.__dict__, "merged": True})
 
     def _tier(self, count: int) -> Tier:
@@ -196,7 +206,7 @@ class PersonaBank:
                           current.last_session, "active", None, None))
         self._index.delete("traits", user_id, [current.id])
         self._index.add("traits", user_id, [new_id], [text], self._embedder.embed([text]),
-                        [{"owner": current.owner, "subject": subject_of(text)}])
+                        [_meta(current.owner, subject_of(text), current.source_turn_ids)])
         return self.get(user_id, new_id)
 
     def delete(self, user_id: str, trait_id: str) -> None:

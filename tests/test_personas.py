@@ -141,3 +141,13 @@ def test_malp_matching_flush_and_promotion(bank):
     expired = bank.get("alice", once.id)
     assert expired.status == "expired" and expired.valid_to == T0 + 6 * DAY
     assert bank.flush("alice", 50, T0 + 50 * DAY) == []       # long-term is never flushed
+
+
+def test_indexed_traits_know_their_session_and_source_turns(bank, index):
+    t = bank.observe("alice", "user", ExtractedTrait("I have two cats.", "pet"), T0,
+                     ("alice/s0001/0",))
+    bank.observe("alice", "user", ExtractedTrait("I have two cats", "pet"), T0 + 1,
+                 ("alice/s0002/4",))
+    [item] = index.get("traits", "alice", ids=[t.id])
+    assert item["metadata"]["turn_ids"] == ["alice/s0001/0", "alice/s0002/4"]
+    assert item["metadata"]["session_id"] == "s0001" and item["metadata"]["user_id"] == "alice"

@@ -27,7 +27,8 @@ def make_feedback(services: Services):
             raise InvalidInputError("There is no earlier message to correct: feedback applies to "
                                     "the agent's last reply, so chat first, then give feedback.")
         record = services.memory.feedback.add(user_id, request, state["text"], now,
-                                              understanding=state.get("last_reply"))
+                                              understanding=state.get("last_reply"),
+                                              turn_id=state.get("last_turn_id"))
         trace: dict[str, Any] = {"run": "feedback", "user_id": user_id, "now": now,
                                  "session_id": state.get("session_id"), "timings_ms": {},
                                  "feedback_stored": {"id": record.id, "request": request,
