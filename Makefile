@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 USER_ID ?= me
 ARGS ?=
 
-.PHONY: install chat test bench lint graph clean
+.PHONY: install chat test eval bench lint graph clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,12 @@ chat: install  ## chat in the terminal (the embedded local model; ARGS="--model 
 test: install  ## the whole test suite (real Chroma, SQLite, embedder; fake chat models)
 	$(PY) -m pytest $(ARGS)
 
-bench: install  ## the benchmarks in benchmarks/ (figures go to benchmarks/RESULTS.md by hand)
+eval: install  ## LoCoMo evidence recall, with baselines, report in out/
+	$(VENV)/bin/kindred eval locomo --data ../shared/data/locomo/locomo10.json --json out/locomo.json --plot out/locomo.png
+
+bench: install  ## the benchmarks (they print figures; RESULTS.md records them by hand)
 	$(PY) benchmarks/turn_overhead.py
+	$(PY) benchmarks/retrieval_latency.py
 	$(PY) benchmarks/local_model.py
 
 lint: install
