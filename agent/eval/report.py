@@ -38,6 +38,7 @@ def plot_recall(report: dict[str, Any], out: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     ks = [int(k) for k in report["recall"]]
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
@@ -45,6 +46,7 @@ def plot_recall(report: dict[str, Any], out: Path) -> None:
     for name, res in report["baselines"].items():
         ax.plot(ks, [100 * v for v in res["recall"].values()], "s--", label=f"{name} alone")
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xticks(ks, [str(k) for k in ks])
     ax.set_xlabel("k (turns retrieved)")
     ax.set_ylabel("evidence recall@k (%)")
