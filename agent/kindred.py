@@ -100,7 +100,7 @@ class Kindred:
                                      candidates=s.hybrid_candidates),
                 memory_token_budget=s.memory_token_budget, reply_max_words=s.reply_max_words,
                 use_events=s.use_events, use_persona=s.use_persona,
-                use_feedback=s.use_feedback))
+                use_feedback=s.use_feedback, implicit_feedback=s.implicit_feedback))
         self._conn = sqlite3.connect(str(self.data_dir / "threads.db"), check_same_thread=False)
         self._checkpointer = SqliteSaver(self._conn)
         self.graph = compile_graph(self._services, self._checkpointer)
@@ -197,7 +197,7 @@ class Kindred:
                                       thread_config(user_id),
                                       context=TurnContext(user_id=user_id, now=now))
         stored = state["trace"]["feedback_stored"]
-        trait = (state["trace"].get("user_trait") or {}).get("text")
+        trait = (stored.get("trait") or {}).get("text")
         return FeedbackReceipt(feedback_id=stored["id"], request=stored["request"],
                                feedback=stored["feedback"], trait=trait)
 

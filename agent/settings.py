@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     # MemPrompt
     feedback_mode: Literal["dense", "lexical"] = "dense"
     feedback_threshold: float = Field(default=0.75, ge=-1, le=1)
+    implicit_feedback: bool = Field(
+        default=True, description='treat "no, I meant ..." turns as corrections of the last reply')
 
     # ablations
     use_events: bool = True

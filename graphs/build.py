@@ -2,7 +2,8 @@
 
 One graph, three entry points chosen by the run's ``kind``::
 
-    turn:        perceive → [consolidate] → extract_persona → retrieve → generate → write_back
+    turn:        perceive → [consolidate | capture_feedback] → extract_persona → retrieve
+                 → generate → write_back   (capture_feedback: the turn corrects the last reply)
     observe:     perceive → [consolidate] → extract_persona → write_back   (replayed dialogue)
     end_session: close_session → [consolidate]
     feedback:    feedback
@@ -21,6 +22,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from graphs.nodes import (
+    make_capture_feedback,
     make_close_session,
     make_consolidate,
     make_extract_persona,
@@ -35,8 +37,8 @@ from graphs.state import TurnContext, TurnState
 
 __all__ = ["NODE_NAMES", "build_graph", "compile_graph", "draw_mermaid", "thread_config"]
 
-NODE_NAMES = ("perceive", "consolidate", "extract_persona", "retrieve", "generate", "write_back",
-              "close_session", "feedback")
+NODE_NAMES = ("perceive", "consolidate", "capture_feedback", "extract_persona", "retrieve",
+              "generate", "write_back", "close_session", "feedback")
 
 
 def _timed(name: str, fn: Callable[[TurnState, Runtime[TurnContext]], dict[str, Any]]):
@@ -61,7 +63,9 @@ def _entry(state: TurnState) -> str:
 
 
 def _after_perceive(state: TurnState) -> str:
-    return "consolidate" if state.get("ended_session") else "extract_persona"
+    if state.get("ended_session"):
+        return "consolidate"
+    return "capture_feedback" if state.get("is_correction") else "extract_persona"
 
 
 def _after_consolidate(state: TurnState) -> str:
@@ -82,11 +86,14 @@ def build_graph(services: Services) -> StateGraph:
     factories = {"perceive": make_perceive, "consolidate": make_consolidate,
                  "extract_persona": make_extract_persona, "retrieve": make_retrieve,
                  "generate": make_generate, "write_back": make_write_back,
-                 "close_session": make_close_session, "feedback": make_feedback}
+                 "close_session": make_close_session, "feedback": make_feedback,
+                 "capture_feedback": make_capture_feedback}
     for name in NODE_NAMES:
         graph.add_node(name, _timed(name, factories[name](services)))
     graph.add_conditional_edges(START, _entry, ["perceive", "feedback", "close_session"])
-    graph.add_conditional_edges("perceive", _after_perceive, ["consolidate", "extract_persona"])
+    graph.add_conditional_edges("perceive", _after_perceive,
+                                ["consolidate", "capture_feedback", "extract_persona"])
+    graph.add_edge("capture_feedback", "extract_persona")
     graph.add_conditional_edges("consolidate", _after_consolidate, ["extract_persona", END])
     graph.add_conditional_edges("close_session", _after_close, ["consolidate", END])
     graph.add_conditional_edges("extract_persona", _after_persona, ["retrieve", "write_back"])

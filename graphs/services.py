@@ -40,6 +40,7 @@ class PipelineConfig:
     use_events: bool = True          # ablation switches (LD-Agent Table 4)
     use_persona: bool = True
     use_feedback: bool = True
+    implicit_feedback: bool = True   # recognise "no, I meant ..." turns as corrections
 
 
 @dataclass

@@ -42,6 +42,7 @@ class TurnState(TypedDict, total=False):
     last_turn_id: str | None
     # per-run scratch
     ended_session: str | None          # session that this run closes (to consolidate)
+    is_correction: bool                # this turn corrects the previous reply (implicit feedback)
     event: dict[str, Any] | None       # event made by consolidation in this run
     user_trait: dict[str, Any] | None  # trait extracted from this utterance (stored at write-back)
     pending_traits: list[dict[str, Any]]  # {pos, owner, text, subject}: stored at write-back

@@ -75,6 +75,10 @@ class Trait:
     merged: bool = field(default=False, compare=False)
 
 
+def _normal(text: str) -> str:
+    return " ".join(text.lower().strip(" .!").split())
+
+
 def _meta(owner: str, subject: str, turn_ids) -> dict:
     """What a trait's vector carries: whose, about what, and the turns it came from."""
     ids = list(turn_ids)
@@ -98,19 +102,31 @@ class PersonaBank:
         db.ensure_schema(_SCHEMA)
 
     def observe(self, user_id: str, owner: Owner, trait: ExtractedTrait, ts: float,
-                turn_ids: tuple[str, ...] = (), session_no: int = 0) -> Trait:
+                turn_ids: tuple[str, ...] = (), session_no: int = 0, *,
+                correction: bool = False) -> Trait:
         """Record that ``trait`` was said at ``ts``: rehearse, supersede or add. Returns the result.
 
         Matching (MaLP): a short-term trait by edit distance, a long-term one by embedding; a
         short-term near-duplicate by embedding too, so paraphrases are merged, not piled up.
+        With ``correction`` (the user corrected the agent), a matching trait with other words is
+        replaced instead ("my sister is called Ana" corrects "... Anna"); the old one is history.
         """
+        match = None
         for old in self.list(user_id, owner):
             if old.tier == "short" and self.policy.stm_match(trait.text, old.text):
-                return self._merge(user_id, old.id, ts, turn_ids, session_no)
+                match = old.id
+                break
         vec = self._embedder.embed([trait.text])[0]
-        hits = self._index.query("traits", user_id, vec, 1, {"owner": owner})
-        if hits and hits[0].similarity >= self.merge_threshold:
-            return self._merge(user_id, hits[0].id, ts, turn_ids, session_no)
+        if match is None:
+            hits = self._index.query("traits", user_id, vec, 1, {"owner": owner})
+            if hits and hits[0].similarity >= self.merge_threshold:
+                match = hits[0].id
+        if match is not None:
+            current = self.get(user_id, match)
+            if (correction and current is not None
+                    and _normal(current.text) != _normal(trait.text)):
+                return self._replace(user_id, current, trait.text, ts)
+            return self._merge(user_id, match, ts, turn_ids, session_no)
         new_id = f"tr-{uuid.uuid4().hex}"
         with self._db.transaction() as conn:
             if trait.subject in EXCLUSIVE_SUBJECTS:

@@ -1,7 +1,7 @@
 """One module per node of the turn graph; each exposes a ``make_<node>(services)`` factory."""
 
 from graphs.nodes.consolidate import event_id_for, make_consolidate
-from graphs.nodes.feedback import make_feedback
+from graphs.nodes.feedback import make_capture_feedback, make_feedback
 from graphs.nodes.generate import make_generate, to_langchain
 from graphs.nodes.persona import make_extract_persona
 from graphs.nodes.retrieve import make_retrieve
@@ -10,6 +10,7 @@ from graphs.nodes.write_back import make_write_back, turn_id_for
 
 __all__ = [
            "event_id_for",
+           "make_capture_feedback",
            "make_close_session",
            "make_consolidate",
            "make_extract_persona",

@@ -11,6 +11,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from graphs.corrections import detect_correction
 from graphs.services import Services
 from graphs.state import TurnContext, TurnState
 from memory.errors import InvalidInputError
@@ -25,7 +26,8 @@ def session_id_for(number: int) -> str:
 
 
 def _scratch() -> dict[str, Any]:
-    return {"ended_session": None, "event": None, "user_trait": None, "pending_traits": [],
+    return {"ended_session": None, "is_correction": False, "event": None, "user_trait": None,
+            "pending_traits": [],
             "query_topics": [],
             "retrieved": [], "feedback_match": None, "messages": [], "reply": ""}
 
@@ -51,6 +53,11 @@ def make_perceive(services: Services):
             update["ended_session"] = session_id
             number, boundary = number + 1, f"gap {now - last_ts:.0f}s > β {beta:.0f}s"
             session_id, stm = session_id_for(number), []
+        # a correction only makes sense of a reply in the same, continuing session
+        update["is_correction"] = bool(
+            state.get("kind", "turn") == "turn" and boundary == "continues"
+            and services.config.use_feedback and services.config.implicit_feedback
+            and state.get("last_request") and detect_correction(state.get("text") or ""))
         update.update(session_id=session_id, session_no=number, stm=stm,
                       trace={"run": state.get("kind", "turn"), "user_id": runtime.context.user_id,
                              "now": now, "session_id": session_id, "session_boundary": boundary,

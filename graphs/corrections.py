@@ -1,0 +1,34 @@
+"""Recognising a user turn that corrects the agent's previous reply (implicit feedback).
+
+MemPrompt learns from feedback on the agent's understanding; users rarely type a command for it,
+they say "no, I meant …", "that's not what I asked", "actually, my sister is called Ana". These
+rules are deliberately conservative: a false positive stores a wrong correction that later joins
+unrelated prompts, so small talk that merely starts with "no" or "actually" is not a correction.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["detect_correction"]
+
+_PATTERNS = [
+    re.compile(r"^(?:no|nope|wrong|not quite|incorrect|that'?s wrong|that is wrong)\b[,.!]?\s+"
+               r"(?:i\s+(?:meant|mean|said|asked|wanted)|it'?s|it\s+is|my|that|you|the\s+\w+\s+is)"
+               r"\b", re.I),
+    re.compile(r"\b(?:that'?s|that\s+is|this\s+is)\s+not\s+what\s+i\s+(?:asked|meant|said|wanted)",
+               re.I),
+    re.compile(r"^(?:well,?\s+)?(?:i\s+meant|what\s+i\s+meant\s+(?:was|is))\b", re.I),
+    re.compile(r"\byou\s+(?:misunderstood|got\s+(?:it|that|me)\s+wrong|misheard)\b", re.I),
+    re.compile(r"^actually,?\s+(?:my|it'?s|it\s+is|the|i\s+(?:meant|said|asked))\b.*"
+               r"\b(?:is|was|are|were|called|named|not|meant)\b", re.I),
+]
+_DECLINE = re.compile(r"^(?:no|nope)[,.!]?\s+(?:thanks|thank\s+you|worries|problem|way)\b", re.I)
+
+
+def detect_correction(text: str) -> bool:
+    """Whether ``text`` corrects the previous reply (rules; see the module docstring)."""
+    stripped = text.strip()
+    if _DECLINE.search(stripped):
+        return False
+    return any(p.search(stripped) for p in _PATTERNS)

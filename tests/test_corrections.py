@@ -1,0 +1,62 @@
+"""Implicit feedback: a turn that corrects the previous reply is stored as a MemPrompt record."""
+
+from __future__ import annotations
+
+import pytest
+
+from graphs.corrections import detect_correction
+
+from conftest import DAY, T0
+
+
+@pytest.mark.parametrize("text", [
+    "No, I meant a vegetarian restaurant.", "That's not what I asked.",
+    "Actually, my sister is called Ana.", "I meant next Friday, not this one.",
+    "You misunderstood me.", "Nope, it's on Tuesday.", "Wrong, my dog is a beagle."])
+def test_corrections_are_recognised(text):
+    assert detect_correction(text)
+
+
+@pytest.mark.parametrize("text", [
+    "No, thanks.", "No worries!", "Actually, I'm doing great.", "No idea, what do you think?",
+    "Nope.", "I mean, it was fun.", "What do you mean?", "My sister is called Ana."])
+def test_small_talk_is_not_a_correction(text):
+    assert not detect_correction(text)
+
+
+def test_a_correcting_turn_is_stored_traced_and_used_later(make_bot):
+    bot = make_bot()
+    bot.chat("ana", "Recommend a restaurant for tonight.", at=T0)
+    reply = bot.chat("ana", "No, I meant a vegetarian restaurant.", at=T0 + 30)
+    implicit = reply.trace.model_extra["implicit_feedback"]
+    assert implicit["turn_text"] == "No, I meant a vegetarian restaurant."
+    assert implicit["request"] == "Recommend a restaurant for tonight."
+    assert reply.text  # the user still gets an answer in the same turn
+    [record] = bot.memory.feedback.list("ana")
+    assert record.feedback == "No, I meant a vegetarian restaurant."
+    later = bot.chat("ana", "Can you recommend a restaurant for tonight?", at=T0 + DAY)
+    assert later.trace.feedback["feedback"] == "No, I meant a vegetarian restaurant."
+    assert "clarification" in later.trace.messages[-1]["content"]
+
+
+def test_a_fact_correction_updates_the_persona(make_bot):
+    bot = make_bot()
+    bot.chat("ben", "My sister is called Anna.", at=T0)
+    bot.chat("ben", "Actually, my sister is called Ana.", at=T0 + 20)
+    traits = [t.text for t in bot.persona("ben")]
+    assert "Actually, my sister is called Ana." not in traits  # filler words are stripped
+    assert "My sister is called Ana." in traits
+
+
+def test_no_correction_without_a_previous_reply_or_across_sessions(make_bot):
+    bot = make_bot()
+    first = bot.chat("cy", "No, I meant the other one.", at=T0)
+    assert "implicit_feedback" not in (first.trace.model_extra or {})
+    bot.chat("cy", "Recommend a film.", at=T0 + 10)
+    after_gap = bot.chat("cy", "No, I meant a comedy.", at=T0 + DAY)  # a new session
+    assert "implicit_feedback" not in (after_gap.trace.model_extra or {})
+    assert bot.memory.feedback.list("cy") == []
+    off = make_bot(data_dir=bot.data_dir / "off", implicit_feedback=False)
+    off.chat("cy", "Recommend a film.", at=T0)
+    off.chat("cy", "No, I meant a comedy.", at=T0 + 10)
+    assert off.memory.feedback.list("cy") == []
