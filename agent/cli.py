@@ -141,6 +141,47 @@ def eval_locomo(data: Path = typer.Option(..., "--data", help="path of locomo10.
         plot_recall(report, plot)
 
 
+@eval_app.command("feedback")
+def eval_feedback(json_out: Path | None = typer.Option(None, "--json", help="write the report"),
+                  plot: Path | None = typer.Option(None, "--plot", help="learning curve PNG"),
+                  mode: str = typer.Option("dense", "--mode", help="dense | lexical"),
+                  threshold: float | None = typer.Option(None, "--threshold",
+                                                         help="default: the calibrated setting"),
+                  seed: int = typer.Option(0, "--seed")) -> None:
+    """MemPrompt-style stream: hit rate on held-out paraphrases, false matches, learning curve."""
+    import json
+    import tempfile
+
+    from agent.eval.feedback import plot_learning_curve, run_feedback_stream
+    from agent.settings import Settings
+    from memory.db import Database
+    from memory.embeddings import default_embedder
+    from memory.feedback import FeedbackMemory
+    from memory.store import VectorIndex
+
+    if mode not in ("dense", "lexical"):
+        _err.print("[bold red]error:[/] --mode is dense or lexical")
+        raise typer.Exit(2)
+    settings = Settings()
+    with tempfile.TemporaryDirectory(prefix="kindred-fb-") as tmp, \
+            _console.status("Running the feedback stream…"):
+        memory = FeedbackMemory(Database(Path(tmp) / "k.db"), VectorIndex.embedded(Path(tmp) / "c"),
+                                default_embedder(settings.embedder, settings.model_cache_dir),
+                                mode=mode,  # type: ignore[arg-type]
+                                threshold=settings.feedback_threshold if threshold is None
+                                else threshold)
+        report = run_feedback_stream(memory, seed=seed)
+    summary = {k: v for k, v in report.items() if k != "log"}
+    for key in ("steps", "hit_rate", "false_match_rate", "memory_size", "threshold", "mode",
+                "lookup_ms_p50"):
+        _console.print(f"{key:>18}: {summary[key]}")
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(report, indent=2))
+    if plot:
+        plot_learning_curve(report, plot)
+
+
 def main() -> None:
     app()
 

@@ -29,6 +29,7 @@ from agent.reply import FeedbackReceipt, MemoryView, Reply, Trace, Utterance
 from agent.settings import Settings
 from agent.validation import check_text, check_time, check_user_id
 from graphs import PipelineConfig, Services, TurnContext, compile_graph, prompts, thread_config
+from graphs.corrections import LLMCorrectionJudge
 from memory import _env  # noqa: F401
 from memory.embeddings import Embedder, default_embedder
 from memory.errors import ConfigurationError, InvalidInputError, UnknownUserError
@@ -88,6 +89,8 @@ class Kindred:
                         ExtractiveSummariser(self.memory.embedder,
                                              max_words=s.summary_max_words)),
             chat_model=self.chat_model, card=load_card(s.persona),
+            correction_judge=(LLMCorrectionJudge(self.chat_model, prompts.IS_CORRECTION)
+                              if capable else None),
             config=PipelineConfig(
                 beta_s=s.beta_s, stm_window=s.stm_window,
                 scoring=ScoringConfig(mode=s.scoring, tau_s=s.tau_s, gamma=s.gamma),

@@ -69,7 +69,10 @@ class Settings(BaseSettings):
 
     # MemPrompt
     feedback_mode: Literal["dense", "lexical"] = "dense"
-    feedback_threshold: float = Field(default=0.75, ge=-1, le=1)
+    feedback_threshold: float = Field(
+        default=0.65, ge=-1, le=1,
+        description="cosine to reuse a correction; MemPrompt's 0.9 was for its trained encoder. "
+                    "Calibrated for MiniLM on agent/eval/feedback.py's seen paraphrases")
     implicit_feedback: bool = Field(
         default=True, description='treat "no, I meant ..." turns as corrections of the last reply')
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["detect_correction"]
+__all__ = ["detect_correction", "maybe_correction", "LLMCorrectionJudge"]
 
 _PATTERNS = [
     re.compile(r"^(?:no|nope|wrong|not quite|incorrect|that'?s wrong|that is wrong)\b[,.!]?\s+"
@@ -32,3 +32,30 @@ def detect_correction(text: str) -> bool:
     if _DECLINE.search(stripped):
         return False
     return any(p.search(stripped) for p in _PATTERNS)
+
+
+_CUE = re.compile(r"^(?:no|nope|not|wrong|actually|hmm|well|that'?s|that\s+is|i\s+(?:said|asked|meant|"
+                  r"wanted)|you)\b", re.I)
+
+
+def maybe_correction(text: str) -> bool:
+    """A cheap pre-filter: the turn opens like a correction, but the rules were not sure."""
+    return bool(_CUE.search(text.strip()))
+
+
+class LLMCorrectionJudge:
+    """Asks a capable chat model whether a turn corrects the previous reply (YES/NO).
+
+    Used only for turns the rules missed that still open like a correction
+    (:func:`maybe_correction`), so a capable model costs one short call on few turns.
+    """
+
+    def __init__(self, chat_model, prompt: str) -> None:
+        self._model, self._prompt = chat_model, prompt
+
+    def __call__(self, request: str, reply: str, text: str) -> bool:
+        from langchain_core.messages import HumanMessage
+
+        answer = self._model.invoke([HumanMessage(self._prompt.format(
+            request=request, reply=reply, text=text))])
+        return str(answer.content).strip().upper().startswith("YES")

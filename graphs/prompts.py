@@ -53,3 +53,9 @@ Summarise the main events of this conversation about the people in it, within 20
 EXTRACT_PERSONA = """Extract the speaker's personality traits or personal facts from the utterance below, as one short first-person sentence of no more than 20 words (for example: "I have two cats."). If the utterance reveals nothing about the speaker, output exactly NO_TRAIT.
 Utterance: {utterance}
 Output:"""
+
+# Implicit feedback (MemPrompt): does the new message correct the assistant's understanding?
+IS_CORRECTION = """The user asked: "{request}"
+The assistant replied: "{reply}"
+The user then said: "{text}"
+Is the user's last message a correction of the assistant's reply or of how it understood the request? Answer YES or NO only."""

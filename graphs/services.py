@@ -55,3 +55,4 @@ class Services:
     chat_model: Any                  # a langchain-core BaseChatModel
     card: PersonaCard
     config: PipelineConfig = field(default_factory=PipelineConfig)
+    correction_judge: Any = None     # (request, reply, text) -> bool, for turns rules missed

@@ -39,7 +39,7 @@ class MemoryHub:
     def open(cls, data_dir: str | Path, *, embedder: Embedder | None = None,
              topics: TopicExtractor | None = None, chroma_host: str | None = None,
              chroma_port: int | None = None, feedback_mode: LookupMode = "dense",
-             feedback_threshold: float = 0.75) -> MemoryHub:
+             feedback_threshold: float = 0.65) -> MemoryHub:
         """Open (or create) the stores under ``data_dir``; Chroma embedded unless a host is given."""
         data_dir = Path(data_dir).expanduser()
         data_dir.mkdir(parents=True, exist_ok=True)

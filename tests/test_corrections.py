@@ -60,3 +60,28 @@ def test_no_correction_without_a_previous_reply_or_across_sessions(make_bot):
     off.chat("cy", "Recommend a film.", at=T0)
     off.chat("cy", "No, I meant a comedy.", at=T0 + 10)
     assert off.memory.feedback.list("cy") == []
+
+
+def test_a_capable_model_judges_turns_the_rules_missed(make_bot):
+    from graphs import prompts
+
+    from fakes import RecordingChatModel
+
+    def respond(messages):
+        text = messages[-1].content
+        if text.startswith(prompts.IS_CORRECTION.split("{")[0]):
+            return "YES" if "the green one" in text else "NO"
+        if text.startswith(prompts.EXTRACT_PERSONA[:40]):
+            return "NO_TRAIT"
+        return "Here you go."
+
+    model = RecordingChatModel(respond=respond)
+    bot = make_bot(chat_model=model)
+    bot.chat("dee", "Show me the blue jacket.", at=T0)
+    reply = bot.chat("dee", "Not that, the green one.", at=T0 + 10)  # rules alone miss it
+    assert reply.trace.model_extra["implicit_feedback"]["request"] == "Show me the blue jacket."
+    judged = [c for c in model.calls if c[-1].content.startswith("The user asked")]
+    assert len(judged) == 1
+    bot.chat("dee", "Nice, thanks!", at=T0 + 20)  # no cue: the model is not even asked
+    assert len([c for c in model.calls if c[-1].content.startswith("The user asked")]) == 1
+    assert len(bot.memory.feedback.list("dee")) == 1

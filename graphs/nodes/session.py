@@ -11,7 +11,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from graphs.corrections import detect_correction
+from graphs.corrections import detect_correction, maybe_correction
 from graphs.services import Services
 from graphs.state import TurnContext, TurnState
 from memory.errors import InvalidInputError
@@ -30,6 +30,20 @@ def _scratch() -> dict[str, Any]:
             "pending_traits": [],
             "query_topics": [],
             "retrieved": [], "feedback_match": None, "messages": [], "reply": ""}
+
+
+def _is_correction(services: Services, state: TurnState, boundary: str) -> bool:
+    """Rules first; a capable model (if configured) judges the turns that only look like one.
+    A correction only makes sense of a reply in the same, continuing session."""
+    cfg, text = services.config, state.get("text") or ""
+    if not (state.get("kind", "turn") == "turn" and boundary == "continues" and cfg.use_feedback
+            and cfg.implicit_feedback and state.get("last_request")):
+        return False
+    if detect_correction(text):
+        return True
+    judge = services.correction_judge
+    return bool(judge and maybe_correction(text)
+                and judge(state["last_request"], state.get("last_reply") or "", text))
 
 
 def make_perceive(services: Services):
@@ -53,11 +67,7 @@ def make_perceive(services: Services):
             update["ended_session"] = session_id
             number, boundary = number + 1, f"gap {now - last_ts:.0f}s > β {beta:.0f}s"
             session_id, stm = session_id_for(number), []
-        # a correction only makes sense of a reply in the same, continuing session
-        update["is_correction"] = bool(
-            state.get("kind", "turn") == "turn" and boundary == "continues"
-            and services.config.use_feedback and services.config.implicit_feedback
-            and state.get("last_request") and detect_correction(state.get("text") or ""))
+        update["is_correction"] = _is_correction(services, state, boundary)
         update.update(session_id=session_id, session_no=number, stm=stm,
                       trace={"run": state.get("kind", "turn"), "user_id": runtime.context.user_id,
                              "now": now, "session_id": session_id, "session_boundary": boundary,
