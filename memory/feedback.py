@@ -139,13 +139,10 @@ class FeedbackMemory:
 
     def _keys(self, user_id: str):
         """The user's keys in process (reloaded if another process stored corrections)."""
-        load = lambda: self._index.get("feedback", user_id, with_vectors=True)  # noqa: E731
-        keys = self._hot.get(user_id, load)
         count = self._db.query("SELECT COUNT(*) FROM feedback WHERE user_id=?", [user_id])[0][0]
-        if len(keys.ids) != count:
-            self._hot.drop(user_id)
-            keys = self._hot.get(user_id, load)
-        return keys
+        return self._hot.get(user_id,
+                             lambda: self._index.get("feedback", user_id, with_vectors=True),
+                             count)
 
     def _lookup_lexical(self, user_id: str, key: str) -> tuple[str, float] | None:
         best: tuple[str, float] | None = None

@@ -76,11 +76,14 @@ class HotVectors:
         self._users: OrderedDict[str, UserVectors] = OrderedDict()
         self._lock = threading.RLock()
 
-    def get(self, user_id: str, load: Callable[[], list[dict]]) -> UserVectors:
-        """The user's vectors, loading them with ``load()`` (id, text, metadata, vector) if cold."""
+    def get(self, user_id: str, load: Callable[[], list[dict]],
+            expected: int | None = None) -> UserVectors:
+        """The user's vectors, loading them with ``load()`` (id, text, metadata, vector) if cold,
+        or again when the durable store holds ``expected`` items and the copy does not (another
+        process stored some meanwhile)."""
         with self._lock:
             found = self._users.get(user_id)
-            if found is not None:
+            if found is not None and (expected is None or len(found.ids) == expected):
                 self._users.move_to_end(user_id)
                 return found
             items = load()

@@ -70,12 +70,8 @@ class TurnIndex:
     def _user_vectors(self, user_id: str, *, fresh: bool = False):
         """The user's cached vectors; reloaded when another process stored turns meanwhile
         (``fresh``: the caller has just checked, within the same query)."""
-        uv = self.hot.get(user_id, lambda: self._index.get("turns", user_id, with_vectors=True))
-        if not fresh and len(uv.ids) != self.count(user_id):
-            self.hot.drop(user_id)
-            uv = self.hot.get(user_id, lambda: self._index.get("turns", user_id,
-                                                               with_vectors=True))
-        return uv
+        return self.hot.get(user_id, lambda: self._index.get("turns", user_id, with_vectors=True),
+                            None if fresh else self.count(user_id))
 
     def _contexts(self, user_id: str, turns: Sequence[Turn]) -> list[str]:
         """The words of the turn before each turn in its session (from the batch or the store)."""
