@@ -47,7 +47,7 @@ def _time(fb: FeedbackMemory, queries, vectors) -> list[float]:
 def main() -> None:
     embedder = default_embedder()
     queries = (UNRELATED * 4)[:200]
-    vectors = embedder.embed([q.lower() for q in queries])
+    vectors = embedder.embed(queries)
     small, large = _memory(100, embedder), _memory(10_000, embedder)
     _time(large, queries[:5], vectors[:5])
     t_small, t_large = _time(small, queries, vectors), _time(large, queries, vectors)

@@ -6,8 +6,10 @@ the feedback is joined to the request as a clarification. Two lookups, as in the
 dense (cosine above a threshold) and lexical (edit distance under 6 on the normalised request).
 The paper's 0.9 cosine was set for its trained encoder; for all-MiniLM-L6-v2 Kindred uses 0.65,
 calibrated on the seen paraphrases of ``agent/eval/feedback.py`` (34 requests × 3 paraphrases and
-60 unrelated requests: hit rate 1.0 from 0.55 to 0.65, 0.94 at 0.70, 0.35 at 0.9; no false match
-from 0.55 up). The lexical variant (edit distance < 6) only catches near-verbatim repeats.
+60 unrelated requests: hit rate 1.0 at 0.55-0.60, 0.985 at 0.65-0.70, 0.31 at 0.9; no false
+match from 0.55 up). Keys are embedded from the request as typed, like chat queries, so a turn
+can reuse the vector its retrieval already computed. The lexical variant (edit distance < 6)
+only catches near-verbatim repeats.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ class FeedbackMemory:
         meta = {"ts": ts, "turn_id": turn_id or "",
                 "session_id": turn_id.split("/")[-2] if turn_id and turn_id.count("/") >= 2
                 else ""}
-        vec = self._embedder.embed([key])
+        vec = self._embedder.embed([request.strip()])
         self._index.add("feedback", user_id, [rec_id], [request], vec, [meta])
         self._hot.added(user_id, [rec_id], vec, [meta], [request])
         return FeedbackRecord(rec_id, request, understanding, feedback, ts, 0)
@@ -106,7 +108,7 @@ class FeedbackMemory:
             conn.executemany("INSERT INTO feedback VALUES (?,?,?,?,?,?,?,?)",
                              [(i, user_id, r, k, None, f, ts, 0)
                               for i, k, (r, f, ts) in zip(ids, keys, items, strict=True)])
-        vecs = self._embedder.embed(keys)
+        vecs = self._embedder.embed([r.strip() for r, _, _ in items])
         metas = [{"ts": ts} for _, _, ts in items]
         self._index.add("feedback", user_id, ids, [r for r, _, _ in items], vecs, metas)
         self._hot.added(user_id, ids, vecs, metas, [r for r, _, _ in items])
@@ -121,7 +123,10 @@ class FeedbackMemory:
         if self.mode == "lexical":
             match = self._lookup_lexical(user_id, key)
         else:
-            vec = query_vector if query_vector is not None else self._embedder.embed([key])[0]
+            # the same text form as the stored keys and as the turn's own query vector, so a
+            # chat turn can pass the vector retrieval already computed
+            vec = (query_vector if query_vector is not None
+                   else self._embedder.embed([request.strip()])[0])
             keys = self._keys(user_id)
             best = keys.top(np.asarray(vec, dtype=np.float32), 1)
             match = None
