@@ -90,10 +90,6 @@ class _CachingEmbedder:
                         self._cache.popitem(last=False)
         return out
 
-    def embed_one(self, text: str) -> np.ndarray:
-        """Embed a single text (the common query case)."""
-        return self.embed([text])[0]
-
 
 class SentenceTransformerEmbedder(_CachingEmbedder):
     """A sentence-transformers model on torch, loaded once (the reference implementation).

@@ -125,15 +125,6 @@ class TurnIndex:
         rows = self._db.query(sql + " ORDER BY ts, idx", params)
         return [self._row_to_turn(r) for r in rows]
 
-    def get(self, user_id: str, ids: Sequence[str]) -> list[Turn]:
-        """The given turns of the user (ids of other users are ignored)."""
-        if not ids:
-            return []
-        marks = ",".join("?" * len(ids))
-        rows = self._db.query(f"SELECT * FROM turns WHERE user_id=? AND id IN ({marks})",
-                              [user_id, *ids])
-        return [self._row_to_turn(r) for r in rows]
-
     def count(self, user_id: str) -> int:
         return int(self._db.query("SELECT COUNT(*) FROM turns WHERE user_id=?", [user_id])[0][0])
 
