@@ -61,6 +61,33 @@ def chat(user: str = _USER, model: str | None = _MODEL, data_dir: Path | None = 
 
 
 @app.command()
+def serve(host: str = typer.Option("127.0.0.1", "--host", help="interface to listen on"),
+          port: int = typer.Option(8765, "--port", help="TCP port"),
+          model: str | None = _MODEL, data_dir: Path | None = _DATA,
+          persona: str | None = _PERSONA) -> None:
+    """Serve the agent over HTTP (JSON API under /v1; OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from agent.local_model import LocalChatModel
+    from agent.service import create_app
+
+    try:
+        bot = _open(data_dir, model, persona)
+        if isinstance(bot.chat_model, LocalChatModel):
+            bot.chat_model.load()  # before the first request, not during it
+    except KindredError as exc:
+        _err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    token = bot.settings.service_token
+    if token is None and host not in ("127.0.0.1", "localhost", "::1"):
+        _err.print(f"[yellow]warning:[/] serving on {host} with no KINDRED_SERVICE_TOKEN: anyone who "
+                   "can reach this port can read every user's memory.")
+    app = create_app(bot, token=token.get_secret_value() if token else None, owns_bot=True)
+    _err.print(f"Kindred ({bot.model_name}) on http://{host}:{port}  (docs: /docs)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@app.command()
 def graph() -> None:
     """Print the turn graph as a Mermaid diagram."""
     from graphs import draw_mermaid

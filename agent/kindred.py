@@ -279,6 +279,11 @@ class Kindred:
         return held
 
     # ---------------------------------------------------------------- plumbing
+    @property
+    def model_name(self) -> str:
+        """The chat model in words ("local SmolLM2-135M-Instruct", "openai:gpt-4o", …)."""
+        return self._model_label
+
     def _lock(self, user_id: str) -> threading.Lock:
         with self._locks_guard:
             return self._locks.setdefault(user_id, threading.Lock())

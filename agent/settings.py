@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     use_feedback: bool = True
 
     # input limits and storage backends
+    service_token: SecretStr | None = Field(
+        default=None, description="bearer token the HTTP service requires (none: open on its host)")
     max_message_chars: int = Field(default=20_000, ge=1)
     chroma_host: str | None = None
     chroma_port: int = 8000
