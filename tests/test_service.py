@@ -113,6 +113,17 @@ def test_feedback_endpoint_sticks_to_similar_requests_only(serve):
     assert http.post("/v1/users/gus/feedback", json={"text": "Wrong."}).status_code == 422
 
 
+def test_an_implicit_correction_over_http_is_traced(serve):
+    http = serve()
+    http.post("/v1/users/ana/chat", json={"text": "Show me the blue jacket.", "at": T0})
+    reply = http.post("/v1/users/ana/chat",
+                      json={"text": "That's not what I asked, I wanted the red one.", "at": T0 + 20})
+    implicit = reply.json()["trace"]["implicit_feedback"]
+    assert implicit["request"] == "Show me the blue jacket."
+    assert [f["feedback"] for f in http.get("/v1/users/ana/memories").json()["feedback"]] == [
+        "That's not what I asked, I wanted the red one."]
+
+
 def test_bad_requests_get_clear_errors_and_store_nothing(serve):
     http = serve(max_message_chars=1000)
     http.post("/v1/users/hal/chat", json={"text": "I live in Oslo.", "at": T0})
