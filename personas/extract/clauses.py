@@ -1,0 +1,243 @@
+"""First-person statement clauses in spaCy's dependency parse, rendered as short traits.
+
+Why the parse and not regular expressions: whether "I" is the subject of a statement, of a question
+("do I need…?") or of a conversational move ("I see", "I agree", "I'll call you") depends on the
+verb it attaches to and on that verb's other children, which the parse gives directly. A clause is
+its verb's subtree minus what carries no lasting fact (interjections, adverbial clauses, fillers
+like "just"/"really", trailing "haha"); "we"/"our" become "I"/"my" (persona facts are about the
+speaker). Negation is part of the subtree and is always kept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from spacy.tokens import Doc, Span, Token
+
+__all__ = ["ClauseInfo", "first_person_clauses", "render_clause", "statement_fallback"]
+
+_FIRST = frozenset({"i", "we"})
+_POSSESSIVE = frozenset({"my", "our"})
+_OPINION = frozenset({"think", "believe", "feel", "guess", "know"})
+# Verbs whose first-person clause is a move in the conversation, not a fact about the speaker.
+_CONVERSATIONAL = frozenset({"see", "guess", "agree", "bet", "mean", "understand", "appreciate",
+                             "thank", "wonder", "imagine", "suppose", "hear", "apologize",
+                             "recommend", "suggest", "wish", "tell", "ask", "let", "sound"})
+# "I'm good/sorry/glad…": how the speaker is right now, not who they are.
+_STATES = frozenset({"sorry", "glad", "happy", "good", "fine", "well", "ok", "okay", "great",
+                     "sure", "excited", "jealous", "curious", "thrilled", "afraid", "right"})
+_FILLER_ADVERBS = frozenset({"just", "really", "actually", "definitely", "also", "too", "so",
+                             "though", "still", "probably", "honestly", "basically", "even",
+                             "certainly", "totally", "absolutely", "literally", "truly",
+                             "currently", "now", "pretty", "very", "quite", "sure", "anyway",
+                             "anyways", "then"})
+_LAUGHS = frozenset({"lol", "haha", "hahaha", "lmao", "hehe", "xd", "lmfao"})
+_DROP_CHILDREN = frozenset({"intj", "discourse", "punct", "mark", "parataxis", "vocative", "dep",
+                            "meta", "cc", "preconj", "advcl", "conj"})
+_HYPOTHETICAL = frozenset({"'d", "would", "could", "can", "will", "'ll", "should", "might"})
+_CONTRACTIONS = {"'m": "am", "'re": "are", "'ve": "have", "’m": "am", "’re": "are", "’ve": "have"}
+_DANGLING = frozenset({"and", "but", "or", "so", "the", "a", "an", "as", "to", "of", "with", "for",
+                       "in", "on", "at", "my", "when", "while", "because", "that", "which", "if",
+                       "than", "whilst"})
+_MAX_CLAUSE_WORDS = 14
+
+
+class ClauseInfo:
+    """What the parse says about the first-person clauses of one utterance (detector features)."""
+
+    __slots__ = ("conversational", "hypothetical", "questions", "statements", "we")
+
+    def __init__(self) -> None:
+        self.statements: list[Token] = []  # verbs of first-person statements that may be facts
+        self.conversational = 0
+        self.questions = 0
+        self.hypothetical = 0
+        self.we = 0
+
+
+def _subject(verb: Token) -> Token | None:
+    for child in verb.children:
+        if child.dep_ in ("nsubj", "nsubjpass", "expl"):
+            return child
+    if verb.dep_ in ("conj", "xcomp") and verb.head is not verb:
+        return _subject(verb.head)
+    return None
+
+
+def _is_first_person(subject: Token | None) -> bool:
+    if subject is None:
+        return False
+    if subject.lower_ in _FIRST:
+        return True
+    return any(c.dep_ == "poss" and c.lower_ in _POSSESSIVE for c in subject.children)
+
+
+def _is_question(verb: Token) -> bool:
+    subject = next((c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+    if subject is not None:
+        if verb.i < subject.i and verb.pos_ in ("AUX", "VERB"):
+            return True  # "am I…", "do I…"
+        if any(c.i < subject.i and (c.dep_ in ("aux", "auxpass") or c.tag_ in ("WDT", "WP", "WRB"))
+               for c in verb.children):
+            return True
+    right = verb.right_edge
+    following = right.doc[right.i + 1] if right.i + 1 < len(right.doc) else None
+    return right.text == "?" or (following is not None and following.text == "?")
+
+
+def _is_conversational(verb: Token) -> bool:
+    if verb.lemma_.lower() in _CONVERSATIONAL:
+        return True
+    if any(c.dep_ in ("dobj", "dative", "iobj") and c.lower_ in ("you", "yourself")
+           for c in verb.children):
+        return True  # "I'll call you", "I could paint you"
+    if verb.lemma_ == "be" or verb.pos_ == "AUX":
+        complements = [c for c in verb.children if c.dep_ in ("acomp", "attr")]
+        if complements and all(c.lower_ in _STATES for c in complements):
+            return True
+        if any(t.lower_ == "doing" for t in verb.subtree):
+            return True  # "I'm doing well"
+    if verb.lemma_ == "do" and any(c.lower_ in _STATES for c in verb.children):
+        return True
+    return (any(t.lower_ in ("you", "your") for t in verb.subtree)
+            and any(c.dep_ == "aux" and c.lower_ in _HYPOTHETICAL for c in verb.children))
+
+
+def first_person_clauses(doc: Doc) -> ClauseInfo:
+    """Classify every clause whose subject is the speaker (I, we, my X, our X)."""
+    info = ClauseInfo()
+    seen: set[int] = set()
+    for token in doc:
+        if token.dep_ not in ("nsubj", "nsubjpass") or not _is_first_person(token):
+            continue
+        if token.lower_ == "we":
+            info.we += 1
+        verb = token.head
+        if verb.dep_ in ("relcl", "acl", "advcl", "csubj"):
+            continue  # "the only thing I have…": the main clause says what matters
+        verbs = [verb] + [c for c in verb.children if c.dep_ == "conj" and c.pos_ in ("VERB", "AUX")
+                          and _subject(c) is token]
+        for v in verbs:
+            if v.i in seen:
+                continue
+            seen.add(v.i)
+            if _is_question(v):
+                info.questions += 1
+            elif _is_conversational(v):
+                info.conversational += 1
+            else:
+                if any(c.dep_ == "aux" and c.lower_ in _HYPOTHETICAL - {"will", "'ll", "can"}
+                       for c in v.children):
+                    info.hypothetical += 1
+                info.statements.append(v)
+    return info
+
+
+def _clause_tokens(verb: Token, exclude: set[Token]) -> list[Token]:
+    out: list[Token] = []
+    stack = [verb]
+    while stack:
+        t = stack.pop()
+        if t is not verb:
+            if t in exclude:
+                continue
+            if t.head is verb and t.dep_ in _DROP_CHILDREN:
+                continue
+            if t.dep_ in ("intj", "discourse") or t.text in ("?", "!"):
+                continue
+            if t.dep_ == "advmod" and t.lower_ in _FILLER_ADVERBS:
+                continue
+            if t.lower_ in _LAUGHS:
+                continue
+        out.append(t)
+        stack.extend(t.children)
+    out.sort(key=lambda t: t.i)
+    subject = _subject(verb)
+    if subject is not None and subject in out:  # "Sounds fun, I have never…": start at the subject
+        k = out.index(subject)
+        commas = [i for i, t in enumerate(out[:k]) if t.text in (",", "-", "--", ";", ":")]
+        if commas:
+            out = out[commas[-1] + 1:]
+    elif subject is not None and verb.dep_ == "conj":
+        out = [subject, *out]  # "…but also work on a farm" → "I work on a farm"
+    while out and (out[-1].is_punct or out[-1].dep_ == "cc"):
+        out.pop()
+    while out and (out[0].is_punct or out[0].dep_ == "cc"):
+        out.pop(0)
+    return out
+
+
+def _word(token: Token) -> str:
+    lower = token.lower_
+    if lower in _CONTRACTIONS:
+        return _CONTRACTIONS[lower]
+    if lower == "we" and token.dep_.startswith("nsubj"):
+        return "I"
+    if lower == "our":
+        return "my"
+    if lower == "us":
+        return "me"
+    return token.text
+
+
+def render_clause(tokens: Iterable[Token]) -> str:
+    """The clause as one short sentence: at most 14 words, cut at a comma when possible."""
+    pieces = []
+    for t in tokens:
+        word = _word(t)
+        glue = t.whitespace_ if word == t.text else " " + word + t.whitespace_
+        pieces.append(word + t.whitespace_ if word == t.text else glue)
+    words = re.sub(r"\s+", " ", "".join(pieces)).strip(" ,;:-").split()
+    if len(words) > _MAX_CLAUSE_WORDS:
+        words = words[:_MAX_CLAUSE_WORDS]
+        cut = max((i for i, w in enumerate(words) if w.endswith(",")), default=-1)
+        if cut >= 3:
+            words = words[:cut + 1]
+    while words and words[-1].lower().strip(",") in _DANGLING:
+        words.pop()
+    if len(words) < 2:
+        return ""
+    text = " ".join(words).rstrip(",.;")
+    return text[0].upper() + text[1:] + "."
+
+
+def clause_traits(info: ClauseInfo, max_clauses: int = 3) -> list[str]:
+    """Rendered traits for the first ``max_clauses`` statements, each clause once."""
+    chosen = info.statements[:max_clauses]
+    chosen = [v for v in chosen if not any(o is not v and v in set(o.subtree)
+                                           and o.lemma_ not in _OPINION for o in chosen)]
+    traits = []
+    for verb in chosen:
+        target = verb
+        if verb.lemma_.lower() in _OPINION:  # "I think my favourites are…" → the complement
+            target = next((c for c in verb.children if c.dep_ == "ccomp"), verb)
+        text = render_clause(_clause_tokens(target, {o for o in chosen if o is not verb}))
+        if text and text not in traits:
+            traits.append(text)
+    return traits
+
+
+_ECHO_QUESTION = re.compile(r"^(?:\w+[,!.]?\s+)*?(?:do|did)\s+you\s+(?:also\s+|too\s+)?(.+?)\s*"
+                            r"(?:too|as well)?\s*\?*$", re.IGNORECASE)
+
+
+def statement_fallback(doc: Doc) -> str:
+    """A fact the speaker states without "I": the first statement of three words or more; else a
+    question that echoes the speaker ("Do you also like to garden?" → "I like to garden."); else
+    the first sentence. Called only when the detector has decided there is a fact."""
+    sentences = [_strip_laughs(s) for s in doc.sents]
+    sentences = [s for s in sentences if s]
+    for text in sentences:
+        if not text.endswith("?") and len(text.split()) >= 3:
+            return text
+    for text in sentences:
+        echo = _ECHO_QUESTION.match(text)
+        if echo and len(echo.group(1).split()) >= 2:
+            return "I " + echo.group(1).rstrip(" ?") + "."
+    return sentences[0].rstrip("?") if sentences else ""
+
+
+def _strip_laughs(sent: Span) -> str:
+    text = "".join(t.text_with_ws for t in sent if t.lower_ not in _LAUGHS)
+    return re.sub(r"\s+", " ", text).strip(" ,")
