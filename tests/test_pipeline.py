@@ -88,7 +88,7 @@ def test_feedback_is_stored_and_used_for_a_similar_request(make_bot):
     bot.chat("fay", "Recommend a restaurant for tonight.", at=T0)
     receipt = bot.feedback("fay", "I am vegetarian, so no steakhouses.", at=T0 + 5)
     assert receipt.request == "Recommend a restaurant for tonight."
-    assert receipt.trait == "I am vegetarian, so no steakhouses."  # feedback also feeds persona
+    assert receipt.trait.startswith("I am vegetarian")  # feedback also feeds persona
     reply = bot.chat("fay", "Can you recommend a restaurant for tonight?", at=T0 + DAY)
     assert reply.trace.feedback and reply.trace.feedback["feedback"].startswith("I am vegetarian")
     assert "clarification" in reply.trace.messages[-1]["content"]

@@ -24,6 +24,9 @@ _OPINION = frozenset({"think", "believe", "feel", "guess", "know"})
 _CONVERSATIONAL = frozenset({"see", "guess", "agree", "bet", "mean", "understand", "appreciate",
                              "thank", "wonder", "imagine", "suppose", "hear", "apologize",
                              "recommend", "suggest", "wish", "tell", "ask", "let", "sound"})
+# With "will": promises about the conversation ("I'll remember that"), not facts.
+_PROMISES = frozenset({"remember", "note", "keep", "check", "look", "try", "think", "make", "do",
+                       "get", "send", "share", "find"})
 # "I'm good/sorry/glad…": how the speaker is right now, not who they are.
 _STATES = frozenset({"sorry", "glad", "happy", "good", "fine", "well", "ok", "okay", "great",
                      "sure", "excited", "jealous", "curious", "thrilled", "afraid", "right"})
@@ -87,8 +90,12 @@ def _is_question(verb: Token) -> bool:
 
 
 def _is_conversational(verb: Token) -> bool:
-    if verb.lemma_.lower() in _CONVERSATIONAL:
+    lemma = verb.lemma_.lower()
+    if lemma in _CONVERSATIONAL:
         return True
+    if lemma in _PROMISES and any(c.dep_ == "aux" and c.lower_ in ("will", "'ll", "shall")
+                                  for c in verb.children):
+        return True  # "I will remember that", "I'll keep it in mind"
     if any(c.dep_ in ("dobj", "dative", "iobj") and c.lower_ in ("you", "yourself")
            for c in verb.children):
         return True  # "I'll call you", "I could paint you"
