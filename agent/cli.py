@@ -168,6 +168,69 @@ def eval_locomo(data: Path = typer.Option(..., "--data", help="path of locomo10.
         plot_recall(report, plot)
 
 
+@eval_app.command("msc-persona")
+def eval_msc_persona(
+        data: Path = typer.Option(..., "--data", help="the MSC folder (personasummary/, dialogue/)"),
+        sessions: str = typer.Option("1,2,3,4", "--sessions", help="comma-separated, 1-4"),
+        json_out: Path | None = typer.Option(None, "--json", help="write the report"),
+        plot: Path | None = typer.Option(None, "--plot", help="write a PNG per session"),
+        split: str = typer.Option("heldout", "--split",
+                                  help="heldout (odd episodes: the detector never saw them) | all"),
+        episodes: int | None = typer.Option(None, "--episodes",
+                                            help="bank coverage on the first N episodes only"),
+        bank: bool = typer.Option(True, "--bank/--no-bank", help="measure bank coverage")) -> None:
+    """Persona extraction on MSC (LD-Agent's metric): detection, BLEU, ROUGE-L, bank coverage."""
+    import json
+
+    from rich.progress import Progress
+
+    from agent.eval.msc import load_persona_utterances, load_session3
+    from agent.eval.msc_persona import bank_coverage, evaluate_extraction
+    from agent.eval.report import plot_persona, print_persona_report
+    from agent.settings import Settings
+    from memory.embeddings import default_embedder
+    from personas.extract import RuleTraitExtractor
+
+    if split not in ("heldout", "all"):
+        _err.print("[bold red]error:[/] --split is heldout or all (the fit half is for fitting)")
+        raise typer.Exit(2)
+    try:
+        chosen = sorted({int(x) for x in sessions.split(",") if x.strip()})
+        if not chosen or not set(chosen) <= {1, 2, 3, 4}:
+            raise ValueError
+    except ValueError:
+        _err.print("[bold red]error:[/] --sessions takes numbers from 1 to 4, e.g. 1,2,3,4")
+        raise typer.Exit(2) from None
+    try:
+        utterances = load_persona_utterances(data, chosen, split)  # type: ignore[arg-type]
+        with _console.status("Loading spaCy's parser…"):
+            extractor = RuleTraitExtractor()
+        with Progress(console=_err) as progress:
+            task = progress.add_task("MSC: extract persona traits", total=len(utterances))
+            report = evaluate_extraction(extractor.extract_many, utterances,
+                                         progress=lambda n: progress.advance(task, n))
+            report = {"split": split, "sessions": chosen, **report}
+            if bank:
+                eps = load_session3(data, split)[:episodes] if episodes else load_session3(data, split)
+                task = progress.add_task("MSC: replay sessions 1-3 into the bank", total=len(eps))
+                settings = Settings()
+                coverage = bank_coverage(extractor.extract_many, eps,
+                                         default_embedder(settings.embedder,
+                                                          settings.model_cache_dir),
+                                         progress=lambda n: progress.advance(task, n))
+                report["bank_coverage"] = coverage.pop("bank_coverage")
+                report["bank"] = coverage
+    except KindredError as exc:
+        _err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    print_persona_report(report, _console)
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(report, indent=2))
+    if plot:
+        plot_persona(report, plot)
+
+
 @eval_app.command("feedback")
 def eval_feedback(json_out: Path | None = typer.Option(None, "--json", help="write the report"),
                   plot: Path | None = typer.Option(None, "--plot", help="learning curve PNG"),
