@@ -45,6 +45,9 @@ from personas.extract import LLMTraitExtractor, RuleTraitExtractor
 __all__ = ["Kindred"]
 
 _SENTINEL = object()
+# Nodes whose model tokens reach the caller: the reply, and its regeneration when the first draft
+# contradicted the agent's persona (then a blank line separates the two drafts).
+_STREAMED_NODES = ("generate", "check_persona")
 
 
 class Kindred:
@@ -103,7 +106,8 @@ class Kindred:
                                      candidates=s.hybrid_candidates),
                 memory_token_budget=s.memory_token_budget, reply_max_words=s.reply_max_words,
                 use_events=s.use_events, use_persona=s.use_persona,
-                use_feedback=s.use_feedback, implicit_feedback=s.implicit_feedback))
+                use_feedback=s.use_feedback, implicit_feedback=s.implicit_feedback,
+                check_persona=s.check_persona))
         self._conn = sqlite3.connect(str(self.data_dir / "threads.db"), check_same_thread=False)
         self._checkpointer = SqliteSaver(self._conn)
         self.graph = compile_graph(self._services, self._checkpointer)
@@ -131,13 +135,18 @@ class Kindred:
     def _stream_turn(self, user_id: str, text: str, now: float) -> Iterator[str | Reply]:
         with self._lock(user_id):
             state = None
+            last_node = None
             for mode, data in self.graph.stream(
                     {"kind": "turn", "text": text}, thread_config(user_id),
                     context=TurnContext(user_id=user_id, now=now),
                     stream_mode=["messages", "values"]):
                 if mode == "messages":
                     chunk, meta = data
-                    if meta.get("langgraph_node") == "generate" and chunk.content:
+                    node = meta.get("langgraph_node")
+                    if node in _STREAMED_NODES and chunk.content:
+                        if node != last_node and last_node is not None:
+                            yield "\n\n"  # the regenerated reply follows the first draft
+                        last_node = node
                         yield str(chunk.content)
                 else:
                     state = data

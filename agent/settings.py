@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     use_events: bool = True
     use_persona: bool = True
     use_feedback: bool = True
+    check_persona: bool = Field(
+        default=True, description="check each reply against the agent's card; regenerate once")
 
     # input limits and storage backends
     service_token: SecretStr | None = Field(

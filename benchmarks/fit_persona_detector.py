@@ -40,7 +40,7 @@ def main() -> None:
                    f"{len(fit_y)} utterances); vocabulary {args.vocabulary}, l2 {args.l2}")
     detector.save(args.out)
     for name, xs, ys in (("fit (even)", fit_x, fit_y), ("held-out (odd)", held_x, held_y)):
-        acc = sum(detector.carries_trait(d, i) == y for (d, i), y in zip(xs, ys)) / len(ys)
+        acc = sum(detector.carries_trait(d, i) == y for (d, i), y in zip(xs, ys, strict=True)) / len(ys)
         print(f"{name:>15}: detection accuracy {acc:.4f} on {len(ys)} utterances")
     print(f"wrote {args.out}")
 

@@ -3,7 +3,9 @@
 One graph, three entry points chosen by the run's ``kind``::
 
     turn:        perceive → [consolidate | capture_feedback] → extract_persona → retrieve
-                 → generate → write_back   (capture_feedback: the turn corrects the last reply)
+                 → generate → check_persona → write_back
+                 (capture_feedback: the turn corrects the last reply; check_persona regenerates
+                 once when the reply contradicts the agent's card or established traits)
     observe:     perceive → [consolidate] → extract_persona → write_back   (replayed dialogue)
     end_session: close_session → [consolidate]
     feedback:    feedback
@@ -23,6 +25,7 @@ from langgraph.runtime import Runtime
 
 from graphs.nodes import (
     make_capture_feedback,
+    make_check_persona,
     make_close_session,
     make_consolidate,
     make_extract_persona,
@@ -38,7 +41,7 @@ from graphs.state import TurnContext, TurnState
 __all__ = ["NODE_NAMES", "build_graph", "compile_graph", "draw_mermaid", "thread_config"]
 
 NODE_NAMES = ("perceive", "consolidate", "capture_feedback", "extract_persona", "retrieve",
-              "generate", "write_back", "close_session", "feedback")
+              "generate", "check_persona", "write_back", "close_session", "feedback")
 
 
 def _timed(name: str, fn: Callable[[TurnState, Runtime[TurnContext]], dict[str, Any]]):
@@ -87,7 +90,7 @@ def build_graph(services: Services) -> StateGraph:
                  "extract_persona": make_extract_persona, "retrieve": make_retrieve,
                  "generate": make_generate, "write_back": make_write_back,
                  "close_session": make_close_session, "feedback": make_feedback,
-                 "capture_feedback": make_capture_feedback}
+                 "capture_feedback": make_capture_feedback, "check_persona": make_check_persona}
     for name in NODE_NAMES:
         graph.add_node(name, _timed(name, factories[name](services)))
     graph.add_conditional_edges(START, _entry, ["perceive", "feedback", "close_session"])
@@ -98,7 +101,8 @@ def build_graph(services: Services) -> StateGraph:
     graph.add_conditional_edges("close_session", _after_close, ["consolidate", END])
     graph.add_conditional_edges("extract_persona", _after_persona, ["retrieve", "write_back"])
     graph.add_edge("retrieve", "generate")
-    graph.add_edge("generate", "write_back")
+    graph.add_edge("generate", "check_persona")
+    graph.add_edge("check_persona", "write_back")
     graph.add_edge("write_back", END)
     graph.add_edge("feedback", END)
     return graph

@@ -19,7 +19,10 @@ __all__ = [
     "SYSTEM",
 ]
 
-PROMPTS_VERSION = "2026-11-25.1"
+PROMPTS_VERSION = "2026-11-25.2"
+
+# Sent after a draft reply that contradicted the agent's persona (check_persona node).
+PERSONA_REGENERATE = """Your draft reply said "{trait}", which contradicts what is true about you: "{fact}". Write the reply again, consistent with who you are."""
 
 # The generation system prompt: the agent's role and traits, then the memory sections.
 SYSTEM = """You are {agent_name}. {voice}

@@ -41,6 +41,7 @@ class PipelineConfig:
     use_persona: bool = True
     use_feedback: bool = True
     implicit_feedback: bool = True   # recognise "no, I meant ..." turns as corrections
+    check_persona: bool = True       # regenerate once when a reply contradicts the agent's card
 
 
 @dataclass

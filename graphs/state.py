@@ -53,4 +53,5 @@ class TurnState(TypedDict, total=False):
     agent_traits: list[str]            # card background + established agent traits
     messages: list[dict[str, str]]     # exactly what was sent to the chat model
     reply: str
+    agent_trait: dict[str, Any] | None  # the reply's trait, found by check_persona (None: none)
     trace: dict[str, Any]

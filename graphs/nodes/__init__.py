@@ -1,5 +1,6 @@
 """One module per node of the turn graph; each exposes a ``make_<node>(services)`` factory."""
 
+from graphs.nodes.check_persona import make_check_persona
 from graphs.nodes.consolidate import event_id_for, make_consolidate
 from graphs.nodes.feedback import make_capture_feedback, make_feedback
 from graphs.nodes.generate import make_generate, to_langchain
@@ -10,6 +11,7 @@ from graphs.nodes.write_back import make_write_back, turn_id_for
 
 __all__ = [
            "event_id_for",
+           "make_check_persona",
            "make_capture_feedback",
            "make_close_session",
            "make_consolidate",

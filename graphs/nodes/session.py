@@ -27,6 +27,7 @@ def session_id_for(number: int) -> str:
 
 def _scratch() -> dict[str, Any]:
     return {"ended_session": None, "is_correction": False, "event": None, "user_trait": None,
+            "agent_trait": None,
             "pending_traits": [],
             "query_topics": [],
             "retrieved": [], "feedback_match": None, "messages": [], "reply": ""}

@@ -50,11 +50,9 @@ def make_write_back(services: Services):
                       ts=u["ts"], topics=tuple(topics[i])) for i, u in enumerate(utts)]
         memory.turns.add(user_id, [t for t in turns if t.text])
         pending = list(state.get("pending_traits") or [])
-        if state.get("kind") != "observe" and cfg.use_persona and turns[1].text:
-            agent_trait = services.agent_extractor.extract(turns[1].text)
-            if agent_trait:
-                pending.append({"pos": 1, "owner": "agent", "text": agent_trait.text,
-                                "subject": agent_trait.subject})
+        found = state.get("agent_trait")  # the reply's trait, read by check_persona
+        if state.get("kind") != "observe" and cfg.use_persona and found:
+            pending.append({"pos": 1, "owner": "agent", **found})
         stored = []
         for item in pending:
             turn = turns[item["pos"]]

@@ -155,7 +155,8 @@ def _clause_tokens(verb: Token, exclude: set[Token]) -> list[Token]:
                 continue
             if t.dep_ == "advmod" and t.lower_ in _FILLER_ADVERBS:
                 continue
-            if t.lower_ in _LAUGHS:
+            if t.lower_ in _LAUGHS:  # the parser sometimes hangs words on "lol": keep those
+                stack.extend(t.children)
                 continue
         out.append(t)
         stack.extend(t.children)
@@ -233,7 +234,9 @@ def statement_fallback(doc: Doc) -> str:
     """A fact the speaker states without "I": the first statement of three words or more; else a
     question that echoes the speaker ("Do you also like to garden?" → "I like to garden."); else
     the first sentence. Called only when the detector has decided there is a fact."""
-    sentences = [_strip_laughs(s) for s in doc.sents]
+    # sentences with a first-person subject were judged by the clause rules already
+    sentences = [_strip_laughs(s) for s in doc.sents
+                 if not any(t.dep_ in ("nsubj", "nsubjpass") and _is_first_person(t) for t in s)]
     sentences = [s for s in sentences if s]
     for text in sentences:
         if not text.endswith("?") and len(text.split()) >= 3:
@@ -242,7 +245,9 @@ def statement_fallback(doc: Doc) -> str:
         echo = _ECHO_QUESTION.match(text)
         if echo and len(echo.group(1).split()) >= 2:
             return "I " + echo.group(1).rstrip(" ?") + "."
-    return sentences[0].rstrip("?") if sentences else ""
+    statements = [_strip_laughs(s) for s in doc.sents if not s.text.strip().endswith("?")]
+    # last resort: the detector saw a fact the rules cannot cut out; keep the words as said
+    return next((s for s in statements if s), doc.text.strip().rstrip("?"))
 
 
 def _strip_laughs(sent: Span) -> str:

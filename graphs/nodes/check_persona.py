@@ -1,0 +1,59 @@
+"""``check_persona``: keep the agent in character. The reply's own trait is checked against the
+agent's card and established traits; on a contradiction the reply is regenerated once.
+
+Why once: a second contradiction means the model cannot hold the persona for this request; looping
+would only cost time. The trace says what was found and whether the reply was regenerated, and the
+trait extracted here is handed to ``write_back`` so it is not extracted twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from graphs import prompts
+from graphs.nodes.generate import to_langchain
+from graphs.services import Services
+from graphs.state import TurnContext, TurnState
+from personas.consistency import find_contradiction
+
+__all__ = ["make_check_persona"]
+
+
+def make_check_persona(services: Services):
+    def check_persona(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+        reply = state.get("reply") or ""
+        trace = dict(state.get("trace") or {})
+        if not services.config.use_persona or not reply:
+            return {"agent_trait": None}
+        facts = list(state.get("agent_traits") or [])
+        trait = services.agent_extractor.extract(reply)
+        if not services.config.check_persona:
+            return {"agent_trait": _as_dict(trait)}
+        found = (find_contradiction(trait.text, facts, services.memory.embedder,
+                                    agent_name=services.card.name) if trait else None)
+        check: dict[str, Any] = {"trait": trait.text if trait else None, "contradiction": None,
+                                 "regenerated": False}
+        if found is None:
+            trace["persona_check"] = check
+            return {"trace": trace, "agent_trait": _as_dict(trait)}
+        note = prompts.PERSONA_REGENERATE.format(trait=found.trait, fact=found.fact)
+        messages = [*state.get("messages", []), {"role": "system", "content": note}]
+        text = str(services.chat_model.invoke(to_langchain(messages)).content).strip()
+        retry = services.agent_extractor.extract(text) if text else None
+        still = (find_contradiction(retry.text, facts, services.memory.embedder,
+                                    agent_name=services.card.name) if retry else None)
+        check.update(contradiction=found.as_dict(), regenerated=True, first_reply=reply,
+                     still_inconsistent=still is not None)
+        trace["persona_check"] = check
+        # a reply that still contradicts is kept (the user gets an answer) but its trait is not
+        # stored: the agent's bank must not learn the drift
+        return {"reply": text or reply, "messages": messages, "trace": trace,
+                "agent_trait": None if still else _as_dict(retry)}
+
+    return check_persona
+
+
+def _as_dict(trait) -> dict[str, str] | None:
+    return {"text": trait.text, "subject": trait.subject} if trait else None

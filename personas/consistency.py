@@ -1,0 +1,97 @@
+"""Does the agent's reply contradict who it is? Checked against its card and its established traits.
+
+Without an LLM, two kinds of contradiction are caught, the ones that make an agent's persona drift:
+- **exclusive subjects**: a reply trait about the agent's name, home, job or age that differs from
+  what the card or an established trait says ("My name is Bob." from an agent called Kindred);
+- **polarity flips**: a reply trait that says nearly the same thing as a known fact but with the
+  negation flipped ("I can browse the internet." against "I cannot browse the internet."), found by
+  a differing negation and, once the negation is removed, embedding similarity ≥
+  :data:`FLIP_SIMILARITY`.
+The graph regenerates the reply once when one is found (``graphs/nodes/check_persona.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from memory.embeddings import Embedder
+from personas.bank import EXCLUSIVE_SUBJECTS
+from personas.extract.rules import subject_of
+
+__all__ = ["FLIP_SIMILARITY", "SAME_FACT_SIMILARITY", "Contradiction", "find_contradiction"]
+
+FLIP_SIMILARITY = 0.85
+SAME_FACT_SIMILARITY = 0.85
+_NEGATION = re.compile(r"\b(not|no|never|cannot|can't|don't|doesn't|didn't|won't|isn't|aren't|"
+                       r"wasn't|haven't|hasn't|n't)\b|n't\b", re.IGNORECASE)
+_NAME = re.compile(r"\b(?:my name is|i'?m called|call me)\s+([A-Z][\w-]*)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Contradiction:
+    """The reply's trait, the known fact it contradicts, and why."""
+
+    trait: str
+    fact: str
+    reason: str  # "name" | "exclusive:<subject>" | "negation"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"trait": self.trait, "fact": self.fact, "reason": self.reason}
+
+
+_STOP = frozenset({"i", "am", "a", "an", "the", "in", "at", "on", "my", "is", "to", "of", "and",
+                   "live", "work", "as", "by", "near", "with", "years", "old", "name", "called"})
+
+
+def _content(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower())) - _STOP
+
+
+def _restates(trait: str, fact: str) -> bool:
+    """Whether one says all the other says ("I live in London, by the river" / "I live in London")."""
+    a, b = _content(trait), _content(fact)
+    return bool(a and b) and (a <= b or b <= a)
+
+
+def _negated(text: str) -> bool:
+    return bool(_NEGATION.search(text))
+
+
+_UNNEGATE = ((re.compile(r"\bcannot\b|\bcan't\b", re.I), "can"), (re.compile(r"\bwon't\b", re.I), "will"),
+             (re.compile(r"\b(do|does|did|is|are|was|were|have|has)n't\b", re.I), r"\1"),
+             (re.compile(r"\b(not|never|no)\b\s*", re.I), ""))
+
+
+def _positive(text: str) -> str:
+    """The sentence with its negation removed ("I cannot swim" → "I can swim")."""
+    for pattern, repl in _UNNEGATE:
+        text = pattern.sub(repl, text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def find_contradiction(trait: str, facts: Sequence[str], embedder: Embedder, *,
+                       agent_name: str = "") -> Contradiction | None:
+    """The first known fact ``trait`` contradicts, or None."""
+    said = _NAME.search(trait)
+    if said and agent_name and said.group(1).lower() != agent_name.split()[0].lower():
+        return Contradiction(trait, f"My name is {agent_name}.", "name")
+    if not facts:
+        return None
+    vectors = np.asarray(embedder.embed([trait, *facts]))
+    sims = vectors[1:] @ vectors[0]
+    flips = [i for i, fact in enumerate(facts) if _negated(fact) != _negated(trait)]
+    if flips:  # compare the positive forms: embeddings weigh a "not" heavily
+        positive = np.asarray(embedder.embed([_positive(trait)] + [_positive(facts[i]) for i in flips]))
+        for i, sim in zip(flips, positive[1:] @ positive[0], strict=True):
+            if sim >= FLIP_SIMILARITY:
+                return Contradiction(trait, facts[i], "negation")
+    subject = subject_of(trait)
+    for fact, sim in sorted(zip(facts, sims, strict=True), key=lambda p: -p[1]):
+        if (subject in EXCLUSIVE_SUBJECTS and subject_of(fact) == subject
+                and sim < SAME_FACT_SIMILARITY and not _restates(trait, fact)):
+            return Contradiction(trait, fact, f"exclusive:{subject}")
+    return None

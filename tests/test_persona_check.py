@@ -1,0 +1,78 @@
+"""The agent stays in character: a reply that contradicts its card is regenerated once."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import T0
+from fakes import RecordingChatModel
+
+from personas.consistency import find_contradiction
+
+FACTS = ["I am Kindred, a conversational assistant.", "I cannot browse the internet.",
+         "I live in London."]
+
+
+@pytest.mark.parametrize("trait, reason", [
+    ("My name is Bob.", "name"), ("I can browse the internet.", "negation"),
+    ("I live in Paris.", "exclusive:home")])
+def test_contradictions_are_found(embedder, trait, reason):
+    found = find_contradiction(trait, FACTS, embedder, agent_name="Kindred")
+    assert found is not None and found.reason == reason
+
+
+@pytest.mark.parametrize("trait", ["My name is Kindred.", "I love jazz music.",
+                                   "I cannot browse the web.", "I live in London, by the river."])
+def test_consistent_traits_pass(embedder, trait):
+    assert find_contradiction(trait, FACTS, embedder, agent_name="Kindred") is None
+
+
+def _bot(make_bot, replies):
+    model = RecordingChatModel(replies=replies)
+    # rules, not the LLM, for summaries and traits: every model call here is a reply
+    return make_bot(chat_model=model, persona_extractor="rules", summariser="extractive"), model
+
+
+def test_a_contradicting_reply_is_regenerated_once_and_traced(make_bot):
+    bot, model = _bot(make_bot, ["My name is Bob.", "I am Kindred, happy to help."])
+    reply = bot.chat("ann", "Who are you?", at=T0)
+    check = reply.trace.model_extra["persona_check"]
+    assert check["regenerated"] is True and check["still_inconsistent"] is False
+    assert check["contradiction"]["reason"] == "name" and check["first_reply"] == "My name is Bob."
+    assert reply.text == "I am Kindred, happy to help."
+    assert len(model.calls) == 2
+    assert "contradicts what is true about you" in model.calls[1][-1].content
+    assert "My name is Bob." not in [t.text for t in bot.persona("ann", "agent")]
+
+
+def test_a_reply_that_still_contradicts_is_kept_but_not_learned(make_bot):
+    bot, model = _bot(make_bot, ["My name is Bob.", "My name is Rob."])
+    reply = bot.chat("ben", "Who are you?", at=T0)
+    check = reply.trace.model_extra["persona_check"]
+    assert check["regenerated"] and check["still_inconsistent"]
+    assert reply.text == "My name is Rob." and len(model.calls) == 2
+    assert bot.persona("ben", "agent") == []
+
+
+def test_a_consistent_reply_is_kept_and_its_trait_stored(make_bot):
+    bot, model = _bot(make_bot, ["I love jazz music."])
+    reply = bot.chat("cat", "What music do you like?", at=T0)
+    assert reply.trace.model_extra["persona_check"]["regenerated"] is False
+    assert len(model.calls) == 1
+    assert [t.text for t in bot.persona("cat", "agent")] == ["I love jazz music."]
+
+
+def test_the_check_can_be_switched_off(make_bot):
+    model = RecordingChatModel(replies=["My name is Bob."])
+    bot = make_bot(chat_model=model, persona_extractor="rules", summariser="extractive",
+                   check_persona=False)
+    reply = bot.chat("dee", "Who are you?", at=T0)
+    assert reply.text == "My name is Bob." and "persona_check" not in (reply.trace.model_extra or {})
+
+
+def test_streaming_shows_the_regenerated_reply_after_the_draft(make_bot):
+    bot, _ = _bot(make_bot, ["My name is Bob.", "I am Kindred."])
+    items = list(bot.stream("eve", "Who are you?", at=T0))
+    tokens, reply = "".join(items[:-1]), items[-1]
+    assert reply.text == "I am Kindred."
+    assert tokens.startswith("My name is Bob."), tokens
+    assert "\n\n" in tokens and tokens.rstrip().endswith("I am Kindred."), tokens

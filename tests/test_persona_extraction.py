@@ -1,0 +1,106 @@
+"""The rule extractor over spaCy's parse: trait kinds, negation, conversational moves, and its
+figures on held-out MSC episodes (the detector was fitted on the other half)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.eval.msc import load_persona_utterances, load_session3
+from agent.eval.msc_persona import bank_coverage, evaluate_extraction, naive_rule, text_scores
+from memory.errors import InvalidInputError
+from personas.extract import RuleTraitExtractor
+
+MSC = Path(__file__).resolve().parents[2] / "shared" / "data" / "msc"
+needs_msc = pytest.mark.skipif(not MSC.exists(), reason=f"MSC data not found at {MSC}")
+
+
+@pytest.fixture(scope="module")
+def rules() -> RuleTraitExtractor:
+    return RuleTraitExtractor()
+
+
+@pytest.mark.parametrize("text, expected, subject", [
+    ("Hi there! I am looking for a job! Any idea where I should look??",
+     "I am looking for a job.", "job"),                                      # plans / job
+    ("Haha yes, my name is Ana and I'm from Lisbon.", "My name is Ana", "name"),  # identity
+    ("Adorable. I love dogs but also work on a farm.", "work on a farm.", "pet"),  # no "also"
+    ("We have a house outside of Las Vegas so it is not so bad here.",
+     "I have a house outside of Las Vegas", "home"),                        # we → I, possessions
+    ("My sister Ana lives with me.", "My sister Ana lives with me.", "family"),  # family
+    ("I have two cats and a parrot, lol.", "I have two cats and a parrot.", "pet"),  # pets
+    ("Sounds like fun, I've never been to a country show before.",
+     "I have never been to a country show before.", "other"),                # negation kept
+    ("I usually go hiking every Sunday morning.", "I usually go hiking every Sunday", "hobby"),
+])
+def test_each_kind_of_trait_is_cut_to_its_clause(rules, text, expected, subject):
+    trait = rules.extract(text)
+    assert trait is not None, text
+    assert expected in trait.text, trait.text
+    assert trait.subject == subject
+    assert len(trait.text.split()) <= 20
+
+
+@pytest.mark.parametrize("text", [
+    "What kind of car do you own?", "I see! How are the kids?", "I agree with you completely.",
+    "I'm good, thanks. And yourself?",
+    "Neat! I'll call you next tax season.", "Thanks, I will remember that."])
+def test_questions_and_conversational_moves_carry_no_trait(rules, text):
+    assert rules.extract(text) is None
+
+
+def test_negation_is_kept(rules):
+    assert rules.extract("Oh, I don't eat meat anymore.").text == "I don't eat meat anymore."
+    assert rules.extract("I can't swim at all, sadly.").text.startswith("I can't swim")
+
+
+def test_batch_and_single_extraction_agree(rules):
+    texts = ["I have two cats.", "How are you?", "My dad is a pilot.", "I love jazz!"]
+    assert rules.extract_many(texts) == [rules.extract(t) for t in texts]
+
+
+def test_text_scores_and_the_naive_rule():
+    assert text_scores("I have two cats.", "I have two cats.")["rougeL"] == pytest.approx(1.0)
+    assert text_scores("I have two cats.", "") == {"bleu2": 0.0, "bleu3": 0.0, "rougeL": 0.0}
+    partial = text_scores("I have two cats.", "I have cats and a dog.")
+    assert 0 < partial["bleu2"] < 1 and 0 < partial["rougeL"] < 1
+    assert naive_rule("Do you like cats? I have two. The sky is blue.") == "I have two."
+
+
+def test_loaders_refuse_bad_paths_and_sessions(tmp_path):
+    with pytest.raises(InvalidInputError, match="--data"):
+        load_persona_utterances(tmp_path)
+    with pytest.raises(InvalidInputError, match="1-4"):
+        load_persona_utterances(tmp_path, sessions=[5])
+
+
+@needs_msc
+def test_fit_and_heldout_halves_never_share_an_episode():
+    fit = {u.episode for u in load_persona_utterances(MSC, [2], "fit")}
+    held = {u.episode for u in load_persona_utterances(MSC, [2], "heldout")}
+    assert fit and held and not fit & held
+
+
+@needs_msc
+def test_heldout_figures_beat_the_naive_rule(rules):
+    """On ~3,000 held-out utterances: better than the naive rule on detection and ROUGE-L."""
+    utterances = load_persona_utterances(MSC, split="heldout")[::4][:3000]
+    report = evaluate_extraction(rules.extract_many, utterances)
+    naive = report["baselines"]["naive_rule"]
+    assert report["n_utterances"] == len(utterances) > 2500
+    assert report["detection"]["accuracy"] >= 0.80
+    assert report["detection"]["accuracy"] > naive["detection"]["accuracy"] + 0.02
+    assert report["extraction"]["rougeL"] > naive["extraction"]["rougeL"]
+    assert set(report["by_session"]) == {"1", "2", "3", "4"}
+
+
+@needs_msc
+def test_bank_coverage_replays_episodes_into_isolated_banks(rules, embedder):
+    episodes = load_session3(MSC)[:2]
+    assert all(len(ep.sessions) == 3 and len(ep.gaps_s) == 2 for ep in episodes)
+    report = bank_coverage(rules.extract_many, episodes, embedder)
+    assert report["episodes"] == 2 and report["facts"] == sum(
+        len(p) for ep in episodes for p in ep.personas)
+    assert 0 < report["bank_coverage"] <= 1
+    assert report["coverage_at"]["0.5"] >= report["coverage_at"]["0.8"]
