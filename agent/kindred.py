@@ -40,7 +40,7 @@ from memory.retrieval import ScoringConfig
 from memory.types import Event, Turn
 from personas.bank import PersonaBank, Trait
 from personas.cards import load_card
-from personas.extract import LLMTraitExtractor, RuleTraitExtractor
+from personas.extract import HybridTraitExtractor, LLMTraitExtractor, RuleTraitExtractor
 
 __all__ = ["Kindred"]
 
@@ -82,10 +82,12 @@ class Kindred:
         use_llm_summary = s.summariser == "llm" or (s.summariser == "auto" and capable)
         use_llm_traits = s.persona_extractor == "llm" or (s.persona_extractor == "auto" and capable)
         rules = RuleTraitExtractor()
+        llm_traits = LLMTraitExtractor(self.chat_model, prompts.EXTRACT_PERSONA)
+        user_extractor = (HybridTraitExtractor(rules, llm_traits) if s.persona_extractor == "hybrid"
+                          else llm_traits if use_llm_traits else rules)
         self._services = Services(
             memory=self.memory, personas=self.personas,
-            user_extractor=(LLMTraitExtractor(self.chat_model, prompts.EXTRACT_PERSONA)
-                            if use_llm_traits else rules),
+            user_extractor=user_extractor,
             agent_extractor=rules,
             summariser=(LLMSummariser(self.chat_model, prompts.SUMMARISE_SESSION)
                         if use_llm_summary else
@@ -96,10 +98,12 @@ class Kindred:
                               if capable else None),
             config=PipelineConfig(
                 beta_s=s.beta_s, stm_window=s.stm_window,
-                scoring=ScoringConfig(mode=s.scoring, tau_s=s.tau_s, gamma=s.gamma),
+                scoring=ScoringConfig(mode=s.scoring, tau_s=s.tau_s, gamma=s.gamma,
+                                      use_topics=s.use_topics),
                 events_k=s.events_k, turns_k=s.turns_k, candidates=s.candidates,
                 turn_scoring=s.turn_scoring,
-                hybrid=HybridWeights(dense=s.w_dense, lexical=s.w_lexical, topic=s.w_topic,
+                hybrid=HybridWeights(dense=s.w_dense, lexical=s.w_lexical,
+                                     topic=s.w_topic if s.use_topics else 0.0,
                                      time_window=s.w_time_window, decay=s.w_decay,
                                      neighbour=s.w_neighbour, session=s.w_session,
                                      fact=s.w_fact, tau_s=s.tau_s,

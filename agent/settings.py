@@ -61,7 +61,9 @@ class Settings(BaseSettings):
     hybrid_candidates: int = Field(default=50, ge=1, description="per retriever; at least 2k")
 
     # personas (LD-Agent extraction, MaLP rehearsal)
-    persona_extractor: Literal["auto", "rules", "llm"] = "auto"
+    persona_extractor: Literal["auto", "rules", "llm", "hybrid"] = Field(
+        default="auto", description="auto: llm when the chat model is capable, else rules; "
+                                    "hybrid: rules decide, the LLM words the trait")
     trait_merge_threshold: float = Field(default=0.85, ge=0, le=1)
     rehearsal_theta: int = Field(default=3, ge=1, description="MaLP promotion count θ")
     trait_flush_sessions: int = Field(
@@ -80,6 +82,8 @@ class Settings(BaseSettings):
     use_events: bool = True
     use_persona: bool = True
     use_feedback: bool = True
+    use_topics: bool = Field(default=True, description="topic overlap in LD-Agent scoring "
+                                                        "(False: the w/o-topic ablation)")
     check_persona: bool = Field(
         default=True, description="check each reply against the agent's card; regenerate once")
 

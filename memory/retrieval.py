@@ -36,6 +36,7 @@ class ScoringConfig:
     mode: ScoringMode = "paper"
     tau_s: float = 1e7
     gamma: float = 0.35
+    use_topics: bool = True  # False: LD-Agent's "w/o topic" ablation (semantic score only)
 
 
 def time_decay(age_s: float, tau_s: float) -> float:
@@ -67,9 +68,9 @@ def score_hits(hits: Sequence[VectorHit], query_topics: Iterable[str], now: floa
     for hit in pool:
         ts = float(hit.metadata.get("ts", now))
         s_sem = float(hit.similarity)
-        s_top = topic_overlap(vq, hit.metadata.get("topics") or [])
+        s_top = topic_overlap(vq, hit.metadata.get("topics") or []) if config.use_topics else 0.0
         lam = time_decay(now - ts, config.tau_s)
-        if config.mode == "code":
+        if config.mode == "code" and config.use_topics:
             if s_top <= 0.0:
                 continue
             total, reason = lam * s_top, "nearest by embedding and shares a topic (code scoring)"

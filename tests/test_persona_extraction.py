@@ -104,3 +104,16 @@ def test_bank_coverage_replays_episodes_into_isolated_banks(rules, embedder):
         len(p) for ep in episodes for p in ep.personas)
     assert 0 < report["bank_coverage"] <= 1
     assert report["coverage_at"]["0.5"] >= report["coverage_at"]["0.8"]
+
+
+def test_hybrid_asks_the_llm_only_when_the_rules_see_a_fact(rules):
+    from fakes import RecordingChatModel
+
+    from personas.extract import HybridTraitExtractor, LLMTraitExtractor
+
+    model = RecordingChatModel(replies=["I have a dog named Rex.", "NO_TRAIT"])
+    hybrid = HybridTraitExtractor(rules, LLMTraitExtractor(model, "Extract: {utterance}"))
+    assert hybrid.extract("How are you today?") is None and model.calls == []
+    assert hybrid.extract("Rex is my dog, he is a beagle.").text == "I have a dog named Rex."
+    fallback = hybrid.extract("I have two cats.")  # the LLM says NO_TRAIT: the rules' words stand
+    assert fallback.text == "I have two cats." and len(model.calls) == 2
