@@ -231,6 +231,113 @@ def eval_msc_persona(
         plot_persona(report, plot)
 
 
+_NO_EVENTS = typer.Option(False, "--no-events", help="ablation: no event memory")
+_NO_PERSONA = typer.Option(False, "--no-persona", help="ablation: no persona traits")
+_NO_FEEDBACK = typer.Option(False, "--no-feedback", help="ablation: no feedback memory")
+_NO_TOPIC = typer.Option(False, "--no-topic", help="ablation: no topic scoring")
+
+
+def _ablations(no_events: bool, no_persona: bool, no_feedback: bool, no_topic: bool
+               ) -> dict[str, bool]:
+    """Settings that switch pipeline stages off (LD-Agent's ablation table)."""
+    flags = {"use_events": no_events, "use_persona": no_persona, "use_feedback": no_feedback,
+             "use_topics": no_topic}
+    return {name: False for name, off in flags.items() if off}
+
+
+@eval_app.command("script")
+def eval_script(files: list[Path] = typer.Argument(..., help="YAML evaluation scripts"),
+                model: str = typer.Option("fake", "--model", "-m",
+                                          help="fake (the script's replies) | local | openai:… | "
+                                               "ollama:…"),
+                report: Path | None = typer.Option(None, "--report",
+                                                   help="write results.json, report.md, PNG here"),
+                seed: int = typer.Option(0, "--seed", help="seed for torch/numpy/random"),
+                judge: str | None = typer.Option(None, "--judge",
+                                                 help="chat model that grades reply_judge"),
+                no_events: bool = _NO_EVENTS, no_persona: bool = _NO_PERSONA,
+                no_feedback: bool = _NO_FEEDBACK, no_topic: bool = _NO_TOPIC) -> None:
+    """Run scripted multi-session evaluations; exit code 1 when an expectation fails."""
+    from rich.progress import Progress
+
+    from agent.eval.script import load_script
+    from agent.eval.script_report import environment, file_hash, print_summary, write_report
+    from agent.eval.script_runner import run_script
+    from agent.kindred import Kindred
+    from agent.models import make_chat_model
+    from agent.settings import Settings
+    from memory.embeddings import default_embedder
+
+    _seed_everything(seed)
+    overrides = _ablations(no_events, no_persona, no_feedback, no_topic)
+    try:
+        scripts = [(path, load_script(path)) for path in files]
+        base = Settings(**overrides)
+        embedder = default_embedder(base.embedder, base.model_cache_dir)
+        chat_model = None if model == "fake" else make_chat_model(model, base)
+        judge_model = make_chat_model(judge, base) if judge else None
+        results = []
+        with Progress(console=_err) as progress:
+            for path, script in scripts:
+                task = progress.add_task(script.name[:40], total=len(script.steps))
+                settings = {**script.settings, **overrides}
+                result = run_script(
+                    script, chat_model=chat_model, judge=judge_model,
+                    make_bot=lambda d, m, settings=settings: Kindred(
+                        data_dir=d, chat_model=m, embedder=embedder, **settings),
+                    progress=lambda n, task=task: progress.advance(task, n))
+                results.append({"file": str(path), "sha256": file_hash(path), **result})
+    except KindredError as exc:
+        _err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    run = {"model": model, "judge": judge, "seed": seed, "settings": overrides,
+           "environment": environment(), "scripts": results}
+    print_summary(run, _console)
+    if report:
+        for path in write_report(run, report):
+            _console.print(f"wrote {path}")
+    if any(r["failed"] for r in results):
+        raise typer.Exit(1)
+
+
+@eval_app.command("compare")
+def eval_compare(a: Path = typer.Argument(..., help="results.json of run A"),
+                 b: Path = typer.Argument(..., help="results.json of run B"),
+                 json_out: Path | None = typer.Option(None, "--json", help="write the diff")) -> None:
+    """What changed between two scripted runs (expectations that flipped, appeared, vanished)."""
+    import json
+
+    from agent.eval.script_report import compare_runs, print_compare
+
+    runs = []
+    for path in (a, b):
+        try:
+            runs.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            _err.print(f"[bold red]error:[/] cannot read {path}: {exc} (pass the results.json that "
+                       "`kindred eval script --report DIR` wrote)")
+            raise typer.Exit(2) from None
+    try:
+        diff = compare_runs(*runs)
+    except (KeyError, TypeError) as exc:
+        _err.print(f"[bold red]error:[/] not a results.json of `kindred eval script`: missing {exc}")
+        raise typer.Exit(2) from None
+    print_compare(diff, _console)
+    if json_out:
+        json_out.write_text(json.dumps(diff, indent=2))
+
+
+def _seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
 @eval_app.command("feedback")
 def eval_feedback(json_out: Path | None = typer.Option(None, "--json", help="write the report"),
                   plot: Path | None = typer.Option(None, "--plot", help="learning curve PNG"),

@@ -10,7 +10,10 @@ from __future__ import annotations
 __all__ = [
     "CLARIFIED_REQUEST",
     "EXTRACT_PERSONA",
+    "IS_CORRECTION",
+    "JUDGE_REPLY",
     "NO_MEMORY",
+    "PERSONA_REGENERATE",
     "PROMPTS_VERSION",
     "SECTION_FEEDBACK",
     "SECTION_MEMORY",
@@ -20,6 +23,13 @@ __all__ = [
 ]
 
 PROMPTS_VERSION = "2026-11-25.2"
+
+# The LLM judge of `reply_judge` expectations in evaluation scripts.
+JUDGE_REPLY = """You are judging a dialogue agent's reply.
+Rubric: {rubric}
+The user said: "{request}"
+The agent replied: "{reply}"
+Does the reply satisfy the rubric? Answer YES or NO, then one short reason."""
 
 # Sent after a draft reply that contradicted the agent's persona (check_persona node).
 PERSONA_REGENERATE = """Your draft reply said "{trait}", which contradicts what is true about you: "{fact}". Write the reply again, consistent with who you are."""

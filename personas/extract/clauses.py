@@ -233,7 +233,7 @@ _ECHO_QUESTION = re.compile(r"^(?:\w+[,!.]?\s+)*?(?:do|did)\s+you\s+(?:also\s+|t
 def statement_fallback(doc: Doc) -> str:
     """A fact the speaker states without "I": the first statement of three words or more; else a
     question that echoes the speaker ("Do you also like to garden?" → "I like to garden."); else
-    the first sentence. Called only when the detector has decided there is a fact."""
+    the first statement. Called only when the detector has decided there is a fact."""
     # sentences with a first-person subject were judged by the clause rules already
     sentences = [_strip_laughs(s) for s in doc.sents
                  if not any(t.dep_ in ("nsubj", "nsubjpass") and _is_first_person(t) for t in s)]
@@ -246,8 +246,9 @@ def statement_fallback(doc: Doc) -> str:
         if echo and len(echo.group(1).split()) >= 2:
             return "I " + echo.group(1).rstrip(" ?") + "."
     statements = [_strip_laughs(s) for s in doc.sents if not s.text.strip().endswith("?")]
-    # last resort: the detector saw a fact the rules cannot cut out; keep the words as said
-    return next((s for s in statements if s), doc.text.strip().rstrip("?"))
+    # only questions left: no trait (storing "where is my PIN hidden" as a fact would be worse
+    # than missing the rare question that hints at one)
+    return next((s for s in statements if s), "")
 
 
 def _strip_laughs(sent: Span) -> str:

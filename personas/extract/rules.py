@@ -48,9 +48,18 @@ _SUBJECTS: list[tuple[str, re.Pattern]] = [
 ]
 
 
+# What the speaker's own main verb says comes first: "I live in Paris with my cat" is about home.
+_FIRST_PERSON_SUBJECTS: list[tuple[str, re.Pattern]] = [
+    ("home", _ci(r"\b(?:I|we)(?:'ve| have)?(?: just| recently)?\s+(?:live|lived|moved|grew up|"
+                 r"am moving|'m moving|are moving)\b")),
+    ("job", _ci(r"\b(?:I|we)\s+(?:work|worked)\b|\bI(?:'m| am) an? (?:\w+ )?(?:nurse|teacher|"
+                r"engineer|doctor|lawyer|student|developer|chef|designer|writer|manager)\b")),
+]
+
+
 def subject_of(text: str) -> str:
     """A coarse subject for a trait (pet, home, job, family…), or ``other``."""
-    for name, pattern in _SUBJECTS:
+    for name, pattern in _FIRST_PERSON_SUBJECTS + _SUBJECTS:
         if pattern.search(text):
             return name
     return "other"
