@@ -125,6 +125,11 @@ def memory_forget(user: str = typer.Option(..., "--user", "-u"), data_dir: Path 
     _console.print(f"Forgot {user}." if held else f"Nothing was stored for {user}.")
 
 
+_NO_EVENTS_QA = typer.Option(False, "--no-events", help="ablation: no event memory")
+_NO_PERSONA_QA = typer.Option(False, "--no-persona", help="ablation: no persona traits")
+_NO_TOPIC_QA = typer.Option(False, "--no-topic", help="ablation: no topic scoring")
+
+
 @eval_app.command("locomo")
 def eval_locomo(data: Path = typer.Option(..., "--data", help="path of locomo10.json"),
                 k: str = typer.Option("5,10,25,50", "--k", help="comma-separated cut-offs"),
@@ -166,6 +171,62 @@ def eval_locomo(data: Path = typer.Option(..., "--data", help="path of locomo10.
         json_out.write_text(json.dumps(report, indent=2))
     if plot:
         plot_recall(report, plot)
+
+
+@eval_app.command("locomo-qa")
+def eval_locomo_qa(data: Path = typer.Option(..., "--data", help="path of locomo10.json"),
+                   model: str = typer.Option("local", "--model", "-m", help="the answering model"),
+                   convs: int | None = typer.Option(None, "--convs", help="first N conversations"),
+                   questions: int | None = typer.Option(None, "--questions",
+                                                        help="first N questions of each"),
+                   judge: str | None = typer.Option(None, "--judge", help="optional judge model"),
+                   json_out: Path | None = typer.Option(None, "--json", help="write the report"),
+                   no_events: bool = _NO_EVENTS_QA, no_persona: bool = _NO_PERSONA_QA,
+                   no_topic: bool = _NO_TOPIC_QA) -> None:
+    """LoCoMo QA: answers from memory by the chosen model, token F1 as the LoCoMo paper scores it."""
+    import json
+
+    from rich.progress import Progress
+
+    from agent.eval.locomo import load_locomo
+    from agent.eval.locomo_qa import evaluate_locomo_qa
+    from agent.kindred import Kindred
+    from agent.local_model import LocalChatModel
+    from agent.models import make_chat_model
+    from agent.settings import Settings
+    from memory.embeddings import default_embedder
+
+    overrides = {k: False for k, off in (("use_events", no_events), ("use_persona", no_persona),
+                                         ("use_topics", no_topic)) if off}
+    try:
+        conversations = load_locomo(data)[:convs] if convs else load_locomo(data)
+        settings = Settings(**overrides)
+        chat_model = make_chat_model(model, settings)
+        if isinstance(chat_model, LocalChatModel):
+            with _console.status("Loading the local model…"):
+                chat_model.load()
+        judge_model = make_chat_model(judge, settings) if judge else None
+        embedder = default_embedder(settings.embedder, settings.model_cache_dir)
+        total = sum(min(len(c.questions), questions or len(c.questions)) for c in conversations)
+        with Progress(console=_err) as progress:
+            task = progress.add_task("LoCoMo QA: replay and answer", total=total)
+            report = evaluate_locomo_qa(
+                conversations, max_questions=questions, judge=judge_model,
+                make_bot=lambda d: Kindred(data_dir=d, chat_model=chat_model, embedder=embedder,
+                                           **overrides),
+                progress=lambda n: progress.advance(task, n))
+    except KindredError as exc:
+        _err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    _console.print(f"LoCoMo QA, model {model}: F1 {100 * report['f1']:.1f} on "
+                   f"{report['n_questions']} questions; by category " +
+                   ", ".join(f"{c}: {100 * v:.1f}" for c, v in report["by_category"].items()) +
+                   (f"; judge accuracy {100 * report['judge_accuracy']:.1f}"
+                    if "judge_accuracy" in report else "") +
+                   f"; {report['seconds']:.0f} s ({report['answer_s_p50']:.1f} s per answer, p50)")
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps({"model": model, "settings": overrides, **report}, indent=2))
 
 
 @eval_app.command("msc-persona")

@@ -8,9 +8,11 @@ traces and evaluation reports record it.
 from __future__ import annotations
 
 __all__ = [
+    "ANSWER_QUESTION",
     "CLARIFIED_REQUEST",
     "EXTRACT_PERSONA",
     "IS_CORRECTION",
+    "JUDGE_ANSWER",
     "JUDGE_REPLY",
     "NO_MEMORY",
     "PERSONA_REGENERATE",
@@ -23,6 +25,20 @@ __all__ = [
 ]
 
 PROMPTS_VERSION = "2026-11-25.2"
+
+# LoCoMo question answering (agent/eval/locomo_qa.py): memories in, a short answer out.
+ANSWER_QUESTION = """Below are memories of a conversation between {speaker_a} and {speaker_b}.
+{memories}
+
+Answer the question in a short phrase, using only these memories. If they do not say, answer "Not mentioned".
+Question: {question}
+Answer:"""
+
+# LLM-as-judge for LoCoMo answers (optional, --judge).
+JUDGE_ANSWER = """Question: {question}
+Gold answer: {truth}
+Generated answer: {answer}
+Is the generated answer correct (it may be phrased differently or be less detailed, but must not contradict the gold answer)? Reply with CORRECT or WRONG."""
 
 # The LLM judge of `reply_judge` expectations in evaluation scripts.
 JUDGE_REPLY = """You are judging a dialogue agent's reply.

@@ -27,7 +27,7 @@ import numpy as np
 from memory.errors import InvalidInputError
 
 __all__ = ["LocomoConversation", "LocomoQuestion", "load_locomo", "evaluate_locomo",
-           "recall_at_k"]
+           "recall_at_k", "replay"]
 
 _EVIDENCE = re.compile(r"D:?(\d+):0*(\d+)")
 _DATE_FORMATS = ("%I:%M %p on %d %B, %Y", "%I:%M %p on %d %b, %Y", "%I:%M %p on %B %d, %Y")
@@ -38,6 +38,7 @@ class LocomoQuestion:
     question: str
     gold: frozenset[str]
     category: int
+    answer: str = ""  # empty for category 5 (adversarial: the right reply is "not mentioned")
 
 
 @dataclass
@@ -104,7 +105,8 @@ def load_locomo(path: str | Path) -> list[LocomoConversation]:
         for qa in sample["qa"]:
             gold = _gold(qa.get("evidence", []), known)
             if gold:
-                conv.questions.append(LocomoQuestion(qa["question"], gold, int(qa["category"])))
+                conv.questions.append(LocomoQuestion(qa["question"], gold, int(qa["category"]),
+                                                     str(qa.get("answer", ""))))
         convs.append(conv)
     return convs
 
@@ -114,7 +116,7 @@ def recall_at_k(ranked: Sequence[str], gold: frozenset[str], k: int) -> float:
     return len(set(ranked[:k]) & gold) / len(gold)
 
 
-def _replay(bot, user_id: str, conv: LocomoConversation, ingest_ms: list[float]) -> dict[str, str]:
+def replay(bot, user_id: str, conv: LocomoConversation, ingest_ms: list[float]) -> dict[str, str]:
     """Ingest every session (with its own time), ending each; returns turn id → dia_id."""
     to_dia: dict[str, str] = {}
     for _, ts, turns in conv.sessions:
@@ -175,7 +177,7 @@ def evaluate_locomo(convs: Sequence[LocomoConversation], ks: Sequence[int], *,
         with tempfile.TemporaryDirectory(prefix="kindred-locomo-") as tmp:
             bot = make_bot(Path(tmp))
             user_id = re.sub(r"[^A-Za-z0-9_.@-]", "-", conv.sample_id)
-            to_dia = _replay(bot, user_id, conv, ingest_ms)
+            to_dia = replay(bot, user_id, conv, ingest_ms)
             now = conv.sessions[-1][1] + timedelta(days=1).total_seconds()
             qvecs = bot.memory.embedder.embed([q.question for q in conv.questions])
             for q in conv.questions:

@@ -19,8 +19,9 @@ Steps: ``say`` (a user turn; ``agent`` fixes the agent's reply instead of genera
 LD-Agent's teacher forcing does), ``feedback``, ``end_session``, ``check`` (probes only),
 ``forget``. Expectations: ``memory_contains`` / ``memory_not_contains`` (everything Kindred holds
 about the user: session turns, stored turns, events, traits, feedback), ``persona_contains`` /
-``persona_not_contains`` (active user traits), ``retrieved_contains`` / ``retrieved_not_contains`` (what the reply recalled),
-``reply_contains``, ``reply_matches`` (regex), ``reply_judge`` (a rubric for an LLM judge),
+``persona_not_contains`` (active user traits), ``retrieved_contains`` /
+``retrieved_not_contains`` (what the reply recalled), ``reply_contains``, ``reply_matches``
+(regex), ``reply_judge`` (a rubric for an LLM judge),
 ``known_user`` (after ``forget``: false).
 """
 

@@ -91,7 +91,7 @@ def write_report(run: dict[str, Any], out_dir: Path) -> list[Path]:
     results.write_text(json.dumps(run, indent=2, default=str) + "\n", encoding="utf-8")
     plot = out_dir / "expectations.png"
     _plot(run, plot)
-    lines = [f"# Kindred scripted evaluation", "",
+    lines = ["# Kindred scripted evaluation", "",
              f"Model **{run['model']}**, seed {run['seed']}, judge {run.get('judge') or 'none'}. "
              f"{sum(r['passed'] for r in run['scripts'])} passed, "
              f"{sum(r['failed'] for r in run['scripts'])} failed, "

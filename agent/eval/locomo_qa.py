@@ -1,0 +1,134 @@
+"""LoCoMo question answering: replay a conversation, then answer each question from memory.
+
+Answers come from the chosen chat model, given what Kindred's retriever recalls for the question
+(``recall_memories``, the same call a chat turn makes), within the same token budget. Answering is
+read-only: questions are not written into memory, so one question never leaks into the next.
+
+Scoring follows the LoCoMo paper's evaluation code (snap-research/LoCoMo, ``evaluation.py``):
+answers are normalised (lower case, punctuation and articles removed), tokens Porter-stemmed, and
+token F1 computed; multi-hop answers (category 1) are split on commas and each gold part takes its
+best predicted part; open-domain gold (category 3) keeps the part before ";"; an adversarial
+question (category 5) scores 1 when the answer says the conversation does not mention it.
+An optional judge model grades answers as CORRECT/WRONG as well (LLM-as-judge, as Mem0 reports).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import string
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+
+from agent.eval.locomo import LocomoConversation, replay
+from graphs import prompts
+from graphs.compose import memory_lines
+from graphs.nodes.retrieve import recall_memories
+from memory.budget import fit_to_budget
+
+__all__ = ["answer_f1", "evaluate_locomo_qa", "token_f1"]
+
+_ARTICLES = re.compile(r"\b(a|an|the|and)\b")
+_NOT_MENTIONED = ("not mentioned", "no information", "not available", "does not say",
+                  "doesn't say", "unknown")
+
+
+def _normalise(text: str) -> str:
+    text = text.lower().replace(",", "")
+    text = "".join(ch for ch in text if ch not in set(string.punctuation))
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def token_f1(prediction: str, truth: str) -> float:
+    """LoCoMo's F1 over normalised, Porter-stemmed tokens."""
+    from nltk.stem import PorterStemmer
+
+    stem = PorterStemmer().stem
+    pred = [stem(w) for w in _normalise(prediction).split()]
+    gold = [stem(w) for w in _normalise(truth).split()]
+    common = Counter(pred) & Counter(gold)
+    same = sum(common.values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(pred), same / len(gold)
+    return 2 * precision * recall / (precision + recall)
+
+
+def answer_f1(prediction: str, truth: str, category: int) -> float:
+    """The score of one answer by its question's category (see the module docstring)."""
+    if category == 5:
+        return float(any(p in prediction.lower() for p in _NOT_MENTIONED))
+    if category == 3:
+        truth = truth.split(";")[0]
+    if category == 1:
+        preds = [p.strip() for p in prediction.split(",") if p.strip()] or [prediction]
+        golds = [g.strip() for g in truth.split(",") if g.strip()] or [truth]
+        return statistics.fmean(max(token_f1(p, g) for p in preds) for g in golds)
+    return token_f1(prediction, truth)
+
+
+def _answer(bot, user_id: str, conv: LocomoConversation, question: str, now: float) -> str:
+    services = bot._services  # the agent's own retriever, stores and budget
+    events, turns = recall_memories(services, user_id, question, now, services.config.turns_k)
+    recalled = [m.model_dump() for m in [*events, *turns]]
+    kept, _ = fit_to_budget(memory_lines(recalled), services.config.memory_token_budget,
+                            services.memory.tokens)
+    prompt = prompts.ANSWER_QUESTION.format(speaker_a=conv.speaker_a, speaker_b=conv.speaker_b,
+                                            memories="\n".join(kept) or "(none)",
+                                            question=question)
+    reply = bot.chat_model.invoke([HumanMessage(prompt)])
+    return str(reply.content).strip().splitlines()[0] if str(reply.content).strip() else ""
+
+
+def _judge(judge, question: str, truth: str, answer: str) -> bool:
+    verdict = judge.invoke([HumanMessage(prompts.JUDGE_ANSWER.format(
+        question=question, truth=truth or "Not mentioned in the conversation", answer=answer))])
+    return str(verdict.content).strip().upper().startswith("CORRECT")
+
+
+def evaluate_locomo_qa(convs: Sequence[LocomoConversation], *, make_bot: Callable[[Path], Any],
+                       max_questions: int | None = None, judge: Any = None,
+                       progress: Callable[[int], Any] | None = None) -> dict[str, Any]:
+    """F1 (and the judge's accuracy) overall and by category, with answers and timings."""
+    rows: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    answer_s: list[float] = []
+    for n, conv in enumerate(convs):
+        questions = conv.questions[:max_questions] if max_questions else conv.questions
+        with tempfile.TemporaryDirectory(prefix="kindred-qa-") as tmp:
+            bot = make_bot(Path(tmp) / "data")
+            try:
+                user = f"locomo{n}"
+                replay(bot, user, conv, [])
+                now = conv.sessions[-1][1] + 86400  # asked a day after the last session
+                for q in questions:
+                    t0 = time.perf_counter()
+                    answer = _answer(bot, user, conv, q.question, now)
+                    answer_s.append(time.perf_counter() - t0)
+                    row = {"conversation": conv.sample_id, "category": q.category,
+                           "question": q.question, "gold": q.answer, "answer": answer,
+                           "f1": answer_f1(answer, q.answer, q.category)}
+                    if judge is not None:
+                        row["judge_correct"] = _judge(judge, q.question, q.answer, answer)
+                    rows.append(row)
+                    if progress:
+                        progress(1)
+            finally:
+                bot.close()
+    by_cat: dict[str, list[float]] = {}
+    for r in rows:
+        by_cat.setdefault(str(r["category"]), []).append(r["f1"])
+    report: dict[str, Any] = {
+        "n_questions": len(rows), "f1": statistics.fmean(r["f1"] for r in rows) if rows else 0.0,
+        "by_category": {c: statistics.fmean(v) for c, v in sorted(by_cat.items())},
+        "seconds": time.perf_counter() - started,
+        "answer_s_p50": statistics.median(answer_s) if answer_s else 0.0, "answers": rows}
+    if judge is not None and rows:
+        report["judge_accuracy"] = statistics.fmean(float(r["judge_correct"]) for r in rows)
+    return report

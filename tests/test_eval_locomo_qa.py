@@ -1,0 +1,80 @@
+"""LoCoMo QA: the paper's F1, and answering from memory without writing the questions into it."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import DAY, T0
+from fakes import RecordingChatModel
+
+from agent.eval.locomo import LocomoConversation, LocomoQuestion
+from agent.eval.locomo_qa import answer_f1, evaluate_locomo_qa, token_f1
+
+
+@pytest.mark.parametrize("prediction, truth, category, expected", [
+    ("7 May 2023", "7 May 2023", 2, 1.0),
+    ("On the 7th of May", "7 May 2023", 2, pytest.approx(2 / 7)),  # only "may" is shared
+    ("The adoption agencies.", "adoption agencies", 4, 1.0),      # articles, punctuation
+    ("running", "runs", 4, 1.0),                                  # Porter stems
+    ("adoption agencies, painting", "Adoption agencies", 1, 1.0),  # best part per gold part
+    ("painting", "Adoption agencies, painting", 1, 0.5),
+    ("psychology", "Psychology; counseling", 3, 1.0),               # part before ";"
+    ("It is not mentioned in the conversation.", "", 5, 1.0),
+    ("Paris", "", 5, 0.0),
+    ("", "Paris", 4, 0.0),
+])
+def test_locomo_f1(prediction, truth, category, expected):
+    assert answer_f1(prediction, truth, category) == expected
+
+
+def test_token_f1_is_symmetric_in_overlap():
+    assert token_f1("red car", "red bike") == pytest.approx(0.5)
+
+
+def _conversation() -> LocomoConversation:
+    turns1 = [{"dia_id": "D1:1", "speaker": "Ann", "text": "I adopted a beagle called Rex."},
+              {"dia_id": "D1:2", "speaker": "Ben", "text": "Lovely! I am training for a marathon."}]
+    turns2 = [{"dia_id": "D2:1", "speaker": "Ann", "text": "Rex chewed my new shoes today."},
+              {"dia_id": "D2:2", "speaker": "Ben", "text": "The marathon is in Boston in April."}]
+    conv = LocomoConversation("conv-test", "Ann", "Ben", [(1, T0, turns1), (2, T0 + 7 * DAY, turns2)])
+    conv.questions = [LocomoQuestion("What is the name of Ann's dog?", frozenset({"D1:1"}), 4, "Rex"),
+                      LocomoQuestion("Where is Ben's marathon?", frozenset({"D2:2"}), 4, "Boston"),
+                      LocomoQuestion("What is Ann's favourite film?", frozenset({"D1:1"}), 5, "")]
+    return conv
+
+
+def test_answers_come_from_recalled_memory_and_leave_memory_unchanged(make_bot):
+    prompts_seen = []
+
+    def respond(messages):
+        prompt = messages[-1].content
+        prompts_seen.append(prompt)
+        # earlier questions and answers were never stored: only the four replayed turns
+        assert bots[-1].memory.turns.count("locomo0") == 4
+        if "dog" in prompt.split("Question:")[1]:
+            return "Rex"
+        return "Boston" if "marathon" in prompt.split("Question:")[1] else "Not mentioned"
+
+    model = RecordingChatModel(respond=respond)
+    bots = []
+
+    def build(data_dir):
+        bots.append(make_bot(chat_model=model, data_dir=data_dir, persona_extractor="rules",
+                             summariser="extractive"))
+        return bots[-1]
+
+    report = evaluate_locomo_qa([_conversation()], make_bot=build)
+    assert report["n_questions"] == 3 and report["f1"] == 1.0
+    assert report["by_category"] == {"4": 1.0, "5": 1.0}
+    assert "beagle called Rex" in prompts_seen[0]          # the retriever found the evidence
+    assert "Boston in April" in prompts_seen[1]
+    assert [a["answer"] for a in report["answers"]] == ["Rex", "Boston", "Not mentioned"]
+
+
+def test_a_judge_grades_answers(make_bot):
+    model = RecordingChatModel(replies=["Rex"])
+    judge = RecordingChatModel(replies=["CORRECT"])
+    report = evaluate_locomo_qa(
+        [_conversation()], max_questions=1, judge=judge,
+        make_bot=lambda d: make_bot(chat_model=model, data_dir=d, persona_extractor="rules",
+                                    summariser="extractive"))
+    assert report["judge_accuracy"] == 1.0 and "Gold answer: Rex" in judge.calls[0][0].content
