@@ -229,6 +229,67 @@ def eval_locomo_qa(data: Path = typer.Option(..., "--data", help="path of locomo
         json_out.write_text(json.dumps({"model": model, "settings": overrides, **report}, indent=2))
 
 
+@eval_app.command("msc-gen")
+def eval_msc_generation(
+        data: Path = typer.Option(..., "--data", help="the MSC folder"),
+        model: str = typer.Option("local", "--model", "-m", help="the generating model"),
+        sessions: str = typer.Option("2,3,4", "--sessions", help="sessions to generate, 2-4"),
+        episodes: int | None = typer.Option(None, "--episodes", help="first N held-out episodes"),
+        replies: int | None = typer.Option(None, "--replies",
+                                           help="at most N generated replies per session"),
+        json_out: Path | None = typer.Option(None, "--json", help="write the report"),
+        no_events: bool = _NO_EVENTS_QA, no_persona: bool = _NO_PERSONA_QA,
+        no_topic: bool = _NO_TOPIC_QA) -> None:
+    """MSC response generation (LD-Agent's protocol): BLEU-2/3, ROUGE-L, Dist-1/2."""
+    import json
+
+    from rich.progress import Progress
+
+    from agent.eval.msc_generation import evaluate_msc_generation, load_generation_episodes
+    from agent.kindred import Kindred
+    from agent.local_model import LocalChatModel
+    from agent.models import make_chat_model
+    from agent.settings import Settings
+    from memory.embeddings import default_embedder
+
+    try:
+        chosen = sorted({int(x) for x in sessions.split(",") if x.strip()})
+        if not chosen or not set(chosen) <= {2, 3, 4}:
+            raise ValueError
+    except ValueError:
+        _err.print("[bold red]error:[/] --sessions takes numbers from 2 to 4, e.g. 2,3,4")
+        raise typer.Exit(2) from None
+    overrides = {k: False for k, off in (("use_events", no_events), ("use_persona", no_persona),
+                                         ("use_topics", no_topic)) if off}
+    try:
+        eps = load_generation_episodes(data)
+        eps = eps[:episodes] if episodes else eps
+        settings = Settings(**overrides)
+        chat_model = make_chat_model(model, settings)
+        if isinstance(chat_model, LocalChatModel):
+            with _console.status("Loading the local model…"):
+                chat_model.load()
+        embedder = default_embedder(settings.embedder, settings.model_cache_dir)
+        total = sum(min(len(d[k - 1]) // 2, replies or 10**6) for _, d in eps for k in chosen)
+        with Progress(console=_err) as progress:
+            task = progress.add_task("MSC: generate sessions " + sessions, total=total)
+            report = evaluate_msc_generation(
+                eps, sessions=chosen, max_replies=replies,
+                make_bot=lambda d: Kindred(data_dir=d, chat_model=chat_model, embedder=embedder,
+                                           **overrides),
+                progress=lambda n: progress.advance(task, n))
+    except KindredError as exc:
+        _err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    _console.print(f"MSC generation, model {model}, {report['n_replies']} replies: BLEU-2 "
+                   f"{100 * report['bleu2']:.2f}, BLEU-3 {100 * report['bleu3']:.2f}, ROUGE-L "
+                   f"{100 * report['rougeL']:.2f}, Dist-1 {100 * report['dist1']:.1f}, Dist-2 "
+                   f"{100 * report['dist2']:.1f}; {report['seconds']:.0f} s")
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps({"model": model, "settings": overrides, **report}, indent=2))
+
+
 @eval_app.command("msc-persona")
 def eval_msc_persona(
         data: Path = typer.Option(..., "--data", help="the MSC folder (personasummary/, dialogue/)"),

@@ -78,3 +78,40 @@ def test_a_judge_grades_answers(make_bot):
         make_bot=lambda d: make_bot(chat_model=model, data_dir=d, persona_extractor="rules",
                                     summariser="extractive"))
     assert report["judge_accuracy"] == 1.0 and "Gold answer: Rex" in judge.calls[0][0].content
+
+
+# ---------------------------------------------------------------- MSC generation (same harness)
+MSC = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data" / "msc"
+
+
+@pytest.mark.skipif(not MSC.exists(), reason=f"MSC data not found at {MSC}")
+def test_msc_generation_teacher_forces_and_scores(make_bot):
+    from agent.eval.msc_generation import distinct_n, evaluate_msc_generation, load_generation_episodes
+
+    episodes = load_generation_episodes(MSC)[:1]
+    number, dialog = episodes[0]
+    assert number % 2 == 1 and len(dialog) == 4
+    seen = []
+
+    def respond(messages):
+        seen.append(messages)
+        return dialog[1][1]  # the gold reply of the first generated turn, every time
+
+    model = RecordingChatModel(respond=respond)
+    report = evaluate_msc_generation(
+        episodes, sessions=[2], max_replies=2,
+        make_bot=lambda d: make_bot(chat_model=model, data_dir=d, persona_extractor="rules",
+                                    summariser="extractive"))
+    assert report["n_replies"] == 2
+    first, second = report["replies"]
+    assert first["rougeL"] == pytest.approx(1.0) and second["rougeL"] < 1.0
+    # the second prompt holds the gold history of session 2 (teacher forcing), not the generation
+    contents = [m.content for m in seen[1]]
+    assert dialog[1][0].strip() in contents and dialog[1][2].strip() in contents[-1]
+    assert report["dist1"] == distinct_n([first["generated"], second["generated"]], 1)
+
+
+def test_distinct_n():
+    from agent.eval.msc_generation import distinct_n
+
+    assert distinct_n(["a b a b"], 1) == 0.5 and distinct_n(["a b a b"], 2) == pytest.approx(2 / 3)

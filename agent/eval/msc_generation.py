@@ -1,0 +1,137 @@
+"""MSC response generation, following LD-Agent's protocol: sessions 2–4 with ground-truth history.
+
+For each episode and each evaluated session K, sessions 1..K-1 are replayed into a fresh Kindred
+(``ingest``; Speaker 1 is the user, Speaker 2 the agent; sessions one week apart, since the
+personasummary files carry no gaps), then session K is walked turn by turn with teacher forcing:
+before each of Speaker 2's utterances the agent generates its own reply from exactly what a chat
+turn would see (recalled memories, traits, the session so far, within the token budget), and the
+gold utterance, not the generated one, is then stored. Generation is read-only.
+
+Scores: BLEU-2/BLEU-3 and ROUGE-L as in :mod:`agent.eval.msc_persona` (NLTK with smoothing method 1,
+``rouge-score`` F1), averaged over generated replies; Dist-1/Dist-2 over all replies of the run
+(distinct n-grams / all n-grams).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from agent.eval.msc_persona import _tokens, text_scores
+from agent.reply import Utterance
+from graphs.compose import build_messages
+from graphs.nodes.generate import to_langchain
+from graphs.nodes.retrieve import recall_memories
+from memory.errors import InvalidInputError
+
+__all__ = ["distinct_n", "evaluate_msc_generation", "load_generation_episodes"]
+
+_WEEK = 7 * 86400.0
+_T0 = 1_600_000_000.0
+
+
+def load_generation_episodes(data_dir: str | Path, split: str = "heldout"
+                             ) -> list[tuple[int, list[list[str]]]]:
+    """(episode, [session 1 utterances, …, session 4 utterances]) joined on ``initial_data_id``."""
+    sessions: dict[int, dict[int, list[str]]] = {}
+    for k in (1, 2, 3, 4):
+        path = Path(data_dir) / "personasummary" / f"session_{k}" / "test.txt"
+        if not path.exists():
+            raise InvalidInputError(f"MSC file {path} is missing: pass --data the MSC folder.")
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            ep = json.loads(line)
+            number = int(str(ep["initial_data_id"]).rsplit("_", 1)[1])
+            if split != "all" and (number % 2 == 0) == (split == "heldout"):
+                continue
+            sessions.setdefault(number, {})[k] = [u["text"] for u in ep["dialog"]]
+    return [(n, [s[k] for k in (1, 2, 3, 4)]) for n, s in sorted(sessions.items()) if len(s) == 4]
+
+
+def distinct_n(texts: Sequence[str], n: int) -> float:
+    grams = [tuple(toks[i:i + n]) for t in texts for toks in [_tokens(t)]
+             for i in range(len(toks) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def _generate(bot, user: str, text: str, now: float) -> str:
+    services = bot._services  # the agent's own retriever, composer and budget
+    cfg = services.config
+    view = bot.memories(user)
+    retrieved = []
+    if cfg.use_events:
+        events, turns = recall_memories(services, user, text, now, cfg.turns_k,
+                                        exclude_session=view.session_id)
+        retrieved = [m.model_dump() for m in events] + [
+            t.model_dump() for t in turns if cfg.turn_scoring != "hybrid"
+            or t.scores["total"] >= cfg.turn_min_score]
+    user_traits = [t.text for t in bot.persona(user, "user")] if cfg.use_persona else []
+    agent_traits = list(services.card.background)
+    context = [t.model_dump() for t in view.session_turns][-cfg.stm_window:]
+    messages, _ = build_messages(
+        agent_name=services.card.name, voice=services.card.voice, agent_traits=agent_traits,
+        user_name=user, retrieved=retrieved, user_traits=user_traits, feedback=None,
+        context=context, text=text, max_words=cfg.reply_max_words,
+        budget=cfg.memory_token_budget, counter=services.memory.tokens)
+    return str(bot.chat_model.invoke(to_langchain(messages)).content).strip()
+
+
+def evaluate_msc_generation(episodes: Sequence[tuple[int, list[list[str]]]], *,
+                            make_bot: Callable[[Path], Any], sessions: Sequence[int] = (2, 3, 4),
+                            max_replies: int | None = None,
+                            progress: Callable[[int], Any] | None = None) -> dict[str, Any]:
+    """BLEU-2/3, ROUGE-L, Dist-1/2 of generated agent replies, overall and per session."""
+    rows: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    for number, dialog in episodes:
+        for k in sessions:
+            with tempfile.TemporaryDirectory(prefix="kindred-mscgen-") as tmp:
+                bot = make_bot(Path(tmp) / "data")
+                try:
+                    user = f"msc{number}"
+                    for s in range(k - 1):  # ground-truth history
+                        _ingest(bot, user, dialog[s], _T0 + s * _WEEK)
+                        bot.end_session(user, at=_T0 + s * _WEEK + len(dialog[s]) + 1)
+                    start = _T0 + (k - 1) * _WEEK
+                    turns = dialog[k - 1]
+                    done = 0
+                    for i in range(1, len(turns), 2):
+                        if max_replies is not None and done >= max_replies:
+                            break
+                        _ingest(bot, user, turns[i - 1:i], start + i - 1, first_index=i - 1)
+                        reply = _generate(bot, user, turns[i - 1], start + i)
+                        rows.append({"episode": number, "session": k, "turn": i,
+                                     "context": turns[i - 1], "gold": turns[i], "generated": reply,
+                                     **text_scores(turns[i], reply)})
+                        _ingest(bot, user, turns[i:i + 1], start + i, first_index=i)
+                        done += 1
+                        if progress:
+                            progress(1)
+                finally:
+                    bot.close()
+    replies = [r["generated"] for r in rows]
+
+    def summary(sub: list[dict[str, Any]]) -> dict[str, float]:
+        return {m: statistics.fmean(r[m] for r in sub) if sub else 0.0
+                for m in ("bleu2", "bleu3", "rougeL")}
+
+    return {"n_replies": len(rows), **summary(rows), "dist1": distinct_n(replies, 1),
+            "dist2": distinct_n(replies, 2),
+            "by_session": {str(k): summary([r for r in rows if r["session"] == k])
+                           for k in sessions},
+            "seconds": time.perf_counter() - started, "replies": rows}
+
+
+def _ingest(bot, user: str, utterances: Sequence[str], at: float, first_index: int = 0) -> None:
+    items = [Utterance(speaker="Speaker 1" if (first_index + j) % 2 == 0 else "Speaker 2",
+                       role="user" if (first_index + j) % 2 == 0 else "agent", text=text,
+                       at=at + j)
+             for j, text in enumerate(utterances) if text.strip()]
+    if items:
+        bot.ingest(user, items)
