@@ -22,14 +22,20 @@ def make_extract_persona(services: Services):
         if not services.config.use_persona:
             return {"user_trait": None, "pending_traits": [], "trace": trace}
         if state.get("kind") == "observe":
-            pending = []
-            for pos, utt in enumerate(state.get("batch") or []):
-                extractor = (services.user_extractor if utt["role"] == "user"
-                             else services.agent_extractor)
-                trait = extractor.extract(utt["text"])
-                if trait:
-                    pending.append({"pos": pos, "owner": utt["role"], "text": trait.text,
-                                    "subject": trait.subject})
+            batch = state.get("batch") or []
+            found_at: dict[int, Any] = {}
+            for role, extractor in (("user", services.user_extractor),
+                                    ("agent", services.agent_extractor)):
+                positions = [p for p, utt in enumerate(batch) if utt["role"] == role]
+                if not positions:
+                    continue
+                texts = [batch[p]["text"] for p in positions]
+                many = getattr(extractor, "extract_many", None)  # one spaCy pass for the batch
+                traits = many(texts) if many else [extractor.extract(t) for t in texts]
+                found_at.update(zip(positions, traits, strict=True))
+            pending = [{"pos": pos, "owner": batch[pos]["role"], "text": trait.text,
+                        "subject": trait.subject}
+                       for pos, trait in sorted(found_at.items()) if trait]
             trace["traits_found"] = len(pending)
             return {"user_trait": None, "pending_traits": pending, "trace": trace}
         trait = services.user_extractor.extract(state["text"])
