@@ -28,13 +28,18 @@ chat: install  ## chat in the terminal (the embedded local model; ARGS="--model 
 test: install  ## the whole test suite (real Chroma, SQLite, embedder; fake chat models)
 	$(PY) -m pytest $(ARGS)
 
-eval: install  ## LoCoMo evidence recall, with baselines, report in out/
+eval: install  ## LoCoMo recall, MSC persona extraction, example scripts; reports in out/
 	$(VENV)/bin/kindred eval locomo --data ../shared/data/locomo/locomo10.json --json out/locomo.json --plot out/locomo.png
+	$(VENV)/bin/kindred eval msc-persona --data ../shared/data/msc --episodes 50 --json out/msc_persona.json --plot out/msc_persona.png
+	$(VENV)/bin/kindred eval feedback --json out/feedback.json --plot out/feedback.png
+	$(VENV)/bin/kindred eval script demos/evals/*.yaml --report out/scripts
 
 bench: install  ## the benchmarks (they print figures; RESULTS.md records them by hand)
 	$(PY) benchmarks/turn_overhead.py
 	$(PY) benchmarks/retrieval_latency.py
 	$(PY) benchmarks/local_model.py
+	$(PY) benchmarks/feedback_lookup.py
+	$(PY) benchmarks/persona_extraction.py --data ../shared/data/msc
 
 lint: install
 	$(VENV)/bin/ruff check agent memory graphs personas tests benchmarks demos
