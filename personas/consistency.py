@@ -28,7 +28,8 @@ FLIP_SIMILARITY = 0.85
 SAME_FACT_SIMILARITY = 0.85
 _NEGATION = re.compile(r"\b(not|no|never|cannot|can't|don't|doesn't|didn't|won't|isn't|aren't|"
                        r"wasn't|haven't|hasn't|n't)\b|n't\b", re.IGNORECASE)
-_NAME = re.compile(r"\b(?:my name is|i'?m called|call me)\s+([A-Z][\w-]*)", re.IGNORECASE)
+_NAME = re.compile(r"\b(?:my name is|i'?m called|call me|(?:i'?m|i am)\b[^.!?]{0,40}?\bnamed)"
+                   r"\s+[\"'“]?([A-Z][\w-]*)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -74,11 +75,12 @@ def _positive(text: str) -> str:
 
 
 def find_contradiction(trait: str, facts: Sequence[str], embedder: Embedder, *,
-                       agent_name: str = "") -> Contradiction | None:
-    """The first known fact ``trait`` contradicts, or None."""
-    said = _NAME.search(trait)
+                       agent_name: str = "", reply: str = "") -> Contradiction | None:
+    """The first known fact ``trait`` contradicts, or None. ``reply``, when given, is searched
+    for a name the agent gives itself (the trait may have cut that clause)."""
+    said = _NAME.search(reply or trait)
     if said and agent_name and said.group(1).lower() != agent_name.split()[0].lower():
-        return Contradiction(trait, f"My name is {agent_name}.", "name")
+        return Contradiction(said.group(0).strip(), f"My name is {agent_name}.", "name")
     if not facts:
         return None
     vectors = np.asarray(embedder.embed([trait, *facts]))

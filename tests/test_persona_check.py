@@ -44,6 +44,16 @@ def test_a_contradicting_reply_is_regenerated_once_and_traced(make_bot):
     assert "My name is Bob." not in [t.text for t in bot.persona("ann", "agent")]
 
 
+def test_a_name_given_anywhere_in_the_reply_is_checked(make_bot):
+    """The local model says things like 'I'm a kindred AI named "Echo"' (seen in a real run)."""
+    bot, _ = _bot(make_bot, ['Hello! I\'m a friendly AI named "Echo", here to help.',
+                             "Hello! I am Kindred, here to help."])
+    reply = bot.chat("fox", "Who are you?", at=T0)
+    check = reply.trace.model_extra["persona_check"]
+    assert check["regenerated"] and check["contradiction"]["reason"] == "name"
+    assert "Echo" in check["contradiction"]["trait"] and reply.text.startswith("Hello! I am Kindred")
+
+
 def test_a_reply_that_still_contradicts_is_kept_but_not_learned(make_bot):
     bot, model = _bot(make_bot, ["My name is Bob.", "My name is Rob."])
     reply = bot.chat("ben", "Who are you?", at=T0)

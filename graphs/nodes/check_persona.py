@@ -31,8 +31,9 @@ def make_check_persona(services: Services):
         trait = services.agent_extractor.extract(reply)
         if not services.config.check_persona:
             return {"agent_trait": _as_dict(trait)}
-        found = (find_contradiction(trait.text, facts, services.memory.embedder,
-                                    agent_name=services.card.name) if trait else None)
+        found = find_contradiction(trait.text if trait else "", facts if trait else [],
+                                   services.memory.embedder, agent_name=services.card.name,
+                                   reply=reply)
         check: dict[str, Any] = {"trait": trait.text if trait else None, "contradiction": None,
                                  "regenerated": False}
         if found is None:
@@ -42,8 +43,9 @@ def make_check_persona(services: Services):
         messages = [*state.get("messages", []), {"role": "system", "content": note}]
         text = str(services.chat_model.invoke(to_langchain(messages)).content).strip()
         retry = services.agent_extractor.extract(text) if text else None
-        still = (find_contradiction(retry.text, facts, services.memory.embedder,
-                                    agent_name=services.card.name) if retry else None)
+        still = find_contradiction(retry.text if retry else "", facts if retry else [],
+                                   services.memory.embedder, agent_name=services.card.name,
+                                   reply=text)
         check.update(contradiction=found.as_dict(), regenerated=True, first_reply=reply,
                      still_inconsistent=still is not None)
         trace["persona_check"] = check
