@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/persona_extraction.py --data ../shared/data/msc
 
-Runs the extractor over 3,000 held-out MSC utterances (spread over sessions 1-4) three times and prints the median, beside the
-spaCy parse alone (the floor of the cost) measured in the same run, since this machine is noisy.
+Runs the extractor over 3,000 held-out MSC utterances (spread over sessions 1-4) three times and
+prints the median, beside the spaCy parse alone (the floor of the cost) measured in the same run,
+since this machine is noisy.
 """
 
 from __future__ import annotations

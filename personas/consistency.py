@@ -3,10 +3,10 @@
 Without an LLM, two kinds of contradiction are caught, the ones that make an agent's persona drift:
 - **exclusive subjects**: a reply trait about the agent's name, home, job or age that differs from
   what the card or an established trait says ("My name is Bob." from an agent called Kindred);
-- **polarity flips**: a reply trait that says nearly the same thing as a known fact but with the
-  negation flipped ("I can browse the internet." against "I cannot browse the internet."), found by
-  a differing negation and, once the negation is removed, embedding similarity ≥
-  :data:`FLIP_SIMILARITY`.
+- **polarity flips**: a sentence of the reply's trait that says nearly what a known fact says but
+  with the negation flipped ("I can browse the web." against "I cannot browse the internet."): the
+  negations differ and, once removed, the embeddings have cosine ≥ :data:`FLIP_SIMILARITY` (0.75:
+  "I like jazz" / "I like rock music" sit at 0.62).
 The graph regenerates the reply once when one is found (``graphs/nodes/check_persona.py``).
 """
 
@@ -24,7 +24,7 @@ from personas.extract.rules import subject_of
 
 __all__ = ["FLIP_SIMILARITY", "SAME_FACT_SIMILARITY", "Contradiction", "find_contradiction"]
 
-FLIP_SIMILARITY = 0.85
+FLIP_SIMILARITY = 0.75
 SAME_FACT_SIMILARITY = 0.85
 _NEGATION = re.compile(r"\b(not|no|never|cannot|can't|don't|doesn't|didn't|won't|isn't|aren't|"
                        r"wasn't|haven't|hasn't|n't)\b|n't\b", re.IGNORECASE)
@@ -85,12 +85,16 @@ def find_contradiction(trait: str, facts: Sequence[str], embedder: Embedder, *,
         return None
     vectors = np.asarray(embedder.embed([trait, *facts]))
     sims = vectors[1:] @ vectors[0]
-    flips = [i for i, fact in enumerate(facts) if _negated(fact) != _negated(trait)]
-    if flips:  # compare the positive forms: embeddings weigh a "not" heavily
-        positive = np.asarray(embedder.embed([_positive(trait)] + [_positive(facts[i]) for i in flips]))
+    for sentence in [s for s in re.split(r"(?<=[.!?])\s+", trait) if s.strip()]:
+        flips = [i for i, fact in enumerate(facts) if _negated(fact) != _negated(sentence)]
+        if not flips:
+            continue
+        # compare the positive forms: embeddings weigh a "not" heavily
+        positive = np.asarray(embedder.embed([_positive(sentence)]
+                                             + [_positive(facts[i]) for i in flips]))
         for i, sim in zip(flips, positive[1:] @ positive[0], strict=True):
             if sim >= FLIP_SIMILARITY:
-                return Contradiction(trait, facts[i], "negation")
+                return Contradiction(sentence, facts[i], "negation")
     subject = subject_of(trait)
     for fact, sim in sorted(zip(facts, sims, strict=True), key=lambda p: -p[1]):
         if (subject in EXCLUSIVE_SUBJECTS and subject_of(fact) == subject

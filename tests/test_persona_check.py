@@ -14,13 +14,14 @@ FACTS = ["I am Kindred, a conversational assistant.", "I cannot browse the inter
 
 @pytest.mark.parametrize("trait, reason", [
     ("My name is Bob.", "name"), ("I can browse the internet.", "negation"),
+    ("I love cats. I can browse the web whenever I want.", "negation"),  # the local model said it
     ("I live in Paris.", "exclusive:home")])
 def test_contradictions_are_found(embedder, trait, reason):
     found = find_contradiction(trait, FACTS, embedder, agent_name="Kindred")
     assert found is not None and found.reason == reason
 
 
-@pytest.mark.parametrize("trait", ["My name is Kindred.", "I love jazz music.",
+@pytest.mark.parametrize("trait", ["My name is Kindred.", "I love jazz music.", "I never sleep.",
                                    "I cannot browse the web.", "I live in London, by the river."])
 def test_consistent_traits_pass(embedder, trait):
     assert find_contradiction(trait, FACTS, embedder, agent_name="Kindred") is None
