@@ -1,4 +1,4 @@
-"""``kindred``: the command line (chat, graph, memory; evaluations join here as they land)."""
+"""``kindred``: the command line (chat, serve, graph, memory, and the evaluations)."""
 
 from __future__ import annotations
 
