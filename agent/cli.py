@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -125,9 +126,35 @@ def memory_forget(user: str = typer.Option(..., "--user", "-u"), data_dir: Path 
     _console.print(f"Forgot {user}." if held else f"Nothing was stored for {user}.")
 
 
-_NO_EVENTS_QA = typer.Option(False, "--no-events", help="ablation: no event memory")
-_NO_PERSONA_QA = typer.Option(False, "--no-persona", help="ablation: no persona traits")
-_NO_TOPIC_QA = typer.Option(False, "--no-topic", help="ablation: no topic scoring")
+_NO_EVENTS = typer.Option(False, "--no-events", help="ablation: no event memory")
+_NO_PERSONA = typer.Option(False, "--no-persona", help="ablation: no persona traits")
+_NO_FEEDBACK = typer.Option(False, "--no-feedback", help="ablation: no feedback memory")
+_NO_TOPIC = typer.Option(False, "--no-topic", help="ablation: no topic scoring")
+
+
+def _ablations(no_events: bool, no_persona: bool, no_feedback: bool, no_topic: bool
+               ) -> dict[str, bool]:
+    """Settings that switch pipeline stages off (LD-Agent's ablation table)."""
+    flags = {"use_events": no_events, "use_persona": no_persona, "use_feedback": no_feedback,
+             "use_topics": no_topic}
+    return {name: False for name, off in flags.items() if off}
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
+
+
+def _answering_model(name: str, settings):
+    """A chat model by name; the local one is loaded now, under a spinner, not at the first turn."""
+    from agent.local_model import LocalChatModel
+    from agent.models import make_chat_model
+
+    model = make_chat_model(name, settings)
+    if isinstance(model, LocalChatModel):
+        with _console.status("Loading the local model…"):
+            model.load()
+    return model
 
 
 @eval_app.command("locomo")
@@ -138,7 +165,6 @@ def eval_locomo(data: Path = typer.Option(..., "--data", help="path of locomo10.
                 convs: int | None = typer.Option(None, "--convs", help="first N conversations")
                 ) -> None:
     """Evidence recall@k on LoCoMo, with BM25-alone and dense-alone baselines beside it."""
-    import json
 
     from rich.progress import Progress
 
@@ -167,8 +193,7 @@ def eval_locomo(data: Path = typer.Option(..., "--data", help="path of locomo10.
         raise typer.Exit(2) from None
     print_recall_report(report, _console)
     if json_out:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(report, indent=2))
+        _write_json(json_out, report)
     if plot:
         plot_recall(report, plot)
 
@@ -181,30 +206,24 @@ def eval_locomo_qa(data: Path = typer.Option(..., "--data", help="path of locomo
                                                         help="first N questions of each"),
                    judge: str | None = typer.Option(None, "--judge", help="optional judge model"),
                    json_out: Path | None = typer.Option(None, "--json", help="write the report"),
-                   no_events: bool = _NO_EVENTS_QA, no_persona: bool = _NO_PERSONA_QA,
-                   no_topic: bool = _NO_TOPIC_QA) -> None:
+                   no_events: bool = _NO_EVENTS, no_persona: bool = _NO_PERSONA,
+                   no_topic: bool = _NO_TOPIC) -> None:
     """LoCoMo QA: answers from memory by the chosen model, token F1 as the LoCoMo paper scores it."""
-    import json
 
     from rich.progress import Progress
 
     from agent.eval.locomo import load_locomo
     from agent.eval.locomo_qa import evaluate_locomo_qa
     from agent.kindred import Kindred
-    from agent.local_model import LocalChatModel
     from agent.models import make_chat_model
     from agent.settings import Settings
     from memory.embeddings import default_embedder
 
-    overrides = {k: False for k, off in (("use_events", no_events), ("use_persona", no_persona),
-                                         ("use_topics", no_topic)) if off}
+    overrides = _ablations(no_events, no_persona, False, no_topic)
     try:
         conversations = load_locomo(data)[:convs] if convs else load_locomo(data)
         settings = Settings(**overrides)
-        chat_model = make_chat_model(model, settings)
-        if isinstance(chat_model, LocalChatModel):
-            with _console.status("Loading the local model…"):
-                chat_model.load()
+        chat_model = _answering_model(model, settings)
         judge_model = make_chat_model(judge, settings) if judge else None
         embedder = default_embedder(settings.embedder, settings.model_cache_dir)
         total = sum(min(len(c.questions), questions or len(c.questions)) for c in conversations)
@@ -225,8 +244,7 @@ def eval_locomo_qa(data: Path = typer.Option(..., "--data", help="path of locomo
                     if "judge_accuracy" in report else "") +
                    f"; {report['seconds']:.0f} s ({report['answer_s_p50']:.1f} s per answer, p50)")
     if json_out:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps({"model": model, "settings": overrides, **report}, indent=2))
+        _write_json(json_out, {"model": model, "settings": overrides, **report})
 
 
 @eval_app.command("msc-gen")
@@ -238,17 +256,15 @@ def eval_msc_generation(
         replies: int | None = typer.Option(None, "--replies",
                                            help="at most N generated replies per session"),
         json_out: Path | None = typer.Option(None, "--json", help="write the report"),
-        no_events: bool = _NO_EVENTS_QA, no_persona: bool = _NO_PERSONA_QA,
-        no_topic: bool = _NO_TOPIC_QA) -> None:
+        no_events: bool = _NO_EVENTS, no_persona: bool = _NO_PERSONA,
+        no_topic: bool = _NO_TOPIC) -> None:
     """MSC response generation (LD-Agent's protocol): BLEU-2/3, ROUGE-L, Dist-1/2."""
-    import json
 
     from rich.progress import Progress
 
-    from agent.eval.msc_generation import evaluate_msc_generation, load_generation_episodes
+    from agent.eval.msc import load_sessions
+    from agent.eval.msc_generation import evaluate_msc_generation
     from agent.kindred import Kindred
-    from agent.local_model import LocalChatModel
-    from agent.models import make_chat_model
     from agent.settings import Settings
     from memory.embeddings import default_embedder
 
@@ -259,16 +275,12 @@ def eval_msc_generation(
     except ValueError:
         _err.print("[bold red]error:[/] --sessions takes numbers from 2 to 4, e.g. 2,3,4")
         raise typer.Exit(2) from None
-    overrides = {k: False for k, off in (("use_events", no_events), ("use_persona", no_persona),
-                                         ("use_topics", no_topic)) if off}
+    overrides = _ablations(no_events, no_persona, False, no_topic)
     try:
-        eps = load_generation_episodes(data)
+        eps = load_sessions(data)
         eps = eps[:episodes] if episodes else eps
         settings = Settings(**overrides)
-        chat_model = make_chat_model(model, settings)
-        if isinstance(chat_model, LocalChatModel):
-            with _console.status("Loading the local model…"):
-                chat_model.load()
+        chat_model = _answering_model(model, settings)
         embedder = default_embedder(settings.embedder, settings.model_cache_dir)
         total = sum(min(len(d[k - 1]) // 2, replies or 10**6) for _, d in eps for k in chosen)
         with Progress(console=_err) as progress:
@@ -286,8 +298,7 @@ def eval_msc_generation(
                    f"{100 * report['rougeL']:.2f}, Dist-1 {100 * report['dist1']:.1f}, Dist-2 "
                    f"{100 * report['dist2']:.1f}; {report['seconds']:.0f} s")
     if json_out:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps({"model": model, "settings": overrides, **report}, indent=2))
+        _write_json(json_out, {"model": model, "settings": overrides, **report})
 
 
 @eval_app.command("msc-persona")
@@ -302,7 +313,6 @@ def eval_msc_persona(
                                             help="bank coverage on the first N episodes only"),
         bank: bool = typer.Option(True, "--bank/--no-bank", help="measure bank coverage")) -> None:
     """Persona extraction on MSC (LD-Agent's metric): detection, BLEU, ROUGE-L, bank coverage."""
-    import json
 
     from rich.progress import Progress
 
@@ -347,24 +357,9 @@ def eval_msc_persona(
         raise typer.Exit(2) from None
     print_persona_report(report, _console)
     if json_out:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(report, indent=2))
+        _write_json(json_out, report)
     if plot:
         plot_persona(report, plot)
-
-
-_NO_EVENTS = typer.Option(False, "--no-events", help="ablation: no event memory")
-_NO_PERSONA = typer.Option(False, "--no-persona", help="ablation: no persona traits")
-_NO_FEEDBACK = typer.Option(False, "--no-feedback", help="ablation: no feedback memory")
-_NO_TOPIC = typer.Option(False, "--no-topic", help="ablation: no topic scoring")
-
-
-def _ablations(no_events: bool, no_persona: bool, no_feedback: bool, no_topic: bool
-               ) -> dict[str, bool]:
-    """Settings that switch pipeline stages off (LD-Agent's ablation table)."""
-    flags = {"use_events": no_events, "use_persona": no_persona, "use_feedback": no_feedback,
-             "use_topics": no_topic}
-    return {name: False for name, off in flags.items() if off}
 
 
 @eval_app.command("script")
@@ -427,7 +422,6 @@ def eval_compare(a: Path = typer.Argument(..., help="results.json of run A"),
                  b: Path = typer.Argument(..., help="results.json of run B"),
                  json_out: Path | None = typer.Option(None, "--json", help="write the diff")) -> None:
     """What changed between two scripted runs (expectations that flipped, appeared, vanished)."""
-    import json
 
     from agent.eval.script_report import compare_runs, print_compare
 
@@ -446,7 +440,7 @@ def eval_compare(a: Path = typer.Argument(..., help="results.json of run A"),
         raise typer.Exit(2) from None
     print_compare(diff, _console)
     if json_out:
-        json_out.write_text(json.dumps(diff, indent=2))
+        _write_json(json_out, diff)
 
 
 def _seed_everything(seed: int) -> None:
@@ -468,7 +462,6 @@ def eval_feedback(json_out: Path | None = typer.Option(None, "--json", help="wri
                                                          help="default: the calibrated setting"),
                   seed: int = typer.Option(0, "--seed")) -> None:
     """MemPrompt-style stream: hit rate on held-out paraphrases, false matches, learning curve."""
-    import json
     import tempfile
 
     from agent.eval.feedback import plot_learning_curve, run_feedback_stream
@@ -495,8 +488,7 @@ def eval_feedback(json_out: Path | None = typer.Option(None, "--json", help="wri
                 "lookup_ms_p50"):
         _console.print(f"{key:>18}: {summary[key]}")
     if json_out:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(report, indent=2))
+        _write_json(json_out, report)
     if plot:
         plot_learning_curve(report, plot)
 
