@@ -86,9 +86,10 @@ MSC = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "da
 
 @pytest.mark.skipif(not MSC.exists(), reason=f"MSC data not found at {MSC}")
 def test_msc_generation_teacher_forces_and_scores(make_bot):
-    from agent.eval.msc_generation import distinct_n, evaluate_msc_generation, load_generation_episodes
+    from agent.eval.msc import load_sessions
+    from agent.eval.msc_generation import distinct_n, evaluate_msc_generation
 
-    episodes = load_generation_episodes(MSC)[:1]
+    episodes = load_sessions(MSC)[:1]
     number, dialog = episodes[0]
     assert number % 2 == 1 and len(dialog) == 4
     seen = []

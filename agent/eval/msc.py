@@ -15,14 +15,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from agent.eval.script import parse_gap
 from memory.errors import InvalidInputError
 
-__all__ = ["MSCEpisode", "MSCUtterance", "Split", "load_persona_utterances", "load_session3"]
+__all__ = ["MSCEpisode", "MSCUtterance", "Split", "load_persona_utterances", "load_session3",
+           "load_sessions"]
 
 Split = Literal["fit", "heldout", "all"]
 
-_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400,
-            "month": 30 * 86400, "year": 365 * 86400}
+
+def _gap_s(previous: dict) -> float:
+    """Seconds before the next session: ``time_num`` ``time_unit`` ("4 days"); a day per unit the
+    gap syntax does not know."""
+    num = float(previous.get("time_num", 0))
+    try:
+        return parse_gap(f"+{num} {previous.get('time_unit', 'day')}")
+    except ValueError:
+        return num * 86400
 
 
 @dataclass(frozen=True)
@@ -96,9 +105,19 @@ def load_session3(data_dir: str | Path, split: Split = "heldout") -> list[MSCEpi
         history = ep["previous_dialogs"]
         sessions = tuple(tuple(u["text"] for u in d["dialog"]) for d in history)
         sessions += (tuple(u["text"] for u in ep["dialog"]),)
-        gaps = tuple(float(d.get("time_num", 0)) * _SECONDS.get(str(d.get("time_unit", "day"))
-                                                                 .rstrip("s"), 86400)
-                     for d in history)
+        gaps = tuple(_gap_s(d) for d in history)
         personas = ep["personas"]
         out.append(MSCEpisode(number, sessions, gaps, (tuple(personas[0]), tuple(personas[1]))))
     return out
+
+
+def load_sessions(data_dir: str | Path, split: Split = "heldout") -> list[tuple[int, list[list[str]]]]:
+    """(episode, [session 1 utterances, …, session 4 utterances]) from ``personasummary``, joined on
+    ``initial_data_id``; episodes missing a session are left out."""
+    sessions: dict[int, dict[int, list[str]]] = {}
+    for k in (1, 2, 3, 4):
+        for episode in _lines(Path(data_dir) / "personasummary" / f"session_{k}" / "test.txt"):
+            number = _episode_number(episode.get("initial_data_id", ""))
+            if _keep(number, split):
+                sessions.setdefault(number, {})[k] = [u["text"] for u in episode["dialog"]]
+    return [(n, [s[k] for k in (1, 2, 3, 4)]) for n, s in sorted(sessions.items()) if len(s) == 4]

@@ -14,7 +14,6 @@ Scores: BLEU-2/BLEU-3 and ROUGE-L as in :mod:`agent.eval.msc_persona` (NLTK with
 
 from __future__ import annotations
 
-import json
 import statistics
 import tempfile
 import time
@@ -22,40 +21,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from agent.eval.msc_persona import _tokens, text_scores
+from agent.eval.msc_persona import word_tokens, text_scores
 from agent.reply import Utterance
 from graphs.compose import build_messages
 from graphs.nodes.generate import to_langchain
 from graphs.nodes.retrieve import recall_memories
-from memory.errors import InvalidInputError
 
-__all__ = ["distinct_n", "evaluate_msc_generation", "load_generation_episodes"]
+__all__ = ["distinct_n", "evaluate_msc_generation"]
 
 _WEEK = 7 * 86400.0
 _T0 = 1_600_000_000.0
 
 
-def load_generation_episodes(data_dir: str | Path, split: str = "heldout"
-                             ) -> list[tuple[int, list[list[str]]]]:
-    """(episode, [session 1 utterances, …, session 4 utterances]) joined on ``initial_data_id``."""
-    sessions: dict[int, dict[int, list[str]]] = {}
-    for k in (1, 2, 3, 4):
-        path = Path(data_dir) / "personasummary" / f"session_{k}" / "test.txt"
-        if not path.exists():
-            raise InvalidInputError(f"MSC file {path} is missing: pass --data the MSC folder.")
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            ep = json.loads(line)
-            number = int(str(ep["initial_data_id"]).rsplit("_", 1)[1])
-            if split != "all" and (number % 2 == 0) == (split == "heldout"):
-                continue
-            sessions.setdefault(number, {})[k] = [u["text"] for u in ep["dialog"]]
-    return [(n, [s[k] for k in (1, 2, 3, 4)]) for n, s in sorted(sessions.items()) if len(s) == 4]
-
-
 def distinct_n(texts: Sequence[str], n: int) -> float:
-    grams = [tuple(toks[i:i + n]) for t in texts for toks in [_tokens(t)]
+    grams = [tuple(toks[i:i + n]) for t in texts for toks in [word_tokens(t)]
              for i in range(len(toks) - n + 1)]
     return len(set(grams)) / len(grams) if grams else 0.0
 

@@ -33,13 +33,14 @@ from memory.embeddings import Embedder
 from personas.extract.base import ExtractedTrait
 
 __all__ = ["COVERAGE_THRESHOLD", "bank_coverage", "evaluate_extraction", "naive_rule",
-           "text_scores"]
+           "text_scores", "word_tokens"]
 
 COVERAGE_THRESHOLD = 0.7
 _TOKEN = re.compile(r"[a-z0-9]+")
 
 
-def _tokens(text: str) -> list[str]:
+def word_tokens(text: str) -> list[str]:
+    """Lower-cased alphanumeric tokens, as ``rouge-score`` tokenises (BLEU and Dist use them too)."""
     return _TOKEN.findall(text.lower())
 
 
@@ -49,7 +50,7 @@ def text_scores(gold: str, predicted: str) -> dict[str, float]:
 
     if not predicted.strip():
         return {"bleu2": 0.0, "bleu3": 0.0, "rougeL": 0.0}
-    ref, hyp = _tokens(gold), _tokens(predicted)
+    ref, hyp = word_tokens(gold), word_tokens(predicted)
     smooth = SmoothingFunction().method1
     return {"bleu2": float(sentence_bleu([ref], hyp, weights=(0.5, 0.5),
                                          smoothing_function=smooth)) if hyp else 0.0,

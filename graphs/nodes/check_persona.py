@@ -22,6 +22,12 @@ __all__ = ["make_check_persona"]
 
 
 def make_check_persona(services: Services):
+    def contradiction(trait, reply: str, facts: list[str]):
+        """What ``reply`` contradicts: a name it gives the agent, or its trait against ``facts``."""
+        return find_contradiction(trait.text if trait else "", facts if trait else [],
+                                  services.memory.embedder, agent_name=services.card.name,
+                                  reply=reply)
+
     def check_persona(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         reply = state.get("reply") or ""
         trace = dict(state.get("trace") or {})
@@ -31,9 +37,7 @@ def make_check_persona(services: Services):
         trait = services.agent_extractor.extract(reply)
         if not services.config.check_persona:
             return {"agent_trait": _as_dict(trait)}
-        found = find_contradiction(trait.text if trait else "", facts if trait else [],
-                                   services.memory.embedder, agent_name=services.card.name,
-                                   reply=reply)
+        found = contradiction(trait, reply, facts)
         check: dict[str, Any] = {"trait": trait.text if trait else None, "contradiction": None,
                                  "regenerated": False}
         if found is None:
@@ -43,9 +47,7 @@ def make_check_persona(services: Services):
         messages = [*state.get("messages", []), {"role": "system", "content": note}]
         text = str(services.chat_model.invoke(to_langchain(messages)).content).strip()
         retry = services.agent_extractor.extract(text) if text else None
-        still = find_contradiction(retry.text if retry else "", facts if retry else [],
-                                   services.memory.embedder, agent_name=services.card.name,
-                                   reply=text)
+        still = contradiction(retry, text, facts)
         check.update(contradiction=found.as_dict(), regenerated=True, first_reply=reply,
                      still_inconsistent=still is not None)
         trace["persona_check"] = check
