@@ -19,11 +19,10 @@ import numpy as np
 from memory.db import Database
 from memory.embeddings import Embedder
 from memory.store import VectorHit, VectorIndex
+from memory.text import split_sentences
 from memory.types import Event, Turn
 
 __all__ = ["EventMemory", "ExtractiveSummariser", "LLMSummariser", "Summariser"]
-
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 class Summariser(Protocol):
@@ -47,7 +46,7 @@ class ExtractiveSummariser:
         self.max_words = max_words
 
     def summarise(self, turns: Sequence[Turn]) -> str:
-        sents = [(t, s.strip()) for t in turns for s in _SENTENCE.split(t.text) if s.strip()]
+        sents = [(t, s.strip()) for t in turns for s in split_sentences(t.text)]
         if any(t.role == "user" for t, _ in sents):
             sents = [(t, s) for t, s in sents if t.role == "user"]
         if not sents:

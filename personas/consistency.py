@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from memory.embeddings import Embedder
+from memory.text import split_sentences
 from personas.bank import EXCLUSIVE_SUBJECTS
 from personas.extract.rules import subject_of
 
@@ -85,7 +86,7 @@ def find_contradiction(trait: str, facts: Sequence[str], embedder: Embedder, *,
         return None
     vectors = np.asarray(embedder.embed([trait, *facts]))
     sims = vectors[1:] @ vectors[0]
-    for sentence in [s for s in re.split(r"(?<=[.!?])\s+", trait) if s.strip()]:
+    for sentence in split_sentences(trait):
         flips = [i for i, fact in enumerate(facts) if _negated(fact) != _negated(sentence)]
         if not flips:
             continue

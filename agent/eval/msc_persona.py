@@ -30,6 +30,7 @@ import numpy as np
 
 from agent.eval.msc import MSCEpisode, MSCUtterance
 from memory.embeddings import Embedder
+from memory.text import split_sentences
 from personas.extract.base import ExtractedTrait
 
 __all__ = ["COVERAGE_THRESHOLD", "bank_coverage", "evaluate_extraction", "naive_rule",
@@ -75,9 +76,8 @@ _FIRST_PERSON = re.compile(r"\b(i|i'm|im|i've|i'd|i'll|my|me|mine|myself)\b", re
 
 def naive_rule(text: str) -> str:
     """The issue's baseline: keep first-person sentences that are not questions."""
-    sentences = re.split(r"(?<=[.!?])\s+", text.strip())
-    return " ".join(s.strip() for s in sentences
-                    if s.strip() and _FIRST_PERSON.search(s) and not s.strip().endswith("?"))
+    return " ".join(s for s in split_sentences(text)
+                    if _FIRST_PERSON.search(s) and not s.endswith("?"))
 
 
 def _summary(predicted: Sequence[str], utterances: Sequence[MSCUtterance]) -> dict[str, Any]:
@@ -152,7 +152,7 @@ def bank_coverage(extract_many: Callable[[Sequence[str]], list[ExtractedTrait | 
                     if trait is None:
                         continue
                     user = f"msc{ep.episode}-speaker{1 + i % 2}"
-                    for sentence in re.split(r"(?<=[.!?])\s+", trait.text):
+                    for sentence in split_sentences(trait.text):
                         if len(sentence) > 3:
                             bank.observe(user, "user", ExtractedTrait(sentence, subject_of(sentence)),
                                          now + i, session_no=session_no)
