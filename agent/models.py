@@ -1,5 +1,9 @@
 """Chat models by name: ``local``, ``fake``, ``openai:<model>``, ``ollama:<model>``.
 
+``local`` is SmolLM2-135M from its PyPI package, run by llama.cpp when ``llama-cpp-python`` is
+installed (several times faster) and by transformers otherwise; ``local:llamacpp`` and
+``local:transformers`` pick the backend explicitly.
+
 Any langchain-core ``BaseChatModel`` instance works too; names are a shorthand for the common ones.
 ``openai:`` talks to any OpenAI-compatible server (vLLM, llama.cpp server, LM Studio...) given a
 base URL; it and ``ollama:`` need their optional packages (``pip install 'kindred[openai]'``).
@@ -13,13 +17,15 @@ from typing import Any
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
+from agent.llamacpp_model import LlamaCppChatModel, llamacpp_available
 from agent.local_model import LocalChatModel
 from agent.settings import Settings
 from memory.errors import ModelUnavailableError
 
-__all__ = ["FAKE_REPLIES", "MODEL_NAMES", "is_capable", "make_chat_model", "model_label"]
+__all__ = ["FAKE_REPLIES", "MODEL_NAMES", "is_capable", "is_local", "make_chat_model", "model_label"]
 
-MODEL_NAMES = ("local", "fake", "openai:<model>", "ollama:<model>")
+MODEL_NAMES = ("local", "local:llamacpp", "local:transformers", "fake", "openai:<model>",
+               "ollama:<model>")
 
 # What the ``fake`` model says, in turn: deterministic output for tests and demos.
 FAKE_REPLIES = [
@@ -37,7 +43,10 @@ def make_chat_model(spec: str | BaseChatModel, settings: Settings) -> BaseChatMo
         raise ModelUnavailableError(f"Chat model must be a name or a BaseChatModel, got {spec!r}. "
                                     f"Names: {', '.join(MODEL_NAMES)}.")
     name = spec.strip()
-    if name == "local":
+    if name == "local:llamacpp" or (name == "local" and llamacpp_available()):
+        return LlamaCppChatModel(cache_dir=str(settings.model_cache_dir),
+                                 max_new_tokens=settings.max_new_tokens)
+    if name in ("local", "local:transformers"):
         return LocalChatModel(cache_dir=str(settings.model_cache_dir),
                               max_new_tokens=settings.max_new_tokens)
     if name == "fake":
@@ -85,8 +94,13 @@ def is_capable(model: BaseChatModel) -> bool:
     """
     from langchain_core.language_models import fake_chat_models
 
-    return not (isinstance(model, LocalChatModel)
-                or type(model).__module__ == fake_chat_models.__name__)
+    return not (is_local(model) or type(model).__module__ == fake_chat_models.__name__)
+
+
+def is_local(model: BaseChatModel) -> bool:
+    """Whether the model is the embedded SmolLM2 (either backend): it has a ``load()`` to call
+    before the first turn, and it is not capable."""
+    return isinstance(model, (LocalChatModel, LlamaCppChatModel))
 
 
 def model_label(model: BaseChatModel) -> str:

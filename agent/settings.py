@@ -21,8 +21,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KINDRED_", extra="forbid")
 
     data_dir: Path = Field(default=Path("~/.kindred"), description="where all memory is stored")
-    chat_model: str = Field(default="local",
-                            description="local | fake | openai:<model> | ollama:<model>")
+    chat_model: str = Field(default="local", description="local[:llamacpp|:transformers] | fake | "
+                                                         "openai:<model> | ollama:<model>")
     base_url: str | None = Field(default=None, description="server URL for openai:/ollama: models")
     api_key: SecretStr | None = Field(default=None, description="key for openai: (else OPENAI_API_KEY)")
     persona: str = Field(default="kindred", description="agent persona card: name or YAML path")

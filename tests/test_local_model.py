@@ -1,4 +1,8 @@
-"""The embedded default model: SmolLM2-135M from its PyPI package, dequantised once, streamed."""
+"""The embedded default model: SmolLM2-135M from its PyPI package, on both backends.
+
+transformers dequantises the GGUF once and streams through PyTorch; llama.cpp runs the GGUF as it
+is. Both must stream, be deterministic and honour stop strings, since evaluations rely on it.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,18 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
+from agent.llamacpp_model import LlamaCppChatModel
 from agent.local_model import GGUF_FILE, LocalChatModel, gguf_path, prepare_local_weights
-from agent.models import is_capable, make_chat_model
+from agent.models import is_capable, is_local, make_chat_model
 from agent.settings import Settings
 
 CACHE = Path("~/.cache/kindred/models").expanduser()  # shared with `make chat`: converted once
 
 
-@pytest.fixture(scope="module")
-def model() -> LocalChatModel:
+@pytest.fixture(scope="module", params=["transformers", "llamacpp"])
+def model(request):
+    if request.param == "llamacpp":
+        return LlamaCppChatModel(max_new_tokens=12).load()
     return LocalChatModel(cache_dir=str(CACHE), max_new_tokens=12).load()
 
 
@@ -44,6 +51,36 @@ def test_local_model_honours_stop_strings(model):
 
 
 def test_registry_builds_the_local_model_and_treats_it_as_not_capable(tmp_path):
-    built = make_chat_model("local", Settings(model_cache_dir=tmp_path, data_dir=tmp_path))
-    assert isinstance(built, LocalChatModel) and not is_capable(built)
-    assert not is_capable(make_chat_model("fake", Settings(data_dir=tmp_path)))
+    settings = Settings(model_cache_dir=tmp_path, data_dir=tmp_path, max_new_tokens=33)
+    default = make_chat_model("local", settings)  # llama.cpp is installed by `make install`
+    assert isinstance(default, LlamaCppChatModel) and default.max_new_tokens == 33
+    forced = make_chat_model("local:transformers", settings)
+    assert isinstance(forced, LocalChatModel) and forced.max_new_tokens == 33
+    assert isinstance(make_chat_model("local:llamacpp", settings), LlamaCppChatModel)
+    for built in (default, forced):
+        assert is_local(built) and not is_capable(built)
+    fake = make_chat_model("fake", Settings(data_dir=tmp_path))
+    assert not is_capable(fake) and not is_local(fake)
+
+
+def test_llamacpp_backend_answers_in_the_gguf_chat_format():
+    """The GGUF's own chat template is used: the reply is the assistant's turn, not the prompt."""
+    model = LlamaCppChatModel(max_new_tokens=20).load()
+    text = model.invoke([SystemMessage("You are a helpful assistant."),
+                         HumanMessage("What is the capital of France? One word.")]).content
+    assert "Paris" in text and "<|im_start|>" not in text and "What is the capital" not in text
+
+
+def test_kindred_chats_and_streams_on_the_default_local_model(tmp_path):
+    """The README's first command runs this path: the default model through the whole turn graph."""
+    from agent import Kindred
+
+    with Kindred(data_dir=tmp_path / "data", chat_model="local", model_cache_dir=CACHE,
+                 max_new_tokens=24) as bot:
+        assert isinstance(bot.chat_model, LlamaCppChatModel)
+        pieces = [p for p in bot.stream("ana", "Hi, I'm Ana and I keep bees in my garden.")
+                  if isinstance(p, str)]
+        assert len(pieces) >= 2 and "".join(pieces).strip()
+        texts = [t.text for t in bot.memories("ana").session_turns]
+        assert texts[0] == "Hi, I'm Ana and I keep bees in my garden." and len(texts) == 2
+        assert any("bees" in t.text for t in bot.persona("ana", "user"))
