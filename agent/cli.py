@@ -131,6 +131,8 @@ _NO_EVENTS = typer.Option(False, "--no-events", help="ablation: no event memory"
 _NO_PERSONA = typer.Option(False, "--no-persona", help="ablation: no persona traits")
 _NO_FEEDBACK = typer.Option(False, "--no-feedback", help="ablation: no feedback memory")
 _NO_TOPIC = typer.Option(False, "--no-topic", help="ablation: no topic scoring")
+_CHECKPOINT = typer.Option(None, "--checkpoint",
+                           help="JSON-lines file of finished units: a stopped run resumes from it")
 
 
 def _ablations(no_events: bool, no_persona: bool, no_feedback: bool, no_topic: bool
@@ -206,12 +208,14 @@ def eval_locomo_qa(data: Path = typer.Option(..., "--data", help="path of locomo
                                                         help="first N questions of each"),
                    judge: str | None = typer.Option(None, "--judge", help="optional judge model"),
                    json_out: Path | None = typer.Option(None, "--json", help="write the report"),
+                   checkpoint: Path | None = _CHECKPOINT,
                    no_events: bool = _NO_EVENTS, no_persona: bool = _NO_PERSONA,
                    no_topic: bool = _NO_TOPIC) -> None:
     """LoCoMo QA: answers from memory by the chosen model, token F1 as the LoCoMo paper scores it."""
 
     from rich.progress import Progress
 
+    from agent.eval.checkpoint import Checkpoint
     from agent.eval.locomo import load_locomo
     from agent.eval.locomo_qa import evaluate_locomo_qa
     from agent.kindred import Kindred
@@ -225,12 +229,15 @@ def eval_locomo_qa(data: Path = typer.Option(..., "--data", help="path of locomo
         settings = Settings(**overrides)
         chat_model = _answering_model(model, settings)
         judge_model = make_chat_model(judge, settings) if judge else None
+        saved = Checkpoint(checkpoint, {"run": "locomo-qa", "data": str(data.resolve()),
+                                        "model": model, "judge": judge, "convs": convs,
+                                        "questions": questions, "settings": overrides})
         embedder = default_embedder(settings.embedder, settings.model_cache_dir)
         total = sum(min(len(c.questions), questions or len(c.questions)) for c in conversations)
         with Progress(console=_err) as progress:
             task = progress.add_task("LoCoMo QA: replay and answer", total=total)
             report = evaluate_locomo_qa(
-                conversations, max_questions=questions, judge=judge_model,
+                conversations, max_questions=questions, judge=judge_model, checkpoint=saved,
                 make_bot=lambda d: Kindred(data_dir=d, chat_model=chat_model, embedder=embedder,
                                            **overrides),
                 progress=lambda n: progress.advance(task, n))
@@ -256,12 +263,14 @@ def eval_msc_generation(
         replies: int | None = typer.Option(None, "--replies",
                                            help="at most N generated replies per session"),
         json_out: Path | None = typer.Option(None, "--json", help="write the report"),
+        checkpoint: Path | None = _CHECKPOINT,
         no_events: bool = _NO_EVENTS, no_persona: bool = _NO_PERSONA,
         no_topic: bool = _NO_TOPIC) -> None:
     """MSC response generation (LD-Agent's protocol): BLEU-2/3, ROUGE-L, Dist-1/2."""
 
     from rich.progress import Progress
 
+    from agent.eval.checkpoint import Checkpoint
     from agent.eval.msc import load_sessions
     from agent.eval.msc_generation import evaluate_msc_generation
     from agent.kindred import Kindred
@@ -281,12 +290,15 @@ def eval_msc_generation(
         eps = eps[:episodes] if episodes else eps
         settings = Settings(**overrides)
         chat_model = _answering_model(model, settings)
+        saved = Checkpoint(checkpoint, {"run": "msc-gen", "data": str(data.resolve()),
+                                        "model": model, "sessions": chosen, "episodes": episodes,
+                                        "replies": replies, "settings": overrides})
         embedder = default_embedder(settings.embedder, settings.model_cache_dir)
         total = sum(min(len(d[k - 1]) // 2, replies or 10**6) for _, d in eps for k in chosen)
         with Progress(console=_err) as progress:
             task = progress.add_task("MSC: generate sessions " + sessions, total=total)
             report = evaluate_msc_generation(
-                eps, sessions=chosen, max_replies=replies,
+                eps, sessions=chosen, max_replies=replies, checkpoint=saved,
                 make_bot=lambda d: Kindred(data_dir=d, chat_model=chat_model, embedder=embedder,
                                            **overrides),
                 progress=lambda n: progress.advance(task, n))

@@ -85,7 +85,8 @@ MSC = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "da
 
 
 @pytest.mark.skipif(not MSC.exists(), reason=f"MSC data not found at {MSC}")
-def test_msc_generation_teacher_forces_and_scores(make_bot):
+def test_msc_generation_teacher_forces_and_scores(make_bot, tmp_path):
+    from agent.eval.checkpoint import Checkpoint
     from agent.eval.msc import load_sessions
     from agent.eval.msc_generation import distinct_n, evaluate_msc_generation
 
@@ -99,11 +100,15 @@ def test_msc_generation_teacher_forces_and_scores(make_bot):
         return dialog[1][1]  # the gold reply of the first generated turn, every time
 
     model = RecordingChatModel(respond=respond)
-    report = evaluate_msc_generation(
-        episodes, sessions=[2], max_replies=2,
-        make_bot=lambda d: make_bot(chat_model=model, data_dir=d, persona_extractor="rules",
-                                    summariser="extractive"))
+    run = dict(sessions=[2], max_replies=2,
+               make_bot=lambda d: make_bot(chat_model=model, data_dir=d, persona_extractor="rules",
+                                           summariser="extractive"))
+    report = evaluate_msc_generation(episodes, **run,
+                                     checkpoint=Checkpoint(tmp_path / "gen.jsonl", {"k": 2}))
     assert report["n_replies"] == 2
+    resumed = evaluate_msc_generation(episodes, **run,
+                                      checkpoint=Checkpoint(tmp_path / "gen.jsonl", {"k": 2}))
+    assert len(seen) == 2 and resumed["replies"] == report["replies"]  # nothing generated again
     first, second = report["replies"]
     assert first["rougeL"] == pytest.approx(1.0) and second["rougeL"] < 1.0
     # the second prompt holds the gold history of session 2 (teacher forcing), not the generation
@@ -116,3 +121,61 @@ def test_distinct_n():
     from agent.eval.msc_generation import distinct_n
 
     assert distinct_n(["a b a b"], 1) == 0.5 and distinct_n(["a b a b"], 2) == pytest.approx(2 / 3)
+
+
+# ---------------------------------------------------------------- resumable runs
+def test_a_stopped_run_resumes_from_its_checkpoint_without_redoing_finished_units(make_bot, tmp_path):
+    from agent.eval.checkpoint import Checkpoint
+
+    path = tmp_path / "qa.jsonl"
+    second = _conversation()
+    second.sample_id = "conv-two"
+    config = {"run": "locomo-qa", "model": "fake"}
+    built = []
+
+    def build(data_dir):
+        built.append(data_dir)
+        return make_bot(chat_model=RecordingChatModel(replies=["Rex", "Boston", "Not mentioned"]),
+                        data_dir=data_dir, persona_extractor="rules", summariser="extractive")
+
+    full = evaluate_locomo_qa([_conversation(), second], make_bot=build,
+                              checkpoint=Checkpoint(path, config))
+    assert len(built) == 2 and full["n_questions"] == 6
+    lines = path.read_text().splitlines()
+    assert len(lines) == 3  # the configuration, then one line per finished conversation
+
+    # everything saved: a rerun builds no memory at all and reports the same figures and cost
+    again = evaluate_locomo_qa([_conversation(), second], make_bot=build,
+                               checkpoint=Checkpoint(path, config))
+    assert len(built) == 2
+    assert again["answers"] == full["answers"] and again["seconds"] == full["seconds"]
+
+    # killed while writing the second unit: that unit alone is redone, the file is repaired
+    path.write_text("\n".join(lines[:2]) + "\n" + lines[2][: len(lines[2]) // 2])
+    resumed = evaluate_locomo_qa([_conversation(), second], make_bot=build,
+                                 checkpoint=Checkpoint(path, config))
+    assert len(built) == 3 and [a["answer"] for a in resumed["answers"]] == \
+        [a["answer"] for a in full["answers"]]
+    assert len(path.read_text().splitlines()) == 3
+
+
+def test_a_checkpoint_refuses_another_configuration_and_a_corrupted_file(tmp_path):
+    from agent.eval.checkpoint import Checkpoint
+    from agent.errors import InvalidInputError
+
+    path = tmp_path / "run.jsonl"
+    saved = Checkpoint(path, {"model": "local", "sessions": [2, 3]})
+    saved.save("1:2", [{"x": 1}], 2.5)
+    saved.save("1:3", [{"x": 2}], 1.5)
+    reopened = Checkpoint(path, {"model": "local", "sessions": [2, 3]})
+    assert reopened.done("1:2") and reopened.rows("1:3") == [{"x": 2}] and reopened.seconds() == 4.0
+    with pytest.raises(InvalidInputError, match="another configuration"):
+        Checkpoint(path, {"model": "fake", "sessions": [2, 3]})
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0], "{not json", lines[2]]) + "\n")
+    with pytest.raises(InvalidInputError, match="run.jsonl:2"):
+        Checkpoint(path, {"model": "local", "sessions": [2, 3]})
+    (tmp_path / "other.txt").write_text("hello\n")
+    with pytest.raises(InvalidInputError, match="not a Kindred checkpoint"):
+        Checkpoint(tmp_path / "other.txt", {})
+    assert not Checkpoint(None, {}).done("1:2")  # no path: nothing kept, nothing resumed

@@ -26,6 +26,7 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage
 
+from agent.eval.checkpoint import Checkpoint
 from agent.eval.locomo import LocomoConversation, replay
 from graphs import prompts
 from graphs.compose import memory_lines
@@ -94,41 +95,61 @@ def _judge(judge, question: str, truth: str, answer: str) -> bool:
 
 def evaluate_locomo_qa(convs: Sequence[LocomoConversation], *, make_bot: Callable[[Path], Any],
                        max_questions: int | None = None, judge: Any = None,
-                       progress: Callable[[int], Any] | None = None) -> dict[str, Any]:
-    """F1 (and the judge's accuracy) overall and by category, with answers and timings."""
+                       progress: Callable[[int], Any] | None = None,
+                       checkpoint: Checkpoint | None = None) -> dict[str, Any]:
+    """F1 (and the judge's accuracy) overall and by category, with answers and timings.
+
+    Each conversation is one unit of ``checkpoint``: a resumed run skips the saved ones.
+    """
+    checkpoint = checkpoint or Checkpoint(None, {})
     rows: list[dict[str, Any]] = []
-    started = time.perf_counter()
-    answer_s: list[float] = []
     for n, conv in enumerate(convs):
-        questions = conv.questions[:max_questions] if max_questions else conv.questions
-        with tempfile.TemporaryDirectory(prefix="kindred-qa-") as tmp:
-            bot = make_bot(Path(tmp) / "data")
-            try:
-                user = f"locomo{n}"
-                replay(bot, user, conv, [])
-                now = conv.sessions[-1][1] + 86400  # asked a day after the last session
-                for q in questions:
-                    t0 = time.perf_counter()
-                    answer = _answer(bot, user, conv, q.question, now)
-                    answer_s.append(time.perf_counter() - t0)
-                    row = {"conversation": conv.sample_id, "category": q.category,
-                           "question": q.question, "gold": q.answer, "answer": answer,
-                           "f1": answer_f1(answer, q.answer, q.category)}
-                    if judge is not None:
-                        row["judge_correct"] = _judge(judge, q.question, q.answer, answer)
-                    rows.append(row)
-                    if progress:
-                        progress(1)
-            finally:
-                bot.close()
+        unit = conv.sample_id
+        if not checkpoint.done(unit):
+            started = time.perf_counter()
+            found = _answer_conversation(make_bot, n, conv, max_questions, judge, progress)
+            checkpoint.save(unit, found, time.perf_counter() - started)
+        elif progress:
+            progress(len(checkpoint.rows(unit)))
+        rows.extend(checkpoint.rows(unit))
     by_cat: dict[str, list[float]] = {}
     for r in rows:
         by_cat.setdefault(str(r["category"]), []).append(r["f1"])
     report: dict[str, Any] = {
         "n_questions": len(rows), "f1": statistics.fmean(r["f1"] for r in rows) if rows else 0.0,
         "by_category": {c: statistics.fmean(v) for c, v in sorted(by_cat.items())},
-        "seconds": time.perf_counter() - started,
-        "answer_s_p50": statistics.median(answer_s) if answer_s else 0.0, "answers": rows}
+        "seconds": checkpoint.seconds(),
+        "answer_s_p50": statistics.median(r["answer_s"] for r in rows) if rows else 0.0,
+        "answers": rows}
     if judge is not None and rows:
         report["judge_accuracy"] = statistics.fmean(float(r["judge_correct"]) for r in rows)
     return report
+
+
+def _answer_conversation(make_bot: Callable[[Path], Any], n: int, conv: LocomoConversation,
+                         max_questions: int | None, judge: Any,
+                         progress: Callable[[int], Any] | None) -> list[dict[str, Any]]:
+    """Replay one conversation into a fresh memory, then answer its questions (read-only)."""
+    rows: list[dict[str, Any]] = []
+    questions = conv.questions[:max_questions] if max_questions else conv.questions
+    with tempfile.TemporaryDirectory(prefix="kindred-qa-") as tmp:
+        bot = make_bot(Path(tmp) / "data")
+        try:
+            user = f"locomo{n}"
+            replay(bot, user, conv, [])
+            now = conv.sessions[-1][1] + 86400  # asked a day after the last session
+            for q in questions:
+                t0 = time.perf_counter()
+                answer = _answer(bot, user, conv, q.question, now)
+                row = {"conversation": conv.sample_id, "category": q.category,
+                       "question": q.question, "gold": q.answer, "answer": answer,
+                       "f1": answer_f1(answer, q.answer, q.category),
+                       "answer_s": time.perf_counter() - t0}
+                if judge is not None:
+                    row["judge_correct"] = _judge(judge, q.question, q.answer, answer)
+                rows.append(row)
+                if progress:
+                    progress(1)
+        finally:
+            bot.close()
+    return rows

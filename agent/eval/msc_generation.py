@@ -21,7 +21,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from agent.eval.msc_persona import word_tokens, text_scores
+from agent.eval.checkpoint import Checkpoint
+from agent.eval.msc_persona import text_scores, word_tokens
 from agent.reply import Utterance
 from graphs.compose import build_messages
 from graphs.nodes.generate import to_langchain
@@ -64,36 +65,24 @@ def _generate(bot, user: str, text: str, now: float) -> str:
 def evaluate_msc_generation(episodes: Sequence[tuple[int, list[list[str]]]], *,
                             make_bot: Callable[[Path], Any], sessions: Sequence[int] = (2, 3, 4),
                             max_replies: int | None = None,
-                            progress: Callable[[int], Any] | None = None) -> dict[str, Any]:
-    """BLEU-2/3, ROUGE-L, Dist-1/2 of generated agent replies, overall and per session."""
+                            progress: Callable[[int], Any] | None = None,
+                            checkpoint: Checkpoint | None = None) -> dict[str, Any]:
+    """BLEU-2/3, ROUGE-L, Dist-1/2 of generated agent replies, overall and per session.
+
+    Each (episode, session) is one unit of ``checkpoint``: a resumed run skips the saved ones.
+    """
+    checkpoint = checkpoint or Checkpoint(None, {})
     rows: list[dict[str, Any]] = []
-    started = time.perf_counter()
     for number, dialog in episodes:
         for k in sessions:
-            with tempfile.TemporaryDirectory(prefix="kindred-mscgen-") as tmp:
-                bot = make_bot(Path(tmp) / "data")
-                try:
-                    user = f"msc{number}"
-                    for s in range(k - 1):  # ground-truth history
-                        _ingest(bot, user, dialog[s], _T0 + s * _WEEK)
-                        bot.end_session(user, at=_T0 + s * _WEEK + len(dialog[s]) + 1)
-                    start = _T0 + (k - 1) * _WEEK
-                    turns = dialog[k - 1]
-                    done = 0
-                    for i in range(1, len(turns), 2):
-                        if max_replies is not None and done >= max_replies:
-                            break
-                        _ingest(bot, user, turns[i - 1:i], start + i - 1, first_index=i - 1)
-                        reply = _generate(bot, user, turns[i - 1], start + i)
-                        rows.append({"episode": number, "session": k, "turn": i,
-                                     "context": turns[i - 1], "gold": turns[i], "generated": reply,
-                                     **text_scores(turns[i], reply)})
-                        _ingest(bot, user, turns[i:i + 1], start + i, first_index=i)
-                        done += 1
-                        if progress:
-                            progress(1)
-                finally:
-                    bot.close()
+            unit = f"{number}:{k}"
+            if not checkpoint.done(unit):
+                started = time.perf_counter()
+                found = _generate_session(make_bot, number, dialog, k, max_replies, progress)
+                checkpoint.save(unit, found, time.perf_counter() - started)
+            elif progress:
+                progress(len(checkpoint.rows(unit)))
+            rows.extend(checkpoint.rows(unit))
     replies = [r["generated"] for r in rows]
 
     def summary(sub: list[dict[str, Any]]) -> dict[str, float]:
@@ -104,7 +93,37 @@ def evaluate_msc_generation(episodes: Sequence[tuple[int, list[list[str]]]], *,
             "dist2": distinct_n(replies, 2),
             "by_session": {str(k): summary([r for r in rows if r["session"] == k])
                            for k in sessions},
-            "seconds": time.perf_counter() - started, "replies": rows}
+            "seconds": checkpoint.seconds(), "replies": rows}
+
+
+def _generate_session(make_bot: Callable[[Path], Any], number: int, dialog: list[list[str]], k: int,
+                      max_replies: int | None, progress: Callable[[int], Any] | None
+                      ) -> list[dict[str, Any]]:
+    """Session ``k`` of one episode on a fresh memory holding sessions 1..k-1."""
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="kindred-mscgen-") as tmp:
+        bot = make_bot(Path(tmp) / "data")
+        try:
+            user = f"msc{number}"
+            for s in range(k - 1):  # ground-truth history
+                _ingest(bot, user, dialog[s], _T0 + s * _WEEK)
+                bot.end_session(user, at=_T0 + s * _WEEK + len(dialog[s]) + 1)
+            start = _T0 + (k - 1) * _WEEK
+            turns = dialog[k - 1]
+            for i in range(1, len(turns), 2):
+                if max_replies is not None and len(rows) >= max_replies:
+                    break
+                _ingest(bot, user, turns[i - 1:i], start + i - 1, first_index=i - 1)
+                reply = _generate(bot, user, turns[i - 1], start + i)
+                rows.append({"episode": number, "session": k, "turn": i,
+                             "context": turns[i - 1], "gold": turns[i], "generated": reply,
+                             **text_scores(turns[i], reply)})
+                _ingest(bot, user, turns[i:i + 1], start + i, first_index=i)
+                if progress:
+                    progress(1)
+        finally:
+            bot.close()
+    return rows
 
 
 def _ingest(bot, user: str, utterances: Sequence[str], at: float, first_index: int = 0) -> None:
