@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import typer
@@ -148,6 +149,14 @@ def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2))
 
 
+def _write_report(path: Path, report: dict, source: Path | None) -> None:
+    """An evaluation's JSON report with its provenance (the command, the SHA-256 of the data it
+    read, package versions), so anyone can tell whether their rerun is the same run."""
+    from agent.eval.script_report import provenance
+
+    _write_json(path, {**report, "provenance": provenance(source, ["kindred", *sys.argv[1:]])})
+
+
 def _answering_model(name: str, settings):
     """A chat model by name; the local one is loaded now, under a spinner, not at the first turn."""
     from agent.models import is_local, make_chat_model
@@ -195,7 +204,7 @@ def eval_locomo(data: Path = typer.Option(..., "--data", help="path of locomo10.
         raise typer.Exit(2) from None
     print_recall_report(report, _console)
     if json_out:
-        _write_json(json_out, report)
+        _write_report(json_out, report, data)
     if plot:
         plot_recall(report, plot)
 
@@ -251,7 +260,7 @@ def eval_locomo_qa(data: Path = typer.Option(..., "--data", help="path of locomo
                     if "judge_accuracy" in report else "") +
                    f"; {report['seconds']:.0f} s ({report['answer_s_p50']:.1f} s per answer, p50)")
     if json_out:
-        _write_json(json_out, {"model": model, "settings": overrides, **report})
+        _write_report(json_out, {"model": model, "settings": overrides, **report}, data)
 
 
 @eval_app.command("msc-gen")
@@ -310,7 +319,7 @@ def eval_msc_generation(
                    f"{100 * report['rougeL']:.2f}, Dist-1 {100 * report['dist1']:.1f}, Dist-2 "
                    f"{100 * report['dist2']:.1f}; {report['seconds']:.0f} s")
     if json_out:
-        _write_json(json_out, {"model": model, "settings": overrides, **report})
+        _write_report(json_out, {"model": model, "settings": overrides, **report}, data)
 
 
 @eval_app.command("msc-persona")
@@ -369,7 +378,7 @@ def eval_msc_persona(
         raise typer.Exit(2) from None
     print_persona_report(report, _console)
     if json_out:
-        _write_json(json_out, report)
+        _write_report(json_out, report, data)
     if plot:
         plot_persona(report, plot)
 
@@ -500,7 +509,7 @@ def eval_feedback(json_out: Path | None = typer.Option(None, "--json", help="wri
                 "lookup_ms_p50"):
         _console.print(f"{key:>18}: {summary[key]}")
     if json_out:
-        _write_json(json_out, report)
+        _write_report(json_out, report, None)  # generated stream: the command holds its seed
     if plot:
         plot_learning_curve(report, plot)
 

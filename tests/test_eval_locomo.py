@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -78,11 +79,36 @@ def test_cli_prints_the_table_and_writes_json_and_plot(tmp_path):
                          text=True, timeout=300, check=False)
     assert res.returncode == 0, res.stderr
     assert "bm25 alone" in res.stdout and "dense alone" in res.stdout
-    assert json.loads(out.read_text())["n_questions"] == 3
+    report = json.loads(out.read_text())
+    assert report["n_questions"] == 3
+    # provenance: which data (by hash), which command, which versions
+    source = report["provenance"]
+    assert source["data_sha256"] == hashlib.sha256(_tiny(tmp_path).read_bytes()).hexdigest()
+    assert source["command"][:3] == ["kindred", "eval", "locomo"]
+    assert source["environment"]["packages"]["kindred"] and source["environment"]["python"]
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = subprocess.run([KINDRED, "eval", "locomo", "--data", str(tmp_path / "nope.json")],
                          capture_output=True, text=True, timeout=120, check=False)
     assert bad.returncode == 2 and "No LoCoMo file" in bad.stderr
+
+
+def test_qa_cli_resumes_from_its_checkpoint_and_refuses_other_options(tmp_path):
+    data, saved, out = _tiny(tmp_path), tmp_path / "qa.jsonl", tmp_path / "qa.json"
+    args = [KINDRED, "eval", "locomo-qa", "--data", str(data), "--model", "fake", "--checkpoint",
+            str(saved), "--json", str(out)]
+    first = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
+    assert first.returncode == 0, first.stderr
+    report = json.loads(out.read_text())
+    assert report["n_questions"] == 3 and len(saved.read_text().splitlines()) == 2
+    assert report["provenance"]["command"][:3] == ["kindred", "eval", "locomo-qa"]
+    out.unlink()
+    again = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
+    assert again.returncode == 0, again.stderr
+    resumed = json.loads(out.read_text())
+    assert resumed["answers"] == report["answers"] and resumed["seconds"] == report["seconds"]
+    other = subprocess.run([*args, "--questions", "1"], capture_output=True, text=True,
+                           timeout=300, check=False)
+    assert other.returncode == 2 and "another configuration" in other.stderr
 
 
 @pytest.mark.skipif(not LOCOMO.is_file(), reason="needs ../shared/data/locomo (CI has it)")

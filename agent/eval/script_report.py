@@ -17,15 +17,35 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["compare_runs", "environment", "file_hash", "print_compare", "print_summary",
-           "write_report"]
+__all__ = ["compare_runs", "data_hash", "environment", "file_hash", "print_compare",
+           "print_summary", "provenance", "write_report"]
 
 _PACKAGES = ("kindred", "langgraph", "langchain-core", "chromadb", "sentence-transformers",
-             "transformers", "torch", "spacy", "onnxruntime")
+             "transformers", "torch", "spacy", "onnxruntime", "llama-cpp-python")
 
 
 def file_hash(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def data_hash(path: str | Path) -> str:
+    """SHA-256 of a data file, or of a folder (every file's relative path and content, sorted), so
+    a report says exactly which copy of a dataset produced it."""
+    path = Path(path)
+    if path.is_file():
+        return file_hash(path)
+    digest = hashlib.sha256()
+    for item in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(item.relative_to(path).as_posix().encode() + b"\0")
+        digest.update(bytes.fromhex(file_hash(item)))
+    return digest.hexdigest()
+
+
+def provenance(data: str | Path | None, argv: list[str]) -> dict[str, Any]:
+    """What a dataset report needs to be rerun: the command, the data's hash, versions."""
+    return {"command": argv, "data": str(data) if data is not None else None,
+            "data_sha256": data_hash(data) if data is not None else None,
+            "environment": environment()}
 
 
 def environment() -> dict[str, Any]:
