@@ -228,7 +228,7 @@ def eval_locomo_qa(data: Path = typer.Option(..., "--data", help="path of locomo
     from agent.eval.locomo import load_locomo
     from agent.eval.locomo_qa import evaluate_locomo_qa
     from agent.kindred import Kindred
-    from agent.models import make_chat_model
+    from agent.models import make_chat_model, model_label
     from agent.settings import Settings
     from memory.embeddings import default_embedder
 
@@ -239,7 +239,8 @@ def eval_locomo_qa(data: Path = typer.Option(..., "--data", help="path of locomo
         chat_model = _answering_model(model, settings)
         judge_model = make_chat_model(judge, settings) if judge else None
         saved = Checkpoint(checkpoint, {"run": "locomo-qa", "data": str(data.resolve()),
-                                        "model": model, "judge": judge, "convs": convs,
+                                        "model": model_label(chat_model), "judge": judge,
+                                        "convs": convs,
                                         "questions": questions, "settings": overrides})
         embedder = default_embedder(settings.embedder, settings.model_cache_dir)
         total = sum(min(len(c.questions), questions or len(c.questions)) for c in conversations)
@@ -283,6 +284,7 @@ def eval_msc_generation(
     from agent.eval.msc import load_sessions
     from agent.eval.msc_generation import evaluate_msc_generation
     from agent.kindred import Kindred
+    from agent.models import model_label
     from agent.settings import Settings
     from memory.embeddings import default_embedder
 
@@ -300,7 +302,8 @@ def eval_msc_generation(
         settings = Settings(**overrides)
         chat_model = _answering_model(model, settings)
         saved = Checkpoint(checkpoint, {"run": "msc-gen", "data": str(data.resolve()),
-                                        "model": model, "sessions": chosen, "episodes": episodes,
+                                        "model": model_label(chat_model), "sessions": chosen,
+                                        "episodes": episodes,
                                         "replies": replies, "settings": overrides})
         embedder = default_embedder(settings.embedder, settings.model_cache_dir)
         total = sum(min(len(d[k - 1]) // 2, replies or 10**6) for _, d in eps for k in chosen)
