@@ -9,7 +9,7 @@ from agent.errors import (
                           UnknownUserError,
 )
 from agent.kindred import Kindred
-from agent.reply import FeedbackReceipt, MemoryView, Reply, Trace, Utterance
+from agent.reply import FeedbackReceipt, MemoryView, Reply, Retraction, Trace, Utterance
 from agent.settings import Settings
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
                           "MemoryView", "Utterance",
                           "ModelUnavailableError",
                           "Reply",
+                          "Retraction",
                           "Settings",
                           "StoreError",
                           "Trace",

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from agent.kindred import Kindred
-from agent.reply import Reply
+from agent.reply import Reply, Retraction
 from memory.errors import KindredError
 
 __all__ = ["HELP", "ChatLoop"]
@@ -85,6 +85,12 @@ class ChatLoop:
         for item in self.bot.stream(self.user_id, text):
             if isinstance(item, Reply):
                 self.last = item
+            elif isinstance(item, Retraction):
+                # the draft stays on screen (a terminal cannot unprint); say it was withdrawn
+                self.console.print()
+                self.console.print("[dim](withdrawn: it contradicted who I am; /why says how)[/]")
+                self.console.print(f"[bold magenta]{escape(self.bot._services.card.name)} ›[/] ",
+                                   end="")
             else:
                 out.write(item)
                 out.flush()

@@ -25,7 +25,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from pydantic import ValidationError
 
 from agent.models import is_capable, make_chat_model, model_label
-from agent.reply import FeedbackReceipt, MemoryView, Reply, Trace, Utterance
+from agent.reply import FeedbackReceipt, MemoryView, Reply, Retraction, Trace, Utterance
 from agent.settings import Settings
 from agent.validation import check_text, check_time, check_user_id
 from graphs import PipelineConfig, Services, TurnContext, compile_graph, prompts, thread_config
@@ -46,7 +46,7 @@ __all__ = ["Kindred"]
 
 _SENTINEL = object()
 # Nodes whose model tokens reach the caller: the reply, and its regeneration when the first draft
-# contradicted the agent's persona (then a blank line separates the two drafts).
+# contradicted the agent's persona (a Retraction separates the two drafts).
 _STREAMED_NODES = ("generate", "check_persona")
 
 
@@ -129,14 +129,20 @@ class Kindred:
         assert reply is not None  # stream always ends with the Reply
         return reply
 
-    def stream(self, user_id: str, text: str, *, at: Any = None) -> Iterator[str | Reply]:
-        """Like :meth:`chat`, yielding reply tokens as they are generated, then the ``Reply``."""
+    def stream(self, user_id: str, text: str, *, at: Any = None
+               ) -> Iterator[str | Retraction | Reply]:
+        """Like :meth:`chat`, yielding reply tokens as they are generated, then the ``Reply``.
+
+        When the draft contradicts the agent's persona and is regenerated, a :class:`Retraction`
+        comes between the draft's tokens and the revision's: clear what was shown so far.
+        """
         user_id = check_user_id(user_id)
         text = check_text(text, max_chars=self.settings.max_message_chars)
         now = check_time(at, default=time.time())
         return self._stream_turn(user_id, text, now)
 
-    def _stream_turn(self, user_id: str, text: str, now: float) -> Iterator[str | Reply]:
+    def _stream_turn(self, user_id: str, text: str, now: float
+                     ) -> Iterator[str | Retraction | Reply]:
         with self._lock(user_id):
             state = None
             last_node = None
@@ -149,7 +155,7 @@ class Kindred:
                     node = meta.get("langgraph_node")
                     if node in _STREAMED_NODES and chunk.content:
                         if node != last_node and last_node is not None:
-                            yield "\n\n"  # the regenerated reply follows the first draft
+                            yield Retraction()  # the regenerated reply replaces the draft
                         last_node = node
                         yield str(chunk.content)
                 else:
@@ -222,7 +228,7 @@ class Kindred:
         return await asyncio.to_thread(self.chat, user_id, text, at=at)
 
     async def astream(self, user_id: str, text: str, *, at: Any = None
-                      ) -> AsyncIterator[str | Reply]:
+                      ) -> AsyncIterator[str | Retraction | Reply]:
         iterator = self.stream(user_id, text, at=at)
         while (item := await asyncio.to_thread(next, iterator, _SENTINEL)) is not _SENTINEL:
             yield item

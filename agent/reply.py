@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from memory.types import Event, RetrievedMemory, Turn
 
-__all__ = ["FeedbackReceipt", "MemoryView", "Reply", "Trace"]
+__all__ = ["FeedbackReceipt", "MemoryView", "Reply", "Retraction", "Trace"]
 
 
 class Utterance(BaseModel):
@@ -20,6 +20,17 @@ class Utterance(BaseModel):
     text: Any
     at: Any = None
     role: Literal["user", "agent"] = "user"
+
+
+class Retraction(BaseModel):
+    """In a stream: the tokens sent so far were a draft the agent withdrew; the tokens that follow
+    replace it. Sent when the draft contradicted the agent's persona card and was regenerated, so a
+    client can clear the draft instead of showing two answers; the final ``Reply`` holds only the
+    revision."""
+
+    reason: str = Field(default="persona_check",
+                        description="why: persona_check (the draft contradicted the agent's persona; "
+                                    "Reply.trace.persona_check says how)")
 
 
 class Trace(BaseModel):
@@ -66,6 +77,12 @@ class Trace(BaseModel):
                          f"{self.feedback['feedback']}")
         if self.user_traits:
             lines.append("user traits: " + "; ".join(self.user_traits))
+        check = (self.model_extra or {}).get("persona_check") or {}
+        if check.get("regenerated"):
+            found = check.get("contradiction") or {}
+            lines.append(f"first draft withdrawn: \"{found.get('trait')}\" contradicts "
+                         f"\"{found.get('fact')}\" ({found.get('reason')}); regenerated"
+                         + (", still inconsistent" if check.get("still_inconsistent") else ""))
         if self.timings_ms:
             lines.append("timings: " + ", ".join(f"{k} {v:.0f} ms"
                                                  for k, v in self.timings_ms.items()))

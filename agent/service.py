@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.kindred import Kindred
-from agent.reply import FeedbackReceipt, MemoryView, Reply, Utterance
+from agent.reply import FeedbackReceipt, MemoryView, Reply, Retraction, Utterance
 from memory.errors import (
     ConfigurationError,
     InvalidInputError,
@@ -125,7 +125,8 @@ def create_app(bot: Kindred, *, token: str | None = None, owns_bot: bool = False
     @app.post(prefix + "/chat/stream", dependencies=guarded,
               responses={200: {"content": {"application/x-ndjson": {}}}})
     def chat_stream(user_id: str, body: MessageIn) -> StreamingResponse:
-        """The reply as NDJSON lines: ``{"token": …}`` as generated, then ``{"reply": Reply}``."""
+        """The reply as NDJSON lines: ``{"token": …}`` as generated, then ``{"reply": Reply}``;
+        ``{"retract": {"reason": …}}`` means the tokens so far were a withdrawn draft (clear them)."""
         items = bot.stream(user_id, body.text, at=body.at)  # validates before the first byte
         return StreamingResponse(_ndjson(items), media_type="application/x-ndjson")
 
@@ -179,10 +180,14 @@ def _trait(trait: Trait) -> dict[str, Any]:
     return data
 
 
-def _ndjson(items: Iterator[str | Reply]) -> Iterator[bytes]:
+def _ndjson(items: Iterator[str | Retraction | Reply]) -> Iterator[bytes]:
     for item in items:
-        payload = ({"reply": item.model_dump(mode="json")} if isinstance(item, Reply)
-                   else {"token": item})
+        if isinstance(item, Reply):
+            payload: dict[str, Any] = {"reply": item.model_dump(mode="json")}
+        elif isinstance(item, Retraction):
+            payload = {"retract": item.model_dump(mode="json")}
+        else:
+            payload = {"token": item}
         yield (json.dumps(payload) + "\n").encode()
 
 

@@ -80,10 +80,37 @@ def test_the_check_can_be_switched_off(make_bot):
     assert reply.text == "My name is Bob." and "persona_check" not in (reply.trace.model_extra or {})
 
 
-def test_streaming_shows_the_regenerated_reply_after_the_draft(make_bot):
-    bot, _ = _bot(make_bot, ["My name is Bob.", "I am Kindred."])
+def test_streaming_retracts_the_draft_before_the_regenerated_reply(make_bot):
+    from agent import Retraction
+
+    bot, _ = _bot(make_bot, ["My name is Bob.", "I am Kindred.", "I love jazz music."])
     items = list(bot.stream("eve", "Who are you?", at=T0))
-    tokens, reply = "".join(items[:-1]), items[-1]
-    assert reply.text == "I am Kindred."
-    assert tokens.startswith("My name is Bob."), tokens
-    assert "\n\n" in tokens and tokens.rstrip().endswith("I am Kindred."), tokens
+    reply = items[-1]
+    cut = next(i for i, item in enumerate(items) if isinstance(item, Retraction))
+    draft, revision = "".join(items[:cut]).strip(), "".join(items[cut + 1:-1]).strip()
+    assert draft == "My name is Bob." and revision == reply.text == "I am Kindred."
+    assert items[cut].reason == "persona_check"
+    assert 'first draft withdrawn: "My name is Bob' in reply.trace.explain()
+    assert '"My name is Kindred." (name); regenerated' in reply.trace.explain()
+    # a consistent reply streams with no retraction
+    plain = list(bot.stream("eve", "What do you like?", at=T0 + 60))
+    assert not any(isinstance(item, Retraction) for item in plain)
+    assert "".join(plain[:-1]).strip() == plain[-1].text == "I love jazz music."
+
+
+def test_the_terminal_chat_says_when_a_draft_was_withdrawn(make_bot):
+    import io
+
+    from rich.console import Console
+
+    from agent.chat_loop import ChatLoop
+
+    bot, _ = _bot(make_bot, ["My name is Bob.", "I am Kindred."])
+    screen = io.StringIO()
+    loop = ChatLoop(bot, "fay", Console(file=screen, width=120, color_system=None))
+    assert loop.handle("Who are you?")
+    shown = screen.getvalue()
+    assert shown.index("My name is Bob.") < shown.index("(withdrawn: it contradicted who I am")
+    assert shown.index("(withdrawn") < shown.index("I am Kindred.")
+    loop.handle("/why")
+    assert "first draft withdrawn" in screen.getvalue()

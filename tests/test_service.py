@@ -97,6 +97,21 @@ def test_stream_sends_tokens_then_the_reply(serve):
     assert "".join(tokens).strip() == lines[-1]["reply"]["text"]
 
 
+def test_stream_retracts_a_draft_that_contradicted_the_persona(serve):
+    from fakes import RecordingChatModel
+
+    http = serve(chat_model=RecordingChatModel(replies=["My name is Bob.", "I am Kindred."]),
+                 persona_extractor="rules", summariser="extractive")
+    with http.stream("POST", "/v1/users/eli/chat/stream", json={"text": "Who are you?", "at": T0}) as r:
+        lines = [json.loads(line) for line in r.iter_lines() if line]
+    kinds = [next(iter(line)) for line in lines]
+    cut = kinds.index("retract")
+    assert lines[cut]["retract"] == {"reason": "persona_check"}
+    assert "".join(line["token"] for line in lines[:cut]).strip() == "My name is Bob."
+    assert "".join(line["token"] for line in lines[cut + 1:-1]).strip() == "I am Kindred."
+    assert lines[-1]["reply"]["text"] == "I am Kindred." and kinds.count("retract") == 1
+
+
 def test_feedback_endpoint_sticks_to_similar_requests_only(serve):
     http = serve()
     http.post("/v1/users/fay/chat", json={"text": "Recommend a restaurant for tonight.", "at": T0})
