@@ -72,6 +72,36 @@ def test_lexical_index_stems_scopes_and_forgets(db):
     assert lex.search("alice", "hiking", 5) == [] and len(lex.search("bob", "hike", 5)) == 1
 
 
+def test_another_users_turns_never_change_a_users_bm25_scores(db):
+    """BM25 statistics are per user: bob's many 'hiking' turns must not lower alice's scores."""
+    lex = LexicalIndex(db)
+    lex.add("alice", [("a1", "alice: I went hiking in Wales", ""),
+                      ("a2", "alice: my cat sleeps all day", "")])
+    before = lex.search("alice", "hiking cat", 5)
+    lex.add("bob", [(f"b{i}", f"bob: hiking trip number {i}", "") for i in range(50)])
+    assert lex.search("alice", "hiking cat", 5) == before
+    assert {h.turn_id for h in before} == {"a1", "a2"}
+
+
+def test_a_data_dir_with_the_older_shared_lexical_table_is_migrated(tmp_path):
+    from memory.db import Database
+
+    path = tmp_path / "old.sqlite"
+    old = Database(path)
+    old.ensure_schema("CREATE VIRTUAL TABLE turn_text USING fts5(turn_id UNINDEXED, ukey, body, "
+                      "context, tokenize = 'porter unicode61 remove_diacritics 2');")
+    key = {u: "u" + __import__("hashlib").sha1(u.encode()).hexdigest()[:20] for u in ("al", "bo")}
+    old.execute("INSERT INTO turn_text VALUES ('a1', ?, 'al: I hiked up Ben Nevis', '')", [key["al"]])
+    old.execute("INSERT INTO turn_text VALUES ('b1', ?, 'bo: my cat sleeps', 'hiking?')", [key["bo"]])
+    old.close()
+    lex = LexicalIndex(Database(path))
+    assert [h.turn_id for h in lex.search("al", "hiking", 5)] == ["a1"]
+    assert [h.turn_id for h in lex.search("bo", "hiking", 5)] == ["b1"]   # context kept too
+    assert lex.search("al", "cat", 5) == []
+    reopened = LexicalIndex(Database(path))  # nothing left to migrate; the tables persist
+    assert [h.turn_id for h in reopened.search("bo", "cat", 5)] == ["b1"]
+
+
 def test_hybrid_scores_carry_every_component_and_neighbours_lift_the_question(turn_index, embedder):
     turn_index.add("alice", _turns("alice", [
         ("s0001", 0, "What did you do at the weekend?"),
