@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -209,6 +210,44 @@ def eval_locomo(data: Path = typer.Option(..., "--data", help="path of locomo10.
         plot_recall(report, plot)
 
 
+_ABLATION_TABLE = typer.Option(False, "--ablation-table",
+                               help="run every row of LD-Agent's ablation table (all stages, then "
+                                    "without events, persona, topic scoring) and print them")
+_PLOT = typer.Option(None, "--plot", help="write a PNG (with --ablation-table: the table as bars)")
+
+
+def _ablation_rows(table: bool, no_events: bool, no_persona: bool, no_topic: bool
+                   ) -> list[tuple[str, dict[str, bool]]]:
+    """The configurations to run: one from the --no-* flags, or every row of the ablation table."""
+    from agent.eval.ablation import ABLATIONS
+
+    if not table:
+        return [("run", _ablations(no_events, no_persona, False, no_topic))]
+    if no_events or no_persona or no_topic:
+        _err.print("[bold red]error:[/] --ablation-table runs every --no-* row itself: "
+                   "drop the --no-* flags")
+        raise typer.Exit(2)
+    return [(slug, overrides) for slug, _, overrides in ABLATIONS]
+
+
+def _row_checkpoint(checkpoint: Path | None, slug: str) -> Path | None:
+    """One checkpoint file per ablation row (FILE.no-events.jsonl…), FILE itself for a single run."""
+    if checkpoint is None or slug == "run":
+        return checkpoint
+    return checkpoint.with_name(f"{checkpoint.stem}.{slug}{checkpoint.suffix or '.jsonl'}")
+
+
+def _finish_ablation(rows: dict[str, dict[str, Any]], metrics: list[tuple[str, str]], title: str,
+                     json_out: Path | None, plot: Path | None, data: Path, model: str) -> None:
+    from agent.eval.ablation import plot_ablation, print_ablation
+
+    print_ablation(rows, metrics, title, _console)
+    if json_out:
+        _write_report(json_out, {"model": model, "ablation": rows}, data)
+    if plot:
+        plot_ablation(rows, metrics, title, plot)
+
+
 @eval_app.command("locomo-qa")
 def eval_locomo_qa(data: Path = typer.Option(..., "--data", help="path of locomo10.json"),
                    model: str = typer.Option("local", "--model", "-m", help="the answering model"),
@@ -217,7 +256,8 @@ def eval_locomo_qa(data: Path = typer.Option(..., "--data", help="path of locomo
                                                         help="first N questions of each"),
                    judge: str | None = typer.Option(None, "--judge", help="optional judge model"),
                    json_out: Path | None = typer.Option(None, "--json", help="write the report"),
-                   checkpoint: Path | None = _CHECKPOINT,
+                   plot: Path | None = _PLOT, checkpoint: Path | None = _CHECKPOINT,
+                   ablation_table: bool = _ABLATION_TABLE,
                    no_events: bool = _NO_EVENTS, no_persona: bool = _NO_PERSONA,
                    no_topic: bool = _NO_TOPIC) -> None:
     """LoCoMo QA: answers from memory by the chosen model, token F1 as the LoCoMo paper scores it."""
@@ -232,28 +272,41 @@ def eval_locomo_qa(data: Path = typer.Option(..., "--data", help="path of locomo
     from agent.settings import Settings
     from memory.embeddings import default_embedder
 
-    overrides = _ablations(no_events, no_persona, False, no_topic)
+    configurations = _ablation_rows(ablation_table, no_events, no_persona, no_topic)
+    reports: dict[str, dict[str, Any]] = {}
     try:
         conversations = load_locomo(data)[:convs] if convs else load_locomo(data)
-        settings = Settings(**overrides)
+        settings = Settings()
         chat_model = _answering_model(model, settings)
         judge_model = make_chat_model(judge, settings) if judge else None
-        saved = Checkpoint(checkpoint, {"run": "locomo-qa", "data": str(data.resolve()),
-                                        "model": model_label(chat_model), "judge": judge,
-                                        "convs": convs,
-                                        "questions": questions, "settings": overrides})
         embedder = default_embedder(settings.embedder, settings.model_cache_dir)
         total = sum(min(len(c.questions), questions or len(c.questions)) for c in conversations)
-        with Progress(console=_err) as progress:
-            task = progress.add_task("LoCoMo QA: replay and answer", total=total)
-            report = evaluate_locomo_qa(
-                conversations, max_questions=questions, judge=judge_model, checkpoint=saved,
-                make_bot=lambda d: Kindred(data_dir=d, chat_model=chat_model, embedder=embedder,
-                                           **overrides),
-                progress=lambda n: progress.advance(task, n))
+        for slug, overrides in configurations:
+            saved = Checkpoint(_row_checkpoint(checkpoint, slug), {
+                "run": "locomo-qa", "data": str(data.resolve()), "model": model_label(chat_model),
+                "judge": judge, "convs": convs, "questions": questions, "settings": overrides})
+            with Progress(console=_err) as progress:
+                task = progress.add_task(f"LoCoMo QA ({slug}): replay and answer", total=total)
+                reports[slug] = evaluate_locomo_qa(
+                    conversations, max_questions=questions, judge=judge_model, checkpoint=saved,
+                    make_bot=lambda d, o=overrides: Kindred(data_dir=d, chat_model=chat_model,
+                                                            embedder=embedder, **o),
+                    progress=lambda n, t=task, p=progress: p.advance(t, n))
     except KindredError as exc:
         _err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
+    if ablation_table:
+        from agent.eval.ablation import run_ablations
+
+        metrics = [("f1", "F1"), *((c, f"F1 cat. {c}") for c in reports["full"]["by_category"])]
+        rows = run_ablations(lambda slug, _: {"f1": reports[slug]["f1"],
+                                              **reports[slug]["by_category"],
+                                              "n_questions": reports[slug]["n_questions"],
+                                              "seconds": reports[slug]["seconds"]})
+        _finish_ablation(rows, metrics, f"LoCoMo QA ablations, model {model}", json_out, plot,
+                         data, model)
+        return
+    report, overrides = reports["run"], configurations[0][1]
     _console.print(f"LoCoMo QA, model {model}: F1 {100 * report['f1']:.1f} on "
                    f"{report['n_questions']} questions; by category " +
                    ", ".join(f"{c}: {100 * v:.1f}" for c, v in report["by_category"].items()) +
@@ -262,6 +315,13 @@ def eval_locomo_qa(data: Path = typer.Option(..., "--data", help="path of locomo
                    f"; {report['seconds']:.0f} s ({report['answer_s_p50']:.1f} s per answer, p50)")
     if json_out:
         _write_report(json_out, {"model": model, "settings": overrides, **report}, data)
+    if plot:
+        from agent.eval.ablation import plot_ablation
+
+        plot_ablation({"run": {"label": f"model {model}", "f1": report["f1"],
+                               **report["by_category"]}},
+                      [("f1", "F1"), *((c, f"cat. {c}") for c in report["by_category"])],
+                      f"LoCoMo QA, {report['n_questions']} questions", plot)
 
 
 @eval_app.command("msc-gen")
@@ -273,7 +333,8 @@ def eval_msc_generation(
         replies: int | None = typer.Option(None, "--replies",
                                            help="at most N generated replies per session"),
         json_out: Path | None = typer.Option(None, "--json", help="write the report"),
-        checkpoint: Path | None = _CHECKPOINT,
+        plot: Path | None = _PLOT, checkpoint: Path | None = _CHECKPOINT,
+        ablation_table: bool = _ABLATION_TABLE,
         no_events: bool = _NO_EVENTS, no_persona: bool = _NO_PERSONA,
         no_topic: bool = _NO_TOPIC) -> None:
     """MSC response generation (LD-Agent's protocol): BLEU-2/3, ROUGE-L, Dist-1/2."""
@@ -295,34 +356,52 @@ def eval_msc_generation(
     except ValueError:
         _err.print("[bold red]error:[/] --sessions takes numbers from 2 to 4, e.g. 2,3,4")
         raise typer.Exit(2) from None
-    overrides = _ablations(no_events, no_persona, False, no_topic)
+    configurations = _ablation_rows(ablation_table, no_events, no_persona, no_topic)
+    reports: dict[str, dict[str, Any]] = {}
     try:
         eps = load_sessions(data)
         eps = eps[:episodes] if episodes else eps
-        settings = Settings(**overrides)
+        settings = Settings()
         chat_model = _answering_model(model, settings)
-        saved = Checkpoint(checkpoint, {"run": "msc-gen", "data": str(data.resolve()),
-                                        "model": model_label(chat_model), "sessions": chosen,
-                                        "episodes": episodes,
-                                        "replies": replies, "settings": overrides})
         embedder = default_embedder(settings.embedder, settings.model_cache_dir)
         total = sum(min(len(d[k - 1]) // 2, replies or 10**6) for _, d in eps for k in chosen)
-        with Progress(console=_err) as progress:
-            task = progress.add_task("MSC: generate sessions " + sessions, total=total)
-            report = evaluate_msc_generation(
-                eps, sessions=chosen, max_replies=replies, checkpoint=saved,
-                make_bot=lambda d: Kindred(data_dir=d, chat_model=chat_model, embedder=embedder,
-                                           **overrides),
-                progress=lambda n: progress.advance(task, n))
+        for slug, overrides in configurations:
+            saved = Checkpoint(_row_checkpoint(checkpoint, slug), {
+                "run": "msc-gen", "data": str(data.resolve()), "model": model_label(chat_model),
+                "sessions": chosen, "episodes": episodes, "replies": replies,
+                "settings": overrides})
+            with Progress(console=_err) as progress:
+                task = progress.add_task(f"MSC ({slug}): generate sessions {sessions}", total=total)
+                reports[slug] = evaluate_msc_generation(
+                    eps, sessions=chosen, max_replies=replies, checkpoint=saved,
+                    make_bot=lambda d, o=overrides: Kindred(data_dir=d, chat_model=chat_model,
+                                                            embedder=embedder, **o),
+                    progress=lambda n, t=task, p=progress: p.advance(t, n))
     except KindredError as exc:
         _err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
+    metrics = [("bleu2", "BLEU-2"), ("bleu3", "BLEU-3"), ("rougeL", "ROUGE-L"), ("dist1", "Dist-1"),
+               ("dist2", "Dist-2")]
+    if ablation_table:
+        from agent.eval.ablation import run_ablations
+
+        rows = run_ablations(lambda slug, _: {k: v for k, v in reports[slug].items()
+                                              if k != "replies"})
+        _finish_ablation(rows, metrics, f"MSC generation ablations, model {model}", json_out, plot,
+                         data, model)
+        return
+    report, overrides = reports["run"], configurations[0][1]
     _console.print(f"MSC generation, model {model}, {report['n_replies']} replies: BLEU-2 "
                    f"{100 * report['bleu2']:.2f}, BLEU-3 {100 * report['bleu3']:.2f}, ROUGE-L "
                    f"{100 * report['rougeL']:.2f}, Dist-1 {100 * report['dist1']:.1f}, Dist-2 "
                    f"{100 * report['dist2']:.1f}; {report['seconds']:.0f} s")
     if json_out:
         _write_report(json_out, {"model": model, "settings": overrides, **report}, data)
+    if plot:
+        from agent.eval.ablation import plot_ablation
+
+        plot_ablation({"run": {"label": f"model {model}", **report}}, metrics,
+                      f"MSC generation, {report['n_replies']} replies", plot)
 
 
 @eval_app.command("msc-persona")

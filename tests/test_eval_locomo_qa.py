@@ -114,6 +114,8 @@ def test_msc_generation_teacher_forces_and_scores(make_bot, tmp_path):
     # the second prompt holds the gold history of session 2 (teacher forcing), not the generation
     contents = [m.content for m in seen[1]]
     assert dialog[1][0].strip() in contents and dialog[1][2].strip() in contents[-1]
+    # the message being answered is in the prompt once (not also as the context's last line)
+    assert sum(dialog[1][2].strip() in c for c in contents) == 1
     assert report["dist1"] == distinct_n([first["generated"], second["generated"]], 1)
 
 
@@ -179,3 +181,68 @@ def test_a_checkpoint_refuses_another_configuration_and_a_corrupted_file(tmp_pat
     with pytest.raises(InvalidInputError, match="not a Kindred checkpoint"):
         Checkpoint(tmp_path / "other.txt", {})
     assert not Checkpoint(None, {}).done("1:2")  # no path: nothing kept, nothing resumed
+
+
+# ---------------------------------------------------------------- LD-Agent's ablation table
+@pytest.mark.skipif(not MSC.exists(), reason=f"MSC data not found at {MSC}")
+def test_ablation_rows_switch_their_stage_off_in_the_prompt(make_bot):
+    """Each row of the table really runs without its stage: what reaches the model differs."""
+    from agent.eval.ablation import ABLATIONS, run_ablations
+    from agent.eval.msc import load_sessions
+    from agent.eval.msc_generation import evaluate_msc_generation
+
+    episodes = load_sessions(MSC)[:1]
+    prompts_by_row: dict[str, list[str]] = {}
+
+    def run_one(slug, overrides):
+        seen = prompts_by_row.setdefault(slug, [])
+
+        def respond(messages):
+            seen.append("\n".join(str(m.content) for m in messages))
+            return "I see."
+
+        model = RecordingChatModel(respond=respond)
+        return evaluate_msc_generation(
+            episodes, sessions=[3], max_replies=2,
+            make_bot=lambda d: make_bot(chat_model=model, data_dir=d, persona_extractor="rules",
+                                        summariser="extractive", **overrides))
+
+    rows = run_ablations(run_one)
+    assert list(rows) == [slug for slug, _, _ in ABLATIONS]
+    assert rows["no-persona"]["label"] == "w/o persona" and rows["no-persona"]["n_replies"] == 2
+    # sessions 1-2 were replayed: the full agent shows the user's traits and recalled memories
+    full = prompts_by_row["full"]
+    assert all("<USER_TRAITS>" in p for p in full)
+    assert any("Memories related to this conversation" in p for p in full)
+    assert not any("<USER_TRAITS>" in p for p in prompts_by_row["no-persona"])
+    assert not any("Memories related to this conversation" in p for p in prompts_by_row["no-events"])
+    assert all("<USER_TRAITS>" in p for p in prompts_by_row["no-events"])
+
+
+def test_ablation_table_cli_prints_every_row_with_per_row_checkpoints(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    KINDRED = str(Path(sys.executable).parent / "kindred")
+    if not MSC.exists():
+        pytest.skip(f"MSC data not found at {MSC}")
+    saved, out, plot = tmp_path / "ck.jsonl", tmp_path / "abl.json", tmp_path / "abl.png"
+    args = [KINDRED, "eval", "msc-gen", "--data", str(MSC), "--model", "fake", "--episodes", "1",
+            "--sessions", "2", "--replies", "1", "--ablation-table", "--checkpoint", str(saved),
+            "--json", str(out), "--plot", str(plot)]
+    res = subprocess.run(args, capture_output=True, text=True, timeout=600, check=False)
+    assert res.returncode == 0, res.stderr
+    for label in ("Kindred (all stages)", "w/o event memory", "w/o persona", "w/o topic scoring"):
+        assert label.split()[0] in res.stdout
+    report = json.loads(out.read_text())
+    assert list(report["ablation"]) == ["full", "no-events", "no-persona", "no-topic"]
+    assert report["ablation"]["no-events"]["settings"] == {"use_events": False}
+    assert all(row["n_replies"] == 1 for row in report["ablation"].values())
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in tmp_path.glob("ck.*.jsonl")) == [
+        "ck.full.jsonl", "ck.no-events.jsonl", "ck.no-persona.jsonl", "ck.no-topic.jsonl"]
+    mixed = subprocess.run([*args, "--no-events"], capture_output=True, text=True, timeout=300,
+                           check=False)
+    assert mixed.returncode == 2 and "drop the --no-* flags" in mixed.stderr

@@ -53,7 +53,11 @@ def _generate(bot, user: str, text: str, now: float) -> str:
             or t.scores["total"] >= cfg.turn_min_score]
     user_traits = [t.text for t in bot.persona(user, "user")] if cfg.use_persona else []
     agent_traits = list(services.card.background)
-    context = [t.model_dump() for t in view.session_turns][-cfg.stm_window:]
+    # the user's utterance was just stored (so its traits count, as in a chat turn); the prompt
+    # carries it once, as the message to answer, not also as the last line of the context
+    earlier = view.session_turns[:-1] if view.session_turns and \
+        view.session_turns[-1].text == text.strip() else view.session_turns
+    context = [t.model_dump() for t in earlier][-cfg.stm_window:]
     messages, _ = build_messages(
         agent_name=services.card.name, voice=services.card.voice, agent_traits=agent_traits,
         user_name=user, retrieved=retrieved, user_traits=user_traits, feedback=None,
