@@ -54,8 +54,8 @@ def chat(user: str = _USER, model: str | None = _MODEL, data_dir: Path | None = 
         with _console.status("Loading memory (embedder, spaCy, stores)…"):
             bot = _open(data_dir, model, persona)
         if is_local(bot.chat_model):
-            with _console.status("Loading the local model (the first run converts its weights, "
-                                 "about 30 s)…"):
+            with _console.status("Loading the local model (the first run converts its weights once, "
+                                 "seconds with llama.cpp, ~30 s with transformers)…"):
                 bot.chat_model.load()
     except KindredError as exc:
         _err.print(f"[bold red]error:[/] {exc}")
