@@ -9,6 +9,7 @@ one tiktoken budget: feedback first (it was given on purpose), then memories by 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,15 +19,25 @@ from memory.budget import TokenCounter, fit_to_budget
 __all__ = ["build_messages", "memory_lines"]
 
 
-def memory_lines(retrieved: Sequence[dict[str, Any]]) -> list[str]:
-    """One line per retrieved memory, as LD-Agent shows them: "<age>, <summary>"."""
+def memory_lines(retrieved: Sequence[dict[str, Any]], *, dated: bool = False) -> list[str]:
+    """One line per retrieved memory, as LD-Agent shows them: "<age>, <summary>", with who said
+    a turn. ``dated``: the calendar date instead of the age, for questions that ask "when" (LoCoMo
+    QA asks for dates; a model should not have to subtract "102 days ago" from an unstated now)."""
     lines = []
     for m in retrieved:
+        when = _date(m["ts"]) if dated and m.get("ts") is not None else m["age"]
         if m["kind"] == "event":
-            lines.append(f"- {m['age']}, {m['text']}")
+            lines.append(f"- {when}, {m['text']}")
         else:
-            lines.append(f"- {m['age']}, it was said: \"{m['text']}\"")
+            who = f"{m['speaker']} said" if m.get("speaker") else "it was said"
+            lines.append(f"- {when}, {who}: \"{m['text']}\"")
     return lines
+
+
+def _date(ts: float) -> str:
+    """"On Monday 8 May 2023" (UTC: replayed dialogues carry their own clock)."""
+    day = time.gmtime(ts)
+    return f"On {time.strftime('%A', day)} {day.tm_mday} {time.strftime('%B %Y', day)}"
 
 
 def build_messages(*, agent_name: str, voice: str, agent_traits: Sequence[str], user_name: str,

@@ -122,7 +122,8 @@ class HybridRetriever:
             comp = {name: round(float(values[i]), 4) for name, values in scores.items()}
             out.append(RetrievedMemory(kind="turn", id=c.id, text=c.text,
                                        session_id=c.meta.get("session_id"), ts=ts,
-                                       age=format_age(now - ts), scores=comp,
+                                       age=format_age(now - ts), speaker=c.meta.get("speaker"),
+                                       scores=comp,
                                        reason=self._reason(comp)))
         return out
 

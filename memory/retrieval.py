@@ -80,7 +80,7 @@ def score_hits(hits: Sequence[VectorHit], query_topics: Iterable[str], now: floa
             total, reason = lam * (s_sem + s_top), f"cosine {s_sem:.2f} > γ {config.gamma:.2f}"
         scored.append(RetrievedMemory(
             kind=kind, id=hit.id, text=hit.text, session_id=hit.metadata.get("session_id"),
-            ts=ts, age=format_age(now - ts),
+            ts=ts, age=format_age(now - ts), speaker=hit.metadata.get("speaker"),
             scores={"semantic": round(s_sem, 4), "topic": round(s_top, 4),
                     "decay": round(lam, 4), "total": round(total, 4)},
             reason=reason, turn_ids=list(hit.metadata.get("turn_ids") or [])))

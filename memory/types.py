@@ -52,6 +52,7 @@ class RetrievedMemory(BaseModel):
     session_id: str | None = None
     ts: float | None = None
     age: str | None = Field(default=None, description='"N days M hours ago" as LD-Agent shows it')
+    speaker: str | None = Field(default=None, description="who said it (turns)")
     scores: dict[str, float] = Field(default_factory=dict)
     reason: str = ""
     turn_ids: list[str] = Field(default_factory=list,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from conftest import DAY, T0
 from fakes import RecordingChatModel
@@ -24,6 +26,20 @@ from agent.eval.locomo_qa import answer_f1, evaluate_locomo_qa, token_f1
 ])
 def test_locomo_f1(prediction, truth, category, expected):
     assert answer_f1(prediction, truth, category) == expected
+
+
+def test_memory_lines_say_who_and_when():
+    from graphs.compose import memory_lines
+
+    turn = {"kind": "turn", "text": "I moved to Oslo.", "age": "3 days 2 hours ago",
+            "ts": 1683504000.0, "speaker": "Ann"}  # 2023-05-08 00:00 UTC, a Monday
+    event = {"kind": "event", "text": "Ann talked about moving.", "age": "3 days ago",
+             "ts": 1683504000.0}
+    assert memory_lines([turn, event]) == ['- 3 days 2 hours ago, Ann said: "I moved to Oslo."',
+                                           "- 3 days ago, Ann talked about moving."]
+    assert memory_lines([turn], dated=True) == ['- On Monday 8 May 2023, Ann said: "I moved to Oslo."']
+    assert memory_lines([{**turn, "speaker": None}]) == [
+        '- 3 days 2 hours ago, it was said: "I moved to Oslo."']
 
 
 def test_token_f1_is_symmetric_in_overlap():
@@ -66,6 +82,10 @@ def test_answers_come_from_recalled_memory_and_leave_memory_unchanged(make_bot):
     assert report["n_questions"] == 3 and report["f1"] == 1.0
     assert report["by_category"] == {"4": 1.0, "5": 1.0}
     assert "beagle called Rex" in prompts_seen[0]          # the retriever found the evidence
+    # who said it, and on which date (LoCoMo asks "when"), not "N days ago" from an unstated now
+    day = time.gmtime(T0)
+    assert (f"On {time.strftime('%A', day)} {day.tm_mday} {time.strftime('%B %Y', day)}, "
+            'Ann said: "I adopted a beagle called Rex."') in prompts_seen[0]
     assert "Boston in April" in prompts_seen[1]
     assert [a["answer"] for a in report["answers"]] == ["Rex", "Boston", "Not mentioned"]
 

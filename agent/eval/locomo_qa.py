@@ -78,7 +78,7 @@ def _answer(bot, user_id: str, conv: LocomoConversation, question: str, now: flo
     services = bot._services  # the agent's own retriever, stores and budget
     events, turns = recall_memories(services, user_id, question, now, services.config.turns_k)
     recalled = [m.model_dump() for m in [*events, *turns]]
-    kept, _ = fit_to_budget(memory_lines(recalled), services.config.memory_token_budget,
+    kept, _ = fit_to_budget(memory_lines(recalled, dated=True), services.config.memory_token_budget,
                             services.memory.tokens)
     prompt = prompts.ANSWER_QUESTION.format(speaker_a=conv.speaker_a, speaker_b=conv.speaker_b,
                                             memories="\n".join(kept) or "(none)",
