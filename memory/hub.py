@@ -61,4 +61,5 @@ class MemoryHub:
         self.index.delete_user(user_id)
 
     def close(self) -> None:
+        self.index.close()
         self.db.close()

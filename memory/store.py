@@ -146,6 +146,14 @@ class VectorIndex:
         for kind in MEMORY_KINDS:
             self.delete_all(kind, user_id)
 
+    def close(self) -> None:
+        """Release Chroma's files (its SQLite and HNSW segments): without this an embedded client
+        keeps them open until the process ends, one set per memory opened (evaluations open one
+        per conversation). Safe to call twice."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
     @staticmethod
     def _scope(user_id: str, where: Mapping[str, Any] | None) -> dict:
         if not user_id:

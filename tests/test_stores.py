@@ -74,3 +74,23 @@ def test_llm_summariser_sends_the_dialogue_and_strips_the_answer():
     turns = [_turn("alice", "s1", 0, "I adopted a beagle called Biscuit.")]
     assert summariser.summarise(turns) == "Alice adopted Biscuit."
     assert model.calls[0][0].content == "Summarise:\nalice: I adopted a beagle called Biscuit."
+
+
+def test_closing_a_memory_releases_its_files(tmp_path, embedder):
+    """Evaluations open one memory per conversation: a closed one must not keep Chroma's files."""
+    import os
+
+    from memory.hub import MemoryHub
+
+    def open_files() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    counts = []
+    for n in range(4):
+        hub = MemoryHub.open(tmp_path / f"m{n}", embedder=embedder)
+        hub.index.add("turns", "u", ["t1"], ["hello"], embedder.embed(["hello"]), [{"role": "user"}])
+        assert hub.index.get("turns", "u")  # the files are really in use
+        hub.close()
+        hub.close()  # twice is harmless
+        counts.append(open_files())
+    assert counts[-1] <= counts[1], counts  # flat after the first (lazy imports) instead of growing
