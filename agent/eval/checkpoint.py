@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +78,18 @@ class Checkpoint:
     def seconds(self) -> float:
         """Time spent on the units already saved (so a resumed run reports its whole cost)."""
         return sum(u["seconds"] for u in self._units.values())
+
+    def rows_of(self, unit: str, compute: Callable[[], list[dict[str, Any]]],
+                progress: Callable[[int], Any] | None = None) -> list[dict[str, Any]]:
+        """The unit's rows: saved ones (advancing ``progress`` past them), else ``compute()``'s,
+        timed and saved before they are returned."""
+        if not self.done(unit):
+            started = time.perf_counter()
+            rows = compute()
+            self.save(unit, rows, time.perf_counter() - started)
+        elif progress:
+            progress(len(self.rows(unit)))
+        return self.rows(unit)
 
     def save(self, unit: str, rows: list[dict[str, Any]], seconds: float) -> None:
         self._units[unit] = {"rows": rows, "seconds": seconds}

@@ -104,14 +104,10 @@ def evaluate_locomo_qa(convs: Sequence[LocomoConversation], *, make_bot: Callabl
     checkpoint = checkpoint or Checkpoint(None, {})
     rows: list[dict[str, Any]] = []
     for n, conv in enumerate(convs):
-        unit = conv.sample_id
-        if not checkpoint.done(unit):
-            started = time.perf_counter()
-            found = _answer_conversation(make_bot, n, conv, max_questions, judge, progress)
-            checkpoint.save(unit, found, time.perf_counter() - started)
-        elif progress:
-            progress(len(checkpoint.rows(unit)))
-        rows.extend(checkpoint.rows(unit))
+        rows.extend(checkpoint.rows_of(
+            conv.sample_id,
+            lambda n=n, conv=conv: _answer_conversation(make_bot, n, conv, max_questions, judge,
+                                                        progress), progress))
     by_cat: dict[str, list[float]] = {}
     for r in rows:
         by_cat.setdefault(str(r["category"]), []).append(r["f1"])

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import statistics
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -79,14 +78,10 @@ def evaluate_msc_generation(episodes: Sequence[tuple[int, list[list[str]]]], *,
     rows: list[dict[str, Any]] = []
     for number, dialog in episodes:
         for k in sessions:
-            unit = f"{number}:{k}"
-            if not checkpoint.done(unit):
-                started = time.perf_counter()
-                found = _generate_session(make_bot, number, dialog, k, max_replies, progress)
-                checkpoint.save(unit, found, time.perf_counter() - started)
-            elif progress:
-                progress(len(checkpoint.rows(unit)))
-            rows.extend(checkpoint.rows(unit))
+            rows.extend(checkpoint.rows_of(
+                f"{number}:{k}",
+                lambda number=number, dialog=dialog, k=k: _generate_session(
+                    make_bot, number, dialog, k, max_replies, progress), progress))
     replies = [r["generated"] for r in rows]
 
     def summary(sub: list[dict[str, Any]]) -> dict[str, float]:
