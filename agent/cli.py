@@ -237,6 +237,33 @@ def _row_checkpoint(checkpoint: Path | None, slug: str) -> Path | None:
     return checkpoint.with_name(f"{checkpoint.stem}.{slug}{checkpoint.suffix or '.jsonl'}")
 
 
+def _run_configurations(configurations: list[tuple[str, dict[str, bool]]],
+                        checkpoint: Path | None, title: str, total: int, chat_model, embedder,
+                        config: dict[str, Any], evaluate) -> dict[str, dict[str, Any]]:
+    """One dataset run per configuration (one, or each ablation row): its own checkpoint (whose
+    header is ``config`` with the model and the settings), fresh memories with those settings,
+    a progress bar titled ``title`` (``{}`` is the row). ``evaluate(checkpoint=, make_bot=,
+    progress=)`` is the runner with its data bound. Reports by row slug."""
+    from rich.progress import Progress
+
+    from agent.eval.checkpoint import Checkpoint
+    from agent.kindred import Kindred
+    from agent.models import model_label
+
+    reports: dict[str, dict[str, Any]] = {}
+    for slug, overrides in configurations:
+        saved = Checkpoint(_row_checkpoint(checkpoint, slug),
+                           {**config, "model": model_label(chat_model), "settings": overrides})
+        with Progress(console=_err) as progress:
+            task = progress.add_task(title.format(slug), total=total)
+            reports[slug] = evaluate(
+                checkpoint=saved,
+                make_bot=lambda d, o=overrides: Kindred(data_dir=d, chat_model=chat_model,
+                                                        embedder=embedder, **o),
+                progress=lambda n, t=task, p=progress: p.advance(t, n))
+    return reports
+
+
 def _finish_ablation(rows: dict[str, dict[str, Any]], metrics: list[tuple[str, str]], title: str,
                      json_out: Path | None, plot: Path | None, data: Path, model: str) -> None:
     from agent.eval.ablation import plot_ablation, print_ablation
@@ -262,18 +289,14 @@ def eval_locomo_qa(data: Path = typer.Option(..., "--data", help="path of locomo
                    no_topic: bool = _NO_TOPIC) -> None:
     """LoCoMo QA: answers from memory by the chosen model, token F1 as the LoCoMo paper scores it."""
 
-    from rich.progress import Progress
 
-    from agent.eval.checkpoint import Checkpoint
     from agent.eval.locomo import load_locomo
     from agent.eval.locomo_qa import evaluate_locomo_qa
-    from agent.kindred import Kindred
-    from agent.models import make_chat_model, model_label
+    from agent.models import make_chat_model
     from agent.settings import Settings
     from memory.embeddings import default_embedder
 
     configurations = _ablation_rows(ablation_table, no_events, no_persona, no_topic)
-    reports: dict[str, dict[str, Any]] = {}
     try:
         conversations = load_locomo(data)[:convs] if convs else load_locomo(data)
         settings = Settings()
@@ -281,17 +304,12 @@ def eval_locomo_qa(data: Path = typer.Option(..., "--data", help="path of locomo
         judge_model = make_chat_model(judge, settings) if judge else None
         embedder = default_embedder(settings.embedder, settings.model_cache_dir)
         total = sum(min(len(c.questions), questions or len(c.questions)) for c in conversations)
-        for slug, overrides in configurations:
-            saved = Checkpoint(_row_checkpoint(checkpoint, slug), {
-                "run": "locomo-qa", "data": str(data.resolve()), "model": model_label(chat_model),
-                "judge": judge, "convs": convs, "questions": questions, "settings": overrides})
-            with Progress(console=_err) as progress:
-                task = progress.add_task(f"LoCoMo QA ({slug}): replay and answer", total=total)
-                reports[slug] = evaluate_locomo_qa(
-                    conversations, max_questions=questions, judge=judge_model, checkpoint=saved,
-                    make_bot=lambda d, o=overrides: Kindred(data_dir=d, chat_model=chat_model,
-                                                            embedder=embedder, **o),
-                    progress=lambda n, t=task, p=progress: p.advance(t, n))
+        reports = _run_configurations(
+            configurations, checkpoint, "LoCoMo QA ({}): replay and answer", total, chat_model,
+            embedder, {"run": "locomo-qa", "data": str(data.resolve()), "judge": judge,
+                       "convs": convs, "questions": questions},
+            lambda **run: evaluate_locomo_qa(conversations, max_questions=questions,
+                                             judge=judge_model, **run))
     except KindredError as exc:
         _err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
@@ -339,13 +357,9 @@ def eval_msc_generation(
         no_topic: bool = _NO_TOPIC) -> None:
     """MSC response generation (LD-Agent's protocol): BLEU-2/3, ROUGE-L, Dist-1/2."""
 
-    from rich.progress import Progress
 
-    from agent.eval.checkpoint import Checkpoint
     from agent.eval.msc import load_sessions
     from agent.eval.msc_generation import evaluate_msc_generation
-    from agent.kindred import Kindred
-    from agent.models import model_label
     from agent.settings import Settings
     from memory.embeddings import default_embedder
 
@@ -357,7 +371,6 @@ def eval_msc_generation(
         _err.print("[bold red]error:[/] --sessions takes numbers from 2 to 4, e.g. 2,3,4")
         raise typer.Exit(2) from None
     configurations = _ablation_rows(ablation_table, no_events, no_persona, no_topic)
-    reports: dict[str, dict[str, Any]] = {}
     try:
         eps = load_sessions(data)
         eps = eps[:episodes] if episodes else eps
@@ -365,18 +378,12 @@ def eval_msc_generation(
         chat_model = _answering_model(model, settings)
         embedder = default_embedder(settings.embedder, settings.model_cache_dir)
         total = sum(min(len(d[k - 1]) // 2, replies or 10**6) for _, d in eps for k in chosen)
-        for slug, overrides in configurations:
-            saved = Checkpoint(_row_checkpoint(checkpoint, slug), {
-                "run": "msc-gen", "data": str(data.resolve()), "model": model_label(chat_model),
-                "sessions": chosen, "episodes": episodes, "replies": replies,
-                "settings": overrides})
-            with Progress(console=_err) as progress:
-                task = progress.add_task(f"MSC ({slug}): generate sessions {sessions}", total=total)
-                reports[slug] = evaluate_msc_generation(
-                    eps, sessions=chosen, max_replies=replies, checkpoint=saved,
-                    make_bot=lambda d, o=overrides: Kindred(data_dir=d, chat_model=chat_model,
-                                                            embedder=embedder, **o),
-                    progress=lambda n, t=task, p=progress: p.advance(t, n))
+        reports = _run_configurations(
+            configurations, checkpoint, "MSC ({}): generate sessions " + sessions, total,
+            chat_model, embedder, {"run": "msc-gen", "data": str(data.resolve()),
+                                   "sessions": chosen, "episodes": episodes, "replies": replies},
+            lambda **run: evaluate_msc_generation(eps, sessions=chosen, max_replies=replies,
+                                                  **run))
     except KindredError as exc:
         _err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
