@@ -55,6 +55,14 @@ def test_negation_is_kept(rules):
     assert rules.extract("I can't swim at all, sadly.").text.startswith("I can't swim")
 
 
+def test_a_long_utterance_keeps_whole_clauses_within_twenty_words(rules):
+    text = ("I love being able to set my own hours. I don't like not having a reliable paycheck. "
+            "But I am a hard worker so I find that I get by.")
+    trait = rules.extract(text).text
+    assert trait == "I love being able to set my own hours. I don't like not having a reliable paycheck."
+    assert len(trait.split()) <= 20
+
+
 def test_batch_and_single_extraction_agree(rules):
     texts = ["I have two cats.", "How are you?", "My dad is a pilot.", "I love jazz!"]
     assert rules.extract_many(texts) == [rules.extract(t) for t in texts]

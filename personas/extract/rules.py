@@ -15,7 +15,7 @@ import threading
 from collections.abc import Sequence
 
 from memory.errors import ConfigurationError
-from personas.extract.base import ExtractedTrait, clean_trait
+from personas.extract.base import MAX_TRAIT_WORDS, ExtractedTrait, clean_trait
 from personas.extract.clauses import clause_traits, first_person_clauses, statement_fallback
 from personas.extract.detector import TraitDetector
 
@@ -92,9 +92,23 @@ class RuleTraitExtractor:
         if not self._detector.carries_trait(doc, info):
             return None
         traits = clause_traits(info, self._max_clauses)
-        raw = " ".join(traits) if traits else statement_fallback(doc)
+        raw = _whole_clauses(traits) if traits else statement_fallback(doc)
         trait = clean_trait(raw) if raw else None
         return ExtractedTrait(trait, subject_of(trait)) if trait else None
+
+
+def _whole_clauses(traits: Sequence[str]) -> str:
+    """As many whole clauses as fit in :data:`MAX_TRAIT_WORDS` (the first always): joining all of
+    them and cutting at 20 words left fragments such as "I am a." in the bank."""
+    kept: list[str] = []
+    words = 0
+    for trait in traits:
+        n = len(trait.split())
+        if kept and words + n > MAX_TRAIT_WORDS:
+            break
+        kept.append(trait)
+        words += n
+    return " ".join(kept)
 
 
 def _parser():
