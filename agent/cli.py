@@ -237,11 +237,24 @@ def _row_checkpoint(checkpoint: Path | None, slug: str) -> Path | None:
     return checkpoint.with_name(f"{checkpoint.stem}.{slug}{checkpoint.suffix or '.jsonl'}")
 
 
+# settings that say where things live or how to reach a server, not what a run computes
+_NOT_RESULT_SETTINGS = frozenset({"data_dir", "model_cache_dir", "api_key", "base_url",
+                                  "chat_model", "chroma_host", "chroma_port"})
+
+
+def _changed_settings(settings) -> dict[str, Any]:
+    """What ``KINDRED_*`` variables changed from the defaults that can change a run's figures: a
+    checkpoint written under other values must not be resumed, and reports must say so."""
+    return {k: v for k, v in settings.model_dump(mode="json", exclude_defaults=True).items()
+            if k not in _NOT_RESULT_SETTINGS}
+
+
 def _run_configurations(configurations: list[tuple[str, dict[str, bool]]],
                         checkpoint: Path | None, title: str, total: int, chat_model, embedder,
                         config: dict[str, Any], evaluate) -> dict[str, dict[str, Any]]:
     """One dataset run per configuration (one, or each ablation row): its own checkpoint (whose
-    header is ``config`` with the model and the settings), fresh memories with those settings,
+    header is ``config`` with the model and the row's settings on top of ``config["settings"]``,
+    the changed ones from the environment), fresh memories with those settings,
     a progress bar titled ``title`` (``{}`` is the row). ``evaluate(checkpoint=, make_bot=,
     progress=)`` is the runner with its data bound. Reports by row slug."""
     from rich.progress import Progress
@@ -253,7 +266,8 @@ def _run_configurations(configurations: list[tuple[str, dict[str, bool]]],
     reports: dict[str, dict[str, Any]] = {}
     for slug, overrides in configurations:
         saved = Checkpoint(_row_checkpoint(checkpoint, slug),
-                           {**config, "model": model_label(chat_model), "settings": overrides})
+                           {**config, "model": model_label(chat_model),
+                            "settings": {**config["settings"], **overrides}})
         with Progress(console=_err) as progress:
             task = progress.add_task(title.format(slug), total=total)
             reports[slug] = evaluate(
@@ -265,12 +279,13 @@ def _run_configurations(configurations: list[tuple[str, dict[str, bool]]],
 
 
 def _finish_ablation(rows: dict[str, dict[str, Any]], metrics: list[tuple[str, str]], title: str,
-                     json_out: Path | None, plot: Path | None, data: Path, model: str) -> None:
+                     json_out: Path | None, plot: Path | None, data: Path, model: str,
+                     settings: dict[str, Any]) -> None:
     from agent.eval.ablation import plot_ablation, print_ablation
 
     print_ablation(rows, metrics, title, _console)
     if json_out:
-        _write_report(json_out, {"model": model, "ablation": rows}, data)
+        _write_report(json_out, {"model": model, "settings": settings, "ablation": rows}, data)
     if plot:
         plot_ablation(rows, metrics, title, plot)
 
@@ -307,7 +322,8 @@ def eval_locomo_qa(data: Path = typer.Option(..., "--data", help="path of locomo
         reports = _run_configurations(
             configurations, checkpoint, "LoCoMo QA ({}): replay and answer", total, chat_model,
             embedder, {"run": "locomo-qa", "data": str(data.resolve()), "judge": judge,
-                       "convs": convs, "questions": questions},
+                       "convs": convs, "questions": questions,
+                       "settings": _changed_settings(settings)},
             lambda **run: evaluate_locomo_qa(conversations, max_questions=questions,
                                              judge=judge_model, **run))
     except KindredError as exc:
@@ -322,7 +338,7 @@ def eval_locomo_qa(data: Path = typer.Option(..., "--data", help="path of locomo
                                               "n_questions": reports[slug]["n_questions"],
                                               "seconds": reports[slug]["seconds"]})
         _finish_ablation(rows, metrics, f"LoCoMo QA ablations, model {model}", json_out, plot,
-                         data, model)
+                         data, model, _changed_settings(settings))
         return
     report, overrides = reports["run"], configurations[0][1]
     _console.print(f"LoCoMo QA, model {model}: F1 {100 * report['f1']:.1f} on "
@@ -332,7 +348,9 @@ def eval_locomo_qa(data: Path = typer.Option(..., "--data", help="path of locomo
                     if "judge_accuracy" in report else "") +
                    f"; {report['seconds']:.0f} s ({report['answer_s_p50']:.1f} s per answer, p50)")
     if json_out:
-        _write_report(json_out, {"model": model, "settings": overrides, **report}, data)
+        _write_report(json_out, {"model": model,
+                                 "settings": {**_changed_settings(settings), **overrides}, **report},
+                      data)
     if plot:
         from agent.eval.ablation import plot_ablation
 
@@ -381,7 +399,8 @@ def eval_msc_generation(
         reports = _run_configurations(
             configurations, checkpoint, "MSC ({}): generate sessions " + sessions, total,
             chat_model, embedder, {"run": "msc-gen", "data": str(data.resolve()),
-                                   "sessions": chosen, "episodes": episodes, "replies": replies},
+                                   "sessions": chosen, "episodes": episodes, "replies": replies,
+                                   "settings": _changed_settings(settings)},
             lambda **run: evaluate_msc_generation(eps, sessions=chosen, max_replies=replies,
                                                   **run))
     except KindredError as exc:
@@ -395,7 +414,7 @@ def eval_msc_generation(
         rows = run_ablations(lambda slug, _: {k: v for k, v in reports[slug].items()
                                               if k != "replies"})
         _finish_ablation(rows, metrics, f"MSC generation ablations, model {model}", json_out, plot,
-                         data, model)
+                         data, model, _changed_settings(settings))
         return
     report, overrides = reports["run"], configurations[0][1]
     _console.print(f"MSC generation, model {model}, {report['n_replies']} replies: BLEU-2 "
@@ -403,7 +422,9 @@ def eval_msc_generation(
                    f"{100 * report['rougeL']:.2f}, Dist-1 {100 * report['dist1']:.1f}, Dist-2 "
                    f"{100 * report['dist2']:.1f}; {report['seconds']:.0f} s")
     if json_out:
-        _write_report(json_out, {"model": model, "settings": overrides, **report}, data)
+        _write_report(json_out, {"model": model,
+                                 "settings": {**_changed_settings(settings), **overrides}, **report},
+                      data)
     if plot:
         from agent.eval.ablation import plot_ablation
 

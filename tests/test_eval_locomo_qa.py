@@ -266,3 +266,33 @@ def test_ablation_table_cli_prints_every_row_with_per_row_checkpoints(tmp_path):
     mixed = subprocess.run([*args, "--no-events"], capture_output=True, text=True, timeout=300,
                            check=False)
     assert mixed.returncode == 2 and "drop the --no-* flags" in mixed.stderr
+
+
+def test_a_checkpoint_is_not_resumed_under_other_kindred_variables(tmp_path):
+    """KINDRED_* variables change what a run computes: the checkpoint header and the report hold
+    them, so a resume under other values is refused instead of mixing two configurations."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if not MSC.exists():
+        pytest.skip(f"MSC data not found at {MSC}")
+    kindred = str(Path(sys.executable).parent / "kindred")
+    saved, out = tmp_path / "ck.jsonl", tmp_path / "run.json"
+    args = [kindred, "eval", "msc-gen", "--data", str(MSC), "--model", "fake", "--episodes", "1",
+            "--sessions", "2", "--replies", "1", "--checkpoint", str(saved), "--json", str(out)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KINDRED_")}
+    changed = {**env, "KINDRED_TURNS_K": "2"}
+    first = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False,
+                           env=changed)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(saved.read_text().splitlines()[0])["config"]["settings"] == {"turns_k": 2}
+    assert json.loads(out.read_text())["settings"] == {"turns_k": 2}
+    again = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False,
+                           env=changed)
+    assert again.returncode == 0, again.stderr  # same variables: resumed
+    other = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False, env=env)
+    assert other.returncode == 2
+    assert "another configuration" in other.stderr
