@@ -50,6 +50,12 @@ def test_questions_and_conversational_moves_carry_no_trait(rules, text):
     assert rules.extract(text) is None
 
 
+def test_an_apology_before_an_opinion_verb_is_not_taken_for_its_complement(rules):
+    trait = rules.extract("I'm sorry, I didn't know that. We don't have predators in my area.")
+    assert trait is not None and "sorry" not in trait.text.lower(), trait
+    assert "I don't have predators in my area." in trait.text
+
+
 def test_negation_is_kept(rules):
     assert rules.extract("Oh, I don't eat meat anymore.").text == "I don't eat meat anymore."
     assert rules.extract("I can't swim at all, sadly.").text.startswith("I can't swim")

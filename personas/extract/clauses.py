@@ -219,7 +219,8 @@ def clause_traits(info: ClauseInfo, max_clauses: int = 3) -> list[str]:
     for verb in chosen:
         target = verb
         if verb.lemma_.lower() in _OPINION:  # "I think my favourites are…" → the complement
-            target = next((c for c in verb.children if c.dep_ == "ccomp"), verb)
+            # (one that follows: in "I'm sorry, I didn't know that" the ccomp is the apology)
+            target = next((c for c in verb.children if c.dep_ == "ccomp" and c.i > verb.i), verb)
         text = render_clause(_clause_tokens(target, {o for o in chosen if o is not verb}))
         if text and text not in traits:
             traits.append(text)
