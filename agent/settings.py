@@ -35,8 +35,9 @@ class Settings(BaseSettings):
     # LD-Agent
     beta_s: float = Field(default=600.0, gt=0, description="session gap β: paper 600 s, code 3600 s")
     tau_s: float = Field(default=1e7, gt=0, description="time-decay constant τ (LD-Agent: 1e7 s)")
-    gamma: float = Field(default=0.35, ge=-1, le=1,
-                         description="semantic floor γ; paper 0.5 for its encoder, 0.35 for MiniLM")
+    gamma: float = Field(default=0.40, ge=-1, le=1,
+                         description="semantic floor γ; paper 0.5 for its encoder, 0.40 for MiniLM "
+                                     "(benchmarks/event_gamma.py)")
     scoring: Literal["paper", "code"] = "paper"
     stm_window: int = Field(default=30, ge=0, description="recent turns shown (LD-Agent: 30)")
     events_k: int = Field(default=3, ge=0)
