@@ -253,20 +253,22 @@ def _run_configurations(configurations: list[tuple[str, dict[str, bool]]],
                         checkpoint: Path | None, title: str, total: int, chat_model, embedder,
                         config: dict[str, Any], evaluate) -> dict[str, dict[str, Any]]:
     """One dataset run per configuration (one, or each ablation row): its own checkpoint (whose
-    header is ``config`` with the model and the row's settings on top of ``config["settings"]``,
-    the changed ones from the environment), fresh memories with those settings,
+    header is ``config`` with the model, the fingerprint of Kindred's code and the row's settings on
+    top of ``config["settings"]``, the changed ones from the environment), fresh memories with
+    those settings,
     a progress bar titled ``title`` (``{}`` is the row). ``evaluate(checkpoint=, make_bot=,
     progress=)`` is the runner with its data bound. Reports by row slug."""
     from rich.progress import Progress
 
     from agent.eval.checkpoint import Checkpoint
+    from agent.eval.script_report import code_fingerprint
     from agent.kindred import Kindred
     from agent.models import model_label
 
     reports: dict[str, dict[str, Any]] = {}
     for slug, overrides in configurations:
         saved = Checkpoint(_row_checkpoint(checkpoint, slug),
-                           {**config, "model": model_label(chat_model),
+                           {**config, "model": model_label(chat_model), "code": code_fingerprint(),
                             "settings": {**config["settings"], **overrides}})
         with Progress(console=_err) as progress:
             task = progress.add_task(title.format(slug), total=total)

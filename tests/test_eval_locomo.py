@@ -86,6 +86,9 @@ def test_cli_prints_the_table_and_writes_json_and_plot(tmp_path):
     assert source["data_sha256"] == hashlib.sha256(_tiny(tmp_path).read_bytes()).hexdigest()
     assert source["command"][:3] == ["kindred", "eval", "locomo"]
     assert source["environment"]["packages"]["kindred"] and source["environment"]["python"]
+    from agent.eval.script_report import code_fingerprint
+
+    assert source["code_sha256"] == code_fingerprint()  # this checkout's code, as it is now
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = subprocess.run([KINDRED, "eval", "locomo", "--data", str(tmp_path / "nope.json")],
                          capture_output=True, text=True, timeout=120, check=False)
@@ -119,3 +122,30 @@ def test_real_locomo_conversation_beats_both_baselines(make_bot):
     for k in ("5", "10"):
         assert report["recall"][k] > report["baselines"]["bm25"]["recall"][k] + 0.1
         assert report["recall"][k] > report["baselines"]["dense"]["recall"][k] + 0.1
+
+
+def test_the_code_fingerprint_changes_with_any_source_edit(tmp_path):
+    """Copies of the packages: the same files give the same fingerprint, one changed byte another."""
+    import shutil
+
+    from agent.eval import script_report
+
+    root = Path(script_report.__file__).resolve().parents[2]
+    for package in ("agent", "graphs", "memory", "personas"):
+        shutil.copytree(root / package, tmp_path / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    copy = tmp_path / "agent" / "eval" / "script_report.py"
+    fingerprint = _fingerprint_of(copy)
+    assert fingerprint == script_report.code_fingerprint()
+    card = next((tmp_path / "personas" / "cards").glob("*.yaml"))
+    card.write_text(card.read_text() + "\n# edited\n")
+    assert _fingerprint_of(copy) != fingerprint
+
+
+def _fingerprint_of(module_file: Path) -> str:
+    """``code_fingerprint`` of the copy at ``module_file`` (run in a child: its own imports)."""
+    code = ("import importlib.util, sys; spec = importlib.util.spec_from_file_location('sr', "
+            f"{str(module_file)!r}); m = importlib.util.module_from_spec(spec); "
+            "spec.loader.exec_module(m); print(m.code_fingerprint())")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=120).stdout.strip()

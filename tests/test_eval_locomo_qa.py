@@ -268,9 +268,9 @@ def test_ablation_table_cli_prints_every_row_with_per_row_checkpoints(tmp_path):
     assert mixed.returncode == 2 and "drop the --no-* flags" in mixed.stderr
 
 
-def test_a_checkpoint_is_not_resumed_under_other_kindred_variables(tmp_path):
-    """KINDRED_* variables change what a run computes: the checkpoint header and the report hold
-    them, so a resume under other values is refused instead of mixing two configurations."""
+def test_a_checkpoint_is_not_resumed_under_other_kindred_variables_or_code(tmp_path):
+    """KINDRED_* variables and Kindred's code change what a run computes: the checkpoint header
+    holds them (the report too), so a resume under others is refused instead of mixing runs."""
     import json
     import os
     import subprocess
@@ -295,4 +295,16 @@ def test_a_checkpoint_is_not_resumed_under_other_kindred_variables(tmp_path):
     assert again.returncode == 0, again.stderr  # same variables: resumed
     other = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False, env=env)
     assert other.returncode == 2
-    assert "another configuration" in other.stderr
+    assert "another configuration (it differs in: settings;" in " ".join(other.stderr.split())
+    # a checkpoint written by other code (here: its fingerprint as another version would write it)
+    lines = saved.read_text().splitlines()
+    header = json.loads(lines[0])
+    assert len(header["config"]["code"]) == 64
+    header["config"]["code"] = "0" * 64
+    saved.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    older = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False,
+                           env=changed)
+    assert older.returncode == 2
+    message = " ".join(older.stderr.split())
+    assert "it differs in: code;" in message and "code changed since the run started" in message
+    assert saved.read_text().splitlines()[1:] == lines[1:]  # the finished units are kept

@@ -5,8 +5,9 @@ one: a run that is stopped (a laptop lid, a CI time limit) should not start agai
 *unit* is what a runner does with one fresh memory (a LoCoMo conversation, an MSC episode's session);
 when it finishes, its result rows and its seconds are appended as one line and flushed to disk, so
 a crash loses at most the unit in progress. The first line holds the run's configuration: resuming
-with another model, other settings or other data is refused, since mixing them would report figures
-that no single configuration produced.
+with another model, other settings, other data or other code (the CLI puts a fingerprint of
+Kindred's source in it) is refused, since mixing them would report figures that no single
+configuration produced.
 """
 
 from __future__ import annotations
@@ -44,11 +45,16 @@ class Checkpoint:
         except (json.JSONDecodeError, IndexError) as exc:
             raise InvalidInputError(f"{self.path} is not a Kindred checkpoint (first line is not "
                                     "JSON): pass a new --checkpoint file.") from exc
-        if not isinstance(header, dict) or header.get("config") != self._config:
+        saved = header.get("config") if isinstance(header, dict) else None
+        if saved != self._config:
+            differ = (sorted(k for k in {*saved, *self._config} if saved.get(k) != self._config.get(k))
+                      if isinstance(saved, dict) else ["everything"])
+            hint = (" Kindred's code changed since the run started: finish it with the code it "
+                    "started with (a git worktree at that commit), or" if differ == ["code"]
+                    else " Resume with the same options, model and KINDRED_* variables, or")
             raise InvalidInputError(
-                f"{self.path} was written by a run with another configuration "
-                f"({header.get('config') if isinstance(header, dict) else header!r}); resume with "
-                "the same options or pass a new --checkpoint file.")
+                f"{self.path} was written by a run with another configuration (it differs in: "
+                f"{', '.join(differ)}; saved: {saved!r}).{hint} pass a new --checkpoint file.")
         for number, line in enumerate(lines[1:], start=2):
             try:
                 entry = json.loads(line)

@@ -17,8 +17,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["compare_runs", "data_hash", "environment", "file_hash", "print_compare",
-           "print_summary", "provenance", "write_report"]
+__all__ = ["code_fingerprint", "compare_runs", "data_hash", "environment", "file_hash",
+           "print_compare", "print_summary", "provenance", "write_report"]
 
 _PACKAGES = ("kindred", "langgraph", "langchain-core", "chromadb", "sentence-transformers",
              "transformers", "torch", "spacy", "onnxruntime", "llama-cpp-python")
@@ -42,10 +42,30 @@ def data_hash(path: str | Path) -> str:
 
 
 def provenance(data: str | Path | None, argv: list[str]) -> dict[str, Any]:
-    """What a dataset report needs to be rerun: the command, the data's hash, versions."""
+    """What a dataset report needs to be rerun: the command, the data's hash, versions, and the
+    fingerprint of Kindred's own code."""
     return {"command": argv, "data": str(data) if data is not None else None,
             "data_sha256": data_hash(data) if data is not None else None,
-            "environment": environment()}
+            "code_sha256": code_fingerprint(), "environment": environment()}
+
+
+_CODE_PACKAGES = ("agent", "graphs", "memory", "personas")
+_CODE_SUFFIXES = (".py", ".json", ".yaml", ".yml")
+
+
+def code_fingerprint() -> str:
+    """SHA-256 of Kindred's source (the .py, .json and .yaml files of its packages, paths and
+    contents). Why not the version number: a run that resumes from a checkpoint after a code edit
+    would silently mix two programs' results; the fingerprint changes with any edit."""
+    root = Path(__file__).resolve().parents[2]
+    digest = hashlib.sha256()
+    for package in _CODE_PACKAGES:
+        for item in sorted(p for p in (root / package).rglob("*")
+                           if p.suffix in _CODE_SUFFIXES and p.is_file()
+                           and "__pycache__" not in p.parts):
+            digest.update(item.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(item.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def environment() -> dict[str, Any]:
