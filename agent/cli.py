@@ -255,9 +255,8 @@ def _run_configurations(configurations: list[tuple[str, dict[str, bool]]],
     """One dataset run per configuration (one, or each ablation row): its own checkpoint (whose
     header is ``config`` with the model, the fingerprint of Kindred's code and the row's settings on
     top of ``config["settings"]``, the changed ones from the environment), fresh memories with
-    those settings,
-    a progress bar titled ``title`` (``{}`` is the row). ``evaluate(checkpoint=, make_bot=,
-    progress=)`` is the runner with its data bound. Reports by row slug."""
+    those settings, a progress bar titled ``title`` (``{}`` is the row). ``evaluate(checkpoint=,
+    make_bot=, progress=)`` is the runner with its data bound. Reports by row slug."""
     from rich.progress import Progress
 
     from agent.eval.checkpoint import Checkpoint
@@ -266,10 +265,10 @@ def _run_configurations(configurations: list[tuple[str, dict[str, bool]]],
     from agent.models import model_label
 
     reports: dict[str, dict[str, Any]] = {}
+    header = {**config, "model": model_label(chat_model), "code": code_fingerprint()}
     for slug, overrides in configurations:
         saved = Checkpoint(_row_checkpoint(checkpoint, slug),
-                           {**config, "model": model_label(chat_model), "code": code_fingerprint(),
-                            "settings": {**config["settings"], **overrides}})
+                           {**header, "settings": {**config["settings"], **overrides}})
         with Progress(console=_err) as progress:
             task = progress.add_task(title.format(slug), total=total)
             reports[slug] = evaluate(
@@ -306,7 +305,6 @@ def eval_locomo_qa(data: Path = typer.Option(..., "--data", help="path of locomo
                    no_topic: bool = _NO_TOPIC) -> None:
     """LoCoMo QA: answers from memory by the chosen model, token F1 as the LoCoMo paper scores it."""
 
-
     from agent.eval.locomo import load_locomo
     from agent.eval.locomo_qa import evaluate_locomo_qa
     from agent.models import make_chat_model
@@ -317,6 +315,7 @@ def eval_locomo_qa(data: Path = typer.Option(..., "--data", help="path of locomo
     try:
         conversations = load_locomo(data)[:convs] if convs else load_locomo(data)
         settings = Settings()
+        changed = _changed_settings(settings)
         chat_model = _answering_model(model, settings)
         judge_model = make_chat_model(judge, settings) if judge else None
         embedder = default_embedder(settings.embedder, settings.model_cache_dir)
@@ -325,7 +324,7 @@ def eval_locomo_qa(data: Path = typer.Option(..., "--data", help="path of locomo
             configurations, checkpoint, "LoCoMo QA ({}): replay and answer", total, chat_model,
             embedder, {"run": "locomo-qa", "data": str(data.resolve()), "judge": judge,
                        "convs": convs, "questions": questions,
-                       "settings": _changed_settings(settings)},
+                       "settings": changed},
             lambda **run: evaluate_locomo_qa(conversations, max_questions=questions,
                                              judge=judge_model, **run))
     except KindredError as exc:
@@ -340,7 +339,7 @@ def eval_locomo_qa(data: Path = typer.Option(..., "--data", help="path of locomo
                                               "n_questions": reports[slug]["n_questions"],
                                               "seconds": reports[slug]["seconds"]})
         _finish_ablation(rows, metrics, f"LoCoMo QA ablations, model {model}", json_out, plot,
-                         data, model, _changed_settings(settings))
+                         data, model, changed)
         return
     report, overrides = reports["run"], configurations[0][1]
     _console.print(f"LoCoMo QA, model {model}: F1 {100 * report['f1']:.1f} on "
@@ -350,8 +349,7 @@ def eval_locomo_qa(data: Path = typer.Option(..., "--data", help="path of locomo
                     if "judge_accuracy" in report else "") +
                    f"; {report['seconds']:.0f} s ({report['answer_s_p50']:.1f} s per answer, p50)")
     if json_out:
-        _write_report(json_out, {"model": model,
-                                 "settings": {**_changed_settings(settings), **overrides}, **report},
+        _write_report(json_out, {"model": model, "settings": {**changed, **overrides}, **report},
                       data)
     if plot:
         from agent.eval.ablation import plot_ablation
@@ -377,7 +375,6 @@ def eval_msc_generation(
         no_topic: bool = _NO_TOPIC) -> None:
     """MSC response generation (LD-Agent's protocol): BLEU-2/3, ROUGE-L, Dist-1/2."""
 
-
     from agent.eval.msc import load_sessions
     from agent.eval.msc_generation import evaluate_msc_generation
     from agent.settings import Settings
@@ -395,6 +392,7 @@ def eval_msc_generation(
         eps = load_sessions(data)
         eps = eps[:episodes] if episodes else eps
         settings = Settings()
+        changed = _changed_settings(settings)
         chat_model = _answering_model(model, settings)
         embedder = default_embedder(settings.embedder, settings.model_cache_dir)
         total = sum(min(len(d[k - 1]) // 2, replies or 10**6) for _, d in eps for k in chosen)
@@ -402,7 +400,7 @@ def eval_msc_generation(
             configurations, checkpoint, "MSC ({}): generate sessions " + sessions, total,
             chat_model, embedder, {"run": "msc-gen", "data": str(data.resolve()),
                                    "sessions": chosen, "episodes": episodes, "replies": replies,
-                                   "settings": _changed_settings(settings)},
+                                   "settings": changed},
             lambda **run: evaluate_msc_generation(eps, sessions=chosen, max_replies=replies,
                                                   **run))
     except KindredError as exc:
@@ -416,7 +414,7 @@ def eval_msc_generation(
         rows = run_ablations(lambda slug, _: {k: v for k, v in reports[slug].items()
                                               if k != "replies"})
         _finish_ablation(rows, metrics, f"MSC generation ablations, model {model}", json_out, plot,
-                         data, model, _changed_settings(settings))
+                         data, model, changed)
         return
     report, overrides = reports["run"], configurations[0][1]
     _console.print(f"MSC generation, model {model}, {report['n_replies']} replies: BLEU-2 "
@@ -424,8 +422,7 @@ def eval_msc_generation(
                    f"{100 * report['rougeL']:.2f}, Dist-1 {100 * report['dist1']:.1f}, Dist-2 "
                    f"{100 * report['dist2']:.1f}; {report['seconds']:.0f} s")
     if json_out:
-        _write_report(json_out, {"model": model,
-                                 "settings": {**_changed_settings(settings), **overrides}, **report},
+        _write_report(json_out, {"model": model, "settings": {**changed, **overrides}, **report},
                       data)
     if plot:
         from agent.eval.ablation import plot_ablation
