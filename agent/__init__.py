@@ -1,29 +1,43 @@
-"""Kindred's public face: the agent, its settings, its replies and its errors."""
+"""Kindred's public face: the agent, its settings, its replies and its errors.
 
-from agent.errors import (
-                          ConfigurationError,
-                          InvalidInputError,
-                          KindredError,
-                          ModelUnavailableError,
-                          StoreError,
-                          UnknownUserError,
-)
-from agent.kindred import Kindred
-from agent.reply import FeedbackReceipt, MemoryView, Reply, Retraction, Trace, Utterance
-from agent.settings import Settings
+    from agent import Kindred
 
-__all__ = [
-                          "ConfigurationError",
-                          "FeedbackReceipt",
-                          "InvalidInputError",
-                          "Kindred",
-                          "KindredError",
-                          "MemoryView", "Utterance",
-                          "ModelUnavailableError",
-                          "Reply",
-                          "Retraction",
-                          "Settings",
-                          "StoreError",
-                          "Trace",
-                          "UnknownUserError",
-]
+Names are loaded on first use, so an application can run ``apply_process_defaults()`` (thread and
+offline defaults that torch reads once, when it loads) before anything heavy is imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ConfigurationError": "agent.errors",
+    "FeedbackReceipt": "agent.reply",
+    "InvalidInputError": "agent.errors",
+    "Kindred": "agent.kindred",
+    "KindredError": "agent.errors",
+    "MemoryView": "agent.reply",
+    "ModelUnavailableError": "agent.errors",
+    "Recall": "agent.reply",
+    "Reply": "agent.reply",
+    "Retraction": "agent.reply",
+    "RetrievedMemory": "agent.reply",
+    "Settings": "agent.settings",
+    "StoreError": "agent.errors",
+    "Trace": "agent.reply",
+    "UnknownUserError": "agent.errors",
+    "Utterance": "agent.reply",
+    "apply_process_defaults": "memory.process",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agent' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -81,7 +81,7 @@ class ChatLoop:
 
     def _say(self, text: str) -> None:
         out = self.console.file
-        self.console.print(f"[bold magenta]{escape(self.bot._services.card.name)} ›[/] ", end="")
+        self.console.print(f"[bold magenta]{escape(self.bot.agent_name)} ›[/] ", end="")
         for item in self.bot.stream(self.user_id, text):
             if isinstance(item, Reply):
                 self.last = item
@@ -89,7 +89,7 @@ class ChatLoop:
                 # the draft stays on screen (a terminal cannot unprint); say it was withdrawn
                 self.console.print()
                 self.console.print("[dim](withdrawn: it contradicted who I am; /why says how)[/]")
-                self.console.print(f"[bold magenta]{escape(self.bot._services.card.name)} ›[/] ",
+                self.console.print(f"[bold magenta]{escape(self.bot.agent_name)} ›[/] ",
                                    end="")
             else:
                 out.write(item)
@@ -134,8 +134,8 @@ class ChatLoop:
                            f"{view.turn_count} turns stored in all; "
                            f"{len(view.feedback)} corrections remembered.")
         for fb in view.feedback:
-            self.console.print(f"  correction for “{escape(fb['request'])}”: "
-                               f"{escape(fb['feedback'])}")
+            self.console.print(f"  correction for “{escape(fb.request)}”: "
+                               f"{escape(fb.feedback)}")
         return True
 
     def _persona(self, _: str) -> bool:

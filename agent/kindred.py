@@ -1,9 +1,11 @@
 """The ``Kindred`` façade: a personalised agent with long-term memory, in five lines.
 
-    from agent import Kindred
-    bot = Kindred(data_dir="~/.kindred", chat_model="local")
-    reply = bot.chat("alice", "My dog is called Biscuit.")
-    print(reply.text)
+```python
+from agent import Kindred
+bot = Kindred(data_dir="~/.kindred", chat_model="local")
+reply = bot.chat("alice", "My dog is called Biscuit.")
+print(reply.text)
+```
 
 Every call validates its input first (a rejected call stores nothing), then runs the LangGraph turn
 graph on the user's thread. Turns of one user are serialised by a per-user lock; different users run
@@ -21,22 +23,23 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 from pydantic import ValidationError
 
 from agent.models import is_capable, make_chat_model, model_label
-from agent.reply import FeedbackReceipt, MemoryView, Reply, Retraction, Trace, Utterance
+from agent.reply import FeedbackReceipt, MemoryView, Recall, Reply, Retraction, Utterance
 from agent.settings import Settings
 from agent.validation import check_text, check_time, check_user_id
-from graphs import PipelineConfig, Services, TurnContext, compile_graph, prompts, thread_config
+from graphs import CHECKPOINT_TYPES, Services, TurnContext, compile_graph, prompts, thread_config
 from graphs.corrections import LLMCorrectionJudge
-from memory import _env  # noqa: F401
+from graphs.recall import DEFAULT, recall
+from graphs.state import Said
 from memory.embeddings import Embedder, default_embedder
 from memory.errors import ConfigurationError, InvalidInputError, UnknownUserError
 from memory.events import ExtractiveSummariser, LLMSummariser
 from memory.hub import MemoryHub
-from memory.hybrid import HybridWeights
-from memory.retrieval import ScoringConfig
+from memory.scope import Scope
 from memory.types import Event, Turn
 from personas.bank import PersonaBank, Trait
 from personas.cards import load_card
@@ -69,55 +72,42 @@ class Kindred:
         self.settings = s = settings
         self.data_dir = Path(s.data_dir).expanduser()
         embedder = embedder or default_embedder(s.embedder, s.model_cache_dir)
-        self.memory = MemoryHub.open(self.data_dir, embedder=embedder, chroma_host=s.chroma_host,
-                                     chroma_port=s.chroma_port, feedback_mode=s.feedback_mode,
-                                     feedback_threshold=s.feedback_threshold)
-        self.personas = PersonaBank(self.memory.db, self.memory.index, self.memory.embedder,
-                                    merge_threshold=s.trait_merge_threshold,
-                                    rehearsal_theta=s.rehearsal_theta,
-                                    flush_after_sessions=s.trait_flush_sessions)
+        self.memory = MemoryHub.open(self.data_dir, embedder=embedder, storage=s.storage,
+                                     feedback=s.feedback)
+        self.personas = PersonaBank(self.memory.stores, self.memory.embedder,
+                                    s.personas.rehearsal)
         self.chat_model = make_chat_model(chat_model if isinstance(chat_model, BaseChatModel)
                                           else s.chat_model, s)
-        capable = is_capable(self.chat_model)
-        use_llm_summary = s.summariser == "llm" or (s.summariser == "auto" and capable)
-        use_llm_traits = s.persona_extractor == "llm" or (s.persona_extractor == "auto" and capable)
-        rules = RuleTraitExtractor()
-        llm_traits = LLMTraitExtractor(self.chat_model, prompts.EXTRACT_PERSONA)
-        user_extractor = (HybridTraitExtractor(rules, llm_traits) if s.persona_extractor == "hybrid"
-                          else llm_traits if use_llm_traits else rules)
-        self._services = Services(
-            memory=self.memory, personas=self.personas,
-            user_extractor=user_extractor,
-            agent_extractor=rules,
-            summariser=(LLMSummariser(self.chat_model, prompts.SUMMARISE_SESSION)
-                        if use_llm_summary else
-                        ExtractiveSummariser(self.memory.embedder,
-                                             max_words=s.summary_max_words)),
-            chat_model=self.chat_model, card=load_card(s.persona),
-            correction_judge=(LLMCorrectionJudge(self.chat_model, prompts.IS_CORRECTION)
-                              if capable else None),
-            config=PipelineConfig(
-                beta_s=s.beta_s, stm_window=s.stm_window,
-                scoring=ScoringConfig(mode=s.scoring, tau_s=s.tau_s, gamma=s.gamma,
-                                      use_topics=s.use_topics),
-                events_k=s.events_k, turns_k=s.turns_k, candidates=s.candidates,
-                turn_scoring=s.turn_scoring,
-                hybrid=HybridWeights(dense=s.w_dense, lexical=s.w_lexical,
-                                     topic=s.w_topic if s.use_topics else 0.0,
-                                     time_window=s.w_time_window, decay=s.w_decay,
-                                     neighbour=s.w_neighbour, session=s.w_session,
-                                     fact=s.w_fact, tau_s=s.tau_s,
-                                     candidates=s.hybrid_candidates),
-                memory_token_budget=s.memory_token_budget, reply_max_words=s.reply_max_words,
-                use_events=s.use_events, use_persona=s.use_persona,
-                use_feedback=s.use_feedback, implicit_feedback=s.implicit_feedback,
-                check_persona=s.check_persona))
+        self._services = self._build_services(s, self.chat_model)
         self._conn = sqlite3.connect(str(self.data_dir / "threads.db"), check_same_thread=False)
-        self._checkpointer = SqliteSaver(self._conn)
+        self._checkpointer = SqliteSaver(
+            self._conn, serde=JsonPlusSerializer(allowed_msgpack_modules=CHECKPOINT_TYPES))
         self.graph = compile_graph(self._services, self._checkpointer)
+        self._preview_graph = compile_graph(self._services)  # no checkpointer: stores nothing
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._model_label = model_label(self.chat_model)
+
+    def _build_services(self, s: Settings, chat_model: BaseChatModel) -> Services:
+        """The graph's parts: extractors and summariser chosen by the settings and the model."""
+        capable = is_capable(chat_model)
+        summariser_kind, extractor = s.generation.summariser.kind, s.personas.extractor
+        use_llm_summary = summariser_kind == "llm" or (summariser_kind == "auto" and capable)
+        use_llm_traits = extractor == "llm" or (extractor == "auto" and capable)
+        rules = RuleTraitExtractor(max_clauses=s.personas.max_clauses)
+        llm_traits = LLMTraitExtractor(chat_model, prompts.EXTRACT_PERSONA)
+        user_extractor = (HybridTraitExtractor(rules, llm_traits) if extractor == "hybrid"
+                          else llm_traits if use_llm_traits else rules)
+        summariser = (LLMSummariser(chat_model, prompts.SUMMARISE_SESSION) if use_llm_summary
+                      else ExtractiveSummariser(self.memory.embedder,
+                                                max_words=s.generation.summariser.max_words))
+        return Services(memory=self.memory, personas=self.personas,
+                        user_extractor=user_extractor, agent_extractor=rules,
+                        summariser=summariser, chat_model=chat_model,
+                        card=load_card(s.persona),
+                        correction_judge=(LLMCorrectionJudge(chat_model, prompts.IS_CORRECTION)
+                                          if capable else None),
+                        config=s.graph_config())
 
     # ------------------------------------------------------------------ turns
     def chat(self, user_id: str, text: str, *, at: Any = None) -> Reply:
@@ -126,7 +116,8 @@ class Kindred:
         for item in self.stream(user_id, text, at=at):
             if isinstance(item, Reply):
                 reply = item
-        assert reply is not None  # stream always ends with the Reply
+        if reply is None:  # pragma: no cover - stream() always ends with the Reply
+            raise RuntimeError("The turn ended without a reply.")
         return reply
 
     def stream(self, user_id: str, text: str, *, at: Any = None
@@ -137,7 +128,7 @@ class Kindred:
         comes between the draft's tokens and the revision's: clear what was shown so far.
         """
         user_id = check_user_id(user_id)
-        text = check_text(text, max_chars=self.settings.max_message_chars)
+        text = check_text(text, max_chars=self.settings.limits.max_message_chars)
         now = check_time(at, default=time.time())
         return self._stream_turn(user_id, text, now)
 
@@ -163,7 +154,7 @@ class Kindred:
             yield self._reply(user_id, state)
 
     def _reply(self, user_id: str, state: dict[str, Any]) -> Reply:
-        trace = Trace.model_validate({**state.get("trace", {}), "model": self._model_label})
+        trace = state["trace"].model_copy(update={"model": self._model_label})
         return Reply(text=state.get("reply", ""), user_id=user_id,
                      session_id=state.get("session_id") or "", trace=trace)
 
@@ -179,24 +170,24 @@ class Kindred:
             raise InvalidInputError("utterances must be a list of Utterance or dicts.")
         if not utterances:
             return []
-        batch = []
+        batch: list[Said] = []
         for n, raw in enumerate(utterances):
             try:
                 utt = raw if isinstance(raw, Utterance) else Utterance.model_validate(raw)
             except ValidationError as exc:
                 raise InvalidInputError(f"Utterance {n} is malformed: {exc}") from exc
-            text = check_text(utt.text, max_chars=self.settings.max_message_chars,
+            text = check_text(utt.text, max_chars=self.settings.limits.max_message_chars,
                               what=f"text of utterance {n}")
             ts = check_time(utt.at, default=time.time())
-            if batch and ts < batch[-1]["ts"]:
+            if batch and ts < batch[-1].ts:
                 raise InvalidInputError(f"Utterance {n} is dated before utterance {n - 1}: "
                                         "give utterances in time order.")
-            batch.append({"speaker": utt.speaker, "text": text, "ts": ts, "role": utt.role})
+            batch.append(Said(role=utt.role, speaker=utt.speaker, text=text, ts=ts))
         with self._lock(user_id):
             state = self.graph.invoke({"kind": "observe", "text": "", "batch": batch},
                                       thread_config(user_id),
-                                      context=TurnContext(user_id=user_id, now=batch[0]["ts"]))
-        return list(state["trace"].get("turn_ids", []))
+                                      context=TurnContext(user_id=user_id, now=batch[0].ts))
+        return list(state["stored_turn_ids"])
 
     def end_session(self, user_id: str, *, at: Any = None) -> Event | None:
         """End the user's session now: it is summarised into a long-term event (returned)."""
@@ -206,22 +197,53 @@ class Kindred:
             state = self.graph.invoke({"kind": "end_session", "text": ""},
                                       thread_config(user_id),
                                       context=TurnContext(user_id=user_id, now=now))
-        event = state.get("event")
-        return Event.model_validate(event) if event else None
+        return state.get("closed_event")
 
     def feedback(self, user_id: str, text: str, *, at: Any = None) -> FeedbackReceipt:
         """Correct the agent's last reply; later similar requests will carry the correction."""
         user_id = check_user_id(user_id)
-        text = check_text(text, max_chars=self.settings.max_message_chars, what="feedback")
+        text = check_text(text, max_chars=self.settings.limits.max_message_chars,
+                          what="feedback")
         now = check_time(at, default=time.time())
         with self._lock(user_id):
             state = self.graph.invoke({"kind": "feedback", "text": text},
                                       thread_config(user_id),
                                       context=TurnContext(user_id=user_id, now=now))
-        stored = state["trace"]["feedback_stored"]
-        trait = (stored.get("trait") or {}).get("text")
-        return FeedbackReceipt(feedback_id=stored["id"], request=stored["request"],
-                               feedback=stored["feedback"], trait=trait)
+        stored = state["stored_feedback"]
+        return FeedbackReceipt(feedback_id=stored.id, request=stored.request,
+                               feedback=stored.feedback, trait=stored.trait)
+
+    def preview(self, user_id: str, text: str, *, at: Any = None) -> Reply:
+        """The reply :meth:`chat` would give to ``text`` now, storing nothing: no turn, no
+        trait, no session change, no feedback hit (evaluations with teacher forcing, "what would
+        it say" tools)."""
+        user_id = check_user_id(user_id)
+        text = check_text(text, max_chars=self.settings.limits.max_message_chars)
+        now = check_time(at, default=time.time())
+        with self._lock(user_id):
+            values = dict(self.graph.get_state(thread_config(user_id)).values)
+            state = self._preview_graph.invoke(
+                {**values, "kind": "preview", "text": text},
+                context=TurnContext(user_id=user_id, now=now))
+        return self._reply(user_id, state)
+
+    def recall(self, user_id: str, query: str, *, at: Any = None, k: int | None = None,
+               min_score: float | None = DEFAULT) -> Recall:
+        """What Kindred remembers about ``user_id`` for ``query``, ranked, with every component
+        score: the same recall a chat turn makes (events, turns, the correction that applies),
+        without storing anything. ``k``: turns (default ``turns_k``); ``min_score``: the floor
+        of a turn's score (default ``turn_min_score``, as chat; None ranks every candidate)."""
+        user_id = check_user_id(user_id)
+        query = check_text(query, max_chars=self.settings.limits.max_message_chars,
+                           what="query")
+        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 0):
+            raise InvalidInputError(f"k must be a non-negative integer, got {k!r}.")
+        now = check_time(at, default=time.time())
+        if min_score is not DEFAULT and min_score is not None and not isinstance(min_score,
+                                                                                (int, float)):
+            raise InvalidInputError(f"min_score must be a number or None, got {min_score!r}.")
+        return recall(self._services, Scope(user=user_id), query, now, k=k, min_score=min_score,
+                      count_hit=False)
 
     # ---------------------------------------------------------------- async twins
     async def achat(self, user_id: str, text: str, *, at: Any = None) -> Reply:
@@ -264,7 +286,7 @@ class Kindred:
             user_id=user_id, session_id=values.get("session_id"),
             session_turns=[Turn.model_validate(t) for t in values.get("stm") or []],
             events=self.memory.events.list(user_id), turn_count=self.memory.turns.count(user_id),
-            feedback=[r.__dict__ for r in self.memory.feedback.list(user_id)])
+            feedback=self.memory.feedback.list(user_id))
 
     def persona(self, user_id: str, owner: str = "user", *,
                 include_history: bool = False) -> list[Trait]:
@@ -293,11 +315,15 @@ class Kindred:
         with self._lock(user_id):
             held = self.known_user(user_id)
             self.memory.forget(user_id)
-            self.personas.delete_user(user_id)
             self._checkpointer.delete_thread(thread_config(user_id)["configurable"]["thread_id"])
         return held
 
     # ---------------------------------------------------------------- plumbing
+    @property
+    def agent_name(self) -> str:
+        """The agent's name, from its persona card."""
+        return self._services.card.name
+
     @property
     def model_name(self) -> str:
         """The chat model in words ("local SmolLM2-135M-Instruct", "openai:gpt-4o", …)."""

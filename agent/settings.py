@@ -1,24 +1,96 @@
-"""Kindred's settings: every constant, threshold and weight, overridable by ``KINDRED_*`` variables.
+"""Kindred's settings: one tree made of the components' own configuration models.
 
-Defaults follow ``shared/docs/methods.md``: where the papers and their code disagree both values are
-named in the field's description and the default is the one the methods page names.
+Each stage declares its constants next to its code (``memory.hybrid.HybridWeights``,
+``graphs.config.RetrievalConfig``…) and takes that model directly; ``Settings`` nests the same
+models, so a value set here reaches the code that reads it with nothing copied in between.
+
+Set a value as a keyword (nested models as dicts or models), or as an environment variable with
+``__`` between levels (``KINDRED_RETRIEVAL__TURNS_K=8 kindred chat``):
+
+```python
+from agent import Settings
+settings = Settings(retrieval={"turns_k": 8, "hybrid": {"lexical": 1.0}})
+assert settings.retrieval.turns_k == 8 and settings.retrieval.hybrid.dense == 1.0
+```
+
+The flat names of earlier versions (``beta_s``, ``w_dense``, ``KINDRED_TURNS_K``…) keep working,
+mapped onto the tree (:data:`LEGACY_NAMES`), with a ``DeprecationWarning`` that names the new one.
+An unknown ``KINDRED_*`` variable is an error that suggests the closest names, rather than a knob
+silently ignored. Defaults follow ``shared/docs/methods.md``: where the papers and their code
+disagree, both values are named in the field's description.
 """
 
 from __future__ import annotations
 
+import difflib
+import os
+import warnings
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-__all__ = ["Settings"]
+from graphs.config import GenerationConfig, GraphConfig, RetrievalConfig, SessionConfig
+from memory.backends import StorageConfig
+from memory.config import ComponentConfig
+from memory.errors import ConfigurationError
+from memory.feedback import FeedbackConfig
+from personas.config import PersonaConfig
+
+__all__ = ["LEGACY_NAMES", "LimitsConfig", "ServiceConfig", "Settings", "setting_paths"]
+
+_PREFIX = "KINDRED_"
+
+# flat names of Kindred ≤ 0.1 → their place in the tree
+LEGACY_NAMES: dict[str, str] = {
+    "beta_s": "session.beta_s", "stm_window": "session.stm_window",
+    "tau_s": "retrieval.scoring.tau_s", "gamma": "retrieval.scoring.gamma",
+    "scoring": "retrieval.scoring.mode", "use_topics": "retrieval.scoring.use_topics",
+    "events_k": "retrieval.events_k", "turns_k": "retrieval.turns_k",
+    "candidates": "retrieval.candidates", "turn_scoring": "retrieval.turn_scoring",
+    "use_events": "retrieval.use_events",
+    "w_dense": "retrieval.hybrid.dense", "w_lexical": "retrieval.hybrid.lexical",
+    "w_topic": "retrieval.hybrid.topic", "w_time_window": "retrieval.hybrid.time_window",
+    "w_decay": "retrieval.hybrid.decay", "w_neighbour": "retrieval.hybrid.neighbour",
+    "w_session": "retrieval.hybrid.session", "w_fact": "retrieval.hybrid.fact",
+    "hybrid_candidates": "retrieval.hybrid.candidates",
+    "memory_token_budget": "generation.memory_token_budget",
+    "reply_max_words": "generation.reply_max_words",
+    "max_new_tokens": "generation.max_new_tokens",
+    "summariser": "generation.summariser.kind",
+    "summary_max_words": "generation.summariser.max_words",
+    "persona_extractor": "personas.extractor", "use_persona": "personas.enabled",
+    "check_persona": "personas.check",
+    "trait_merge_threshold": "personas.rehearsal.ltm_min_similarity",
+    "rehearsal_theta": "personas.rehearsal.theta",
+    "trait_flush_sessions": "personas.rehearsal.flush_after_sessions",
+    "feedback_mode": "feedback.mode", "feedback_threshold": "feedback.threshold",
+    "implicit_feedback": "feedback.implicit", "use_feedback": "feedback.enabled",
+    "service_token": "service.token", "max_message_chars": "limits.max_message_chars",
+    "chroma_host": "storage.chroma_host", "chroma_port": "storage.chroma_port",
+}
+
+
+class LimitsConfig(ComponentConfig):
+    """Bounds on what one call may hand Kindred."""
+
+    max_message_chars: int = Field(default=20_000, ge=1, description="characters per message")
+
+
+class ServiceConfig(ComponentConfig):
+    """The HTTP service."""
+
+    token: SecretStr | None = Field(
+        default=None, description="bearer token the HTTP service requires (none: open on its host)")
 
 
 class Settings(BaseSettings):
-    """Configuration of one :class:`agent.Kindred`. Environment: ``KINDRED_<FIELD>``."""
+    """Configuration of one :class:`agent.Kindred`. Environment: ``KINDRED_<FIELD>`` and
+    ``KINDRED_<GROUP>__<FIELD>`` for nested values."""
 
-    model_config = SettingsConfigDict(env_prefix="KINDRED_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=_PREFIX, env_nested_delimiter="__",
+                                      extra="forbid")
 
     data_dir: Path = Field(default=Path("~/.kindred"), description="where all memory is stored")
     chat_model: str = Field(default="local", description="local[:llamacpp|:transformers] | fake | "
@@ -28,69 +100,121 @@ class Settings(BaseSettings):
     persona: str = Field(default="kindred", description="agent persona card: name or YAML path")
     model_cache_dir: Path = Field(default=Path("~/.cache/kindred/models"),
                                   description="dequantised local weights, kept after the first load")
-    max_new_tokens: int = Field(default=120, ge=1, le=4096)
     embedder: Literal["onnx", "torch"] = Field(
         default="onnx", description="all-MiniLM-L6-v2 on onnxruntime (exported once) or torch")
 
-    # LD-Agent
-    beta_s: float = Field(default=600.0, gt=0, description="session gap β: paper 600 s, code 3600 s")
-    tau_s: float = Field(default=1e7, gt=0, description="time-decay constant τ (LD-Agent: 1e7 s)")
-    gamma: float = Field(default=0.40, ge=-1, le=1,
-                         description="semantic floor γ; paper 0.5 for its encoder, 0.40 for MiniLM "
-                                     "(benchmarks/event_gamma.py)")
-    scoring: Literal["paper", "code"] = "paper"
-    stm_window: int = Field(default=30, ge=0, description="recent turns shown (LD-Agent: 30)")
-    events_k: int = Field(default=3, ge=0)
-    turns_k: int = Field(default=5, ge=0)
-    candidates: int = Field(default=30, ge=1)
-    memory_token_budget: int = Field(default=600, ge=0)
-    reply_max_words: int = Field(default=60, ge=1)
-    summariser: Literal["auto", "extractive", "llm"] = Field(
-        default="auto", description="auto: the LLM when the chat model is capable, else extractive")
-    summary_max_words: int = Field(default=40, ge=5)
+    session: SessionConfig = Field(default_factory=SessionConfig)
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    personas: PersonaConfig = Field(default_factory=PersonaConfig)
+    feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
 
-    # hybrid turn retrieval (memory/hybrid.py; defaults chosen on half of LoCoMo, checked on the rest)
-    turn_scoring: Literal["hybrid", "ld-agent"] = "hybrid"
-    w_dense: float = 1.0
-    w_lexical: float = 0.8
-    w_topic: float = 0.0
-    w_time_window: float = 0.3
-    w_decay: float = 0.0
-    w_neighbour: float = 0.5
-    w_session: float = 0.3
-    w_fact: float = 0.2
-    hybrid_candidates: int = Field(default=50, ge=1, description="per retriever; at least 2k")
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_keywords(cls, data: Any) -> Any:
+        """``Settings(beta_s=3600)`` as ``Settings(session={"beta_s": 3600})``."""
+        if not isinstance(data, dict):
+            return data
+        flat = {k: data[k] for k in list(data) if k in LEGACY_NAMES}
+        if not flat:
+            return data
+        nested = {k: v for k, v in data.items() if k not in flat}
+        for name, value in flat.items():
+            _deprecated(name, f"the keyword {name}=", f"{LEGACY_NAMES[name]}")
+            _place(nested, LEGACY_NAMES[name], value, keep_existing=False)  # a keyword wins
+        return nested
 
-    # personas (LD-Agent extraction, MaLP rehearsal)
-    persona_extractor: Literal["auto", "rules", "llm", "hybrid"] = Field(
-        default="auto", description="auto: llm when the chat model is capable, else rules; "
-                                    "hybrid: rules decide, the LLM words the trait")
-    trait_merge_threshold: float = Field(default=0.85, ge=0, le=1)
-    rehearsal_theta: int = Field(default=3, ge=1, description="MaLP promotion count θ")
-    trait_flush_sessions: int = Field(
-        default=5, ge=1, description="MaLP flush: unrehearsed short-term traits expire after N sessions")
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
+                                   dotenv_settings, file_secret_settings):
+        return init_settings, env_settings, _LegacyEnvironment(settings_cls), file_secret_settings
 
-    # MemPrompt
-    feedback_mode: Literal["dense", "lexical"] = "dense"
-    feedback_threshold: float = Field(
-        default=0.65, ge=-1, le=1,
-        description="cosine to reuse a correction; MemPrompt's 0.9 was for its trained encoder. "
-                    "Calibrated for MiniLM on agent/eval/feedback.py's seen paraphrases")
-    implicit_feedback: bool = Field(
-        default=True, description='treat "no, I meant ..." turns as corrections of the last reply')
+    def graph_config(self) -> GraphConfig:
+        """The stages' settings as the turn graph takes them (the same model instances)."""
+        return GraphConfig(session=self.session, retrieval=self.retrieval,
+                           generation=self.generation, personas=self.personas,
+                           feedback=self.feedback)
 
-    # ablations
-    use_events: bool = True
-    use_persona: bool = True
-    use_feedback: bool = True
-    use_topics: bool = Field(default=True, description="topic overlap in LD-Agent scoring "
-                                                        "(False: the w/o-topic ablation)")
-    check_persona: bool = Field(
-        default=True, description="check each reply against the agent's card; regenerate once")
+    def changed(self, *, exclude: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
+        """The values that differ from the defaults, as a nested dict (for reports)."""
+        return {k: v for k, v in self.model_dump(mode="json", exclude_defaults=True).items()
+                if k not in exclude}
 
-    # input limits and storage backends
-    service_token: SecretStr | None = Field(
-        default=None, description="bearer token the HTTP service requires (none: open on its host)")
-    max_message_chars: int = Field(default=20_000, ge=1)
-    chroma_host: str | None = None
-    chroma_port: int = 8000
+
+def setting_paths(model: type = Settings, prefix: str = "") -> dict[str, type]:
+    """Every leaf setting as ``dotted.path → field type`` (the tree a user can reach)."""
+    out: dict[str, type] = {}
+    for name, field in model.model_fields.items():
+        path = f"{prefix}{name}"
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, ComponentConfig):
+            out.update(setting_paths(annotation, path + "."))
+        else:
+            out[path] = annotation  # type: ignore[assignment]
+    return out
+
+
+class _LegacyEnvironment(PydanticBaseSettingsSource):
+    """``KINDRED_BETA_S=3600`` as ``KINDRED_SESSION__BETA_S=3600``; unknown ``KINDRED_*`` names
+    fail with the closest known ones."""
+
+    def get_field_value(self, field, field_name):  # pragma: no cover - required by the base
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        known = {p.replace(".", "__").upper() for p in setting_paths()}
+        known |= {name.upper() for name in Settings.model_fields}
+        nested: dict[str, Any] = {}
+        for key, value in os.environ.items():
+            if not key.upper().startswith(_PREFIX):
+                continue
+            name = key[len(_PREFIX):]
+            if name.lower() in LEGACY_NAMES:
+                path = LEGACY_NAMES[name.lower()]
+                _deprecated(name.lower(), key, _PREFIX + path.replace(".", "__").upper())
+                _place(nested, path, value, keep_existing=True)
+            elif name.upper() not in known and not _is_group_json(name):
+                close = difflib.get_close_matches(name.upper(), sorted(known), n=3, cutoff=0.6)
+                hint = f" Did you mean {', '.join(_PREFIX + c for c in close)}?" if close else ""
+                raise ConfigurationError(
+                    f"Unknown setting {key}.{hint} Nested settings take '__' between levels, "
+                    "e.g. KINDRED_RETRIEVAL__TURNS_K=8; see agent/settings.py for the tree.")
+        return nested
+
+
+def _is_group_json(name: str) -> bool:
+    """``KINDRED_RETRIEVAL='{"turns_k": 8}'``: a whole group given as JSON."""
+    return name.lower() in Settings.model_fields
+
+
+def _place(tree: dict[str, Any], path: str, value: Any, *, keep_existing: bool) -> None:
+    *groups, leaf = path.split(".")
+    node = tree
+    for group in groups:
+        child = node.get(group)
+        if child is None:
+            child = node[group] = {}
+        elif not isinstance(child, dict):  # a model instance given whole: extend a copy of it
+            child = node[group] = child.model_dump()
+        node = child
+    if not (keep_existing and leaf in node):
+        node[leaf] = value
+
+
+def _deprecated(old: str, how: str, new: str) -> None:
+    warnings.warn(f"{how} is deprecated: use {new} (the flat name {old!r} still works).",
+                  DeprecationWarning, stacklevel=4)
+
+
+def _validate_tree_is_reachable() -> None:
+    """Every legacy name must land on a real setting (checked at import, cheap)."""
+    paths = setting_paths()
+    missing = [f"{old} → {new}" for old, new in LEGACY_NAMES.items() if new not in paths]
+    if missing:  # pragma: no cover - a programming error caught by the first test run
+        raise ConfigurationError(f"Legacy settings point nowhere: {missing}")
+
+
+_validate_tree_is_reachable()

@@ -8,9 +8,9 @@ import statistics
 import subprocess
 from datetime import datetime, timezone
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+from memory.process import apply_process_defaults
+
+apply_process_defaults()  # a benchmark owns its process: the same defaults as the CLI
 
 __all__ = ["pct", "machine", "stamp"]
 

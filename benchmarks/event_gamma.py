@@ -27,9 +27,9 @@ from pathlib import Path
 
 from _common import machine, stamp
 
-from agent.eval.locomo import load_locomo, replay
+from evals.locomo import load_locomo, replay
 from agent.kindred import Kindred
-from memory.retrieval import ScoringConfig, score_hits
+from memory.retrieval import score_hits
 
 GAMMAS = (0.0, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 
@@ -49,18 +49,18 @@ def _conversation_rows(conv, foreign, embedder) -> tuple[list[Row], list[Row]]:
     try:
         to_dia = replay(bot, "gamma", conv, [])
         session_no = {tid.split("/")[-2]: _session_of(dia) for tid, dia in to_dia.items()}
-        services, cfg = bot._services, bot._services.config
+        cfg = bot.settings.retrieval
         now = conv.sessions[-1][1] + 86400.0
         questions = [(q, {_session_of(d) for d in q.gold}) for q in conv.questions] + \
             [(q, set()) for q in foreign.questions]
         qvecs = bot.memory.embedder.embed([q.question for q, _ in questions])
         rows = []
         for (q, gold), qvec in zip(questions, qvecs, strict=True):
-            hits = services.memory.events.search("gamma", qvec, cfg.candidates)
-            topics = services.memory.topics.topics(q.question)
+            hits = bot.memory.events.search("gamma", qvec, cfg.candidates)
+            topics = bot.memory.topics.topics(q.question)
             row = {}
             for gamma in GAMMAS:
-                config = ScoringConfig(mode=cfg.scoring.mode, tau_s=cfg.scoring.tau_s, gamma=gamma)
+                config = cfg.scoring.model_copy(update={"gamma": gamma})
                 shown = {session_no.get(e.session_id or "")
                          for e in score_hits(hits, topics, now, config, "event", cfg.events_k)}
                 found = len(shown & gold)

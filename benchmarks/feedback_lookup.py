@@ -17,16 +17,15 @@ import time
 from pathlib import Path
 
 from _common import machine, pct, stamp
-from agent.eval.feedback import UNRELATED, generate_requests
-from memory.db import Database
+from evals.feedback import UNRELATED, generate_requests
+from memory.backends import open_stores
 from memory.embeddings import default_embedder
 from memory.feedback import FeedbackMemory
-from memory.store import VectorIndex
 
 
 def _memory(n: int, embedder) -> FeedbackMemory:
     tmp = Path(tempfile.mkdtemp(prefix="kindred-fbl-"))
-    fb = FeedbackMemory(Database(tmp / "k.db"), VectorIndex.embedded(tmp / "c"), embedder)
+    fb = FeedbackMemory(open_stores(tmp), embedder)
     base = [r.text for r in generate_requests()]
     items = [(f"{base[i % len(base)]} (variant {i})", "I meant something else.", float(i))
              for i in range(n)]

@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from memory import _env  # noqa: F401
+import _common  # noqa: F401  (process defaults before torch)
 
-from agent.eval.msc import load_persona_utterances
+from evals.msc import load_persona_utterances
 from personas.extract.clauses import first_person_clauses
 from personas.extract.detector import DEFAULT_WEIGHTS, TraitDetector
 from personas.extract.rules import _parser

@@ -14,9 +14,9 @@ import statistics
 import time
 from pathlib import Path
 
-from memory import _env  # noqa: F401  (OMP_WAIT_POLICY=PASSIVE before torch)
+import _common  # noqa: F401  (process defaults before torch)
 
-from agent.eval.msc import load_persona_utterances
+from evals.msc import load_persona_utterances
 from personas.extract.rules import RuleTraitExtractor, _parser
 
 

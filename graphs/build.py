@@ -1,6 +1,6 @@
 """Wiring: the turn graph, built from injected services and compiled with a checkpointer.
 
-One graph, three entry points chosen by the run's ``kind``::
+One graph, entry points chosen by the run's ``kind``::
 
     turn:        perceive → [consolidate | capture_feedback] → extract_persona → retrieve
                  → generate → check_persona → write_back
@@ -9,8 +9,10 @@ One graph, three entry points chosen by the run's ``kind``::
     observe:     perceive → [consolidate] → extract_persona → write_back   (replayed dialogue)
     end_session: close_session → [consolidate]
     feedback:    feedback
+    preview:     perceive → extract_persona → retrieve → generate → check_persona
+                 (the reply a turn would give, storing nothing; compiled without a checkpointer)
 
-All three share the user's thread (``thread_id`` = user id) in the checkpointer, so a session, its
+All share the user's thread (``thread_id`` = user id) in the checkpointer, so a session, its
 short-term memory and "the last request" survive a restart.
 """
 
@@ -35,8 +37,10 @@ from graphs.nodes import (
     make_retrieve,
     make_write_back,
 )
+from graphs.config import GraphConfig
 from graphs.services import Services
 from graphs.state import TurnContext, TurnState
+from graphs.trace import Trace
 
 __all__ = ["NODE_NAMES", "build_graph", "compile_graph", "draw_mermaid", "thread_config"]
 
@@ -50,22 +54,22 @@ def _timed(name: str, fn: Callable[[TurnState, Runtime[TurnContext]], dict[str, 
     def node(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         start = time.perf_counter()
         update = fn(state, runtime)
-        trace = dict(update.get("trace") or state.get("trace") or {})
-        timings = dict(trace.get("timings_ms") or {})
-        timings[name] = round((time.perf_counter() - start) * 1000, 3)
-        trace["timings_ms"] = timings
-        return {**update, "trace": trace}
+        trace = update.get("trace") or state.get("trace") or Trace()
+        timings = {**trace.timings_ms, name: round((time.perf_counter() - start) * 1000, 3)}
+        return {**update, "trace": trace.model_copy(update={"timings_ms": timings})}
 
     node.__name__ = name
     return node
 
 
 def _entry(state: TurnState) -> str:
-    return {"turn": "perceive", "observe": "perceive", "feedback": "feedback",
-            "end_session": "close_session"}[state.get("kind", "turn")]
+    return {"turn": "perceive", "observe": "perceive", "preview": "perceive",
+            "feedback": "feedback", "end_session": "close_session"}[state.get("kind", "turn")]
 
 
 def _after_perceive(state: TurnState) -> str:
+    if state.get("kind") == "preview":  # stores nothing: no consolidation, no correction
+        return "extract_persona"
     if state.get("ended_session"):
         return "consolidate"
     return "capture_feedback" if state.get("is_correction") else "extract_persona"
@@ -77,6 +81,10 @@ def _after_consolidate(state: TurnState) -> str:
 
 def _after_persona(state: TurnState) -> str:
     return "write_back" if state.get("kind") == "observe" else "retrieve"
+
+
+def _after_check(state: TurnState) -> str:
+    return END if state.get("kind") == "preview" else "write_back"
 
 
 def _after_close(state: TurnState) -> str:
@@ -102,7 +110,7 @@ def build_graph(services: Services) -> StateGraph:
     graph.add_conditional_edges("extract_persona", _after_persona, ["retrieve", "write_back"])
     graph.add_edge("retrieve", "generate")
     graph.add_edge("generate", "check_persona")
-    graph.add_edge("check_persona", "write_back")
+    graph.add_conditional_edges("check_persona", _after_check, ["write_back", END])
     graph.add_edge("write_back", END)
     graph.add_edge("feedback", END)
     return graph
@@ -120,9 +128,7 @@ def thread_config(user_id: str) -> dict[str, Any]:
 
 def draw_mermaid() -> str:
     """The graph as a Mermaid diagram. Drawing never runs a node, so no stores are opened."""
-    from graphs.services import PipelineConfig
-
     placeholder = Services(memory=None, personas=None, user_extractor=None,  # type: ignore[arg-type]
                            agent_extractor=None, summariser=None, chat_model=None,
-                           card=None, config=PipelineConfig())  # type: ignore[arg-type]
+                           card=None, config=GraphConfig())  # type: ignore[arg-type]
     return build_graph(placeholder).compile().get_graph().draw_mermaid()

@@ -11,26 +11,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from graphs import prompts
+from graphs.trace import ChatMessage, FeedbackUsed
 from memory.budget import TokenCounter, fit_to_budget
+from memory.types import RetrievedMemory, Turn
 
 __all__ = ["build_messages", "memory_lines"]
 
 
-def memory_lines(retrieved: Sequence[dict[str, Any]], *, dated: bool = False) -> list[str]:
+def memory_lines(retrieved: Sequence[RetrievedMemory], *, dated: bool = False) -> list[str]:
     """One line per retrieved memory, as LD-Agent shows them: "<age>, <summary>", with who said
     a turn. ``dated``: the calendar date instead of the age, for questions that ask "when" (LoCoMo
     QA asks for dates; a model should not have to subtract "102 days ago" from an unstated now)."""
     lines = []
     for m in retrieved:
-        when = _date(m["ts"]) if dated and m.get("ts") is not None else m["age"]
-        if m["kind"] == "event":
-            lines.append(f"- {when}, {m['text']}")
+        when = _date(m.ts) if dated and m.ts is not None else m.age
+        if m.kind == "event":
+            lines.append(f"- {when}, {m.text}")
         else:
-            who = f"{m['speaker']} said" if m.get("speaker") else "it was said"
-            lines.append(f"- {when}, {who}: \"{m['text']}\"")
+            who = f"{m.speaker} said" if m.speaker else "it was said"
+            lines.append(f"- {when}, {who}: \"{m.text}\"")
     return lines
 
 
@@ -41,16 +42,16 @@ def _date(ts: float) -> str:
 
 
 def build_messages(*, agent_name: str, voice: str, agent_traits: Sequence[str], user_name: str,
-                   retrieved: Sequence[dict[str, Any]], user_traits: Sequence[str],
-                   feedback: dict[str, Any] | None, context: Sequence[dict[str, Any]],
+                   retrieved: Sequence[RetrievedMemory], user_traits: Sequence[str],
+                   feedback: FeedbackUsed | None, context: Sequence[Turn],
                    text: str, max_words: int, budget: int, counter: TokenCounter
-                   ) -> tuple[list[dict[str, str]], dict[str, Any]]:
+                   ) -> tuple[list[ChatMessage], dict[str, int]]:
     """The exact messages for the chat model, and what the budget kept and dropped."""
     used = 0
     sections: list[str] = []
     if feedback:
-        fb = prompts.SECTION_FEEDBACK.format(user_name=user_name, request=feedback["request"],
-                                             feedback=feedback["feedback"])
+        fb = prompts.SECTION_FEEDBACK.format(user_name=user_name, request=feedback.request,
+                                             feedback=feedback.feedback)
         used += counter.count(fb)
         sections.append(fb)
     mem_all = memory_lines(retrieved)
@@ -68,11 +69,11 @@ def build_messages(*, agent_name: str, voice: str, agent_traits: Sequence[str], 
         agent_name=agent_name, voice=voice, user_name=user_name, max_words=max_words,
         agent_traits="\n".join(f"- {t}" for t in agent_traits) or "- (none yet)",
         sections="\n\n".join(sections))
-    messages = [{"role": "system", "content": system}]
+    messages: list[ChatMessage] = [{"role": "system", "content": system}]
     for turn in context:
-        messages.append({"role": "user" if turn["role"] == "user" else "assistant",
-                         "content": turn["text"]})
-    user_text = (prompts.CLARIFIED_REQUEST.format(request=text, feedback=feedback["feedback"])
+        messages.append({"role": "user" if turn.role == "user" else "assistant",
+                         "content": turn.text})
+    user_text = (prompts.CLARIFIED_REQUEST.format(request=text, feedback=feedback.feedback)
                  if feedback else text)
     messages.append({"role": "user", "content": user_text})
     budget_report = {"budget": budget, "used": used,

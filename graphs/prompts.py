@@ -26,7 +26,7 @@ __all__ = [
 
 PROMPTS_VERSION = "2026-11-25.2"
 
-# LoCoMo question answering (agent/eval/locomo_qa.py): memories in, a short answer out.
+# LoCoMo question answering (evals/locomo_qa.py): memories in, a short answer out.
 ANSWER_QUESTION = """Below are memories of a conversation between {speaker_a} and {speaker_b}.
 {memories}
 

@@ -1,61 +1,57 @@
-"""Kindred's memory: embeddings, topics, stores (Chroma + SQLite), retrieval scoring, budgets.
+"""Kindred's memory: embeddings, topics, the storage seam and its backends, retrieval scoring.
 
 Nothing here imports ``graphs``, ``personas`` or ``agent``: memory is the bottom of the house.
+Names are loaded on first use, so ``import memory.process`` (which an application runs before
+torch loads) does not pull torch, spaCy and Chroma in with it.
 """
 
-from memory import _env  # noqa: F401
-from memory.budget import TokenCounter, fit_to_budget
-from memory.db import Database
-from memory.embeddings import Embedder, SentenceTransformerEmbedder
-from memory.errors import (
-                           ConfigurationError,
-                           InvalidInputError,
-                           KindredError,
-                           ModelUnavailableError,
-                           StoreError,
-                           UnknownUserError,
-)
-from memory.events import EventMemory, ExtractiveSummariser, LLMSummariser, Summariser
-from memory.feedback import FeedbackMatch, FeedbackMemory, FeedbackRecord, normalise_request
-from memory.hub import MemoryHub
-from memory.retrieval import ScoringConfig, format_age, score_hits, time_decay
-from memory.store import MEMORY_KINDS, VectorHit, VectorIndex
-from memory.topics import TopicExtractor, topic_overlap
-from memory.turns import TurnIndex
-from memory.types import Event, RetrievedMemory, Turn
+from __future__ import annotations
 
-__all__ = [
-                           "MEMORY_KINDS",
-                           "ConfigurationError",
-                           "Database",
-                           "Embedder",
-                           "Event",
-                           "EventMemory",
-                           "ExtractiveSummariser",
-                           "FeedbackMatch",
-                           "FeedbackMemory",
-                           "FeedbackRecord",
-                           "InvalidInputError",
-                           "KindredError",
-                           "LLMSummariser",
-                           "MemoryHub",
-                           "ModelUnavailableError",
-                           "RetrievedMemory",
-                           "ScoringConfig",
-                           "SentenceTransformerEmbedder",
-                           "StoreError",
-                           "Summariser",
-                           "TokenCounter",
-                           "TopicExtractor",
-                           "Turn",
-                           "TurnIndex",
-                           "UnknownUserError",
-                           "VectorHit",
-                           "VectorIndex",
-                           "fit_to_budget",
-                           "format_age",
-                           "normalise_request",
-                           "score_hits",
-                           "time_decay",
-                           "topic_overlap",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ComponentConfig": "memory.config",
+    "ConfigurationError": "memory.errors",
+    "Embedder": "memory.embeddings",
+    "Event": "memory.types",
+    "EventMemory": "memory.events",
+    "ExtractiveSummariser": "memory.events",
+    "FeedbackConfig": "memory.feedback",
+    "FeedbackMatch": "memory.feedback",
+    "FeedbackMemory": "memory.feedback",
+    "FeedbackRecord": "memory.feedback",
+    "HybridWeights": "memory.hybrid",
+    "InvalidInputError": "memory.errors",
+    "KindredError": "memory.errors",
+    "LLMSummariser": "memory.events",
+    "MemoryHub": "memory.hub",
+    "ModelUnavailableError": "memory.errors",
+    "RetrievedMemory": "memory.types",
+    "Scope": "memory.scope",
+    "ScoringConfig": "memory.retrieval",
+    "SentenceTransformerEmbedder": "memory.embeddings",
+    "StorageConfig": "memory.backends",
+    "StoreError": "memory.errors",
+    "Stores": "memory.backends",
+    "Summariser": "memory.events",
+    "TokenCounter": "memory.budget",
+    "TopicExtractor": "memory.topics",
+    "Turn": "memory.types",
+    "TurnIndex": "memory.turns",
+    "UnitOfWork": "memory.unit",
+    "UnknownUserError": "memory.errors",
+    "apply_process_defaults": "memory.process",
+    "open_stores": "memory.backends",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'memory' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -15,9 +15,11 @@ all-MiniLM-L6-v2 Kindred uses 0.85, the same threshold the bank uses to merge ne
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from pydantic import Field
 from rapidfuzz.distance import Levenshtein
+
+from memory.config import ComponentConfig
 
 __all__ = ["RehearsalPolicy", "normalise_item"]
 
@@ -26,14 +28,17 @@ def normalise_item(text: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"[^\w\s']", " ", text.lower())).strip()
 
 
-@dataclass(frozen=True)
-class RehearsalPolicy:
+class RehearsalPolicy(ComponentConfig):
     """θ, the flush period and the two matching thresholds (see the module docstring)."""
 
-    theta: int = 3
-    flush_after_sessions: int = 5
-    stm_max_edit_distance: int = 6
-    ltm_min_similarity: float = 0.85
+    theta: int = Field(default=3, ge=1, description="MaLP promotion count θ")
+    flush_after_sessions: int = Field(
+        default=5, ge=1, description="unrehearsed short-term traits expire after N sessions")
+    stm_max_edit_distance: int = Field(default=6, ge=1,
+                                       description="a short-term trait matches under this distance")
+    ltm_min_similarity: float = Field(
+        default=0.85, ge=0, le=1,
+        description="cosine at which a trait is the same as a stored one (merged, not added)")
 
     def tier(self, count: int) -> str:
         """``long`` once an item has been seen θ times, else ``short``."""

@@ -19,7 +19,6 @@ from typing import Protocol
 
 import numpy as np
 
-from memory import _env  # noqa: F401  (sets offline/thread defaults before torch loads)
 from memory.errors import ConfigurationError
 
 __all__ = ["Embedder", "SentenceTransformerEmbedder", "OnnxEmbedder", "default_model_path",
@@ -64,6 +63,11 @@ class _CachingEmbedder:
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
+
+    def clear_cache(self) -> None:
+        """Forget the cached vectors (benchmarks that must time a cold encode)."""
+        with self._lock:
+            self._cache.clear()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts (cached per text), returning unit float32 rows in input order."""
@@ -111,7 +115,8 @@ class SentenceTransformerEmbedder(_CachingEmbedder):
 
         hf_logging.disable_progress_bar()
 
-        self._model = SentenceTransformer(str(self.model_path), device="cpu")
+        self._model = SentenceTransformer(str(self.model_path), device="cpu",
+                                          local_files_only=True)
         self.dim = int(self._model.get_embedding_dimension()
                        if hasattr(self._model, "get_embedding_dimension")
                        else self._model.get_sentence_embedding_dimension())
@@ -165,7 +170,8 @@ class OnnxEmbedder(_CachingEmbedder):
 
         self.model_path = Path(model_path) if model_path else default_model_path()
         onnx_file = _export_onnx(self.model_path, Path(cache_dir).expanduser())
-        self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_path))
+        self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_path),
+                                                        local_files_only=True)
         # Two sessions: one thread for a single query (a thread pool costs more than it gives
         # for one sentence), all cores for batches; no spin-waiting in either (on 2 shared cores
         # spinning made a single query ~1.7x slower, like OpenMP's active wait policy).
@@ -212,8 +218,8 @@ def _export_onnx(model_path: Path, cache_dir: Path) -> Path:
     tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    tokenizer = AutoTokenizer.from_pretrained(str(model_path))
-    model = AutoModel.from_pretrained(str(model_path)).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(model_path), local_files_only=True)
+    model = AutoModel.from_pretrained(str(model_path), local_files_only=True).eval()
 
     class _Hidden(torch.nn.Module):
         def __init__(self, inner) -> None:

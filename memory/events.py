@@ -9,20 +9,32 @@ the tiny local model, whose abstractive summaries are mostly invented.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
+from pydantic import Field
 
-from memory.db import Database
+from memory.backends import Stores
+from memory.backends.base import Record, VectorHit
+from memory.config import ComponentConfig
 from memory.embeddings import Embedder
-from memory.store import VectorHit, VectorIndex
+from memory.scope import Scope, as_scope
 from memory.text import split_sentences
 from memory.types import Event, Turn
+from memory.unit import UnitOfWork
 
-__all__ = ["EventMemory", "ExtractiveSummariser", "LLMSummariser", "Summariser"]
+__all__ = ["EventMemory", "ExtractiveSummariser", "LLMSummariser", "Summariser",
+           "SummariserConfig"]
+
+
+class SummariserConfig(ComponentConfig):
+    """Which summariser turns a finished session into an event, and how long its summary is."""
+
+    kind: Literal["auto", "extractive", "llm"] = Field(
+        default="auto", description="auto: the LLM when the chat model is capable, else extractive")
+    max_words: int = Field(default=40, ge=5, description="extractive summaries: word limit")
 
 
 class Summariser(Protocol):
@@ -103,47 +115,43 @@ def _clip(text: str, max_words: int) -> str:
     return text if len(words) <= max_words else " ".join(words[:max_words]) + "…"
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    id TEXT PRIMARY KEY,
-    user_id TEXT NOT NULL,
-    session_id TEXT NOT NULL,
-    summary TEXT NOT NULL,
-    topics TEXT NOT NULL,
-    ts REAL NOT NULL,
-    turn_ids TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_user ON events(user_id, ts);
-"""
+_KIND = "event"
 
 
 class EventMemory:
-    """Stores events (SQLite rows + Chroma vectors of the summary) and finds them again."""
+    """Stores events (records + a vector of the summary) and finds them again."""
 
-    def __init__(self, db: Database, index: VectorIndex, embedder: Embedder) -> None:
-        self._db, self._index, self._embedder = db, index, embedder
-        db.ensure_schema(_SCHEMA)
+    def __init__(self, stores: Stores, embedder: Embedder) -> None:
+        self._stores, self._embedder = stores, embedder
 
-    def add(self, user_id: str, event: Event) -> None:
-        with self._db.transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO events VALUES (?,?,?,?,?,?,?)",
-                         (event.id, user_id, event.session_id, event.summary,
-                          json.dumps(list(event.topics)), event.ts,
-                          json.dumps(list(event.turn_ids))))
+    def add(self, who: Scope | str, event: Event, *, unit: UnitOfWork | None = None) -> None:
+        """Store (or replace: ids derive from the session) one event."""
+        scope = as_scope(who)
+        own = unit is None
+        unit = unit or UnitOfWork(self._stores)
         vec = self._embedder.embed([event.summary])
-        self._index.add("events", user_id, [event.id], [event.summary], vec,
-                        [{"session_id": event.session_id, "ts": event.ts,
-                          "topics": list(event.topics), "turn_ids": list(event.turn_ids)}])
+        unit.put(scope, [Record(_KIND, event.id, {"summary": event.summary,
+                                                 "topics": list(event.topics),
+                                                 "turn_ids": list(event.turn_ids)},
+                                ts=event.ts, session=event.session_id)])
+        unit.upsert_vectors("events", scope, [event.id], [event.summary], vec,
+                            [{"session_id": event.session_id, "ts": event.ts,
+                              "topics": list(event.topics), "turn_ids": list(event.turn_ids)}])
+        if own:
+            unit.commit()
 
-    def search(self, user_id: str, vector: np.ndarray, k: int) -> list[VectorHit]:
-        return self._index.query("events", user_id, vector, k)
+    def search(self, who: Scope | str, vector: np.ndarray, k: int) -> list[VectorHit]:
+        return self._stores.vectors.query("events", as_scope(who), vector, k)
 
-    def list(self, user_id: str) -> list[Event]:
-        rows = self._db.query("SELECT * FROM events WHERE user_id=? ORDER BY ts", [user_id])
-        return [Event(id=r["id"], session_id=r["session_id"], summary=r["summary"],
-                      topics=tuple(json.loads(r["topics"])), ts=r["ts"],
-                      turn_ids=tuple(json.loads(r["turn_ids"]))) for r in rows]
+    def list(self, who: Scope | str) -> list[Event]:
+        return [self._event(r) for r in self._stores.records.list(as_scope(who), _KIND)]
 
-    def delete_user(self, user_id: str) -> None:
-        self._db.execute("DELETE FROM events WHERE user_id=?", [user_id])
-        self._index.delete_all("events", user_id)
+    def get(self, who: Scope | str, event_id: str) -> Event | None:
+        found = self._stores.records.get(as_scope(who), _KIND, event_id)
+        return self._event(found) if found else None
+
+    @staticmethod
+    def _event(r: Record) -> Event:
+        return Event(id=r.id, session_id=r.session, summary=r.value["summary"],
+                     topics=tuple(r.value.get("topics") or ()), ts=r.ts,
+                     turn_ids=tuple(r.value.get("turn_ids") or ()))

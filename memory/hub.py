@@ -1,8 +1,8 @@
-"""The memory stores of one data directory, built together and forgotten together.
+"""The memory of one deployment: its stores and every memory kind built on them, forgotten together.
 
-Why a hub: every store shares one SQLite file, one Chroma index and one embedder; building them
-in one place keeps that wiring out of the graph, and ``forget`` can reach every store a user's data
-lives in without anyone having to remember the list.
+Why a hub: every memory kind shares the same three stores (:mod:`memory.backends`) and one
+embedder; building them in one place keeps that wiring out of the graph, and ``forget`` reaches
+every store a user's data lives in without anyone having to remember the list.
 """
 
 from __future__ import annotations
@@ -10,24 +10,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from memory.backends import StorageConfig, Stores, open_stores
 from memory.budget import TokenCounter
-from memory.db import Database
 from memory.embeddings import Embedder, default_embedder
 from memory.events import EventMemory
-from memory.feedback import FeedbackMemory, LookupMode
-from memory.store import VectorIndex
+from memory.feedback import FeedbackConfig, FeedbackMemory
+from memory.scope import Scope, as_scope
 from memory.topics import TopicExtractor
 from memory.turns import TurnIndex
+from memory.unit import UnitOfWork, forget_scope
 
 __all__ = ["MemoryHub"]
 
 
 @dataclass
 class MemoryHub:
-    """All of Kindred's stores for one data directory."""
+    """All of Kindred's memory kinds over one set of stores."""
 
-    db: Database
-    index: VectorIndex
+    stores: Stores
     embedder: Embedder
     topics: TopicExtractor
     tokens: TokenCounter
@@ -37,29 +37,32 @@ class MemoryHub:
 
     @classmethod
     def open(cls, data_dir: str | Path, *, embedder: Embedder | None = None,
-             topics: TopicExtractor | None = None, chroma_host: str | None = None,
-             chroma_port: int | None = None, feedback_mode: LookupMode = "dense",
-             feedback_threshold: float = 0.65) -> MemoryHub:
-        """Open (or create) the stores under ``data_dir``; Chroma embedded unless a host is given."""
-        data_dir = Path(data_dir).expanduser()
-        data_dir.mkdir(parents=True, exist_ok=True)
-        db = Database(data_dir / "kindred.db")
-        index = (VectorIndex.server(chroma_host, chroma_port or 8000) if chroma_host
-                 else VectorIndex.embedded(data_dir / "chroma"))
-        embedder = embedder or default_embedder()
-        return cls(db=db, index=index, embedder=embedder, topics=topics or TopicExtractor.shared(),
-                   tokens=TokenCounter(), turns=TurnIndex(db, index, embedder),
-                   events=EventMemory(db, index, embedder),
-                   feedback=FeedbackMemory(db, index, embedder, mode=feedback_mode,
-                                           threshold=feedback_threshold))
+             topics: TopicExtractor | None = None, storage: StorageConfig | None = None,
+             feedback: FeedbackConfig | None = None) -> MemoryHub:
+        """Open (or create) the stores of ``data_dir`` with the backends ``storage`` names."""
+        return cls.over(open_stores(data_dir, storage), embedder=embedder, topics=topics,
+                        feedback=feedback)
 
-    def forget(self, user_id: str) -> None:
-        """Remove the user's rows from every table and vectors from every collection."""
-        self.turns.delete_user(user_id)
-        self.events.delete_user(user_id)
-        self.feedback.delete_user(user_id)
-        self.index.delete_user(user_id)
+    @classmethod
+    def over(cls, stores: Stores, *, embedder: Embedder | None = None,
+             topics: TopicExtractor | None = None, feedback: FeedbackConfig | None = None
+             ) -> MemoryHub:
+        """The memory kinds over stores that are already open."""
+        embedder = embedder or default_embedder()
+        return cls(stores=stores, embedder=embedder, topics=topics or TopicExtractor.shared(),
+                   tokens=TokenCounter(), turns=TurnIndex(stores, embedder),
+                   events=EventMemory(stores, embedder),
+                   feedback=FeedbackMemory(stores, embedder, feedback))
+
+    def unit(self) -> UnitOfWork:
+        """A unit of work over these stores (see :mod:`memory.unit`)."""
+        return UnitOfWork(self.stores)
+
+    def forget(self, who: Scope | str) -> None:
+        """Remove the user's records, words and vectors of every kind, and their caches."""
+        scope = as_scope(who)
+        forget_scope(self.stores, scope, [lambda: self.turns.drop_cache(scope),
+                                          lambda: self.feedback.drop_cache(scope)])
 
     def close(self) -> None:
-        self.index.close()
-        self.db.close()
+        self.stores.close()

@@ -5,7 +5,7 @@ Every weight lives in :class:`HybridWeights` (and so in Kindred's settings). The
     base    = w_dense·cosine + w_lexical·BM25/BM25_best + w_topic·s_top (LD-Agent)
               + w_time·[turn inside the query's time window] + w_decay·exp(-Δt/τ)
     total   = base + w_neighbour·max(base of the turn before, base of the turn after)
-                   + w_session·mean(top-3 base in the turn's session)
+                   + w_session·mean(top-N base in the turn's session; N = session_top, 3)
                    + w_fact·(similarity of a stored fact/trait that points to the turn)
 
 Why neighbours: an answer often names its topic only in the question it answers, and a question
@@ -25,8 +25,10 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
+from pydantic import Field
 
-from memory.retrieval import format_age
+from memory.config import ComponentConfig
+from memory.retrieval import ScoringConfig, format_age
 from memory.timeexpr import TimeWindow
 from memory.topics import topic_overlap
 from memory.turns import TurnIndex
@@ -35,20 +37,23 @@ from memory.types import RetrievedMemory
 __all__ = ["HybridWeights", "HybridRetriever", "FactPointer"]
 
 
-@dataclass(frozen=True)
-class HybridWeights:
-    """Weights of the fused turn score (see the module docstring for the formula)."""
+class HybridWeights(ComponentConfig):
+    """Weights of the fused turn score (see the module docstring for the formula). The decay's
+    τ is LD-Agent's, from :class:`~memory.retrieval.ScoringConfig`."""
 
     dense: float = 1.0
     lexical: float = 0.8
-    topic: float = 0.0
+    topic: float = Field(default=0.0, description="LD-Agent's noun overlap (0 when "
+                                                  "scoring.use_topics is off)")
     time_window: float = 0.3
     decay: float = 0.0
     neighbour: float = 0.5
     session: float = 0.3
+    session_top: int = Field(default=3, ge=1,
+                             description="session evidence: mean base score of its top N turns")
     fact: float = 0.2
-    tau_s: float = 1e7
-    candidates: int = 50  # per retriever (dense, BM25); at least 2k
+    candidates: int = Field(default=50, ge=1, description="per retriever (dense, BM25); "
+                                                          "at least 2k are taken")
 
 
 @dataclass(frozen=True)
@@ -80,9 +85,11 @@ def _neighbour_ids(turn_id: str) -> tuple[str, ...]:
 class HybridRetriever:
     """Finds a user's turns for a query with the fused score above."""
 
-    def __init__(self, turns: TurnIndex, weights: HybridWeights | None = None) -> None:
+    def __init__(self, turns: TurnIndex, weights: HybridWeights | None = None,
+                 scoring: ScoringConfig | None = None) -> None:
         self._turns = turns
         self.weights = weights or HybridWeights()
+        self.scoring = scoring or ScoringConfig()
 
     def search(self, user_id: str, *, text: str, vector: np.ndarray, topics: Sequence[str],
                now: float, k: int, window: TimeWindow | None = None,
@@ -132,17 +139,18 @@ class HybridRetriever:
                window: TimeWindow | None) -> dict[str, np.ndarray]:
         """Every component for every candidate, as arrays (one pass, no per-item objects)."""
         w = self.weights
+        w_topic = w.topic if self.scoring.use_topics else 0.0
         ts = np.array([float(c.meta.get("ts", now)) for c in cands])
         s: dict[str, np.ndarray] = {
             "dense": np.array([c.dense for c in cands]),
             "lexical": np.array([lex.get(c.id, 0.0) for c in cands]),
             "topic": (np.array([topic_overlap(topics, c.meta.get("topics") or [])
-                                for c in cands]) if w.topic else np.zeros(len(cands))),
+                                for c in cands]) if w_topic else np.zeros(len(cands))),
             "time_window": (((ts >= window.start) & (ts <= window.end)).astype(float)
                             if window else np.zeros(len(cands))),
-            "decay": np.exp(-np.maximum(now - ts, 0.0) / w.tau_s),
+            "decay": np.exp(-np.maximum(now - ts, 0.0) / self.scoring.tau_s),
         }
-        base = (w.dense * s["dense"] + w.lexical * s["lexical"] + w.topic * s["topic"]
+        base = (w.dense * s["dense"] + w.lexical * s["lexical"] + w_topic * s["topic"]
                 + w.time_window * s["time_window"] + w.decay * s["decay"])
         s["base"] = base
         pos = {c.id: i for i, c in enumerate(cands)}
@@ -160,7 +168,7 @@ class HybridRetriever:
         starts = np.r_[0, np.flatnonzero(np.diff(group[order])) + 1]
         for a, b in zip(starts, np.r_[starts[1:], len(order)], strict=True):
             rank[order[a:b]] = np.arange(b - a)
-        top3 = rank < 3
+        top3 = rank < w.session_top
         sums = np.bincount(group, weights=base * top3)
         counts = np.bincount(group, weights=top3.astype(float))
         s["session"] = (sums / np.maximum(counts, 1))[group]

@@ -20,26 +20,31 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Literal
 
-from memory.store import VectorHit
+from pydantic import Field
+
+from memory.backends.base import VectorHit
+from memory.config import ComponentConfig
 from memory.topics import topic_overlap
 from memory.types import RetrievedMemory
 
-__all__ = ["ScoringConfig", "format_age", "score_hits", "time_decay"]
+__all__ = ["ScoringConfig", "ScoringMode", "format_age", "score_hits", "time_decay"]
 
 ScoringMode = Literal["paper", "code"]
 
 
-@dataclass(frozen=True)
-class ScoringConfig:
+class ScoringConfig(ComponentConfig):
     """The constants of LD-Agent scoring (see the module docstring for where each comes from)."""
 
-    mode: ScoringMode = "paper"
-    tau_s: float = 1e7
-    gamma: float = 0.40
-    use_topics: bool = True  # False: LD-Agent's "w/o topic" ablation (semantic score only)
+    mode: ScoringMode = Field(default="paper", description="paper: λ·(s_sem+s_top) over cosine > γ; "
+                                                          "code: LD-Agent's repository")
+    tau_s: float = Field(default=1e7, gt=0, description="time-decay constant τ (LD-Agent: 1e7 s)")
+    gamma: float = Field(default=0.40, ge=-1, le=1,
+                         description="semantic floor γ; paper 0.5 for its encoder, 0.40 for MiniLM "
+                                     "(benchmarks/event_gamma.py)")
+    use_topics: bool = Field(default=True, description="noun overlap in the scores (False: "
+                                                       "LD-Agent's w/o-topic ablation)")
 
 
 def time_decay(age_s: float, tau_s: float) -> float:

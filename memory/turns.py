@@ -1,102 +1,100 @@
-"""The raw-turn index: every utterance, kept verbatim, searchable by meaning.
+"""The raw-turn index: every utterance, kept verbatim, searchable by meaning and by words.
 
 Why raw turns as well as event summaries: LongMemEval found that summary-only keys lose recall
-(session Recall@5 0.572 with summaries vs 0.706 with the raw session). Rows live in SQLite (the
-record of what was said), words in an FTS5 index (BM25), vectors in Chroma; all carry the user id.
-Dense search runs over a per-user in-process copy of the vectors (:mod:`memory.hot`).
+(session Recall@5 0.572 with summaries vs 0.706 with the raw session). A turn is a record (what
+was said), lexical rows (BM25) and a vector, written as one unit (:mod:`memory.unit`). Dense search
+runs over a per-user in-process copy of the vectors (:mod:`memory.hot`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import numpy as np
 
-from memory.db import Database
+from memory.backends import Stores
+from memory.backends.base import LexicalHit, Record, VectorHit
 from memory.embeddings import Embedder
 from memory.hot import HotVectors
-from memory.lexical import LexicalHit, LexicalIndex
-from memory.store import VectorHit, VectorIndex
+from memory.scope import Scope, as_scope
 from memory.types import Turn
+from memory.unit import UnitOfWork
 
 __all__ = ["TurnIndex"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS turns (
-    id TEXT PRIMARY KEY,
-    user_id TEXT NOT NULL,
-    session_id TEXT NOT NULL,
-    idx INTEGER NOT NULL,
-    role TEXT NOT NULL,
-    speaker TEXT NOT NULL,
-    text TEXT NOT NULL,
-    ts REAL NOT NULL,
-    topics TEXT NOT NULL DEFAULT '[]'
-);
-CREATE INDEX IF NOT EXISTS turns_user ON turns(user_id, ts);
-"""
+_KIND = "turn"
 
 
 class TurnIndex:
-    """Stores turns (SQLite rows, FTS5 text, Chroma vectors) and finds them again."""
+    """Stores turns (records, lexical rows, vectors) and finds them again."""
 
-    def __init__(self, db: Database, index: VectorIndex, embedder: Embedder,
-                 lexical: LexicalIndex | None = None) -> None:
-        self._db, self._index, self._embedder = db, index, embedder
-        db.ensure_schema(_SCHEMA)
-        self.lexical = lexical or LexicalIndex(db)
+    def __init__(self, stores: Stores, embedder: Embedder) -> None:
+        self._stores, self._embedder = stores, embedder
         self.hot = HotVectors(embedder.dim)
 
-    def add(self, user_id: str, turns: Sequence[Turn], vectors: np.ndarray | None = None) -> None:
-        """Store turns of one user; embeds them in one batch unless ``vectors`` are given."""
+    def add(self, who: Scope | str, turns: Sequence[Turn], vectors: np.ndarray | None = None,
+            *, unit: UnitOfWork | None = None) -> None:
+        """Store turns of one user (embedded in one batch unless ``vectors`` are given). With
+        ``unit`` the writes join that unit of work; otherwise they are committed now."""
         if not turns:
             return
+        scope = as_scope(who)
         if vectors is None:
             vectors = self._embedder.embed([self.key_text(t) for t in turns])
-        with self._db.transaction() as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO turns VALUES (?,?,?,?,?,?,?,?,?)",
-                [(t.id, user_id, t.session_id, t.idx, t.role, t.speaker, t.text, t.ts,
-                  json.dumps(list(t.topics))) for t in turns])
-        self.lexical.add(user_id, [(t.id, self.key_text(t), ctx)
-                                   for t, ctx in zip(turns, self._contexts(user_id, turns),
-                                                     strict=True)])
+        own = unit is None
+        unit = unit or UnitOfWork(self._stores)
         metas = [self._meta(t) for t in turns]
-        self._index.add("turns", user_id, [t.id for t in turns], [t.text for t in turns],
-                        vectors, metas)
-        self.hot.added(user_id, [t.id for t in turns], vectors, metas, [t.text for t in turns])
+        ids, texts = [t.id for t in turns], [t.text for t in turns]
+        unit.put(scope, [self.record(t) for t in turns])
+        unit.index_text(scope, [(t.id, self.key_text(t), ctx)
+                                for t, ctx in zip(turns, self._contexts(scope, turns), strict=True)])
+        unit.upsert_vectors("turns", scope, ids, texts, vectors, metas)
+        unit.then(lambda: self.hot.added(scope.key, ids, vectors, metas, texts))
+        if own:
+            unit.commit()
 
-    def _user_vectors(self, user_id: str, *, fresh: bool = False):
+    @staticmethod
+    def record(turn: Turn) -> Record:
+        return Record(_KIND, turn.id, {"role": turn.role, "speaker": turn.speaker,
+                                      "text": turn.text, "topics": list(turn.topics)},
+                      ts=turn.ts, session=turn.session_id, seq=turn.idx)
+
+    def _user_vectors(self, scope: Scope, *, fresh: bool = False):
         """The user's cached vectors; reloaded when another process stored turns meanwhile
         (``fresh``: the caller has just checked, within the same query)."""
-        return self.hot.get(user_id, lambda: self._index.get("turns", user_id, with_vectors=True),
-                            None if fresh else self.count(user_id))
+        return self.hot.get(scope.key,
+                            lambda: self._stores.vectors.get("turns", scope, with_vectors=True),
+                            None if fresh else self.count(scope))
 
-    def _contexts(self, user_id: str, turns: Sequence[Turn]) -> list[str]:
+    def _contexts(self, scope: Scope, turns: Sequence[Turn]) -> list[str]:
         """The words of the turn before each turn in its session (from the batch or the store)."""
         by_pos = {(t.session_id, t.idx): t.text for t in turns}
         out = []
         for t in turns:
             prev = by_pos.get((t.session_id, t.idx - 1))
             if prev is None and t.idx > 0:
-                rows = self._db.query("SELECT text FROM turns WHERE user_id=? AND session_id=? "
-                                      "AND idx=?", [user_id, t.session_id, t.idx - 1])
-                prev = rows[0]["text"] if rows else ""
+                rows = self._stores.records.list(scope, _KIND, session=t.session_id, seq=t.idx - 1)
+                prev = rows[0].value["text"] if rows else ""
             out.append(prev or "")
         return out
 
-    def search_lexical(self, user_id: str, text: str, k: int) -> list[LexicalHit]:
-        """Best turns of the user for ``text`` by BM25 (see :mod:`memory.lexical`)."""
-        return self.lexical.search(user_id, text, k)
+    def search_lexical(self, who: Scope | str, text: str, k: int) -> list[LexicalHit]:
+        """Best turns of the user for ``text`` by BM25."""
+        return self._stores.lexical.search(as_scope(who), text, k)
 
-    def vectors(self, user_id: str, ids: Sequence[str], *, fresh: bool = False
+    def vectors(self, who: Scope | str, ids: Sequence[str], *, fresh: bool = False
                 ) -> dict[str, tuple[np.ndarray, dict, str]]:
         """Vector, metadata and text of the given turns of the user (missing ids left out)."""
-        uv = self._user_vectors(user_id, fresh=fresh)
+        uv = self._user_vectors(as_scope(who), fresh=fresh)
         matrix, pos = uv.matrix, uv.pos
         return {tid: (matrix[pos[tid]], uv.meta[pos[tid]], uv.texts[pos[tid]])
                 for tid in ids if tid in pos}
+
+    def all_vectors(self, who: Scope | str) -> tuple[list[str], list[str], np.ndarray]:
+        """Every stored turn of the user: ids, texts and the vector matrix (for baselines that
+        search the same vectors another way)."""
+        uv = self._user_vectors(as_scope(who))
+        return list(uv.ids), list(uv.texts), np.array(uv.matrix)
 
     @staticmethod
     def key_text(turn: Turn) -> str:
@@ -108,34 +106,30 @@ class TurnIndex:
         return {"session_id": turn.session_id, "role": turn.role, "speaker": turn.speaker,
                 "ts": turn.ts, "idx": turn.idx, "topics": list(turn.topics)}
 
-    def search(self, user_id: str, vector: np.ndarray, k: int,
+    def search(self, who: Scope | str, vector: np.ndarray, k: int,
                exclude_session: str | None = None) -> list[VectorHit]:
         """Nearest turns of the user (exact cosine), optionally leaving out one session."""
-        uv = self._user_vectors(user_id)
+        uv = self._user_vectors(as_scope(who))
         return [VectorHit(uv.ids[i], uv.texts[i], sim, uv.meta[i])
                 for i, sim in uv.top(np.asarray(vector, dtype=np.float32), k, exclude_session)]
 
-    def list(self, user_id: str, session_id: str | None = None) -> list[Turn]:
+    def list(self, who: Scope | str, session_id: str | None = None) -> list[Turn]:
         """A user's turns in time order (optionally of one session)."""
-        sql = "SELECT * FROM turns WHERE user_id=?"
-        params: list = [user_id]
-        if session_id is not None:
-            sql += " AND session_id=?"
-            params.append(session_id)
-        rows = self._db.query(sql + " ORDER BY ts, idx", params)
-        return [self._row_to_turn(r) for r in rows]
+        return [self.to_turn(r) for r in self._stores.records.list(as_scope(who), _KIND,
+                                                                   session=session_id)]
 
-    def count(self, user_id: str) -> int:
-        return int(self._db.query("SELECT COUNT(*) FROM turns WHERE user_id=?", [user_id])[0][0])
+    def get(self, who: Scope | str, ids: Sequence[str]) -> list[Turn]:
+        return [self.to_turn(r) for r in self._stores.records.get_many(as_scope(who), _KIND, ids)]
 
-    def delete_user(self, user_id: str) -> None:
-        self._db.execute("DELETE FROM turns WHERE user_id=?", [user_id])
-        self.lexical.delete_user(user_id)
-        self._index.delete_all("turns", user_id)
-        self.hot.drop(user_id)
+    def count(self, who: Scope | str) -> int:
+        return self._stores.records.count(as_scope(who), _KIND)
+
+    def drop_cache(self, who: Scope | str) -> None:
+        self.hot.drop(as_scope(who).key)
 
     @staticmethod
-    def _row_to_turn(row) -> Turn:
-        return Turn(id=row["id"], session_id=row["session_id"], idx=row["idx"], role=row["role"],
-                    speaker=row["speaker"], text=row["text"], ts=row["ts"],
-                    topics=tuple(json.loads(row["topics"])))
+    def to_turn(record: Record) -> Turn:
+        v = record.value
+        return Turn(id=record.id, session_id=record.session, idx=record.seq, role=v["role"],
+                    speaker=v["speaker"], text=v["text"], ts=record.ts,
+                    topics=tuple(v.get("topics") or ()))

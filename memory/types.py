@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Event", "RetrievedMemory", "Turn"]
+__all__ = ["Event", "RetrievedMemory", "Role", "Turn"]
 
 Role = Literal["user", "agent"]
 

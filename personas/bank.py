@@ -10,49 +10,33 @@ LD-Agent's banks are append-only lists; Kindred does better on three points:
 * **change**: on an exclusive subject (where you live, your job, your name, your age) a newer trait
   supersedes the older one, which stays in the history with its time span (valid from/to).
 
-Rows live in SQLite (counts and history); vectors of active traits in Chroma, for merging.
+Records hold counts and history; vectors of active traits are kept for merging (Chroma by default).
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from memory.db import Database
+from memory.backends import Stores
+from memory.backends.base import Record
+from memory.consolidation import RehearsalPolicy
 from memory.embeddings import Embedder
 from memory.errors import InvalidInputError
-from memory.consolidation import RehearsalPolicy
-from memory.store import VectorIndex
+from memory.scope import Scope, as_scope
+from memory.unit import UnitOfWork
 from personas.extract.base import ExtractedTrait, clean_trait
 from personas.extract.rules import subject_of
 
-__all__ = ["EXCLUSIVE_SUBJECTS", "PersonaBank", "Trait"]
+__all__ = ["EXCLUSIVE_SUBJECTS", "Owner", "PersonaBank", "Tier", "Trait"]
 
 Owner = Literal["user", "agent"]
 Tier = Literal["short", "long"]
 EXCLUSIVE_SUBJECTS = frozenset({"home", "job", "name", "age"})
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS traits (
-    id TEXT PRIMARY KEY,
-    user_id TEXT NOT NULL,
-    owner TEXT NOT NULL,
-    text TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    first_seen REAL NOT NULL,
-    last_seen REAL NOT NULL,
-    count INTEGER NOT NULL,
-    tier TEXT NOT NULL,
-    source_turn_ids TEXT NOT NULL,
-    last_session INTEGER NOT NULL DEFAULT 0,
-    status TEXT NOT NULL,
-    valid_to REAL,
-    superseded_by TEXT
-);
-CREATE INDEX IF NOT EXISTS traits_user ON traits(user_id, owner, status);
-"""
+_KIND = "trait"
+_FIELDS = ("text", "subject", "first_seen", "last_seen", "count", "tier", "last_session",
+           "valid_to", "superseded_by")
 
 
 @dataclass(frozen=True)
@@ -88,20 +72,18 @@ def _meta(owner: str, subject: str, turn_ids) -> dict:
 
 
 class PersonaBank:
-    """Both banks (``owner`` = user or agent) for every user, in one table."""
+    """Both banks (``owner`` = user or agent) for every user, over the shared stores."""
 
-    def __init__(self, db: Database, index: VectorIndex, embedder: Embedder, *,
-                 merge_threshold: float = 0.85, rehearsal_theta: int = 3,
-                 flush_after_sessions: int = 5) -> None:
-        self._db, self._index, self._embedder = db, index, embedder
-        self.merge_threshold = merge_threshold
-        self.policy = RehearsalPolicy(theta=rehearsal_theta,
-                                      flush_after_sessions=flush_after_sessions,
-                                      ltm_min_similarity=merge_threshold)
-        self.theta = rehearsal_theta
-        db.ensure_schema(_SCHEMA)
+    def __init__(self, stores: Stores, embedder: Embedder,
+                 policy: RehearsalPolicy | None = None) -> None:
+        self._stores, self._embedder = stores, embedder
+        self.policy = policy or RehearsalPolicy()
 
-    def observe(self, user_id: str, owner: Owner, trait: ExtractedTrait, ts: float,
+    @property
+    def merge_threshold(self) -> float:
+        return self.policy.ltm_min_similarity
+
+    def observe(self, who: Scope | str, owner: Owner, trait: ExtractedTrait, ts: float,
                 turn_ids: tuple[str, ...] = (), session_no: int = 0, *,
                 correction: bool = False) -> Trait:
         """Record that ``trait`` was said at ``ts``: rehearse, supersede or add. Returns the result.
@@ -111,97 +93,90 @@ class PersonaBank:
         With ``correction`` (the user corrected the agent), a matching trait with other words is
         replaced instead ("my sister is called Ana" corrects "... Anna"); the old one is history.
         """
-        match = None
-        for old in self.list(user_id, owner):
-            if old.tier == "short" and self.policy.stm_match(trait.text, old.text):
-                match = old.id
-                break
+        scope = as_scope(who)
+        active = self.list(scope, owner)
+        match = next((old for old in active if old.tier == "short"
+                      and self.policy.stm_match(trait.text, old.text)), None)
         vec = self._embedder.embed([trait.text])[0]
         if match is None:
-            hits = self._index.query("traits", user_id, vec, 1, {"owner": owner})
+            hits = self._stores.vectors.query("traits", scope, vec, 1, {"owner": owner})
             if hits and hits[0].similarity >= self.merge_threshold:
-                match = hits[0].id
+                match = next((t for t in active if t.id == hits[0].id), None)
+                if match is None:  # a vector left behind by an interrupted write: repair it
+                    self._stores.vectors.delete("traits", scope, [hits[0].id])
         if match is not None:
-            current = self.get(user_id, match)
-            if (correction and current is not None
-                    and _normal(current.text) != _normal(trait.text)):
-                return self._replace(user_id, current, trait.text, ts)
-            return self._merge(user_id, match, ts, turn_ids, session_no)
-        new_id = f"tr-{uuid.uuid4().hex}"
-        with self._db.transaction() as conn:
-            if trait.subject in EXCLUSIVE_SUBJECTS:
-                old = conn.execute(
-                    "SELECT id FROM traits WHERE user_id=? AND owner=? AND subject=? AND "
-                    "status='active'", (user_id, owner, trait.subject)).fetchall()
-                for row in old:
-                    conn.execute("UPDATE traits SET status='superseded', valid_to=?, "
-                                 "superseded_by=? WHERE id=?", (ts, new_id, row["id"]))
-                old_ids = [r["id"] for r in old]
-            else:
-                old_ids = []
-            conn.execute("INSERT INTO traits VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                         (new_id, user_id, owner, trait.text, trait.subject, ts, ts, 1,
-                          self._tier(1), json.dumps(list(turn_ids)), session_no, "active",
-                          None, None))
-        self._index.delete("traits", user_id, old_ids)
-        self._index.add("traits", user_id, [new_id], [trait.text], vec[None, :],
-                        [_meta(owner, trait.subject, turn_ids)])
-        return self.get(user_id, new_id)
+            if correction and _normal(match.text) != _normal(trait.text):
+                return self._replace(scope, match, trait.text, ts)
+            return self._merge(scope, match, ts, turn_ids, session_no)
+        new = Trait(id=f"tr-{uuid.uuid4().hex}", owner=owner, text=trait.text,
+                    subject=trait.subject, first_seen=ts, last_seen=ts, count=1,
+                    tier=self._tier(1), source_turn_ids=tuple(turn_ids), last_session=session_no)
+        unit = UnitOfWork(self._stores)
+        old = ([t for t in active if t.subject == trait.subject]
+               if trait.subject in EXCLUSIVE_SUBJECTS else [])
+        unit.put(scope, [_record(_ended(t, "superseded", ts, new.id)) for t in old] + [_record(new)])
+        unit.delete_vectors("traits", scope, [t.id for t in old])
+        unit.upsert_vectors("traits", scope, [new.id], [new.text], vec[None, :],
+                            [_meta(owner, new.subject, turn_ids)])
+        unit.commit()
+        return new
 
-    def _merge(self, user_id: str, trait_id: str, ts: float, turn_ids: tuple[str, ...],
+    def _merge(self, scope: Scope, current: Trait, ts: float, turn_ids: tuple[str, ...],
                session_no: int = 0) -> Trait:
-        current = self.get(user_id, trait_id)
-        if current is None:  # vector without a row: repair by dropping the vector
-            self._index.delete("traits", user_id, [trait_id])
-            raise InvalidInputError(f"Trait {trait_id} was missing its record; it was removed.")
         count = current.count + 1
-        ids = list(dict.fromkeys([*current.source_turn_ids, *turn_ids]))
-        self._db.execute("UPDATE traits SET count=?, last_seen=?, tier=?, source_turn_ids=?, "
-                         "last_session=MAX(last_session, ?) WHERE id=? AND user_id=?",
-                         [count, max(ts, current.last_seen), self._tier(count), json.dumps(ids),
-                          session_no, trait_id, user_id])
-        merged = self.get(user_id, trait_id)
-        self._index.update_metadata("traits", user_id, trait_id,
-                                    _meta(merged.owner, merged.subject, merged.source_turn_ids))
-        return Trait(**{**merged.__dict__, "merged": True})
+        ids = tuple(dict.fromkeys([*current.source_turn_ids, *turn_ids]))
+        merged = Trait(**{**current.__dict__, "count": count,
+                          "last_seen": max(ts, current.last_seen), "tier": self._tier(count),
+                          "source_turn_ids": ids,
+                          "last_session": max(current.last_session, session_no), "merged": True})
+        unit = UnitOfWork(self._stores).put(scope, [_record(merged)])
+        unit.update_vector_metadata("traits", scope, merged.id,
+                                    _meta(merged.owner, merged.subject, ids))
+        unit.commit()
+        return merged
 
     def _tier(self, count: int) -> Tier:
         return self.policy.tier(count)  # type: ignore[return-value]
 
-    def flush(self, user_id: str, session_no: int, ts: float) -> list[str]:
+    def flush(self, who: Scope | str, session_no: int, ts: float) -> list[str]:
         """Expire short-term traits not rehearsed within the flush period (MaLP). Returns their ids.
 
         Long-term traits are never flushed; expired ones stay in the history.
         """
-        rows = self._db.query("SELECT id, last_session FROM traits WHERE user_id=? AND "
-                              "status='active' AND tier='short'", [user_id])
-        gone = [r["id"] for r in rows if self.policy.expired(r["last_session"], session_no)]
+        scope = as_scope(who)
+        gone = [t for t in self.list(scope) if t.tier == "short"
+                and self.policy.expired(t.last_session, session_no)]
         if gone:
-            with self._db.transaction() as conn:
-                conn.executemany("UPDATE traits SET status='expired', valid_to=? WHERE id=?",
-                                 [(ts, tid) for tid in gone])
-            self._index.delete("traits", user_id, gone)
-        return gone
+            unit = UnitOfWork(self._stores).put(scope, [_record(_ended(t, "expired", ts))
+                                                        for t in gone])
+            unit.delete_vectors("traits", scope, [t.id for t in gone]).commit()
+        return [t.id for t in gone]
 
-    def get(self, user_id: str, trait_id: str) -> Trait | None:
-        rows = self._db.query("SELECT * FROM traits WHERE user_id=? AND id=?", [user_id, trait_id])
-        return self._row(rows[0]) if rows else None
+    def search(self, who: Scope | str, vector, k: int, owner: Owner | None = None
+               ) -> list[tuple[Trait, float]]:
+        """The ``k`` active traits nearest to ``vector`` (of one owner, or both), with cosines."""
+        scope = as_scope(who)
+        hits = self._stores.vectors.query("traits", scope, vector, k,
+                                          {"owner": owner} if owner else None)
+        found = {r.id: _trait(r) for r in self._stores.records.get_many(
+            scope, _KIND, [h.id for h in hits])}
+        return [(found[h.id], h.similarity) for h in hits
+                if h.id in found and found[h.id].status == "active"]
 
-    def list(self, user_id: str, owner: Owner | None = None, *,
+    def get(self, who: Scope | str, trait_id: str) -> Trait | None:
+        found = self._stores.records.get(as_scope(who), _KIND, trait_id)
+        return _trait(found) if found else None
+
+    def list(self, who: Scope | str, owner: Owner | None = None, *,
              include_history: bool = False) -> list[Trait]:
         """Active traits (and superseded ones when ``include_history``), oldest first."""
-        sql = "SELECT * FROM traits WHERE user_id=?"
-        params: list = [user_id]
-        if owner:
-            sql += " AND owner=?"
-            params.append(owner)
-        if not include_history:
-            sql += " AND status='active'"
-        return [self._row(r) for r in self._db.query(sql + " ORDER BY first_seen, rowid", params)]
+        return [_trait(r) for r in self._stores.records.list(
+            as_scope(who), _KIND, tag=owner, status=None if include_history else "active")]
 
-    def correct(self, user_id: str, trait_id: str, text: str, ts: float) -> Trait:
+    def correct(self, who: Scope | str, trait_id: str, text: str, ts: float) -> Trait:
         """Replace a trait's text (the user corrected it); the old wording goes to the history."""
-        current = self.get(user_id, trait_id)
+        scope = as_scope(who)
+        current = self.get(scope, trait_id)
         if current is None or current.status != "active":
             raise InvalidInputError(f"No active trait {trait_id!r} for this user; list traits "
                                     "with `persona` to find its id.")
@@ -209,39 +184,47 @@ class PersonaBank:
         if cleaned is None:
             raise InvalidInputError("The corrected trait is empty or too short; write it as a "
                                     "short first-person sentence, e.g. 'I live in Berlin.'")
-        return self._replace(user_id, current, cleaned, ts)
+        return self._replace(scope, current, cleaned, ts)
 
-    def _replace(self, user_id: str, current: Trait, text: str, ts: float) -> Trait:
-        new_id = f"tr-{uuid.uuid4().hex}"
-        with self._db.transaction() as conn:
-            conn.execute("UPDATE traits SET status='superseded', valid_to=?, superseded_by=? "
-                         "WHERE id=?", (ts, new_id, current.id))
-            conn.execute("INSERT INTO traits VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                         (new_id, user_id, current.owner, text, subject_of(text), ts, ts,
-                          current.count, current.tier, json.dumps(list(current.source_turn_ids)),
-                          current.last_session, "active", None, None))
-        self._index.delete("traits", user_id, [current.id])
-        self._index.add("traits", user_id, [new_id], [text], self._embedder.embed([text]),
-                        [_meta(current.owner, subject_of(text), current.source_turn_ids)])
-        return self.get(user_id, new_id)
+    def _replace(self, scope: Scope, current: Trait, text: str, ts: float) -> Trait:
+        new = Trait(id=f"tr-{uuid.uuid4().hex}", owner=current.owner, text=text,
+                    subject=subject_of(text), first_seen=ts, last_seen=ts, count=current.count,
+                    tier=current.tier, source_turn_ids=current.source_turn_ids,
+                    last_session=current.last_session)
+        unit = UnitOfWork(self._stores).put(
+            scope, [_record(_ended(current, "superseded", ts, new.id)), _record(new)])
+        unit.delete_vectors("traits", scope, [current.id])
+        unit.upsert_vectors("traits", scope, [new.id], [text], self._embedder.embed([text]),
+                            [_meta(current.owner, new.subject, current.source_turn_ids)])
+        unit.commit()
+        return new
 
-    def delete(self, user_id: str, trait_id: str) -> None:
+    def delete(self, who: Scope | str, trait_id: str) -> None:
         """Delete one trait (and its history entry) for good."""
-        if self.get(user_id, trait_id) is None:
+        scope = as_scope(who)
+        if self.get(scope, trait_id) is None:
             raise InvalidInputError(f"No trait {trait_id!r} for this user; list traits with "
                                     "`persona` to find its id.")
-        self._db.execute("DELETE FROM traits WHERE user_id=? AND id=?", [user_id, trait_id])
-        self._index.delete("traits", user_id, [trait_id])
+        self._stores.vectors.delete("traits", scope, [trait_id])
+        self._stores.records.delete(scope, _KIND, [trait_id])
 
-    def delete_user(self, user_id: str) -> None:
-        self._db.execute("DELETE FROM traits WHERE user_id=?", [user_id])
-        self._index.delete_all("traits", user_id)
 
-    @staticmethod
-    def _row(row) -> Trait:
-        return Trait(id=row["id"], owner=row["owner"], text=row["text"], subject=row["subject"],
-                     first_seen=row["first_seen"], last_seen=row["last_seen"], count=row["count"],
-                     tier=row["tier"], source_turn_ids=tuple(json.loads(row["source_turn_ids"])),
-                     last_session=row["last_session"], status=row["status"],
-                     valid_to=row["valid_to"],
-                     superseded_by=row["superseded_by"])
+def _ended(trait: Trait, status: str, ts: float, by: str | None = None) -> Trait:
+    return Trait(**{**trait.__dict__, "status": status, "valid_to": ts,
+                    "superseded_by": by if by is not None else trait.superseded_by,
+                    "merged": False})
+
+
+def _record(t: Trait) -> Record:
+    value: dict[str, Any] = {name: getattr(t, name) for name in _FIELDS}
+    value["source_turn_ids"] = list(t.source_turn_ids)
+    return Record(_KIND, t.id, value, ts=t.first_seen, status=t.status, tag=t.owner)
+
+
+def _trait(r: Record) -> Trait:
+    v = r.value
+    return Trait(id=r.id, owner=r.tag, text=v["text"], subject=v["subject"],  # type: ignore[arg-type]
+                 first_seen=v["first_seen"], last_seen=v["last_seen"], count=v["count"],
+                 tier=v["tier"], source_turn_ids=tuple(v.get("source_turn_ids") or ()),
+                 last_session=v.get("last_session", 0), status=r.status,  # type: ignore[arg-type]
+                 valid_to=v.get("valid_to"), superseded_by=v.get("superseded_by"))

@@ -5,8 +5,8 @@ Without an LLM, two kinds of contradiction are caught, the ones that make an age
   what the card or an established trait says ("My name is Bob." from an agent called Kindred);
 - **polarity flips**: a sentence of the reply's trait that says nearly what a known fact says but
   with the negation flipped ("I can browse the web." against "I cannot browse the internet."): the
-  negations differ and, once removed, the embeddings have cosine ≥ :data:`FLIP_SIMILARITY` (0.75:
-  "I like jazz" / "I like rock music" sit at 0.62).
+  negations differ and, once removed, the embeddings have cosine ≥ ``flip_similarity``
+  (:class:`ConsistencyConfig`, 0.75: "I like jazz" / "I like rock music" sit at 0.62).
 The graph regenerates the reply once when one is found (``graphs/nodes/check_persona.py``).
 """
 
@@ -17,16 +17,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import Field
 
+from memory.config import ComponentConfig
 from memory.embeddings import Embedder
 from memory.text import split_sentences
 from personas.bank import EXCLUSIVE_SUBJECTS
 from personas.extract.rules import subject_of
 
-__all__ = ["FLIP_SIMILARITY", "SAME_FACT_SIMILARITY", "Contradiction", "find_contradiction"]
+__all__ = ["ConsistencyConfig", "Contradiction", "find_contradiction"]
 
-FLIP_SIMILARITY = 0.75
-SAME_FACT_SIMILARITY = 0.85
+
+class ConsistencyConfig(ComponentConfig):
+    """When a reply's trait contradicts a known fact (see the module docstring)."""
+
+    flip_similarity: float = Field(
+        default=0.75, ge=0, le=1,
+        description='cosine of the positive forms above which a flipped negation contradicts '
+                    '("I like jazz" / "I like rock music" sit at 0.62)')
+    same_fact_similarity: float = Field(
+        default=0.85, ge=0, le=1,
+        description="on an exclusive subject, a trait this close to the fact says the same")
+
 _NEGATION = re.compile(r"\b(not|no|never|cannot|can't|don't|doesn't|didn't|won't|isn't|aren't|"
                        r"wasn't|haven't|hasn't|n't)\b|n't\b", re.IGNORECASE)
 _NAME = re.compile(r"\b(?:my name is|i'?m called|call me|(?:i'?m|i am)\b[^.!?]{0,40}?\bnamed)"
@@ -76,7 +88,8 @@ def _positive(text: str) -> str:
 
 
 def find_contradiction(trait: str, facts: Sequence[str], embedder: Embedder, *,
-                       agent_name: str = "", reply: str = "") -> Contradiction | None:
+                       agent_name: str = "", reply: str = "",
+                       config: ConsistencyConfig | None = None) -> Contradiction | None:
     """The first known fact ``trait`` contradicts, or None. ``reply``, when given, is searched
     for a name the agent gives itself (the trait may have cut that clause)."""
     said = _NAME.search(reply or trait)
@@ -84,6 +97,7 @@ def find_contradiction(trait: str, facts: Sequence[str], embedder: Embedder, *,
         return Contradiction(said.group(0).strip(), f"My name is {agent_name}.", "name")
     if not facts:
         return None
+    config = config or ConsistencyConfig()
     vectors = np.asarray(embedder.embed([trait, *facts]))
     sims = vectors[1:] @ vectors[0]
     for sentence in split_sentences(trait):
@@ -94,11 +108,11 @@ def find_contradiction(trait: str, facts: Sequence[str], embedder: Embedder, *,
         positive = np.asarray(embedder.embed([_positive(sentence)]
                                              + [_positive(facts[i]) for i in flips]))
         for i, sim in zip(flips, positive[1:] @ positive[0], strict=True):
-            if sim >= FLIP_SIMILARITY:
+            if sim >= config.flip_similarity:
                 return Contradiction(sentence, facts[i], "negation")
     subject = subject_of(trait)
     for fact, sim in sorted(zip(facts, sims, strict=True), key=lambda p: -p[1]):
         if (subject in EXCLUSIVE_SUBJECTS and subject_of(fact) == subject
-                and sim < SAME_FACT_SIMILARITY and not _restates(trait, fact)):
+                and sim < config.same_fact_similarity and not _restates(trait, fact)):
             return Contradiction(trait, fact, f"exclusive:{subject}")
     return None

@@ -11,14 +11,18 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
+from memory.process import apply_process_defaults
 
-from memory import _env  # noqa: F401
-from memory.db import Database
-from memory.embeddings import default_embedder
-from memory.hub import MemoryHub
-from memory.store import VectorIndex
-from memory.topics import TopicExtractor
+apply_process_defaults()  # the test run owns its process: thread/offline defaults before torch
+
+import pytest  # noqa: E402
+
+from memory.backends import Stores  # noqa: E402
+from memory.backends.chroma import ChromaVectorIndex  # noqa: E402
+from memory.backends.sqlite import Database, SqliteLexicalIndex, SqliteRecordStore  # noqa: E402
+from memory.embeddings import default_embedder  # noqa: E402
+from memory.hub import MemoryHub  # noqa: E402
+from memory.topics import TopicExtractor  # noqa: E402
 
 DAY = 86400.0
 T0 = 1_700_000_000.0  # a fixed "now" for replayed conversations (2023-11-14)
@@ -69,21 +73,29 @@ def chroma_server(tmp_path_factory):
 
 
 @pytest.fixture(params=["embedded", "server"])
-def index(request, tmp_path) -> VectorIndex:
+def index(request, tmp_path) -> ChromaVectorIndex:
     """The same tests run against embedded Chroma and a Chroma server."""
     if request.param == "embedded":
-        return VectorIndex.embedded(tmp_path / "chroma")
-    host, port = request.getfixturevalue("chroma_server")
-    idx = VectorIndex.server(host, port)
-    # a server is shared by the session: give each test fresh collections
-    for kind in list(idx._collections):
-        idx._client.delete_collection("kindred_" + kind)
-    return VectorIndex(idx._client)
+        idx = ChromaVectorIndex.embedded(tmp_path / "chroma")
+    else:
+        host, port = request.getfixturevalue("chroma_server")
+        idx = ChromaVectorIndex.server(host, port)
+        idx.reset()  # a server is shared by the session: give each test fresh collections
+    yield idx
+    idx.close()
 
 
 @pytest.fixture
 def db(tmp_path) -> Database:
-    return Database(tmp_path / "kindred.db")
+    database = Database(tmp_path / "kindred.db")
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def stores(db, index) -> Stores:
+    """Records and words in SQLite, vectors in Chroma (embedded and server)."""
+    return Stores(records=SqliteRecordStore(db), lexical=SqliteLexicalIndex(db), vectors=index)
 
 
 @pytest.fixture

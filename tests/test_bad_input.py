@@ -16,7 +16,7 @@ def _snapshot(bot, user):
     return (bot.memory.turns.count(user), len(bot.memory.events.list(user)),
             len(bot.personas.list(user, include_history=True)),
             len(bot.memory.feedback.list(user)), state.get("stm"), state.get("last_ts"),
-            bot.memory.index.count("turns", user))
+            bot.memory.stores.vectors.count("turns", user))
 
 
 @pytest.fixture

@@ -28,14 +28,14 @@ def test_a_correcting_turn_is_stored_traced_and_used_later(make_bot):
     bot = make_bot()
     bot.chat("ana", "Recommend a restaurant for tonight.", at=T0)
     reply = bot.chat("ana", "No, I meant a vegetarian restaurant.", at=T0 + 30)
-    implicit = reply.trace.model_extra["implicit_feedback"]
-    assert implicit["turn_text"] == "No, I meant a vegetarian restaurant."
-    assert implicit["request"] == "Recommend a restaurant for tonight."
+    implicit = reply.trace.implicit_feedback
+    assert implicit.turn_text == "No, I meant a vegetarian restaurant."
+    assert implicit.request == "Recommend a restaurant for tonight."
     assert reply.text  # the user still gets an answer in the same turn
     [record] = bot.memory.feedback.list("ana")
     assert record.feedback == "No, I meant a vegetarian restaurant."
     later = bot.chat("ana", "Can you recommend a restaurant for tonight?", at=T0 + DAY)
-    assert later.trace.feedback["feedback"] == "No, I meant a vegetarian restaurant."
+    assert later.trace.feedback.feedback == "No, I meant a vegetarian restaurant."
     assert "clarification" in later.trace.messages[-1]["content"]
 
 
@@ -51,10 +51,10 @@ def test_a_fact_correction_updates_the_persona(make_bot):
 def test_no_correction_without_a_previous_reply_or_across_sessions(make_bot):
     bot = make_bot()
     first = bot.chat("cy", "No, I meant the other one.", at=T0)
-    assert "implicit_feedback" not in (first.trace.model_extra or {})
+    assert first.trace.implicit_feedback is None
     bot.chat("cy", "Recommend a film.", at=T0 + 10)
     after_gap = bot.chat("cy", "No, I meant a comedy.", at=T0 + DAY)  # a new session
-    assert "implicit_feedback" not in (after_gap.trace.model_extra or {})
+    assert after_gap.trace.implicit_feedback is None
     assert bot.memory.feedback.list("cy") == []
     off = make_bot(data_dir=bot.data_dir / "off", implicit_feedback=False)
     off.chat("cy", "Recommend a film.", at=T0)
@@ -79,7 +79,7 @@ def test_a_capable_model_judges_turns_the_rules_missed(make_bot):
     bot = make_bot(chat_model=model)
     bot.chat("dee", "Show me the blue jacket.", at=T0)
     reply = bot.chat("dee", "Not that, the green one.", at=T0 + 10)  # rules alone miss it
-    assert reply.trace.model_extra["implicit_feedback"]["request"] == "Show me the blue jacket."
+    assert reply.trace.implicit_feedback.request == "Show me the blue jacket."
     judged = [c for c in model.calls if c[-1].content.startswith("The user asked")]
     assert len(judged) == 1
     bot.chat("dee", "Nice, thanks!", at=T0 + 20)  # no cue: the model is not even asked

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agent.eval.feedback import UNRELATED, generate_requests, run_feedback_stream
-from memory.feedback import FeedbackMemory
+from evals.feedback import UNRELATED, generate_requests, run_feedback_stream
+from memory.feedback import FeedbackConfig, FeedbackMemory
 
 KINDRED = str(Path(sys.executable).parent / "kindred")
 
@@ -22,20 +22,20 @@ def test_generator_keeps_held_out_paraphrases_apart():
     assert len(texts) == len(requests) and not texts & set(UNRELATED)
 
 
-def test_stream_meets_the_targets_with_the_calibrated_threshold(db, index, embedder):
-    report = run_feedback_stream(FeedbackMemory(db, index, embedder))
+def test_stream_meets_the_targets_with_the_calibrated_threshold(stores, embedder):
+    report = run_feedback_stream(FeedbackMemory(stores, embedder))
     assert report["hit_rate"] >= 0.90 and report["false_match_rate"] <= 0.02
     assert report["memory_size"] == len({r.kind for r in generate_requests()})
     assert report["log"][0] == {"step": 0, "memory_size": 1, "matched": False, "right": False,
                                 "understood": False, "score": None}
 
 
-def test_threshold_behaviour_on_near_misses(db, index, embedder):
-    fb = FeedbackMemory(db, index, embedder)
+def test_threshold_behaviour_on_near_misses(stores, embedder):
+    fb = FeedbackMemory(stores, embedder)
     fb.add("u", "Recommend a Thai restaurant for tonight.", "I am vegetarian.", 0.0)
     assert fb.lookup("u", "Any good Thai restaurants for dinner tonight?") is not None
     assert fb.lookup("u", "Recommend a good book for tonight.") is None
-    strict = FeedbackMemory(db, index, embedder, threshold=0.95)
+    strict = FeedbackMemory(stores, embedder, FeedbackConfig(threshold=0.95))
     assert strict.lookup("u", "Any good Thai restaurants for dinner tonight?") is None
 
 

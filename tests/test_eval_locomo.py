@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.eval.locomo import evaluate_locomo, load_locomo, recall_at_k
+from evals.locomo import evaluate_locomo, load_locomo, recall_at_k
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCOMO = ROOT.parent / "shared" / "data" / "locomo" / "locomo10.json"
@@ -86,7 +86,7 @@ def test_cli_prints_the_table_and_writes_json_and_plot(tmp_path):
     assert source["data_sha256"] == hashlib.sha256(_tiny(tmp_path).read_bytes()).hexdigest()
     assert source["command"][:3] == ["kindred", "eval", "locomo"]
     assert source["environment"]["packages"]["kindred"] and source["environment"]["python"]
-    from agent.eval.script_report import code_fingerprint
+    from evals.script_report import code_fingerprint
 
     assert source["code_sha256"] == code_fingerprint()  # this checkout's code, as it is now
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -128,13 +128,13 @@ def test_the_code_fingerprint_changes_with_any_source_edit(tmp_path):
     """Copies of the packages: the same files give the same fingerprint, one changed byte another."""
     import shutil
 
-    from agent.eval import script_report
+    from evals import script_report
 
-    root = Path(script_report.__file__).resolve().parents[2]
-    for package in ("agent", "graphs", "memory", "personas"):
+    root = Path(script_report.__file__).resolve().parents[1]
+    for package in script_report.CODE_PACKAGES:
         shutil.copytree(root / package, tmp_path / package,
                         ignore=shutil.ignore_patterns("__pycache__"))
-    copy = tmp_path / "agent" / "eval" / "script_report.py"
+    copy = tmp_path / "evals" / "script_report.py"
     fingerprint = _fingerprint_of(copy)
     assert fingerprint == script_report.code_fingerprint()
     card = next((tmp_path / "personas" / "cards").glob("*.yaml"))

@@ -8,8 +8,8 @@ import pytest
 from conftest import DAY, T0
 from fakes import RecordingChatModel
 
-from agent.eval.locomo import LocomoConversation, LocomoQuestion
-from agent.eval.locomo_qa import answer_f1, evaluate_locomo_qa, token_f1
+from evals.locomo import LocomoConversation, LocomoQuestion
+from evals.locomo_qa import answer_f1, evaluate_locomo_qa, token_f1
 
 
 @pytest.mark.parametrize("prediction, truth, category, expected", [
@@ -30,15 +30,16 @@ def test_locomo_f1(prediction, truth, category, expected):
 
 def test_memory_lines_say_who_and_when():
     from graphs.compose import memory_lines
+    from memory.types import RetrievedMemory
 
-    turn = {"kind": "turn", "text": "I moved to Oslo.", "age": "3 days 2 hours ago",
-            "ts": 1683504000.0, "speaker": "Ann"}  # 2023-05-08 00:00 UTC, a Monday
-    event = {"kind": "event", "text": "Ann talked about moving.", "age": "3 days ago",
-             "ts": 1683504000.0}
+    turn = RetrievedMemory(kind="turn", id="t", text="I moved to Oslo.", age="3 days 2 hours ago",
+                           ts=1683504000.0, speaker="Ann")  # 2023-05-08 00:00 UTC, a Monday
+    event = RetrievedMemory(kind="event", id="e", text="Ann talked about moving.",
+                            age="3 days ago", ts=1683504000.0)
     assert memory_lines([turn, event]) == ['- 3 days 2 hours ago, Ann said: "I moved to Oslo."',
                                            "- 3 days ago, Ann talked about moving."]
     assert memory_lines([turn], dated=True) == ['- On Monday 8 May 2023, Ann said: "I moved to Oslo."']
-    assert memory_lines([{**turn, "speaker": None}]) == [
+    assert memory_lines([turn.model_copy(update={"speaker": None})]) == [
         '- 3 days 2 hours ago, it was said: "I moved to Oslo."']
 
 
@@ -106,9 +107,9 @@ MSC = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "da
 
 @pytest.mark.skipif(not MSC.exists(), reason=f"MSC data not found at {MSC}")
 def test_msc_generation_teacher_forces_and_scores(make_bot, tmp_path):
-    from agent.eval.checkpoint import Checkpoint
-    from agent.eval.msc import load_sessions
-    from agent.eval.msc_generation import distinct_n, evaluate_msc_generation
+    from evals.checkpoint import Checkpoint
+    from evals.msc import load_sessions
+    from evals.msc_generation import distinct_n, evaluate_msc_generation
 
     episodes = load_sessions(MSC)[:1]
     number, dialog = episodes[0]
@@ -140,14 +141,14 @@ def test_msc_generation_teacher_forces_and_scores(make_bot, tmp_path):
 
 
 def test_distinct_n():
-    from agent.eval.msc_generation import distinct_n
+    from evals.msc_generation import distinct_n
 
     assert distinct_n(["a b a b"], 1) == 0.5 and distinct_n(["a b a b"], 2) == pytest.approx(2 / 3)
 
 
 # ---------------------------------------------------------------- resumable runs
 def test_a_stopped_run_resumes_from_its_checkpoint_without_redoing_finished_units(make_bot, tmp_path):
-    from agent.eval.checkpoint import Checkpoint
+    from evals.checkpoint import Checkpoint
 
     path = tmp_path / "qa.jsonl"
     second = _conversation()
@@ -182,7 +183,7 @@ def test_a_stopped_run_resumes_from_its_checkpoint_without_redoing_finished_unit
 
 
 def test_a_checkpoint_refuses_another_configuration_and_a_corrupted_file(tmp_path):
-    from agent.eval.checkpoint import Checkpoint
+    from evals.checkpoint import Checkpoint
     from agent.errors import InvalidInputError
 
     path = tmp_path / "run.jsonl"
@@ -207,9 +208,9 @@ def test_a_checkpoint_refuses_another_configuration_and_a_corrupted_file(tmp_pat
 @pytest.mark.skipif(not MSC.exists(), reason=f"MSC data not found at {MSC}")
 def test_ablation_rows_switch_their_stage_off_in_the_prompt(make_bot):
     """Each row of the table really runs without its stage: what reaches the model differs."""
-    from agent.eval.ablation import ABLATIONS, run_ablations
-    from agent.eval.msc import load_sessions
-    from agent.eval.msc_generation import evaluate_msc_generation
+    from evals.ablation import ABLATIONS, run_ablations
+    from evals.msc import load_sessions
+    from evals.msc_generation import evaluate_msc_generation
 
     episodes = load_sessions(MSC)[:1]
     prompts_by_row: dict[str, list[str]] = {}
@@ -258,7 +259,7 @@ def test_ablation_table_cli_prints_every_row_with_per_row_checkpoints(tmp_path):
         assert label.split()[0] in res.stdout
     report = json.loads(out.read_text())
     assert list(report["ablation"]) == ["full", "no-events", "no-persona", "no-topic"]
-    assert report["ablation"]["no-events"]["settings"] == {"use_events": False}
+    assert report["ablation"]["no-events"]["settings"] == {"retrieval": {"use_events": False}}
     assert all(row["n_replies"] == 1 for row in report["ablation"].values())
     assert plot.read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in tmp_path.glob("ck.*.jsonl")) == [
@@ -284,12 +285,13 @@ def test_a_checkpoint_is_not_resumed_under_other_kindred_variables_or_code(tmp_p
     args = [kindred, "eval", "msc-gen", "--data", str(MSC), "--model", "fake", "--episodes", "1",
             "--sessions", "2", "--replies", "1", "--checkpoint", str(saved), "--json", str(out)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("KINDRED_")}
-    changed = {**env, "KINDRED_TURNS_K": "2"}
+    changed = {**env, "KINDRED_RETRIEVAL__TURNS_K": "2"}
     first = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False,
                            env=changed)
     assert first.returncode == 0, first.stderr
-    assert json.loads(saved.read_text().splitlines()[0])["config"]["settings"] == {"turns_k": 2}
-    assert json.loads(out.read_text())["settings"] == {"turns_k": 2}
+    assert json.loads(saved.read_text().splitlines()[0])["config"]["settings"] == {
+        "retrieval": {"turns_k": 2}}
+    assert json.loads(out.read_text())["settings"] == {"retrieval": {"turns_k": 2}}
     again = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False,
                            env=changed)
     assert again.returncode == 0, again.stderr  # same variables: resumed

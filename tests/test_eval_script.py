@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from fakes import RecordingChatModel
 
-from agent.eval.script import load_script, parse_gap
-from agent.eval.script_runner import run_script
+from evals.script import load_script, parse_gap
+from evals.script_runner import run_script
 from memory.errors import InvalidInputError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,6 +16,8 @@ from agent.local_model import GGUF_FILE, LocalChatModel, gguf_path, prepare_loca
 from agent.models import is_capable, is_local, make_chat_model
 from agent.settings import Settings
 
+pytestmark = pytest.mark.slow  # loads the 135M model: `make test-fast` leaves these out
+
 CACHE = Path("~/.cache/kindred/models").expanduser()  # shared with `make chat`: converted once
 
 

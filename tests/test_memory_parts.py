@@ -10,7 +10,7 @@ from conftest import DAY, T0
 
 from memory.budget import TokenCounter, fit_to_budget
 from memory.retrieval import ScoringConfig, format_age, score_hits, time_decay
-from memory.store import VectorHit
+from memory.backends.base import VectorHit
 from memory.topics import topic_overlap
 
 

@@ -36,9 +36,9 @@ def _bot(make_bot, replies):
 def test_a_contradicting_reply_is_regenerated_once_and_traced(make_bot):
     bot, model = _bot(make_bot, ["My name is Bob.", "I am Kindred, happy to help."])
     reply = bot.chat("ann", "Who are you?", at=T0)
-    check = reply.trace.model_extra["persona_check"]
-    assert check["regenerated"] is True and check["still_inconsistent"] is False
-    assert check["contradiction"]["reason"] == "name" and check["first_reply"] == "My name is Bob."
+    check = reply.trace.persona_check
+    assert check.regenerated is True and check.still_inconsistent is False
+    assert check.contradiction["reason"] == "name" and check.first_reply == "My name is Bob."
     assert reply.text == "I am Kindred, happy to help."
     assert len(model.calls) == 2
     assert "contradicts what is true about you" in model.calls[1][-1].content
@@ -50,16 +50,16 @@ def test_a_name_given_anywhere_in_the_reply_is_checked(make_bot):
     bot, _ = _bot(make_bot, ['Hello! I\'m a friendly AI named "Echo", here to help.',
                              "Hello! I am Kindred, here to help."])
     reply = bot.chat("fox", "Who are you?", at=T0)
-    check = reply.trace.model_extra["persona_check"]
-    assert check["regenerated"] and check["contradiction"]["reason"] == "name"
-    assert "Echo" in check["contradiction"]["trait"] and reply.text.startswith("Hello! I am Kindred")
+    check = reply.trace.persona_check
+    assert check.regenerated and check.contradiction["reason"] == "name"
+    assert "Echo" in check.contradiction["trait"] and reply.text.startswith("Hello! I am Kindred")
 
 
 def test_a_reply_that_still_contradicts_is_kept_but_not_learned(make_bot):
     bot, model = _bot(make_bot, ["My name is Bob.", "My name is Rob."])
     reply = bot.chat("ben", "Who are you?", at=T0)
-    check = reply.trace.model_extra["persona_check"]
-    assert check["regenerated"] and check["still_inconsistent"]
+    check = reply.trace.persona_check
+    assert check.regenerated and check.still_inconsistent
     assert reply.text == "My name is Rob." and len(model.calls) == 2
     assert bot.persona("ben", "agent") == []
 
@@ -67,7 +67,7 @@ def test_a_reply_that_still_contradicts_is_kept_but_not_learned(make_bot):
 def test_a_consistent_reply_is_kept_and_its_trait_stored(make_bot):
     bot, model = _bot(make_bot, ["I love jazz music."])
     reply = bot.chat("cat", "What music do you like?", at=T0)
-    assert reply.trace.model_extra["persona_check"]["regenerated"] is False
+    assert reply.trace.persona_check.regenerated is False
     assert len(model.calls) == 1
     assert [t.text for t in bot.persona("cat", "agent")] == ["I love jazz music."]
 
@@ -77,7 +77,7 @@ def test_the_check_can_be_switched_off(make_bot):
     bot = make_bot(chat_model=model, persona_extractor="rules", summariser="extractive",
                    check_persona=False)
     reply = bot.chat("dee", "Who are you?", at=T0)
-    assert reply.text == "My name is Bob." and "persona_check" not in (reply.trace.model_extra or {})
+    assert reply.text == "My name is Bob." and reply.trace.persona_check is None
 
 
 def test_streaming_retracts_the_draft_before_the_regenerated_reply(make_bot):

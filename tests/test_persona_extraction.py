@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.eval.msc import load_persona_utterances, load_session3
-from agent.eval.msc_persona import bank_coverage, evaluate_extraction, naive_rule, text_scores
+from evals.msc import load_persona_utterances, load_session3
+from evals.msc_persona import bank_coverage, evaluate_extraction, naive_rule, text_scores
 from memory.errors import InvalidInputError
 from personas.extract import RuleTraitExtractor
 

@@ -60,8 +60,10 @@ def test_llm_extractor_fills_the_prompt_and_parses_the_reply():
 
 
 @pytest.fixture
-def bank(db, index, embedder):
-    return PersonaBank(db, index, embedder, rehearsal_theta=3)
+def bank(stores, embedder):
+    from memory.consolidation import RehearsalPolicy
+
+    return PersonaBank(stores, embedder, RehearsalPolicy(theta=3))
 
 
 def test_bank_merges_repeats_and_promotes_after_theta(bank):

@@ -23,8 +23,8 @@ def test_a_fact_becomes_an_event_and_comes_back_in_a_later_session_and_after_res
     assert reply.session_id == "s0002"
     assert reply.trace.session_boundary.startswith("gap")
     event = reply.trace.consolidated_event
-    assert event["session_id"] == "s0001" and "Biscuit" in event["summary"]
-    assert event["turn_ids"][0] == "alice/s0001/0" and "dog" in event["topics"]
+    assert event.session_id == "s0001" and "Biscuit" in event.summary
+    assert event.turn_ids[0] == "alice/s0001/0" and "dog" in event.topics
     found = [m for m in reply.trace.retrieved if m.kind == "event"]
     assert found and found[0].session_id == "s0001"
     assert set(found[0].scores) == {"semantic", "topic", "decay", "total"}
@@ -90,7 +90,7 @@ def test_feedback_is_stored_and_used_for_a_similar_request(make_bot):
     assert receipt.request == "Recommend a restaurant for tonight."
     assert receipt.trait.startswith("I am vegetarian")  # feedback also feeds persona
     reply = bot.chat("fay", "Can you recommend a restaurant for tonight?", at=T0 + DAY)
-    assert reply.trace.feedback and reply.trace.feedback["feedback"].startswith("I am vegetarian")
+    assert reply.trace.feedback and reply.trace.feedback.feedback.startswith("I am vegetarian")
     assert "clarification" in reply.trace.messages[-1]["content"]
     unrelated = bot.chat("fay", "What time is it in Tokyo?", at=T0 + DAY + 5)
     assert unrelated.trace.feedback is None
@@ -134,7 +134,7 @@ def test_forget_removes_every_trace(make_bot):
     assert bot.memory.feedback.list("hal") == []
     assert bot.personas.list("hal", include_history=True) == []
     for kind in ("turns", "events", "traits", "feedback"):
-        assert bot.memory.index.count(kind, "hal") == 0
+        assert bot.memory.stores.vectors.count(kind, "hal") == 0
     assert bot.memory.turns.count("ivy") == 2  # the other user is untouched
     assert bot.forget("hal") is False
     fresh = bot.chat("hal", "Hello again.", at=T0 + 2 * DAY)

@@ -7,7 +7,9 @@ from datetime import datetime, timezone
 import pytest
 
 from memory.hybrid import FactPointer, HybridRetriever, HybridWeights
-from memory.lexical import LexicalIndex, query_terms
+from memory.backends.sqlite import Database, SqliteLexicalIndex
+from memory.lexical import query_terms
+from memory.scope import Scope
 from memory.timeexpr import resolve_time_window
 from memory.turns import TurnIndex
 from memory.types import Turn
@@ -56,25 +58,25 @@ def _turns(user, rows, t0=NOW - 30 * DAY):
 
 
 @pytest.fixture
-def turn_index(db, index, embedder):
-    return TurnIndex(db, index, embedder)
+def turn_index(stores, embedder):
+    return TurnIndex(stores, embedder)
 
 
 def test_lexical_index_stems_scopes_and_forgets(db):
-    lex = LexicalIndex(db)
+    lex = SqliteLexicalIndex(db)
     lex.add("alice", [("a1", "alice: I hiked up Ben Nevis", "any plans?"),
                       ("a2", "alice: my cat sleeps all day", "")])
     lex.add("bob", [("b1", "bob: I hiked up Ben Nevis", "")])
     assert [h.turn_id for h in lex.search("alice", "hiking", 5)] == ["a1"]   # Porter stemming
     assert [h.turn_id for h in lex.search("alice", "plans", 5)] == ["a1"]    # context field
     assert [h.turn_id for h in lex.search("bob", "hiking", 5)] == ["b1"]
-    lex.delete_user("alice")
+    lex.delete("alice")
     assert lex.search("alice", "hiking", 5) == [] and len(lex.search("bob", "hike", 5)) == 1
 
 
 def test_another_users_turns_never_change_a_users_bm25_scores(db):
     """BM25 statistics are per user: bob's many 'hiking' turns must not lower alice's scores."""
-    lex = LexicalIndex(db)
+    lex = SqliteLexicalIndex(db)
     lex.add("alice", [("a1", "alice: I went hiking in Wales", ""),
                       ("a2", "alice: my cat sleeps all day", "")])
     before = lex.search("alice", "hiking cat", 5)
@@ -84,21 +86,19 @@ def test_another_users_turns_never_change_a_users_bm25_scores(db):
 
 
 def test_a_data_dir_with_the_older_shared_lexical_table_is_migrated(tmp_path):
-    from memory.db import Database
-
     path = tmp_path / "old.sqlite"
     old = Database(path)
-    old.ensure_schema("CREATE VIRTUAL TABLE turn_text USING fts5(turn_id UNINDEXED, ukey, body, "
+    old.execute("CREATE VIRTUAL TABLE turn_text USING fts5(turn_id UNINDEXED, ukey, body, "
                       "context, tokenize = 'porter unicode61 remove_diacritics 2');")
     key = {u: "u" + __import__("hashlib").sha1(u.encode()).hexdigest()[:20] for u in ("al", "bo")}
     old.execute("INSERT INTO turn_text VALUES ('a1', ?, 'al: I hiked up Ben Nevis', '')", [key["al"]])
     old.execute("INSERT INTO turn_text VALUES ('b1', ?, 'bo: my cat sleeps', 'hiking?')", [key["bo"]])
     old.close()
-    lex = LexicalIndex(Database(path))
+    lex = SqliteLexicalIndex(Database(path))
     assert [h.turn_id for h in lex.search("al", "hiking", 5)] == ["a1"]
     assert [h.turn_id for h in lex.search("bo", "hiking", 5)] == ["b1"]   # context kept too
     assert lex.search("al", "cat", 5) == []
-    reopened = LexicalIndex(Database(path))  # nothing left to migrate; the tables persist
+    reopened = SqliteLexicalIndex(Database(path))  # nothing left to migrate; the tables persist
     assert [h.turn_id for h in reopened.search("bo", "cat", 5)] == ["b1"]
 
 
@@ -142,7 +142,9 @@ def test_time_window_and_facts_reorder_results(turn_index, embedder):
     assert out[0].id == "u/s0001/0" and out[0].scores["fact"] == 0.9
 
 
-def test_turn_search_is_isolated_and_excludes_a_session(turn_index, embedder):
+def test_turn_search_is_isolated_and_excludes_a_session(turn_index, stores, embedder):
+    from memory.unit import forget_scope
+
     turn_index.add("alice", _turns("alice", [("s0001", 0, "My password hint is sunflower.")]))
     turn_index.add("bob", _turns("bob", [("s0001", 0, "I like sunflowers.")]))
     q = "sunflower"
@@ -153,13 +155,13 @@ def test_turn_search_is_isolated_and_excludes_a_session(turn_index, embedder):
     assert HybridRetriever(turn_index).search("alice", text=q, vector=embedder.embed([q])[0],
                                               topics=[], now=NOW, k=10,
                                               exclude_session="s0001") == []
-    turn_index.delete_user("alice")
+    forget_scope(stores, Scope(user="alice"), [lambda: turn_index.drop_cache("alice")])
     assert turn_index.search("alice", embedder.embed([q])[0], 5) == []
     assert len(turn_index.search("bob", embedder.embed([q])[0], 5)) == 1
 
 
-def test_a_second_process_sees_turns_stored_by_the_first(db, index, embedder):
-    first, second = TurnIndex(db, index, embedder), TurnIndex(db, index, embedder)
+def test_a_second_process_sees_turns_stored_by_the_first(stores, embedder):
+    first, second = TurnIndex(stores, embedder), TurnIndex(stores, embedder)
     first.add("alice", _turns("alice", [("s0001", 0, "I adopted a tortoise.")]))
     vec = embedder.embed(["tortoise"])[0]
     assert [h.id for h in second.search("alice", vec, 5)] == ["alice/s0001/0"]

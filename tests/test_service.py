@@ -211,7 +211,7 @@ def test_kindred_serve_command(tmp_path):
     proc = subprocess.Popen([exe, "serve", "--model", "fake", "--port", str(port),
                              "--data-dir", str(tmp_path / "data")],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "KINDRED_SERVICE_TOKEN": "tok"})
+                            env={**os.environ, "KINDRED_SERVICE__TOKEN": "tok"})
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.time() + 120

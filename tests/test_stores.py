@@ -26,12 +26,12 @@ def test_vector_index_scopes_every_read_to_its_user(index, embedder):
     assert index.query("turns", "carol", vecs[0], 10) == []
     index.delete("turns", "alice", ["b1"])  # not alice's: must not delete bob's item
     assert index.count("turns", "bob") == 1
-    index.delete_user("alice")
+    index.delete_scope("alice")
     assert index.count("turns", "alice") == 0 and index.count("turns", "bob") == 1
 
 
-def test_turn_index_round_trips_and_excludes_a_session(db, index, embedder):
-    turns = TurnIndex(db, index, embedder)
+def test_turn_index_round_trips_and_excludes_a_session(stores, embedder):
+    turns = TurnIndex(stores, embedder)
     turns.add("alice", [_turn("alice", "s0001", 0, "My dog is called Biscuit.", topics=["dog"]),
                         _turn("alice", "s0002", 0, "I am a nurse.", topics=["nurse"])])
     assert [t.text for t in turns.list("alice")] == ["My dog is called Biscuit.", "I am a nurse."]
@@ -42,8 +42,8 @@ def test_turn_index_round_trips_and_excludes_a_session(db, index, embedder):
     assert turns.count("bob") == 0
 
 
-def test_event_memory_stores_ld_agent_fields(db, index, embedder):
-    events = EventMemory(db, index, embedder)
+def test_event_memory_stores_ld_agent_fields(stores, embedder):
+    events = EventMemory(stores, embedder)
     ev = Event(id="alice/s0001/event", session_id="s0001", summary="alice adopted a dog, Biscuit.",
                topics=("dog", "biscuit"), ts=T0, turn_ids=("alice/s0001/0",))
     events.add("alice", ev)
@@ -88,8 +88,9 @@ def test_closing_a_memory_releases_its_files(tmp_path, embedder):
     counts = []
     for n in range(4):
         hub = MemoryHub.open(tmp_path / f"m{n}", embedder=embedder)
-        hub.index.add("turns", "u", ["t1"], ["hello"], embedder.embed(["hello"]), [{"role": "user"}])
-        assert hub.index.get("turns", "u")  # the files are really in use
+        hub.stores.vectors.add("turns", "u", ["t1"], ["hello"], embedder.embed(["hello"]),
+                               [{"role": "user"}])
+        assert hub.stores.vectors.get("turns", "u")  # the files are really in use
         hub.close()
         hub.close()  # twice is harmless
         counts.append(open_files())

@@ -5,8 +5,8 @@ from graphs.nodes.consolidate import event_id_for, make_consolidate
 from graphs.nodes.feedback import make_capture_feedback, make_feedback
 from graphs.nodes.generate import make_generate, to_langchain
 from graphs.nodes.persona import make_extract_persona
-from graphs.nodes.retrieve import make_retrieve
-from graphs.nodes.session import make_close_session, make_perceive, session_id_for
+from graphs.nodes.retrieve import make_retrieve, ordered_traits
+from graphs.nodes.session import make_close_session, make_perceive, scratch, session_id_for
 from graphs.nodes.write_back import make_write_back, turn_id_for
 
 __all__ = [
@@ -21,6 +21,8 @@ __all__ = [
            "make_perceive",
            "make_retrieve",
            "make_write_back",
+           "ordered_traits",
+           "scratch",
            "session_id_for",
            "to_langchain",
            "turn_id_for",

@@ -16,48 +16,48 @@ from graphs import prompts
 from graphs.nodes.generate import to_langchain
 from graphs.services import Services
 from graphs.state import TurnContext, TurnState
+from graphs.trace import ChatMessage, PersonaCheck
 from personas.consistency import find_contradiction
 
 __all__ = ["make_check_persona"]
 
 
 def make_check_persona(services: Services):
+    cfg = services.config.personas
+
     def contradiction(trait, reply: str, facts: list[str]):
         """What ``reply`` contradicts: a name it gives the agent, or its trait against ``facts``."""
         return find_contradiction(trait.text if trait else "", facts if trait else [],
                                   services.memory.embedder, agent_name=services.card.name,
-                                  reply=reply)
+                                  reply=reply, config=cfg.consistency)
 
     def check_persona(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         reply = state.get("reply") or ""
-        trace = dict(state.get("trace") or {})
-        if not services.config.use_persona or not reply:
+        if not cfg.enabled or not reply:
             return {"agent_trait": None}
         facts = list(state.get("agent_traits") or [])
         trait = services.agent_extractor.extract(reply)
-        if not services.config.check_persona:
-            return {"agent_trait": _as_dict(trait)}
+        if not cfg.check:
+            return {"agent_trait": trait}
         found = contradiction(trait, reply, facts)
-        check: dict[str, Any] = {"trait": trait.text if trait else None, "contradiction": None,
-                                 "regenerated": False}
+        check = PersonaCheck(trait=trait.text if trait else None)
         if found is None:
-            trace["persona_check"] = check
-            return {"trace": trace, "agent_trait": _as_dict(trait)}
-        note = prompts.PERSONA_REGENERATE.format(trait=found.trait, fact=found.fact)
-        messages = [*state.get("messages", []), {"role": "system", "content": note}]
+            return {"agent_trait": trait,
+                    "trace": state["trace"].model_copy(update={"persona_check": check})}
+        note: ChatMessage = {"role": "system",
+                             "content": prompts.PERSONA_REGENERATE.format(trait=found.trait,
+                                                                          fact=found.fact)}
+        messages = [*state.get("messages", []), note]
         text = str(services.chat_model.invoke(to_langchain(messages)).content).strip()
         retry = services.agent_extractor.extract(text) if text else None
         still = contradiction(retry, text, facts)
-        check.update(contradiction=found.as_dict(), regenerated=True, first_reply=reply,
-                     still_inconsistent=still is not None)
-        trace["persona_check"] = check
+        check = check.model_copy(update={"contradiction": found.as_dict(), "regenerated": True,
+                                         "first_reply": reply,
+                                         "still_inconsistent": still is not None})
         # a reply that still contradicts is kept (the user gets an answer) but its trait is not
         # stored: the agent's bank must not learn the drift
-        return {"reply": text or reply, "messages": messages, "trace": trace,
-                "agent_trait": None if still else _as_dict(retry)}
+        return {"reply": text or reply, "messages": messages,
+                "trace": state["trace"].model_copy(update={"persona_check": check}),
+                "agent_trait": None if still else retry}
 
     return check_persona
-
-
-def _as_dict(trait) -> dict[str, str] | None:
-    return {"text": trait.text, "subject": trait.subject} if trait else None

@@ -28,22 +28,21 @@ def make_consolidate(services: Services):
     memory = services.memory
 
     def consolidate(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
-        user_id, session_id = runtime.context.user_id, state.get("ended_session")
-        trace = dict(state.get("trace") or {})
-        turns = memory.turns.list(user_id, session_id) if session_id else []
+        scope, session_id = runtime.context.scope, state.get("ended_session")
+        trace = state["trace"]
+        turns = memory.turns.list(scope, session_id) if session_id else []
         if not turns:
-            return {"event": None, "trace": trace}
+            return {"closed_event": None}
         summary = services.summariser.summarise(turns) or turns[-1].text
         counts = Counter(t for turn in turns for t in turn.topics)
-        event = Event(id=event_id_for(user_id, session_id), session_id=session_id,
+        event = Event(id=event_id_for(scope.user, session_id), session_id=session_id,
                       summary=summary, topics=tuple(t for t, _ in counts.most_common()),
                       ts=turns[-1].ts, turn_ids=tuple(t.id for t in turns))
-        memory.events.add(user_id, event)
-        trace["consolidated_event"] = event.model_dump()
+        memory.events.add(scope, event)
         # MaLP: a session ended, so short-term traits that were not rehearsed may expire
-        expired = services.personas.flush(user_id, state.get("session_no", 0), event.ts)
-        if expired:
-            trace["traits_expired"] = expired
-        return {"event": event.model_dump(), "trace": trace}
+        expired = services.personas.flush(scope, state.get("session_no", 0), event.ts)
+        return {"closed_event": event,
+                "trace": trace.model_copy(update={"consolidated_event": event,
+                                                  "traits_expired": expired})}
 
     return consolidate

@@ -14,53 +14,56 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from graphs.nodes.session import scratch
 from graphs.services import Services
-from graphs.state import TurnContext, TurnState
+from graphs.state import StoredFeedback, TurnContext, TurnState
+from graphs.trace import ImplicitFeedback, Trace
 from memory.errors import InvalidInputError
 
-__all__ = ["make_feedback", "make_capture_feedback", "store_feedback"]
+__all__ = ["make_capture_feedback", "make_feedback", "store_feedback"]
 
 
-def store_feedback(services: Services, user_id: str, state: TurnState, text: str,
-                   now: float) -> dict[str, Any]:
+def store_feedback(services: Services, context: TurnContext, state: TurnState, text: str
+                   ) -> StoredFeedback:
     """Store ``text`` as a correction of the thread's last request; returns what was stored."""
     request = state.get("last_request")
     if not request:
         raise InvalidInputError("There is no earlier message to correct: feedback applies to "
                                 "the agent's last reply, so chat first, then give feedback.")
-    record = services.memory.feedback.add(user_id, request, text, now,
+    scope, now = context.scope, context.now
+    record = services.memory.feedback.add(scope, request, text, now,
                                           understanding=state.get("last_reply"),
                                           turn_id=state.get("last_turn_id"))
-    stored: dict[str, Any] = {"id": record.id, "request": request, "feedback": record.feedback}
-    trait = services.user_extractor.extract(text) if services.config.use_persona else None
+    trait_text = None
+    trait = services.user_extractor.extract(text) if services.config.personas.enabled else None
     if trait:
-        kept = services.personas.observe(user_id, "user", trait, now,
+        kept = services.personas.observe(scope, "user", trait, now,
                                          tuple(filter(None, [state.get("last_turn_id")])),
                                          session_no=state.get("session_no", 0),
                                          correction=True)
-        stored["trait"] = {"id": kept.id, "text": kept.text}
-    return stored
+        trait_text = kept.text
+    return StoredFeedback(id=record.id, request=request, feedback=record.feedback,
+                          trait=trait_text)
 
 
 def make_feedback(services: Services):
     def feedback(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
-        user_id, now = runtime.context.user_id, runtime.context.now
-        stored = store_feedback(services, user_id, state, state["text"], now)
-        trace: dict[str, Any] = {"run": "feedback", "user_id": user_id, "now": now,
-                                 "session_id": state.get("session_id"), "timings_ms": {},
-                                 "feedback_stored": stored,
-                                 "user_trait": stored.get("trait")}
-        return {"trace": trace, "reply": "", "retrieved": [], "messages": []}
+        context = runtime.context
+        stored = store_feedback(services, context, state, state["text"])
+        trace = Trace(run="feedback", user_id=context.user_id, now=context.now,
+                      session_id=state.get("session_id"))
+        return {**scratch(), "stored_feedback": stored, "trace": trace}
 
     return feedback
 
 
 def make_capture_feedback(services: Services):
     def capture_feedback(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
-        trace = dict(state.get("trace") or {})
-        stored = store_feedback(services, runtime.context.user_id, state, state["text"],
-                                runtime.context.now)
-        trace["implicit_feedback"] = {"turn_text": state["text"], **stored}
-        return {"trace": trace}
+        stored = store_feedback(services, runtime.context, state, state["text"])
+        note = ImplicitFeedback(turn_text=state["text"], feedback_id=stored.id,
+                                request=stored.request, feedback=stored.feedback,
+                                trait=stored.trait)
+        return {"stored_feedback": stored,
+                "trace": state["trace"].model_copy(update={"implicit_feedback": note})}
 
     return capture_feedback

@@ -14,7 +14,8 @@ from langgraph.runtime import Runtime
 from graphs.compose import build_messages
 from graphs.prompts import PROMPTS_VERSION
 from graphs.services import Services
-from graphs.state import TurnContext, TurnState
+from graphs.state import TurnContext, TurnState, stm_of
+from graphs.trace import ChatMessage
 from memory.short_term import window
 
 __all__ = ["make_generate", "to_langchain"]
@@ -22,7 +23,7 @@ __all__ = ["make_generate", "to_langchain"]
 _ROLE = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
 
 
-def to_langchain(messages: list[dict[str, str]]):
+def to_langchain(messages: list[ChatMessage]):
     """Our plain message dicts as langchain-core message objects."""
     return [_ROLE[m["role"]](content=m["content"]) for m in messages]
 
@@ -31,17 +32,19 @@ def make_generate(services: Services):
     cfg, card = services.config, services.card
 
     def generate(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
-        trace = dict(state.get("trace") or {})
+        found = state.get("recall")
         messages, budget = build_messages(
             agent_name=card.name, voice=card.voice, agent_traits=state.get("agent_traits") or [],
-            user_name=runtime.context.user_id, retrieved=state.get("retrieved") or [],
-            user_traits=state.get("user_traits") or [], feedback=state.get("feedback_match"),
-            context=window(state.get("stm") or [], cfg.stm_window), text=state["text"],
-            max_words=cfg.reply_max_words, budget=cfg.memory_token_budget,
-            counter=services.memory.tokens)
+            user_name=runtime.context.user_id, retrieved=found.memories if found else [],
+            user_traits=state.get("user_traits") or [],
+            feedback=found.feedback if found else None,
+            context=window(stm_of(state), cfg.session.stm_window), text=state["text"],
+            max_words=cfg.generation.reply_max_words,
+            budget=cfg.generation.memory_token_budget, counter=services.memory.tokens)
         reply = services.chat_model.invoke(to_langchain(messages))
         text = str(reply.content).strip()
-        trace.update(messages=messages, budget=budget, prompts_version=PROMPTS_VERSION)
+        trace = state["trace"].model_copy(update={"messages": messages, "budget": budget,
+                                                  "prompts_version": PROMPTS_VERSION})
         return {"messages": messages, "reply": text, "trace": trace}
 
     return generate

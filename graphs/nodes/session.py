@@ -13,11 +13,12 @@ from langgraph.runtime import Runtime
 
 from graphs.corrections import detect_correction, maybe_correction
 from graphs.services import Services
-from graphs.state import TurnContext, TurnState
+from graphs.state import TurnContext, TurnState, stm_of
+from graphs.trace import Trace
 from memory.errors import InvalidInputError
 from memory.short_term import session_expired
 
-__all__ = ["make_close_session", "make_perceive", "session_id_for"]
+__all__ = ["make_close_session", "make_perceive", "scratch", "session_id_for"]
 
 
 def session_id_for(number: int) -> str:
@@ -25,20 +26,20 @@ def session_id_for(number: int) -> str:
     return f"s{number:04d}"
 
 
-def _scratch() -> dict[str, Any]:
-    return {"ended_session": None, "is_correction": False, "event": None, "user_trait": None,
-            "agent_trait": None,
-            "pending_traits": [],
-            "query_topics": [],
-            "retrieved": [], "feedback_match": None, "messages": [], "reply": ""}
+def scratch() -> dict[str, Any]:
+    """The per-run fields and results, as every run starts them."""
+    return {"ended_session": None, "is_correction": False, "user_trait": None,
+            "agent_trait": None, "recall": None, "user_traits": [], "agent_traits": [],
+            "messages": [], "reply": "", "stored_turn_ids": [], "stored_feedback": None,
+            "closed_event": None}
 
 
 def _is_correction(services: Services, state: TurnState, boundary: str) -> bool:
     """Rules first; a capable model (if configured) judges the turns that only look like one.
     A correction only makes sense of a reply in the same, continuing session."""
-    cfg, text = services.config, state.get("text") or ""
-    if not (state.get("kind", "turn") == "turn" and boundary == "continues" and cfg.use_feedback
-            and cfg.implicit_feedback and state.get("last_request")):
+    cfg, text = services.config.feedback, state.get("text") or ""
+    if not (state.get("kind", "turn") == "turn" and boundary == "continues" and cfg.enabled
+            and cfg.implicit and state.get("last_request")):
         return False
     if detect_correction(text):
         return True
@@ -48,7 +49,7 @@ def _is_correction(services: Services, state: TurnState, boundary: str) -> bool:
 
 
 def make_perceive(services: Services):
-    beta = services.config.beta_s
+    beta = services.config.session.beta_s
 
     def perceive(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         now = runtime.context.now
@@ -58,8 +59,8 @@ def make_perceive(services: Services):
                 f"This message is dated {now:.0f}, before the previous turn ({last_ts:.0f}). "
                 "Send messages in time order (check the `at` values of a replayed dialogue).")
         session_id, number = state.get("session_id"), state.get("session_no", 0)
-        stm = list(state.get("stm") or [])
-        update = _scratch()
+        stm = stm_of(state)
+        update = scratch()
         boundary = "continues"
         if session_id is None:
             number, boundary = number + 1, "new session"
@@ -70,9 +71,8 @@ def make_perceive(services: Services):
             session_id, stm = session_id_for(number), []
         update["is_correction"] = _is_correction(services, state, boundary)
         update.update(session_id=session_id, session_no=number, stm=stm,
-                      trace={"run": state.get("kind", "turn"), "user_id": runtime.context.user_id,
-                             "now": now, "session_id": session_id, "session_boundary": boundary,
-                             "timings_ms": {}})
+                      trace=Trace(run=state.get("kind", "turn"), user_id=runtime.context.user_id,
+                                  now=now, session_id=session_id, session_boundary=boundary))
         return update
 
     return perceive
@@ -82,12 +82,12 @@ def make_close_session(services: Services):
     def close_session(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         session_id = state.get("session_id")
         had_turns = bool(state.get("stm"))
-        update = _scratch()
+        update = scratch()
         update.update(stm=[], session_id=None,
                       ended_session=session_id if (session_id and had_turns) else None,
-                      trace={"run": "end_session", "user_id": runtime.context.user_id,
-                             "now": runtime.context.now, "session_id": session_id,
-                             "session_boundary": "ended on request", "timings_ms": {}})
+                      trace=Trace(run="end_session", user_id=runtime.context.user_id,
+                                  now=runtime.context.now, session_id=session_id,
+                                  session_boundary="ended on request"))
         return update
 
     return close_session

@@ -1,10 +1,12 @@
 """``write_back``: store the turns, the traits they carry, and the agent's traits from its reply.
 
 Everything a run changes in the durable stores happens here, after generation, so a failed
-generation stores nothing. For a chat turn the batch is the user's message and the reply; for an
-``observe`` run (replayed dialogue, no generation) it is the given utterances, embedded in one
-batch. Agent traits of a chat turn are extracted from the reply only now (LD-Agent: extracting
-before would leak the reply into its own prompt). Turn ids are ``user/session/idx``, so a retried
+generation stores nothing. For a chat turn the utterances are the user's message (with the trait
+``extract_persona`` found) and the reply (with the trait ``check_persona`` found: LD-Agent
+extracts the agent's traits only after replying, or the reply would leak into its own prompt); for
+an ``observe`` run (replayed dialogue, no generation) they are the given batch, each with its own
+trait. The turns are one unit of work (:mod:`memory.unit`); each trait is observed after them, so
+it can merge with a trait stored a moment before. Turn ids are ``user/session/idx``, so a retried
 run overwrites rather than duplicates.
 """
 
@@ -15,10 +17,10 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from graphs.services import Services
-from graphs.state import TurnContext, TurnState
+from graphs.state import Said, TurnContext, TurnState, stm_of
+from graphs.trace import StoredTrait
 from memory.short_term import next_index
 from memory.types import Turn
-from personas.extract.base import ExtractedTrait
 
 __all__ = ["make_write_back", "turn_id_for"]
 
@@ -27,46 +29,43 @@ def turn_id_for(user_id: str, session_id: str, idx: int) -> str:
     return f"{user_id}/{session_id}/{idx}"
 
 
-def _utterances(state: TurnState, services: Services, user_id: str, now: float) -> list[dict]:
+def _said(state: TurnState, services: Services, user_id: str, now: float) -> list[Said]:
     if state.get("kind") == "observe":
         return list(state.get("batch") or [])
-    return [{"role": "user", "speaker": user_id, "text": state["text"], "ts": now},
-            {"role": "agent", "speaker": services.card.name, "text": state.get("reply") or "",
-             "ts": now}]
+    agent_trait = state.get("agent_trait") if services.config.personas.enabled else None
+    return [Said(role="user", speaker=user_id, text=state["text"], ts=now,
+                 trait=state.get("user_trait")),
+            Said(role="agent", speaker=services.card.name, text=state.get("reply") or "",
+                 ts=now, trait=agent_trait)]
 
 
 def make_write_back(services: Services):
     memory, cfg = services.memory, services.config
 
     def write_back(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
-        user_id, now = runtime.context.user_id, runtime.context.now
-        session_id, stm = state["session_id"], list(state.get("stm") or [])
-        trace = dict(state.get("trace") or {})
-        utts = _utterances(state, services, user_id, now)
-        topics = memory.topics.topics_many([u["text"] for u in utts])
-        idx = next_index([Turn(**t) for t in stm[-1:]])
-        turns = [Turn(id=turn_id_for(user_id, session_id, idx + i), session_id=session_id,
-                      idx=idx + i, role=u["role"], speaker=u["speaker"], text=u["text"],
-                      ts=u["ts"], topics=tuple(topics[i])) for i, u in enumerate(utts)]
-        memory.turns.add(user_id, [t for t in turns if t.text])
-        pending = list(state.get("pending_traits") or [])
-        found = state.get("agent_trait")  # the reply's trait, read by check_persona
-        if state.get("kind") != "observe" and cfg.use_persona and found:
-            pending.append({"pos": 1, "owner": "agent", **found})
+        scope, now = runtime.context.scope, runtime.context.now
+        session_id, stm = state["session_id"], stm_of(state)
+        said = _said(state, services, scope.user, now)
+        topics = memory.topics.topics_many([s.text for s in said])
+        idx = next_index(stm[-1:])
+        turns = [Turn(id=turn_id_for(scope.user, session_id, idx + i), session_id=session_id,
+                      idx=idx + i, role=s.role, speaker=s.speaker, text=s.text, ts=s.ts,
+                      topics=tuple(topics[i])) for i, s in enumerate(said)]
+        memory.turns.add(scope, [t for t in turns if t.text])
         stored = []
-        for item in pending:
-            turn = turns[item["pos"]]
-            trait = services.personas.observe(user_id, item["owner"],
-                                              ExtractedTrait(item["text"], item["subject"]),
-                                              turn.ts, (turn.id,),
+        for s, turn in zip(said, turns, strict=True):
+            if s.trait is None or not cfg.personas.enabled:
+                continue
+            trait = services.personas.observe(scope, s.role, s.trait, turn.ts, (turn.id,),
                                               session_no=state.get("session_no", 0))
-            stored.append({"id": trait.id, "owner": trait.owner, "text": trait.text,
-                           "count": trait.count, "tier": trait.tier, "merged": trait.merged})
-        stm = (stm + [t.model_dump() for t in turns])[-cfg.stm_keep:]
-        trace.update(turn_ids=[t.id for t in turns], traits_stored=stored)
-        last_user = next((t for t in reversed(turns) if t.role == "user"), None)
+            stored.append(StoredTrait(id=trait.id, owner=trait.owner, text=trait.text,
+                                      count=trait.count, tier=trait.tier, merged=trait.merged))
+        stm = (stm + turns)[-cfg.session.stm_keep:]
+        ids = [t.id for t in turns]
+        trace = state["trace"].model_copy(update={"turn_ids": ids, "traits_stored": stored})
         update: dict[str, Any] = {"stm": stm, "last_ts": turns[-1].ts, "trace": trace,
-                                  "pending_traits": [], "batch": []}
+                                  "stored_turn_ids": ids, "batch": []}
+        last_user = next((t for t in reversed(turns) if t.role == "user"), None)
         if state.get("kind") != "observe":
             update.update(last_request=turns[0].text, last_reply=turns[1].text,
                           last_turn_id=turns[0].id)

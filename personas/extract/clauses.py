@@ -15,7 +15,8 @@ from collections.abc import Iterable
 
 from spacy.tokens import Doc, Span, Token
 
-__all__ = ["ClauseInfo", "first_person_clauses", "render_clause", "statement_fallback"]
+__all__ = ["ClauseInfo", "clause_traits", "first_person_clauses", "render_clause",
+           "statement_fallback"]
 
 _FIRST = frozenset({"i", "we"})
 _POSSESSIVE = frozenset({"my", "our"})

@@ -37,7 +37,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from memory.errors import InvalidInputError
 
-__all__ = ["Expectation", "Script", "Step", "load_script", "parse_gap"]
+__all__ = ["Check", "Expectation", "Feedback", "Say", "Script", "Step", "StepKind", "UserOnly",
+           "load_script", "parse_gap"]
 
 _GAP = re.compile(r"^\+\s*(\d+(?:\.\d+)?)\s*(second|minute|hour|day|week|month|year)s?$",
                   re.IGNORECASE)

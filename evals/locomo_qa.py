@@ -1,7 +1,8 @@
 """LoCoMo question answering: replay a conversation, then answer each question from memory.
 
-Answers come from the chosen chat model, given what Kindred's retriever recalls for the question
-(``recall_memories``, the same call a chat turn makes), within the same token budget. Answering is
+Answers come from the chosen chat model, given what Kindred recalls for the question
+(``Kindred.recall``, the same recall a chat turn makes, score floor included), within the same
+token budget. Answering is
 read-only: questions are not written into memory, so one question never leaks into the next.
 
 Scoring follows the LoCoMo paper's evaluation code (snap-research/LoCoMo, ``evaluation.py``):
@@ -26,11 +27,10 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage
 
-from agent.eval.checkpoint import Checkpoint
-from agent.eval.locomo import LocomoConversation, replay
+from evals.checkpoint import Checkpoint
+from evals.locomo import LocomoConversation, replay
 from graphs import prompts
 from graphs.compose import memory_lines
-from graphs.nodes.retrieve import recall_memories
 from memory.budget import fit_to_budget
 
 __all__ = ["answer_f1", "evaluate_locomo_qa", "token_f1"]
@@ -75,11 +75,9 @@ def answer_f1(prediction: str, truth: str, category: int) -> float:
 
 
 def _answer(bot, user_id: str, conv: LocomoConversation, question: str, now: float) -> str:
-    services = bot._services  # the agent's own retriever, stores and budget
-    events, turns = recall_memories(services, user_id, question, now, services.config.turns_k)
-    recalled = [m.model_dump() for m in [*events, *turns]]
-    kept, _ = fit_to_budget(memory_lines(recalled, dated=True), services.config.memory_token_budget,
-                            services.memory.tokens)
+    found = bot.recall(user_id, question, at=now)  # exactly what a chat turn would recall
+    kept, _ = fit_to_budget(memory_lines(found.memories, dated=True),
+                            bot.settings.generation.memory_token_budget, bot.memory.tokens)
     prompt = prompts.ANSWER_QUESTION.format(speaker_a=conv.speaker_a, speaker_b=conv.speaker_b,
                                             memories="\n".join(kept) or "(none)",
                                             question=question)

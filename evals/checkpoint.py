@@ -38,7 +38,6 @@ class Checkpoint:
             self._write_line({"config": self._config})
 
     def _load(self) -> None:
-        assert self.path is not None
         lines = self.path.read_text(encoding="utf-8").splitlines()
         try:
             header = json.loads(lines[0])
@@ -69,7 +68,8 @@ class Checkpoint:
                                         ) from None
 
     def _write_line(self, data: dict[str, Any]) -> None:
-        assert self.path is not None
+        if self.path is None:  # an in-memory checkpoint keeps nothing
+            return
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(data) + "\n")
             handle.flush()

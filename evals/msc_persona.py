@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.eval.msc import MSCEpisode, MSCUtterance
+from evals.msc import MSCEpisode, MSCUtterance
 from memory.embeddings import Embedder
 from memory.text import split_sentences
 from personas.extract.base import ExtractedTrait
@@ -133,16 +133,15 @@ def bank_coverage(extract_many: Callable[[Sequence[str]], list[ExtractedTrait | 
                   threshold: float = COVERAGE_THRESHOLD,
                   progress: Callable[[int], Any] | None = None) -> dict[str, Any]:
     """Share of each episode's accumulated persona facts that its replayed bank holds."""
-    from memory.db import Database
-    from memory.store import VectorIndex
+    from memory.backends import open_stores
     from personas.bank import PersonaBank
     from personas.extract.rules import subject_of
 
     held = total = 0
     per_threshold = {t: 0 for t in (0.5, 0.6, 0.7, 0.8)}
     with tempfile.TemporaryDirectory(prefix="kindred-msc-") as tmp:
-        db = Database(Path(tmp) / "k.db")
-        bank = PersonaBank(db, VectorIndex.embedded(Path(tmp) / "chroma"), embedder)
+        stores = open_stores(Path(tmp))
+        bank = PersonaBank(stores, embedder)
         for ep in episodes:
             now = 1_600_000_000.0
             for session_no, utterances in enumerate(ep.sessions, 1):
@@ -170,7 +169,7 @@ def bank_coverage(extract_many: Callable[[Sequence[str]], list[ExtractedTrait | 
                     per_threshold[t] += int((best >= t).sum())
             if progress:
                 progress(1)
-        db.close()
+        stores.close()
     return {"bank_coverage": held / total if total else 0.0, "threshold": threshold,
             "facts": total, "episodes": len(episodes),
             "coverage_at": {str(t): v / total if total else 0.0 for t, v in per_threshold.items()}}

@@ -137,15 +137,15 @@ def _baselines(bot, user_id: str, to_dia: dict[str, str], questions: Sequence[Lo
     import bm25s
     import Stemmer
 
-    items = bot.memory.index.get("turns", user_id, with_vectors=True)
-    items = [i for i in items if i["id"] in to_dia]
-    ids = [to_dia[i["id"]] for i in items]
+    turn_ids, texts, vectors = bot.memory.turns.all_vectors(user_id)
+    keep = [n for n, tid in enumerate(turn_ids) if tid in to_dia]
+    ids = [to_dia[turn_ids[n]] for n in keep]
     stemmer = Stemmer.Stemmer("english")
-    corpus = bm25s.tokenize([i["text"] for i in items], stopwords="en", stemmer=stemmer,
+    corpus = bm25s.tokenize([texts[n] for n in keep], stopwords="en", stemmer=stemmer,
                             show_progress=False)
     bm25 = bm25s.BM25()
     bm25.index(corpus, show_progress=False)
-    matrix = np.stack([i["vector"] for i in items])
+    matrix = vectors[keep]
     out: dict[str, list[list[str]]] = {"bm25": [], "dense": []}
     for q, qvec in zip(questions, qvecs, strict=True):
         tokens = bm25s.tokenize([q.question], stopwords="en", stemmer=stemmer,
@@ -163,10 +163,15 @@ def _summarise(recalls: dict[int, list[float]]) -> dict[str, float]:
 
 def evaluate_locomo(convs: Sequence[LocomoConversation], ks: Sequence[int], *,
                     make_bot: Callable[[Path], Any],
-                    progress: Callable[[str, int], Any] | None = None) -> dict[str, Any]:
-    """Replay, retrieve and score; returns the report dict (the ``--json`` shape)."""
-    from graphs.nodes.retrieve import recall_memories
+                    progress: Callable[[str, int], Any] | None = None,
+                    rankings: dict[tuple[str, str], list] | None = None) -> dict[str, Any]:
+    """Replay, retrieve and score; returns the report dict (the ``--json`` shape).
 
+    Kindred's ranking is ``Kindred.recall`` (what a chat turn retrieves) with no score floor:
+    recall@k needs the ranking down to the largest k, where a chat prompt keeps only the turns
+    above ``turn_min_score``; the top of the ranking is the same. ``rankings``, when given, is
+    filled with each question's ranked turns (``RetrievedMemory``), keyed by ``(sample_id, question)``.
+    """
     kmax = max(ks)
     systems = {"kindred": {k: [] for k in ks}, "bm25": {k: [] for k in ks},
                "dense": {k: [] for k in ks}}
@@ -182,9 +187,11 @@ def evaluate_locomo(convs: Sequence[LocomoConversation], ks: Sequence[int], *,
             qvecs = bot.memory.embedder.embed([q.question for q in conv.questions])
             for q in conv.questions:
                 start = time.perf_counter()
-                _, turns = recall_memories(bot._services, user_id, q.question, now, kmax)
+                found = bot.recall(user_id, q.question, at=now, k=kmax, min_score=None)
                 query_ms.append((time.perf_counter() - start) * 1000)
-                ranked = [to_dia[m.id] for m in turns if m.id in to_dia]
+                ranked = [to_dia[m.id] for m in found.turns if m.id in to_dia]
+                if rankings is not None:
+                    rankings[(conv.sample_id, q.question)] = found.turns
                 for k in ks:
                     r = recall_at_k(ranked, q.gold, k)
                     systems["kindred"][k].append(r)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from agent.eval.script import parse_gap
+from evals.script import parse_gap
 from memory.errors import InvalidInputError
 
 __all__ = ["MSCEpisode", "MSCUtterance", "Split", "load_persona_utterances", "load_session3",

@@ -18,10 +18,11 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import HumanMessage
 
-from agent.eval.script import Expectation, Script, parse_gap
+from evals.script import Expectation, Script, parse_gap
 from agent.models import FAKE_REPLIES
 from agent.reply import Reply, Utterance
 from graphs import prompts
+from memory.errors import InvalidInputError
 
 __all__ = ["Outcome", "run_script"]
 
@@ -91,11 +92,12 @@ def _check(bot, user: str, exp: Expectation, reply: Reply | None, request: str,
     if kind == "known_user":
         known = bot.known_user(user)
         return known == value, f"known_user is {known}"
-    assert reply is not None  # validation keeps reply probes on generated turns
+    if reply is None:  # script validation keeps reply probes on generated turns
+        raise InvalidInputError(f"The expectation {kind!r} needs a reply: put it on a `say` step.")
     if kind in ("retrieved_contains", "retrieved_not_contains"):
         recalled = [m.text for m in reply.trace.retrieved]
         if reply.trace.feedback:
-            recalled.append(reply.trace.feedback["feedback"])
+            recalled.append(reply.trace.feedback.feedback)
         found, detail = _contains(recalled, value)
         return (found if kind == "retrieved_contains" else not found), detail
     if kind == "reply_contains":

@@ -3,11 +3,12 @@
 For each episode and each evaluated session K, sessions 1..K-1 are replayed into a fresh Kindred
 (``ingest``; Speaker 1 is the user, Speaker 2 the agent; sessions one week apart, since the
 personasummary files carry no gaps), then session K is walked turn by turn with teacher forcing:
-before each of Speaker 2's utterances the agent generates its own reply from exactly what a chat
-turn would see (recalled memories, traits, the session so far, within the token budget), and the
-gold utterance, not the generated one, is then stored. Generation is read-only.
+before each of Speaker 2's utterances the agent generates its own reply to Speaker 1's last
+utterance with ``Kindred.preview`` (what a chat turn would answer: recalled memories, traits, the
+session so far, within the token budget, storing nothing); then both gold utterances, not the
+generated one, are stored.
 
-Scores: BLEU-2/BLEU-3 and ROUGE-L as in :mod:`agent.eval.msc_persona` (NLTK with smoothing method 1,
+Scores: BLEU-2/BLEU-3 and ROUGE-L as in :mod:`evals.msc_persona` (NLTK with smoothing method 1,
 ``rouge-score`` F1), averaged over generated replies; Dist-1/Dist-2 over all replies of the run
 (distinct n-grams / all n-grams).
 """
@@ -20,12 +21,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from agent.eval.checkpoint import Checkpoint
-from agent.eval.msc_persona import text_scores, word_tokens
 from agent.reply import Utterance
-from graphs.compose import build_messages
-from graphs.nodes.generate import to_langchain
-from graphs.nodes.retrieve import recall_memories
+from evals.checkpoint import Checkpoint
+from evals.msc_persona import text_scores, word_tokens
 
 __all__ = ["distinct_n", "evaluate_msc_generation"]
 
@@ -40,29 +38,8 @@ def distinct_n(texts: Sequence[str], n: int) -> float:
 
 
 def _generate(bot, user: str, text: str, now: float) -> str:
-    services = bot._services  # the agent's own retriever, composer and budget
-    cfg = services.config
-    view = bot.memories(user)
-    retrieved = []
-    if cfg.use_events:
-        events, turns = recall_memories(services, user, text, now, cfg.turns_k,
-                                        exclude_session=view.session_id)
-        retrieved = [m.model_dump() for m in events] + [
-            t.model_dump() for t in turns if cfg.turn_scoring != "hybrid"
-            or t.scores["total"] >= cfg.turn_min_score]
-    user_traits = [t.text for t in bot.persona(user, "user")] if cfg.use_persona else []
-    agent_traits = list(services.card.background)
-    # the user's utterance was just stored (so its traits count, as in a chat turn); the prompt
-    # carries it once, as the message to answer, not also as the last line of the context
-    earlier = view.session_turns[:-1] if view.session_turns and \
-        view.session_turns[-1].text == text.strip() else view.session_turns
-    context = [t.model_dump() for t in earlier][-cfg.stm_window:]
-    messages, _ = build_messages(
-        agent_name=services.card.name, voice=services.card.voice, agent_traits=agent_traits,
-        user_name=user, retrieved=retrieved, user_traits=user_traits, feedback=None,
-        context=context, text=text, max_words=cfg.reply_max_words,
-        budget=cfg.memory_token_budget, counter=services.memory.tokens)
-    return str(bot.chat_model.invoke(to_langchain(messages)).content).strip()
+    """The reply a chat turn would give to ``text`` now, storing nothing (``Kindred.preview``)."""
+    return bot.preview(user, text, at=now).text
 
 
 def evaluate_msc_generation(episodes: Sequence[tuple[int, list[list[str]]]], *,
@@ -112,12 +89,12 @@ def _generate_session(make_bot: Callable[[Path], Any], number: int, dialog: list
             for i in range(1, len(turns), 2):
                 if max_replies is not None and len(rows) >= max_replies:
                     break
-                _ingest(bot, user, turns[i - 1:i], start + i - 1, first_index=i - 1)
-                reply = _generate(bot, user, turns[i - 1], start + i)
+                reply = _generate(bot, user, turns[i - 1], start + i - 1) \
+                    if turns[i - 1].strip() else ""
                 rows.append({"episode": number, "session": k, "turn": i,
                              "context": turns[i - 1], "gold": turns[i], "generated": reply,
                              **text_scores(turns[i], reply)})
-                _ingest(bot, user, turns[i:i + 1], start + i, first_index=i)
+                _ingest(bot, user, turns[i - 1:i + 1], start + i - 1, first_index=i - 1)
                 if progress:
                     progress(1)
         finally:

@@ -15,18 +15,40 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["ABLATIONS", "plot_ablation", "print_ablation", "run_ablations"]
+__all__ = ["ABLATIONS", "STAGE_OFF", "deep_merge", "plot_ablation", "print_ablation",
+           "run_ablations"]
+
+# the settings (nested, as Settings takes them) that switch one stage off
+STAGE_OFF: dict[str, dict[str, Any]] = {
+    "no-events": {"retrieval": {"use_events": False}},
+    "no-persona": {"personas": {"enabled": False}},
+    "no-feedback": {"feedback": {"enabled": False}},
+    "no-topic": {"retrieval": {"scoring": {"use_topics": False}}},
+}
 
 # (slug, row label, settings that switch the stage off), in LD-Agent's order
-ABLATIONS: tuple[tuple[str, str, dict[str, bool]], ...] = (
+ABLATIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("full", "Kindred (all stages)", {}),
-    ("no-events", "w/o event memory", {"use_events": False}),
-    ("no-persona", "w/o persona", {"use_persona": False}),
-    ("no-topic", "w/o topic scoring", {"use_topics": False}),
+    ("no-events", "w/o event memory", STAGE_OFF["no-events"]),
+    ("no-persona", "w/o persona", STAGE_OFF["no-persona"]),
+    ("no-topic", "w/o topic scoring", STAGE_OFF["no-topic"]),
 )
 
 
-def run_ablations(run_one: Callable[[str, dict[str, bool]], dict[str, Any]]
+def deep_merge(*trees: dict[str, Any]) -> dict[str, Any]:
+    """Nested dicts merged left to right (a later leaf wins; nested groups are merged, not
+    replaced), without changing the inputs."""
+    out: dict[str, Any] = {}
+    for tree in trees:
+        for key, value in tree.items():
+            if isinstance(value, dict) and isinstance(out.get(key), dict):
+                out[key] = deep_merge(out[key], value)
+            else:
+                out[key] = deep_merge(value) if isinstance(value, dict) else value
+    return out
+
+
+def run_ablations(run_one: Callable[[str, dict[str, Any]], dict[str, Any]]
                   ) -> dict[str, dict[str, Any]]:
     """``run_one(slug, overrides)`` for every row; the reports by slug, in table order."""
     return {slug: {"label": label, "settings": overrides, **run_one(slug, overrides)}

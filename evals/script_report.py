@@ -17,7 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["code_fingerprint", "compare_runs", "data_hash", "environment", "file_hash",
+__all__ = ["CODE_PACKAGES", "code_fingerprint", "compare_runs", "data_hash", "environment", "file_hash",
            "print_compare", "print_summary", "provenance", "write_report"]
 
 _PACKAGES = ("kindred", "langgraph", "langchain-core", "chromadb", "sentence-transformers",
@@ -49,7 +49,7 @@ def provenance(data: str | Path | None, argv: list[str]) -> dict[str, Any]:
             "code_sha256": code_fingerprint(), "environment": environment()}
 
 
-_CODE_PACKAGES = ("agent", "graphs", "memory", "personas")
+CODE_PACKAGES = ("agent", "evals", "graphs", "memory", "personas")
 _CODE_SUFFIXES = (".py", ".json", ".yaml", ".yml")
 
 
@@ -57,9 +57,9 @@ def code_fingerprint() -> str:
     """SHA-256 of Kindred's source (the .py, .json and .yaml files of its packages, paths and
     contents). Why not the version number: a run that resumes from a checkpoint after a code edit
     would silently mix two programs' results; the fingerprint changes with any edit."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
-    for package in _CODE_PACKAGES:
+    for package in CODE_PACKAGES:
         for item in sorted(p for p in (root / package).rglob("*")
                            if p.suffix in _CODE_SUFFIXES and p.is_file()
                            and "__pycache__" not in p.parts):

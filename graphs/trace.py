@@ -1,0 +1,152 @@
+"""The trace of a run: why the agent said what it said, for people (``/why``, ``Reply.trace``).
+
+The trace only explains: what a run produced (the reply, stored turn ids, stored feedback, the
+closed event) travels in the state's own typed fields (:mod:`graphs.state`), never read back out
+of here. Every field is declared and unknown ones are refused, so a typo in a node is an error.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
+
+from memory.types import Event, RetrievedMemory
+
+__all__ = ["ChatMessage", "FeedbackUsed", "ImplicitFeedback", "PersonaCheck", "StoredTrait",
+           "TimeWindowView", "Trace", "TraitNote"]
+
+
+class ChatMessage(TypedDict):
+    """One message exactly as sent to the chat model."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TraitNote(_Strict):
+    """A trait as found in an utterance (before the bank merges it)."""
+
+    text: str
+    subject: str = "other"
+
+
+class StoredTrait(_Strict):
+    """What the bank did with a trait at write-back."""
+
+    id: str
+    owner: Literal["user", "agent"]
+    text: str
+    count: int
+    tier: str
+    merged: bool
+
+
+class FeedbackUsed(_Strict):
+    """The correction MemPrompt's lookup joined to this request."""
+
+    id: str
+    request: str
+    feedback: str
+    score: float
+    mode: str
+
+
+class ImplicitFeedback(_Strict):
+    """A turn recognised as a correction of the previous reply, and what it stored."""
+
+    turn_text: str
+    feedback_id: str
+    request: str
+    feedback: str
+    trait: str | None = None
+
+
+class PersonaCheck(_Strict):
+    """The check of the reply against the agent's card and established traits."""
+
+    trait: str | None = None
+    contradiction: dict[str, str] | None = None
+    regenerated: bool = False
+    first_reply: str | None = None
+    still_inconsistent: bool = False
+
+
+class TimeWindowView(_Strict):
+    start: float
+    end: float
+    expression: str
+
+
+class Trace(_Strict):
+    """What was retrieved and why, what was stored, the exact prompt, the timings."""
+
+    run: str = "turn"
+    user_id: str = ""
+    now: float = 0.0
+    session_id: str | None = None
+    session_boundary: str = ""
+    consolidated_event: Event | None = None
+    traits_expired: list[str] = Field(default_factory=list)
+    user_trait: TraitNote | None = None
+    implicit_feedback: ImplicitFeedback | None = None
+    query_topics: list[str] = Field(default_factory=list)
+    time_window: TimeWindowView | None = None
+    retrieved: list[RetrievedMemory] = Field(default_factory=list)
+    feedback: FeedbackUsed | None = None
+    user_traits: list[str] = Field(default_factory=list)
+    agent_traits: list[str] = Field(default_factory=list)
+    messages: list[ChatMessage] = Field(default_factory=list)
+    budget: dict[str, int] = Field(default_factory=dict)
+    persona_check: PersonaCheck | None = None
+    traits_found: int = 0
+    traits_stored: list[StoredTrait] = Field(default_factory=list)
+    turn_ids: list[str] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    prompts_version: str = ""
+    model: str = ""
+
+    @property
+    def memory_section(self) -> str:
+        """The system message sent to the model (where the recalled memory lives)."""
+        return next((m["content"] for m in self.messages if m["role"] == "system"), "")
+
+    def explain(self) -> str:
+        """A plain-text account of the trace, for ``/why`` and logs."""
+        lines = [f"session {self.session_id} ({self.session_boundary})"]
+        if self.consolidated_event:
+            lines.append(f"previous session became an event: {self.consolidated_event.summary}")
+        lines.append(f"query topics: {', '.join(self.query_topics) or '(none)'}")
+        if not self.retrieved:
+            lines.append("retrieved: nothing passed the thresholds")
+        for m in self.retrieved:
+            scores = ", ".join(f"{k} {v:.2f}" for k, v in m.scores.items())
+            lines.append(f"- {m.kind} from {m.session_id}, {m.age}: {_clip(m.text, 80)} [{scores}]")
+        if self.feedback:
+            lines.append(f"feedback used (score {self.feedback.score:.2f}): "
+                         f"{self.feedback.feedback}")
+        if self.user_traits:
+            lines.append("user traits: " + "; ".join(self.user_traits))
+        check = self.persona_check
+        if check and check.regenerated:
+            found = check.contradiction or {}
+            lines.append(f"first draft withdrawn: \"{found.get('trait')}\" contradicts "
+                         f"\"{found.get('fact')}\" ({found.get('reason')}); regenerated"
+                         + (", still inconsistent" if check.still_inconsistent else ""))
+        if self.timings_ms:
+            lines.append("timings: " + ", ".join(f"{k} {v:.0f} ms"
+                                                 for k, v in self.timings_ms.items()))
+        return "\n".join(lines)
+
+
+def _clip(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut at a word boundary with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:")
+    return (cut or text[:limit]) + "…"

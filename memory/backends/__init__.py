@@ -1,0 +1,56 @@
+"""Storage backends behind the three interfaces of :mod:`memory.backends.base`.
+
+``open_stores`` picks the implementations from :class:`StorageConfig`: records and words in SQLite
+(``kindred.db`` in the data dir), vectors in embedded Chroma (``chroma/`` in the data dir) or a
+Chroma server. A new backend implements ``batch`` of one interface and is added here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import Field
+
+from memory.backends.base import LexicalIndex, RecordStore, VectorIndex
+from memory.backends.chroma import ChromaVectorIndex
+from memory.backends.sqlite import Database, SqliteLexicalIndex, SqliteRecordStore
+from memory.config import ComponentConfig
+from memory.lexical import LexicalWeights
+
+__all__ = ["StorageConfig", "Stores", "open_stores"]
+
+
+class StorageConfig(ComponentConfig):
+    """Where memory lives: embedded by default, a Chroma server when a host is given."""
+
+    chroma_host: str | None = Field(default=None, description="Chroma server host (none: embedded)")
+    chroma_port: int = Field(default=8000, ge=1, le=65535)
+    lexical: LexicalWeights = Field(default_factory=LexicalWeights)
+
+
+@dataclass
+class Stores:
+    """The three stores of one deployment. Each memory kind is built on these, never on a
+    concrete backend."""
+
+    records: RecordStore
+    lexical: LexicalIndex
+    vectors: VectorIndex
+
+    def close(self) -> None:
+        self.vectors.close()
+        self.lexical.close()
+        self.records.close()
+
+
+def open_stores(data_dir: str | Path, config: StorageConfig | None = None) -> Stores:
+    """Open (or create) the stores of ``data_dir`` with the backends ``config`` names."""
+    config = config or StorageConfig()
+    data_dir = Path(data_dir).expanduser()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    vectors = (ChromaVectorIndex.server(config.chroma_host, config.chroma_port)
+               if config.chroma_host else ChromaVectorIndex.embedded(data_dir / "chroma"))
+    db = Database(data_dir / "kindred.db")
+    records = SqliteRecordStore(db)
+    return Stores(records=records, lexical=SqliteLexicalIndex(db, config.lexical), vectors=vectors)

@@ -1,0 +1,224 @@
+"""Vectors on Chroma: embedded (``PersistentClient``, the default) or a Chroma server.
+
+Why one collection per memory kind (not per user): collections are heavy in Chroma, users are
+many. Every item carries its scope's key (``user_id`` metadata: the user id for the default tenant,
+``tenant/user`` otherwise, see :class:`memory.scope.Scope`), and every read and delete filters on
+it, so one user's memory is never visible to another. Chroma's ids are global to a collection, so
+the id Chroma holds is ``<scope key>::<id>`` (scope keys cannot hold ``:``): two users' items with
+the same id never overwrite each other. Collections written with bare ids (before this scheme) are
+rewritten once when first opened. We always pass our own vectors (Chroma's
+default embedder would download a model) and use cosine space, so ``similarity = 1 - distance``.
+Chroma's own exceptions (assorted transport, value and internal errors) leave this module as
+:class:`~memory.errors.StoreError` with what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from memory.backends.base import (
+    CountVectors,
+    DeleteVectors,
+    GetVectors,
+    QueryVectors,
+    UpdateVectorMetadata,
+    UpsertVectors,
+    VectorHit,
+    VectorIndex,
+)
+from memory.errors import StoreError
+from memory.scope import Scope
+
+__all__ = ["ChromaVectorIndex"]
+
+_PREFIX = "kindred_"
+_SEP = "::"
+_ID_SCHEME = 2  # collection metadata "kindred_ids": 2 = ids prefixed with the scope key
+_PAGE = 1000
+
+
+class ChromaVectorIndex(VectorIndex):
+    """Chroma access for Kindred. Build it with :meth:`embedded` or :meth:`server`."""
+
+    def __init__(self, client: Any, where: str = "Chroma") -> None:
+        self._client = client
+        self._where = where
+        self._collections: dict[str, Any] = {}
+        with self._guard("opening its collections"):
+            for name in self.collections:
+                col = client.get_or_create_collection(
+                    _PREFIX + name, configuration={"hnsw": {"space": "cosine"}},
+                    metadata={"kindred_ids": _ID_SCHEME}, embedding_function=None)
+                if (col.metadata or {}).get("kindred_ids") != _ID_SCHEME:
+                    _prefix_ids(col)
+                self._collections[name] = col
+
+    @classmethod
+    def embedded(cls, path: str | Path) -> ChromaVectorIndex:
+        """A Chroma ``PersistentClient`` in ``path`` (no server needed)."""
+        import chromadb
+
+        Path(path).mkdir(parents=True, exist_ok=True)
+        try:
+            client = chromadb.PersistentClient(
+                path=str(path), settings=chromadb.Settings(anonymized_telemetry=False))
+        except Exception as exc:  # chromadb raises assorted errors; re-raised as ours
+            raise StoreError(f"Cannot open the vector store at {path} ({exc}). Check that the "
+                             "data directory is writable and not used by another process.") from exc
+        return cls(client, f"the vector store at {path}")
+
+    @classmethod
+    def server(cls, host: str, port: int) -> ChromaVectorIndex:
+        """A Chroma server (``chroma run --path DIR --port N``), for scale or several processes."""
+        import chromadb
+
+        try:
+            client = chromadb.HttpClient(host=host, port=port,
+                                         settings=chromadb.Settings(anonymized_telemetry=False))
+            client.heartbeat()
+        except Exception as exc:  # chromadb raises assorted transport errors; re-raised as ours
+            raise StoreError(f"Cannot reach the Chroma server at {host}:{port} ({exc}). Start it "
+                             "with `chroma run --path DIR --port N` or unset the server setting."
+                             ) from exc
+        return cls(client, f"the Chroma server at {host}:{port}")
+
+    def reset(self) -> None:
+        """Drop and recreate every collection (a shared test server between tests)."""
+        with self._guard("resetting its collections"):
+            for name in self.collections:
+                self._client.delete_collection(_PREFIX + name)
+        self.__init__(self._client, self._where)
+
+    def _guard(self, what: str):
+        return _Guard(self._where, what)
+
+    def _col(self, name: str):
+        try:
+            return self._collections[name]
+        except KeyError:
+            raise StoreError(f"Unknown memory kind {name!r}; expected one of "
+                             f"{self.collections}.") from None
+
+    def batch(self, ops):
+        if self._client is None:
+            raise StoreError(f"{self._where} is closed: open a new Kindred on the data dir.")
+        out: list[Any] = []
+        for op in ops:
+            with self._guard(type(op).__name__):
+                out.append(self._run(op))
+        return out
+
+    def _run(self, op) -> Any:
+        col = self._col(op.collection)
+        if isinstance(op, UpsertVectors):
+            if op.ids:
+                metas = [_clean({**(m or {}), "user_id": op.scope.key}) for m in op.metadatas]
+                col.upsert(ids=_ids(op.scope, op.ids), documents=list(op.texts),
+                           embeddings=np.asarray(op.vectors, dtype=np.float32).tolist(),
+                           metadatas=metas)
+            return None
+        if isinstance(op, QueryVectors):
+            res = col.query(query_embeddings=[np.asarray(op.vector, dtype=np.float32).tolist()],
+                            n_results=op.k, where=_scope(op.scope, op.where),
+                            include=["documents", "metadatas", "distances"])
+            return [VectorHit(id=_bare(i), text=d or "", similarity=1.0 - float(dist),
+                              metadata=m or {})
+                    for i, d, m, dist in zip(res["ids"][0], res["documents"][0],
+                                             res["metadatas"][0], res["distances"][0],
+                                             strict=True)]
+        if isinstance(op, GetVectors):
+            include = ["documents", "metadatas"] + (["embeddings"] if op.with_vectors else [])
+            res = col.get(ids=_ids(op.scope, op.ids) if op.ids is not None else None,
+                          where=_scope(op.scope, op.where), include=include)
+            items = []
+            for n, item_id in enumerate(res["ids"]):
+                item = {"id": _bare(item_id), "text": res["documents"][n],
+                        "metadata": res["metadatas"][n]}
+                if op.with_vectors:
+                    item["vector"] = np.asarray(res["embeddings"][n], dtype=np.float32)
+                items.append(item)
+            return items
+        if isinstance(op, UpdateVectorMetadata):
+            [item_id] = _ids(op.scope, [op.id])
+            if col.get(ids=[item_id], where=_scope(op.scope, None), include=[])["ids"]:
+                col.update(ids=[item_id], metadatas=[_clean({**op.metadata,
+                                                             "user_id": op.scope.key})])
+            return None
+        if isinstance(op, DeleteVectors):
+            if op.ids is None:
+                col.delete(where=_scope(op.scope, None))
+            elif op.ids:
+                col.delete(ids=_ids(op.scope, op.ids), where=_scope(op.scope, None))
+            return None
+        if isinstance(op, CountVectors):
+            return len(col.get(where=_scope(op.scope, None), include=[])["ids"])
+        raise StoreError(f"The vector index cannot run {type(op).__name__}.")
+
+    def close(self) -> None:
+        """Release Chroma's files (its SQLite and HNSW segments): without this an embedded client
+        keeps them open until the process ends, one set per memory opened (evaluations open one
+        per conversation). Safe to call twice."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+class _Guard:
+    """Chroma's exceptions as StoreError (its errors have no common base we could catch)."""
+
+    def __init__(self, where: str, what: str) -> None:
+        self._where, self._what = where, what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if exc is None or isinstance(exc, StoreError) or not isinstance(exc, Exception):
+            return False
+        raise StoreError(f"{self._where[0].upper()}{self._where[1:]} failed ({self._what}): "
+                         f"{type(exc).__name__}: {exc}. If several processes share this data "
+                         "dir, run a Chroma server for them (KINDRED_STORAGE__CHROMA_HOST); "
+                         "otherwise check the disk and the server.") from exc
+
+
+def _ids(scope: Scope, ids) -> list[str]:
+    return [f"{scope.key}{_SEP}{i}" for i in ids]
+
+
+def _bare(chroma_id: str) -> str:
+    return chroma_id.split(_SEP, 1)[1] if _SEP in chroma_id else chroma_id
+
+
+def _prefix_ids(col) -> None:
+    """Rewrite a collection of bare ids (schema 1) to scoped ids, page by page, then mark it."""
+    while True:
+        page = col.get(limit=_PAGE, include=["documents", "metadatas", "embeddings"])
+        old = [i for i in page["ids"] if _SEP not in i]
+        if not old:
+            break
+        at = [n for n, i in enumerate(page["ids"]) if _SEP not in i]
+        metas = [page["metadatas"][n] or {} for n in at]
+        col.upsert(ids=[f"{m.get('user_id', '')}{_SEP}{page['ids'][n]}"
+                        for n, m in zip(at, metas, strict=True)],
+                   documents=[page["documents"][n] for n in at],
+                   embeddings=[page["embeddings"][n] for n in at], metadatas=metas)
+        col.delete(ids=old)
+    col.modify(metadata={**(col.metadata or {}), "kindred_ids": _ID_SCHEME})
+
+
+def _clean(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """Chroma rejects empty lists in metadata."""
+    return {k: v for k, v in meta.items() if not (isinstance(v, (list, tuple)) and not v)}
+
+
+def _scope(scope: Scope, where: Mapping[str, Any] | None) -> dict:
+    if not scope.user:
+        raise StoreError("A vector operation was attempted without a user id.")
+    clause = {"user_id": scope.key}
+    if not where:
+        return clause
+    return {"$and": [clause, *({k: v} for k, v in where.items())]}
