@@ -6,6 +6,7 @@ what the Python API would give a developer.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -15,19 +16,37 @@ from rich.table import Table
 
 from agent.kindred import Kindred
 from agent.reply import Reply, Retraction
+from agent.validation import for_terminal
 from memory.errors import KindredError
 
-__all__ = ["HELP", "ChatLoop"]
+__all__ = ["HELP", "ChatLoop", "plural"]
+
+_KEEP_TRACES = 10
 
 HELP = """Commands:
   /feedback TEXT  correct my last reply (I will remember the correction)
   /memory         what I remember about you
   /persona        what I know about you (traits), with ids
-  /why            why I said what I said (what was retrieved, the scores, the prompt)
+  /persona edit ID TEXT   correct a trait (the old wording stays in its history)
+  /persona delete ID      delete a trait for good
+  /why [N]        why I said what I said N replies ago (default 1: the last; what was
+                  retrieved, the scores, the prompt, a withdrawn draft)
   /end            end this session (it becomes a long-term memory now)
   /forget         forget everything about you (asks to confirm)
   /help           this list
   /quit           leave (your memory is kept)"""
+
+
+def _show(text: str) -> str:
+    """Stored or generated text as the terminal may show it: no markup, no control characters."""
+    return escape(for_terminal(text))
+
+
+def plural(n: int, word: str) -> str:
+    """"1 correction", "2 corrections", "2 replies"."""
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {word[:-1]}ies" if word.endswith("y") and word[-2] not in "aeiou" else f"{n} {word}s"
 
 
 def _when(ts: float | None) -> str:
@@ -42,7 +61,7 @@ class ChatLoop:
     def __init__(self, bot: Kindred, user_id: str, console: Console | None = None) -> None:
         self.bot, self.user_id = bot, user_id
         self.console = console or Console(highlight=False)
-        self.last: Reply | None = None
+        self.replies: deque[Reply] = deque(maxlen=_KEEP_TRACES)
         self._commands: dict[str, Callable[[str], bool]] = {
             "/help": self._help, "/quit": self._quit, "/exit": self._quit,
             "/feedback": self._feedback, "/memory": self._memory, "/persona": self._persona,
@@ -50,11 +69,11 @@ class ChatLoop:
 
     def run(self) -> None:
         c = self.console
-        c.print(f"[bold]Kindred[/] is listening, {escape(self.user_id)}. "
+        c.print(f"[bold]Kindred[/] is listening, {_show(self.user_id)}. "
                 "Type [bold]/help[/] for commands, [bold]/quit[/] to leave.")
         while True:
             try:
-                line = c.input(f"[bold cyan]{escape(self.user_id)} ›[/] ")
+                line = c.input(f"[bold cyan]{_show(self.user_id)} ›[/] ")
             except (EOFError, KeyboardInterrupt):
                 c.print()
                 break
@@ -64,7 +83,7 @@ class ChatLoop:
                 if not self.handle(line.strip()):
                     break
             except KindredError as exc:
-                c.print(f"[bold red]error:[/] {escape(str(exc))}")
+                c.print(f"[bold red]error:[/] {_show(str(exc))}")
         c.print("[dim]Bye. Your memory is kept.[/]")
 
     def handle(self, line: str) -> bool:
@@ -73,7 +92,7 @@ class ChatLoop:
             command, _, rest = line.partition(" ")
             action = self._commands.get(command.lower())
             if action is None:
-                self.console.print(f"[yellow]Unknown command {escape(command)}.[/] Try /help.")
+                self.console.print(f"[yellow]Unknown command {_show(command)}.[/] Try /help.")
                 return True
             return action(rest.strip())
         self._say(line)
@@ -81,18 +100,21 @@ class ChatLoop:
 
     def _say(self, text: str) -> None:
         out = self.console.file
-        self.console.print(f"[bold magenta]{escape(self.bot.agent_name)} ›[/] ", end="")
+        self.console.print(f"[bold magenta]{_show(self.bot.agent_name)} ›[/] ", end="")
         for item in self.bot.stream(self.user_id, text):
             if isinstance(item, Reply):
-                self.last = item
+                self.replies.append(item)
             elif isinstance(item, Retraction):
                 # the draft stays on screen (a terminal cannot unprint); say it was withdrawn
                 self.console.print()
-                self.console.print("[dim](withdrawn: it contradicted who I am; /why says how)[/]")
-                self.console.print(f"[bold magenta]{escape(self.bot.agent_name)} ›[/] ",
+                why = {"persona_check": "it contradicted who I am",
+                       "repeat": "it repeated what I said before",
+                       "prompt_leak": "it copied my instructions"}.get(item.reason, item.reason)
+                self.console.print(f"[dim](withdrawn: {why}; /why says more)[/]")
+                self.console.print(f"[bold magenta]{_show(self.bot.agent_name)} ›[/] ",
                                    end="")
             else:
-                out.write(item)
+                out.write(for_terminal(item))
                 out.flush()
         self.console.print()
 
@@ -109,10 +131,10 @@ class ChatLoop:
             return True
         receipt = self.bot.feedback(self.user_id, text)
         self.console.print(f"[green]Noted.[/] Next time you ask something like "
-                           f"“{escape(receipt.request)}”, I will keep in mind: "
-                           f"“{escape(receipt.feedback)}”.")
+                           f"“{_show(receipt.request)}”, I will keep in mind: "
+                           f"“{_show(receipt.feedback)}”.")
         if receipt.trait:
-            self.console.print(f"[green]Also noted about you:[/] {escape(receipt.trait)}")
+            self.console.print(f"[green]Also noted about you:[/] {_show(receipt.trait)}")
         return True
 
     def _memory(self, _: str) -> bool:
@@ -126,19 +148,26 @@ class ChatLoop:
         table.add_column("summary")
         table.add_column("topics")
         for ev in view.events:
-            table.add_row(_when(ev.ts), ev.session_id, escape(ev.summary),
+            table.add_row(_when(ev.ts), ev.session_id, _show(ev.summary),
                           ", ".join(ev.topics[:6]))
         self.console.print(table if view.events else "No past sessions yet.")
         current = view.session_id or "none open"
-        self.console.print(f"This session ({current}): {len(view.session_turns)} turns; "
-                           f"{view.turn_count} turns stored in all; "
-                           f"{len(view.feedback)} corrections remembered.")
+        self.console.print(f"This session ({current}): {plural(len(view.session_turns), 'turn')}; "
+                           f"{plural(view.turn_count, 'turn')} stored in all; "
+                           f"{plural(len(view.feedback), 'correction')} remembered.")
         for fb in view.feedback:
-            self.console.print(f"  correction for “{escape(fb.request)}”: "
-                               f"{escape(fb.feedback)}")
+            self.console.print(f"  correction for “{_show(fb.request)}”: "
+                               f"{_show(fb.feedback)}")
         return True
 
-    def _persona(self, _: str) -> bool:
+    def _persona(self, rest: str) -> bool:
+        action, _, args = rest.partition(" ")
+        if action in ("edit", "delete"):
+            return self._persona_change(action, args.strip())
+        if action:
+            self.console.print("[yellow]Usage:[/] /persona, /persona edit ID TEXT, "
+                               "/persona delete ID")
+            return True
         if not self.bot.known_user(self.user_id):
             self.console.print("I don't know anything about you yet.")
             return True
@@ -151,18 +180,45 @@ class ChatLoop:
             table.add_column(col)
         for t in traits:
             status = "current" if t.status == "active" else f"until {_when(t.valid_to)}"
-            table.add_row(t.id[:11], escape(t.text), t.subject, str(t.count), t.tier, status)
+            table.add_row(t.id[:11], _show(t.text), t.subject, str(t.count), t.tier, status)
+        # short ids are unique prefixes of the full ones: /persona edit and delete take them
         self.console.print(table)
         return True
 
-    def _why(self, _: str) -> bool:
-        if self.last is None:
+    def _persona_change(self, action: str, args: str) -> bool:
+        ref, _, text = args.partition(" ")
+        if not ref or (action == "edit" and not text.strip()):
+            self.console.print(f"[yellow]Usage:[/] /persona {action} ID"
+                               + (" TEXT" if action == "edit" else "") + " (ids: /persona)")
+            return True
+        if action == "edit":
+            fixed = self.bot.correct_trait(self.user_id, ref, text.strip())
+            self.console.print(f"[green]Corrected:[/] {_show(fixed.text)} [dim]({fixed.id[:11]})[/]")
+        else:
+            self.bot.delete_trait(self.user_id, ref)
+            self.console.print(f"[green]Deleted[/] {_show(ref)}.")
+        return True
+
+    def _why(self, rest: str) -> bool:
+        back = rest.strip() or "1"
+        if not back.isdigit() or int(back) < 1:
+            self.console.print("[yellow]Usage:[/] /why [N] (N replies ago; 1 is the last)")
+            return True
+        if not self.replies:
             self.console.print("Nothing to explain yet: say something first.")
             return True
-        self.console.print(escape(self.last.trace.explain()))
+        if int(back) > len(self.replies):
+            self.console.print(f"I keep the last {plural(len(self.replies), 'reply')} of this "
+                               f"chat; /why {len(self.replies)} is the oldest.")
+            return True
+        reply = self.replies[-int(back)]
+        self.console.print(_show(reply.trace.explain()))
+        for draft in (reply.trace.reply_review, reply.trace.persona_check):
+            if draft is not None and draft.first_reply:
+                self.console.print(f"[dim]Withdrawn draft:[/] {_show(draft.first_reply)}")
         self.console.print("[dim]Prompt sent to the model:[/]")
-        for m in self.last.trace.messages:
-            self.console.print(f"[bold]{m['role']}[/]: {escape(m['content'])}")
+        for m in reply.trace.messages:
+            self.console.print(f"[bold]{m['role']}[/]: {_show(m['content'])}")
         return True
 
     def _end(self, _: str) -> bool:
@@ -170,15 +226,15 @@ class ChatLoop:
         if event is None:
             self.console.print("There was nothing in this session to remember.")
         else:
-            self.console.print(f"[green]Session ended and remembered:[/] {escape(event.summary)}")
+            self.console.print(f"[green]Session ended and remembered:[/] {_show(event.summary)}")
         return True
 
     def _forget(self, _: str) -> bool:
         answer = self.console.input(f"Type [bold]yes[/] to forget everything about "
-                                    f"{escape(self.user_id)}: ")
+                                    f"{_show(self.user_id)}: ")
         if answer.strip().lower() == "yes":
             self.bot.forget(self.user_id)
-            self.last = None
+            self.replies.clear()
             self.console.print("[green]Done: I have forgotten everything about you.[/]")
         else:
             self.console.print("Nothing was forgotten.")

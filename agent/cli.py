@@ -106,13 +106,37 @@ def _graph() -> None:
     print(draw_mermaid())
 
 
+def _existing(data_dir: Path | None) -> Path:
+    """The data dir a memory command reads; it must exist (these commands never create one)."""
+    from agent.settings import Settings
+
+    path = Path(data_dir or Settings().data_dir).expanduser()
+    if not (path / "kindred.db").is_file():
+        _err.print(f"[bold red]error:[/] there is no Kindred memory at {path}: chat first "
+                   "(`kindred chat`), or point --data-dir at the folder that holds it.")
+        raise typer.Exit(1)
+    return path
+
+
+def _known_or_exit(bot, user: str) -> None:
+    if bot.known_user(user):
+        return
+    users = bot.users()
+    listed = ", ".join(users[:20]) + (f" and {len(users) - 20} more" if len(users) > 20 else "")
+    _err.print(f"[bold red]error:[/] Kindred has no memory of user {user!r}. "
+               + (f"Known users: {listed}." if users else "It holds no user yet."))
+    raise typer.Exit(1)
+
+
 @_memory_app.command("show")
 def _memory_show(user: str = _USER, data_dir: Path | None = _DATA) -> None:
-    """Show what Kindred remembers about a user."""
+    """Show what Kindred remembers about a user (exit 1 for an unknown user)."""
     from agent.chat_loop import ChatLoop
 
+    path = _existing(data_dir)
     try:
-        with _open(data_dir, "fake") as bot:
+        with _open(path, "fake") as bot:
+            _known_or_exit(bot, user)
             loop = ChatLoop(bot, user, _console)
             loop.handle("/memory")
             loop.handle("/persona")
@@ -123,12 +147,14 @@ def _memory_show(user: str = _USER, data_dir: Path | None = _DATA) -> None:
 
 @_memory_app.command("forget")
 def _memory_forget(user: str = typer.Option(..., "--user", "-u"), data_dir: Path | None = _DATA,
-                  yes: bool = typer.Option(False, "--yes", help="do not ask to confirm")) -> None:
+                   yes: bool = typer.Option(False, "--yes", help="do not ask to confirm")) -> None:
     """Delete every trace of a user from every store."""
+    path = _existing(data_dir)
     if not yes and not typer.confirm(f"Forget everything about {user}?"):
-        raise typer.Exit(1)
+        _console.print("Nothing was removed.")
+        return
     try:
-        with _open(data_dir, "fake") as bot:
+        with _open(path, "fake") as bot:
             held = bot.forget(user)
     except KindredError as exc:
         _err.print(f"[bold red]error:[/] {exc}")

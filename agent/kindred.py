@@ -19,6 +19,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 from pydantic import ValidationError
 
+from agent.model_guard import GuardedChatModel
 from agent.models import is_capable, make_chat_model, model_label
 from agent.reply import FeedbackReceipt, MemoryView, Recall, Reply, Retraction, Utterance
 from agent.settings import Settings
@@ -39,7 +41,7 @@ from memory.embeddings import Embedder, default_embedder
 from memory.errors import ConfigurationError, InvalidInputError, UnknownUserError
 from memory.events import ExtractiveSummariser, LLMSummariser
 from memory.hub import MemoryHub
-from memory.scope import Scope
+from memory.scope import DEFAULT_TENANT, Scope
 from memory.types import Event, Turn
 from personas.bank import PersonaBank, Trait
 from personas.cards import load_card
@@ -48,9 +50,10 @@ from personas.extract import HybridTraitExtractor, LLMTraitExtractor, RuleTraitE
 __all__ = ["Kindred"]
 
 _SENTINEL = object()
-# Nodes whose model tokens reach the caller: the reply, and its regeneration when the first draft
-# contradicted the agent's persona (a Retraction separates the two drafts).
-_STREAMED_NODES = ("generate", "check_persona")
+# Nodes whose model tokens reach the caller: the reply, and its regenerations when the draft
+# repeated itself or contradicted the agent's persona (a Retraction separates the drafts).
+_STREAMED_NODES = ("generate", "review", "check_persona")
+_REGENERATED = {"review": "repeat", "check_persona": "persona_check"}
 
 
 class Kindred:
@@ -91,6 +94,7 @@ class Kindred:
     def _build_services(self, s: Settings, chat_model: BaseChatModel) -> Services:
         """The graph's parts: extractors and summariser chosen by the settings and the model."""
         capable = is_capable(chat_model)
+        chat_model = GuardedChatModel(inner=chat_model, label=model_label(chat_model))
         summariser_kind, extractor = s.generation.summariser.kind, s.personas.extractor
         use_llm_summary = summariser_kind == "llm" or (summariser_kind == "auto" and capable)
         use_llm_traits = extractor == "llm" or (extractor == "auto" and capable)
@@ -129,28 +133,75 @@ class Kindred:
         """
         user_id = check_user_id(user_id)
         text = check_text(text, max_chars=self.settings.limits.max_message_chars)
-        now = check_time(at, default=time.time())
-        return self._stream_turn(user_id, text, now)
+        return self._stream_turn(user_id, text, self._check_at(at))
 
-    def _stream_turn(self, user_id: str, text: str, now: float
+    def _check_at(self, at: Any) -> float | None:
+        """``at`` as seconds, refused when out of range or ahead of the server clock; None when
+        not given: the turn's time is then read inside the user's lock (see :meth:`_time_of`)."""
+        return check_time(at, default=None,
+                          latest=time.time() + self.settings.limits.future_tolerance_s)
+
+    def _at_or_now(self, at: Any) -> float:
+        """For calls that store nothing in the thread: ``at`` checked, or now."""
+        seconds = self._check_at(at)
+        return time.time() if seconds is None else seconds
+
+    def _time_of(self, at: float | None, thread: dict[str, Any]) -> float:
+        """The time of a run, read while holding the user's lock: turns of one user queue, and a
+        turn a few milliseconds behind the last one (two clients, one user) is put just after it
+        instead of being refused."""
+        now = time.time() if at is None else at
+        last = thread.get("last_ts")
+        if last is not None and now < last <= now + self.settings.limits.clock_skew_s:
+            return last
+        return now
+
+    @contextmanager
+    def _undo_on_failure(self, user_id: str, done: list[bool] | None = None
+                         ) -> Iterator[dict[str, Any]]:
+        """Put the user's thread back as it was when a run fails half-way (the model is down, a
+        store fails), so the turn can simply be sent again: its turn ids are derived from the
+        thread, so a retry overwrites whatever the failed run wrote instead of adding to it.
+        ``done[0]`` set by the caller means the run finished its writes: nothing is undone."""
+        config = thread_config(user_id)
+        before = self.graph.get_state(config)
+        try:
+            yield dict(before.values)
+        except BaseException:
+            if not (done and done[0]):
+                if before.values:
+                    self.graph.update_state(before.config, before.values, as_node="write_back")
+                else:
+                    self._checkpointer.delete_thread(config["configurable"]["thread_id"])
+            raise
+
+    def _stream_turn(self, user_id: str, text: str, at: float | None
                      ) -> Iterator[str | Retraction | Reply]:
-        with self._lock(user_id):
+        done = [False]
+        with self._lock(user_id), self._undo_on_failure(user_id, done) as thread:
+            now = self._time_of(at, thread)
             state = None
             last_node = None
             for mode, data in self.graph.stream(
                     {"kind": "turn", "text": text}, thread_config(user_id),
                     context=TurnContext(user_id=user_id, now=now),
-                    stream_mode=["messages", "values"]):
+                    stream_mode=["messages", "custom", "values"]):
                 if mode == "messages":
                     chunk, meta = data
                     node = meta.get("langgraph_node")
                     if node in _STREAMED_NODES and chunk.content:
                         if node != last_node and last_node is not None:
-                            yield Retraction()  # the regenerated reply replaces the draft
+                            # the regenerated reply replaces the draft
+                            yield Retraction(reason=_REGENERATED.get(node, "persona_check"))
                         last_node = node
                         yield str(chunk.content)
-                else:
+                elif mode == "custom" and "revision" in data:
+                    yield Retraction(reason=data.get("reason", "prompt_leak"))  # cleaned draft
+                    yield data["revision"]
+                    last_node = "revision"
+                elif mode == "values":
                     state = data
+                    done[0] = bool(data.get("stored_turn_ids"))
             yield self._reply(user_id, state)
 
     def _reply(self, user_id: str, state: dict[str, Any]) -> Reply:
@@ -170,30 +221,73 @@ class Kindred:
             raise InvalidInputError("utterances must be a list of Utterance or dicts.")
         if not utterances:
             return []
-        batch: list[Said] = []
+        limits = self.settings.limits
+        if len(utterances) > limits.max_ingest_utterances:
+            raise InvalidInputError(
+                f"{len(utterances):,} utterances in one ingest, more than the limit of "
+                f"{limits.max_ingest_utterances:,}: send them in several calls, in time order "
+                "(or raise KINDRED_LIMITS__MAX_INGEST_UTTERANCES).")
+        checked: list[tuple[Utterance, str, float | None]] = []
+        size = 0
         for n, raw in enumerate(utterances):
             try:
                 utt = raw if isinstance(raw, Utterance) else Utterance.model_validate(raw)
             except ValidationError as exc:
                 raise InvalidInputError(f"Utterance {n} is malformed: {exc}") from exc
-            text = check_text(utt.text, max_chars=self.settings.limits.max_message_chars,
+            text = check_text(utt.text, max_chars=limits.max_message_chars,
                               what=f"text of utterance {n}")
-            ts = check_time(utt.at, default=time.time())
+            check_text(utt.speaker, max_chars=128, what=f"speaker of utterance {n}")
+            size += len(text)
+            if size > limits.max_ingest_chars:
+                raise InvalidInputError(
+                    f"This ingest holds more than {limits.max_ingest_chars:,} characters: send "
+                    "the utterances in several calls (or raise KINDRED_LIMITS__MAX_INGEST_CHARS).")
+            checked.append((utt, text, self._check_at(utt.at)))
+        with self._lock(user_id), self._undo_on_failure(user_id) as thread:
+            batch = self._timed_batch(checked, thread)
+            ids: list[str] = []
+            for piece in self._pieces(batch):
+                state = self.graph.invoke({"kind": "observe", "text": "", "batch": piece},
+                                          thread_config(user_id),
+                                          context=TurnContext(user_id=user_id, now=piece[0].ts))
+                ids += state["stored_turn_ids"]
+        return ids
+
+    def _pieces(self, batch: list[Said]) -> Iterator[list[Said]]:
+        """The batch as graph runs: a new run at every gap longer than β (so a replay ends its
+        sessions exactly where chat would), and at most ``ingest_chunk`` utterances per run, so a
+        long replay takes turns with other users' work (the stores, the parser and the embedder
+        are shared) instead of holding them for the whole batch."""
+        beta, size = self.settings.session.beta_s, self.settings.limits.ingest_chunk
+        piece: list[Said] = []
+        for said in batch:
+            if piece and (len(piece) >= size or said.ts - piece[-1].ts > beta):
+                yield piece
+                piece = []
+            piece.append(said)
+        if piece:
+            yield piece
+
+    def _timed_batch(self, checked: list[tuple[Utterance, str, float | None]],
+                     thread: dict[str, Any]) -> list[Said]:
+        """The utterances with their times (now, read in the lock, for those without one), in
+        order, checked against each other before anything is stored."""
+        batch: list[Said] = []
+        for n, (utt, text, at) in enumerate(checked):
+            ts = self._time_of(at, thread) if not batch else (at if at is not None
+                                                              else batch[-1].ts)
             if batch and ts < batch[-1].ts:
                 raise InvalidInputError(f"Utterance {n} is dated before utterance {n - 1}: "
                                         "give utterances in time order.")
             batch.append(Said(role=utt.role, speaker=utt.speaker, text=text, ts=ts))
-        with self._lock(user_id):
-            state = self.graph.invoke({"kind": "observe", "text": "", "batch": batch},
-                                      thread_config(user_id),
-                                      context=TurnContext(user_id=user_id, now=batch[0].ts))
-        return list(state["stored_turn_ids"])
+        return batch
 
     def end_session(self, user_id: str, *, at: Any = None) -> Event | None:
         """End the user's session now: it is summarised into a long-term event (returned)."""
         user_id = check_user_id(user_id)
-        now = check_time(at, default=time.time())
-        with self._lock(user_id):
+        at_s = self._check_at(at)
+        with self._lock(user_id), self._undo_on_failure(user_id) as thread:
+            now = self._time_of(at_s, thread)
             state = self.graph.invoke({"kind": "end_session", "text": ""},
                                       thread_config(user_id),
                                       context=TurnContext(user_id=user_id, now=now))
@@ -204,8 +298,9 @@ class Kindred:
         user_id = check_user_id(user_id)
         text = check_text(text, max_chars=self.settings.limits.max_message_chars,
                           what="feedback")
-        now = check_time(at, default=time.time())
-        with self._lock(user_id):
+        at_s = self._check_at(at)
+        with self._lock(user_id), self._undo_on_failure(user_id) as thread:
+            now = self._time_of(at_s, thread)
             state = self.graph.invoke({"kind": "feedback", "text": text},
                                       thread_config(user_id),
                                       context=TurnContext(user_id=user_id, now=now))
@@ -219,7 +314,7 @@ class Kindred:
         it say" tools)."""
         user_id = check_user_id(user_id)
         text = check_text(text, max_chars=self.settings.limits.max_message_chars)
-        now = check_time(at, default=time.time())
+        now = self._at_or_now(at)
         with self._lock(user_id):
             values = dict(self.graph.get_state(thread_config(user_id)).values)
             state = self._preview_graph.invoke(
@@ -238,7 +333,7 @@ class Kindred:
                            what="query")
         if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 0):
             raise InvalidInputError(f"k must be a non-negative integer, got {k!r}.")
-        now = check_time(at, default=time.time())
+        now = self._at_or_now(at)
         if min_score is not DEFAULT and min_score is not None and not isinstance(min_score,
                                                                                 (int, float)):
             raise InvalidInputError(f"min_score must be a number or None, got {min_score!r}.")
@@ -271,6 +366,10 @@ class Kindred:
                     or self.personas.list(user_id, include_history=True)
                     or self.memory.feedback.list(user_id))
 
+    def users(self) -> list[str]:
+        """The ids of every user Kindred holds memory of, sorted."""
+        return sorted(s.user for s in self.memory.stores.records.scopes(tenant=DEFAULT_TENANT))
+
     def _require_user(self, user_id: str) -> str:
         user_id = check_user_id(user_id)
         if not self.known_user(user_id):
@@ -301,7 +400,7 @@ class Kindred:
         user_id = self._require_user(user_id)
         text = check_text(text, max_chars=500, what="trait")
         with self._lock(user_id):
-            return self.personas.correct(user_id, trait_id, text, check_time(at, default=time.time()))
+            return self.personas.correct(user_id, trait_id, text, self._at_or_now(at))
 
     def delete_trait(self, user_id: str, trait_id: str) -> None:
         """Delete one trait for good."""

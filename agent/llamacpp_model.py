@@ -117,13 +117,18 @@ class LlamaCppChatModel(BaseChatModel):
                 **kwargs: Any) -> Iterator[ChatGenerationChunk]:
         self.load()
         chat = [{"role": ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
+        # greedy unless the caller asks for sampling (a retry after a repeated reply does: the
+        # same prompt decoded greedily gives the same words again); seeded, so still repeatable
+        temperature = float(kwargs.get("temperature") or 0.0)
+        sampling = {"temperature": temperature, "top_k": 40, "top_p": 0.95} if temperature > 0 \
+            else {"temperature": 0.0, "top_k": 1}
         with self._lock:
             try:
                 self._llm.reset()  # greedy output must not depend on the previous prompt's cache
                 pieces = self._llm.create_chat_completion(
-                    messages=chat, max_tokens=self.max_new_tokens, temperature=0.0, top_k=1,
+                    messages=chat, max_tokens=self.max_new_tokens,
                     repeat_penalty=self.repetition_penalty, stop=stop or None, stream=True,
-                    seed=0)
+                    seed=int(kwargs.get("seed") or 0), **sampling)
                 for part in pieces:
                     piece = part["choices"][0]["delta"].get("content") or ""
                     if piece:

@@ -68,7 +68,9 @@ def _openai(model: str, settings: Settings) -> BaseChatModel:
                                     "`pip install 'kindred[openai]'`.") from exc
     key = (settings.api_key.get_secret_value() if settings.api_key
            else os.environ.get("OPENAI_API_KEY", "not-needed-for-local-servers"))
-    kwargs: dict[str, Any] = {"model": model, "api_key": key}
+    kwargs: dict[str, Any] = {"model": model, "api_key": key,
+                              "timeout": settings.generation.timeout_s,
+                              "max_retries": settings.generation.max_retries}
     if settings.base_url:
         kwargs["base_url"] = settings.base_url
     return ChatOpenAI(**kwargs)

@@ -32,13 +32,15 @@ class Utterance(BaseModel):
 
 class Retraction(BaseModel):
     """In a stream: the tokens sent so far were a draft the agent withdrew; the tokens that follow
-    replace it. Sent when the draft contradicted the agent's persona card and was regenerated, so a
-    client can clear the draft instead of showing two answers; the final ``Reply`` holds only the
-    revision."""
+    replace it, so a client can clear the draft instead of showing two answers; the final
+    ``Reply`` holds only the revision."""
 
-    reason: str = Field(default="persona_check",
-                        description="why: persona_check (the draft contradicted the agent's persona; "
-                                    "Reply.trace.persona_check says how)")
+    reason: Literal["persona_check", "repeat", "prompt_leak"] = Field(
+        default="persona_check",
+        description="why: persona_check (the draft contradicted the agent's persona; "
+                    "Reply.trace.persona_check says how), repeat (it repeated an earlier reply and "
+                    "was regenerated), prompt_leak (it copied the prompt's instructions: the "
+                    "revision is the draft without them); Reply.trace.reply_review says more")
 
 
 class Reply(BaseModel):

@@ -22,18 +22,13 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Request
+from fastapi_offline import FastAPIOffline
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.http_errors import BodyLimit, ErrorOut, error_line, install_error_shape
 from agent.kindred import Kindred
 from agent.reply import FeedbackReceipt, MemoryView, Reply, Retraction, Utterance
-from memory.errors import (
-    ConfigurationError,
-    InvalidInputError,
-    KindredError,
-    ModelUnavailableError,
-    UnknownUserError,
-)
 from memory.types import Event
 from personas.bank import Trait
 
@@ -42,9 +37,6 @@ __all__ = ["API_PREFIX", "EndSessionIn", "ForgetOut", "IngestIn", "IngestOut", "
 
 API_PREFIX = "/v1"
 
-_STATUS: tuple[tuple[type[KindredError], int], ...] = (
-    (InvalidInputError, 422), (UnknownUserError, 404),
-    (ConfigurationError, 503), (ModelUnavailableError, 503), (KindredError, 500))
 
 
 class _Strict(BaseModel):
@@ -53,13 +45,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_AT = Field(default=None, description="when it was said: seconds since the epoch or an ISO-8601 "
+                                      "date-time (2026-12-01T09:30:00Z); default now")
+
+
 class MessageIn(_Strict):
     text: str = Field(description="the user's message")
-    at: float | None = Field(default=None, description="seconds since the epoch; default now")
+    at: float | str | None = _AT
 
 
 class EndSessionIn(_Strict):
-    at: float | None = None
+    at: float | str | None = _AT
 
 
 class IngestIn(_Strict):
@@ -68,7 +64,7 @@ class IngestIn(_Strict):
 
 class TraitIn(_Strict):
     text: str
-    at: float | None = None
+    at: float | str | None = _AT
 
 
 class IngestOut(BaseModel):
@@ -90,8 +86,19 @@ def create_app(bot: Kindred, *, token: str | None = None, owns_bot: bool = False
         if owns_bot:
             bot.close()
 
-    app = FastAPI(title="Kindred", version="0.1.0", lifespan=lifespan,
-                  description="A dialogue agent that remembers the people it talks to.")
+    # the docs' Swagger UI and ReDoc assets are served by the app itself: /docs works offline
+    app = FastAPIOffline(title="Kindred", version="0.1.0", lifespan=lifespan,
+                         description="A dialogue agent that remembers the people it talks to.",
+                         responses={code: {"model": ErrorOut, "description": what}
+                                    for code, what in ((401, "no or wrong token"),
+                                                       (404, "unknown user or route"),
+                                                       (413, "body too large"),
+                                                       (422, "bad input: nothing stored"),
+                                                       (500, "unexpected failure (error id)"),
+                                                       (503, "model, store or settings "
+                                                             "unavailable"))})
+    install_error_shape(app)
+    app.add_middleware(BodyLimit, max_bytes=bot.settings.service.max_body_bytes)
 
     def _auth(authorization: str | None = Header(default=None)) -> None:
         if token is None:
@@ -105,11 +112,6 @@ def create_app(bot: Kindred, *, token: str | None = None, owns_bot: bool = False
         return JSONResponse({"error": "Unauthorised",
                              "detail": "send 'Authorization: Bearer <KINDRED_SERVICE__TOKEN>'"},
                             status_code=401)
-
-    @app.exception_handler(KindredError)
-    async def _kindred_error(request: Request, exc: KindredError) -> JSONResponse:
-        status = next(code for kind, code in _STATUS if isinstance(exc, kind))
-        return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=status)
 
     @app.get("/health")
     def health() -> dict[str, Any]:
@@ -182,14 +184,20 @@ def _trait(trait: Trait) -> dict[str, Any]:
 
 
 def _ndjson(items: Iterator[str | Retraction | Reply]) -> Iterator[bytes]:
-    for item in items:
-        if isinstance(item, Reply):
-            payload: dict[str, Any] = {"reply": item.model_dump(mode="json")}
-        elif isinstance(item, Retraction):
-            payload = {"retract": item.model_dump(mode="json")}
-        else:
-            payload = {"token": item}
-        yield (json.dumps(payload) + "\n").encode()
+    """The stream as NDJSON lines. A failure after the first line ends the stream with one
+    ``{"error": {"error", "detail"}}`` line and a clean end of the response (the status line was
+    sent already), so the client knows, and the connection stays usable."""
+    try:
+        for item in items:
+            if isinstance(item, Reply):
+                payload: dict[str, Any] = {"reply": item.model_dump(mode="json")}
+            elif isinstance(item, Retraction):
+                payload = {"retract": item.model_dump(mode="json")}
+            else:
+                payload = {"token": item}
+            yield (json.dumps(payload) + "\n").encode()
+    except Exception as exc:  # the status line is sent: end the stream with the error, cleanly
+        yield error_line(exc)
 
 
 def app_from_settings() -> FastAPI:

@@ -76,6 +76,14 @@ class LimitsConfig(ComponentConfig):
     """Bounds on what one call may hand Kindred."""
 
     max_message_chars: int = Field(default=20_000, ge=1, description="characters per message")
+    max_ingest_utterances: int = Field(default=500, ge=1, description="utterances per ingest call")
+    max_ingest_chars: int = Field(default=500_000, ge=1, description="characters per ingest call")
+    ingest_chunk: int = Field(default=64, ge=1, description="utterances stored per step of an "
+                                                            "ingest (others' turns run between)")
+    future_tolerance_s: float = Field(default=300.0, ge=0, description="how far ahead of this "
+                                                                       "server's clock `at` may be")
+    clock_skew_s: float = Field(default=2.0, ge=0, description="a turn this far behind the last "
+                                                               "one is put just after it")
 
 
 class ServiceConfig(ComponentConfig):
@@ -83,6 +91,8 @@ class ServiceConfig(ComponentConfig):
 
     token: SecretStr | None = Field(
         default=None, description="bearer token the HTTP service requires (none: open on its host)")
+    max_body_bytes: int = Field(default=4_000_000, ge=1_000,
+                                description="a larger request body is refused (413) unread")
 
 
 class Settings(BaseSettings):

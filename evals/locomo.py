@@ -198,9 +198,9 @@ def evaluate_locomo(convs: Sequence[LocomoConversation], ks: Sequence[int], *,
                     by_cat.setdefault(q.category, {kk: [] for kk in ks})[k].append(r)
                 if progress:
                     progress(conv.sample_id, 1)
-            for name, rankings in _baselines(bot, user_id, to_dia, conv.questions, qvecs,
+            for name, ranked_by in _baselines(bot, user_id, to_dia, conv.questions, qvecs,
                                              kmax).items():
-                for q, ranked in zip(conv.questions, rankings, strict=True):
+                for q, ranked in zip(conv.questions, ranked_by, strict=True):
                     for k in ks:
                         systems[name][k].append(recall_at_k(ranked, q.gold, k))
             bot.close()

@@ -22,9 +22,10 @@ from evals.script import Expectation, Script, parse_gap
 from agent.models import FAKE_REPLIES
 from agent.reply import Reply, Utterance
 from graphs import prompts
+from graphs.reply_review import instruction_text, leaked_sentences, repeats
 from memory.errors import InvalidInputError
 
-__all__ = ["Outcome", "run_script"]
+__all__ = ["Outcome", "reply_stats", "run_script"]
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def _judge(judge: BaseChatModel | None, rubric: str, request: str, reply: str
 
 
 def _check(bot, user: str, exp: Expectation, reply: Reply | None, request: str,
-           judge: BaseChatModel | None) -> tuple[bool | None, str]:
+           judge: BaseChatModel | None, canned: bool = False) -> tuple[bool | None, str]:
     kind, value = exp.kind, exp.value
     if kind == "memory_contains":
         return _contains(_memory_texts(bot, user), value)
@@ -100,6 +101,8 @@ def _check(bot, user: str, exp: Expectation, reply: Reply | None, request: str,
             recalled.append(reply.trace.feedback.feedback)
         found, detail = _contains(recalled, value)
         return (found if kind == "retrieved_contains" else not found), detail
+    if kind in ("reply_contains", "reply_matches") and canned:
+        return None, "skipped: the fake model's canned replies (run with --model local or another)"
     if kind == "reply_contains":
         return value.lower() in reply.text.lower(), f"reply: {reply.text[:120]!r}"
     if kind == "reply_matches":
@@ -113,11 +116,13 @@ def run_script(script: Script, *, make_bot: Callable[[Path, BaseChatModel | None
     """Run ``script`` on a bot from ``make_bot(data_dir, chat_model)``; ``chat_model`` None → the
     fake model with the script's ``replies``. Returns the outcomes and a summary."""
     model = chat_model or FakeListChatModel(responses=list(script.replies or FAKE_REPLIES))
+    canned = chat_model is None and not script.replies  # replies nobody wrote for this script
     outcomes: list[Outcome] = []
     replies: list[dict[str, Any]] = []
     now = script.start.timestamp()
     with tempfile.TemporaryDirectory(prefix="kindred-script-") as tmp:
         bot = make_bot(Path(tmp) / "data", model)
+        agent = bot.agent_name
         try:
             for i, step in enumerate(script.steps):
                 body = step.body
@@ -133,7 +138,8 @@ def run_script(script: Script, *, make_bot: Callable[[Path, BaseChatModel | None
                     request = body.text
                     if body.agent is None:
                         reply = bot.chat(body.user, body.text, at=now)
-                        replies.append({"step": i, "user": body.user, "text": reply.text})
+                        replies.append({"step": i, "user": body.user, "text": reply.text,
+                                        "session": reply.session_id})
                     else:
                         bot.ingest(body.user, [
                             Utterance(speaker=body.user, text=body.text, at=now),
@@ -147,7 +153,7 @@ def run_script(script: Script, *, make_bot: Callable[[Path, BaseChatModel | None
                 elif step.kind == "forget":
                     bot.forget(body.user)
                 for exp in getattr(body, "expect", []):
-                    passed, detail = _check(bot, body.user, exp, reply, request, judge)
+                    passed, detail = _check(bot, body.user, exp, reply, request, judge, canned)
                     outcomes.append(Outcome(i, script.lines[i] if i < len(script.lines) else 0,
                                             step.kind, body.user, exp.kind, exp.value, passed,
                                             detail))
@@ -160,4 +166,20 @@ def run_script(script: Script, *, make_bot: Callable[[Path, BaseChatModel | None
     return {"name": script.name, "steps": len(script.steps),
             "expectations": len(outcomes), "passed": passed, "failed": failed,
             "skipped": len(outcomes) - passed - failed,
-            "outcomes": [o.as_dict() for o in outcomes], "replies": replies}
+            "outcomes": [o.as_dict() for o in outcomes], "replies": replies,
+            "reply_stats": reply_stats(replies, agent)}
+
+
+def reply_stats(replies: list[dict[str, Any]], agent_name: str) -> dict[str, int]:
+    """How many generated replies repeat an earlier reply of their session, and how many copy
+    the reply prompt's instructions (the review rules of :mod:`graphs.reply_review`)."""
+    templates = prompts.REPLY_TEMPLATES
+    earlier: dict[tuple[str, str], list[str]] = {}
+    repeated = leaked = 0
+    for r in replies:
+        key = (r["user"], r.get("session", ""))
+        repeated += repeats(r["text"], earlier.get(key, [])) is not None
+        earlier.setdefault(key, []).append(r["text"])
+        leaked += bool(leaked_sentences(r["text"], instruction_text(
+            templates, agent_name=agent_name, user_name=r["user"], max_words="60")))
+    return {"replies": len(replies), "repeats": repeated, "leaks": leaked}

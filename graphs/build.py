@@ -3,13 +3,15 @@
 One graph, entry points chosen by the run's ``kind``::
 
     turn:        perceive → [consolidate | capture_feedback] → extract_persona → retrieve
-                 → generate → check_persona → write_back
-                 (capture_feedback: the turn corrects the last reply; check_persona regenerates
-                 once when the reply contradicts the agent's card or established traits)
+                 → generate → review → check_persona → write_back
+                 (capture_feedback: the turn corrects the last reply; review strips copied
+                 instructions and regenerates once a reply that repeats an earlier one;
+                 check_persona regenerates once when the reply contradicts the agent's card or
+                 established traits)
     observe:     perceive → [consolidate] → extract_persona → write_back   (replayed dialogue)
     end_session: close_session → [consolidate]
     feedback:    feedback
-    preview:     perceive → extract_persona → retrieve → generate → check_persona
+    preview:     perceive → extract_persona → retrieve → generate → review → check_persona
                  (the reply a turn would give, storing nothing; compiled without a checkpointer)
 
 All share the user's thread (``thread_id`` = user id) in the checkpointer, so a session, its
@@ -35,6 +37,7 @@ from graphs.nodes import (
     make_generate,
     make_perceive,
     make_retrieve,
+    make_review,
     make_write_back,
 )
 from graphs.config import GraphConfig
@@ -45,7 +48,7 @@ from graphs.trace import Trace
 __all__ = ["NODE_NAMES", "build_graph", "compile_graph", "draw_mermaid", "thread_config"]
 
 NODE_NAMES = ("perceive", "consolidate", "capture_feedback", "extract_persona", "retrieve",
-              "generate", "check_persona", "write_back", "close_session", "feedback")
+              "generate", "review", "check_persona", "write_back", "close_session", "feedback")
 
 
 def _timed(name: str, fn: Callable[[TurnState, Runtime[TurnContext]], dict[str, Any]]):
@@ -96,7 +99,7 @@ def build_graph(services: Services) -> StateGraph:
     graph = StateGraph(TurnState, context_schema=TurnContext)
     factories = {"perceive": make_perceive, "consolidate": make_consolidate,
                  "extract_persona": make_extract_persona, "retrieve": make_retrieve,
-                 "generate": make_generate, "write_back": make_write_back,
+                 "generate": make_generate, "review": make_review, "write_back": make_write_back,
                  "close_session": make_close_session, "feedback": make_feedback,
                  "capture_feedback": make_capture_feedback, "check_persona": make_check_persona}
     for name in NODE_NAMES:
@@ -109,7 +112,8 @@ def build_graph(services: Services) -> StateGraph:
     graph.add_conditional_edges("close_session", _after_close, ["consolidate", END])
     graph.add_conditional_edges("extract_persona", _after_persona, ["retrieve", "write_back"])
     graph.add_edge("retrieve", "generate")
-    graph.add_edge("generate", "check_persona")
+    graph.add_edge("generate", "review")
+    graph.add_edge("review", "check_persona")
     graph.add_conditional_edges("check_persona", _after_check, ["write_back", END])
     graph.add_edge("write_back", END)
     graph.add_edge("feedback", END)

@@ -52,9 +52,18 @@ class GenerationConfig(ComponentConfig):
     """The reply: its length, the memory's token budget, and session summaries."""
 
     max_new_tokens: int = Field(default=120, ge=1, le=4096)
+    timeout_s: float = Field(default=60.0, gt=0, description="a remote model's answer time limit")
+    retry_temperature: float = Field(default=0.8, ge=0, le=2,
+                                     description="sampling temperature of the one retry after a "
+                                                 "reply that repeated an earlier one")
+    max_retries: int = Field(default=1, ge=0, description="retries of a remote model's request")
     reply_max_words: int = Field(default=60, ge=1)
     memory_token_budget: int = Field(default=600, ge=0, description="tokens for the recalled "
                                                                     "memory, traits and feedback")
+    memory_at: Literal["system", "last"] = Field(
+        default="last", description="where the <memory> block goes: in the system message, or as "
+                                    "a last system message before the user's message (measured "
+                                    "better with the 135M model: benchmarks/RESULTS.md)")
     summariser: SummariserConfig = Field(default_factory=SummariserConfig)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["detect_correction", "maybe_correction", "LLMCorrectionJudge"]
+__all__ = ["LLMCorrectionJudge", "about_the_request", "detect_correction", "maybe_correction"]
 
 _PATTERNS = [
     re.compile(r"^(?:no|nope|wrong|not quite|incorrect|that'?s wrong|that is wrong)\b[,.!]?\s+"
@@ -24,6 +24,17 @@ _PATTERNS = [
                r"\b(?:is|was|are|were|called|named|not|meant)\b", re.I),
 ]
 _DECLINE = re.compile(r"^(?:no|nope)[,.!]?\s+(?:thanks|thank\s+you|worries|problem|way)\b", re.I)
+
+
+_ABOUT_REQUEST = re.compile(r"^(?:(?:no|nope|well|actually|sorry)[,.!]?\s+)*i\s+(?:meant|mean|wanted|"
+                            r"want(?:ed)?\s+to\s+know|asked|said|was\s+(?:asking|talking|"
+                            r"looking))\b", re.I)
+
+
+def about_the_request(statement: str) -> bool:
+    """Whether a first-person statement in a correction is about the request, not the speaker:
+    "I meant a vegetarian restaurant", "I wanted his name" say what was asked, not who asks."""
+    return bool(_ABOUT_REQUEST.search(statement.strip()))
 
 
 def detect_correction(text: str) -> bool:

@@ -14,8 +14,8 @@ from typing_extensions import TypedDict
 
 from memory.types import Event, RetrievedMemory
 
-__all__ = ["ChatMessage", "FeedbackUsed", "ImplicitFeedback", "PersonaCheck", "StoredTrait",
-           "TimeWindowView", "Trace", "TraitNote"]
+__all__ = ["ChatMessage", "FeedbackUsed", "ImplicitFeedback", "PersonaCheck", "ReplyReview",
+           "StoredTrait", "TimeWindowView", "Trace", "TraitNote"]
 
 
 class ChatMessage(TypedDict):
@@ -77,6 +77,15 @@ class PersonaCheck(_Strict):
     still_inconsistent: bool = False
 
 
+class ReplyReview(_Strict):
+    """What the review of the draft found: copied instructions (stripped), a repeated reply."""
+
+    leaked: list[str] = Field(default_factory=list)
+    repeated: str | None = None
+    regenerated: bool = False
+    first_reply: str | None = None
+
+
 class TimeWindowView(_Strict):
     start: float
     end: float
@@ -103,6 +112,7 @@ class Trace(_Strict):
     agent_traits: list[str] = Field(default_factory=list)
     messages: list[ChatMessage] = Field(default_factory=list)
     budget: dict[str, int] = Field(default_factory=dict)
+    reply_review: ReplyReview | None = None
     persona_check: PersonaCheck | None = None
     traits_found: int = 0
     traits_stored: list[StoredTrait] = Field(default_factory=list)
@@ -113,8 +123,8 @@ class Trace(_Strict):
 
     @property
     def memory_section(self) -> str:
-        """The system message sent to the model (where the recalled memory lives)."""
-        return next((m["content"] for m in self.messages if m["role"] == "system"), "")
+        """The system messages sent to the model (the instructions and the <memory> block)."""
+        return "\n".join(m["content"] for m in self.messages if m["role"] == "system")
 
     def explain(self) -> str:
         """A plain-text account of the trace, for ``/why`` and logs."""
@@ -132,6 +142,11 @@ class Trace(_Strict):
                          f"{self.feedback.feedback}")
         if self.user_traits:
             lines.append("user traits: " + "; ".join(self.user_traits))
+        review = self.reply_review
+        if review and (review.leaked or review.repeated):
+            lines.append("draft " + ("repeated an earlier reply" if review.repeated else
+                                     "copied the prompt's instructions (stripped)")
+                         + ("; regenerated" if review.regenerated else ""))
         check = self.persona_check
         if check and check.regenerated:
             found = check.contradiction or {}

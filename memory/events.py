@@ -44,13 +44,14 @@ class Summariser(Protocol):
 
 
 class ExtractiveSummariser:
-    """Picks the session's most central sentences, verbatim, within a word limit. No LLM.
+    """The session's most central statements, told in the third person, within a word limit. No LLM.
 
     Score of a sentence = cosine to the centroid of the user's sentences (what the session was about)
-    + a small bonus per content word; questions count half (they carry fewer facts). Only the user's
-    sentences are candidates when there are any: the agent's replies restate or, with a small model,
-    invent. Chosen sentences are shown in their original order, each with its speaker, so the
-    summary never states anything that was not said.
+    + a small bonus per content word. Candidates are the user's statements when there are any
+    (questions and small talk carry no event; the agent's replies restate or, with a small model,
+    invent). The chosen sentences keep their order and are reported, not quoted: "Alice said their
+    cat is called Pixel and that they work as a nurse." Only pronouns change (singular "they", whose
+    verbs agree with "I"'s), so the summary never states anything that was not said.
     """
 
     def __init__(self, embedder: Embedder, *, max_words: int = 40) -> None:
@@ -58,7 +59,10 @@ class ExtractiveSummariser:
         self.max_words = max_words
 
     def summarise(self, turns: Sequence[Turn]) -> str:
-        sents = [(t, s.strip()) for t in turns for s in split_sentences(t.text)]
+        sents = [(t, _opening_stripped(s.strip())) for t in turns for s in split_sentences(t.text)]
+        sents = [(t, s) for t, s in sents if s and not _small_talk(s)]
+        statements = [(t, s) for t, s in sents if not s.endswith("?")]
+        sents = statements or sents
         if any(t.role == "user" for t, _ in sents):
             sents = [(t, s) for t, s in sents if t.role == "user"]
         if not sents:
@@ -69,8 +73,6 @@ class ExtractiveSummariser:
         scores = vecs @ centroid
         for i, (_, sent) in enumerate(sents):
             scores[i] += 0.02 * min(len(_content_words(sent)), 8)
-            if sent.endswith("?"):
-                scores[i] *= 0.5
         chosen: list[int] = []
         words = 0
         for i in np.argsort(-scores, kind="stable"):
@@ -83,8 +85,78 @@ class ExtractiveSummariser:
             words += n
             if words >= self.max_words:
                 break
-        parts = [f"{sents[i][0].speaker}: {_clip(sents[i][1], self.max_words)}" for i in sorted(chosen)]
-        return " ".join(parts)
+        others = {t.role: t.speaker for t in turns}
+        return _reported([(sents[i][0], _clip(sents[i][1], self.max_words)) for i in sorted(chosen)],
+                         others)
+
+
+_OPENING = re.compile(r"^(?:(?:hi|hey|hello|oh|ah|well|so|yes|yeah|no|ok|okay|actually|anyway|"
+                      r"haha|lol|hmm|wow|great|sure|right)\b[,!.]*\s+)+", re.IGNORECASE)
+_GREETING = re.compile(r"^(?:hi|hey|hello|thanks|thank you|bye|goodbye|good (?:morning|night|"
+                       r"evening)|ok|okay|yes|no|sure|cool|nice|great|wow)\b", re.IGNORECASE)
+_PERSON = [(re.compile(rf"\b{a}\b", re.IGNORECASE), b) for a, b in (
+    ("i'm", "they're"), ("i am", "they are"), ("i was", "they were"), ("i've", "they've"),
+    ("i'd", "they'd"), ("i'll", "they'll"), ("myself", "themselves"), ("mine", "theirs"),
+    ("my", "their"), ("me", "them"), ("we're", "they're"), ("we are", "they are"),
+    ("we were", "they were"), ("we've", "they've"), ("ourselves", "themselves"), ("ours", "theirs"),
+    ("our", "their"), ("us", "them"), ("we", "they"), ("i", "they"))]
+_LOWER_FIRST = frozenset({"they", "their", "them", "the", "a", "an", "it", "this", "that",
+                          "there", "he", "she", "his", "her", "its", "theirs", "these", "those"})
+
+
+def _opening_stripped(sentence: str) -> str:
+    """"Hi! Oh, my cat…" → "my cat…" (interjections before the statement)."""
+    return _OPENING.sub("", sentence).strip()
+
+
+def _small_talk(sentence: str) -> bool:
+    return len(sentence.split()) <= 3 and bool(_GREETING.match(sentence)) or \
+        len(re.findall(r"[A-Za-z]+", sentence)) < 2
+
+
+def _third_person(sentence: str, listener: str | None) -> str:
+    """The speaker's words with their first person as singular "they" (and "you" as the
+    listener's name, when known)."""
+    text = sentence.rstrip(" .!;:")
+    for pattern, replacement in _PERSON:
+        text = pattern.sub(replacement, text)
+    if listener:
+        text = re.sub(r"\byou (?:all|guys|two)\b", listener, text, flags=re.IGNORECASE)
+        text = re.sub(r"\byour\b", f"{listener}'s", text, flags=re.IGNORECASE)
+        text = re.sub(r"\byou\b", listener, text, flags=re.IGNORECASE)
+    first, _, rest = text.partition(" ")
+    if first.lower() in _LOWER_FIRST or first.lower() in _common_words():
+        text = f"{first.lower()} {rest}".strip()
+    return text
+
+
+def _common_words() -> frozenset[str]:
+    """spaCy's English stop words: a sentence's first word that is one is not a name."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(STOP_WORDS)
+
+
+def _display(name: str) -> str:
+    return name.capitalize() if name.isalpha() and name.islower() else name
+
+
+def _reported(chosen: Sequence[tuple[Turn, str]], speakers: dict[str, str]) -> str:
+    """"Alice said A, that B and that C." per speaker, in the order they spoke."""
+    groups: list[tuple[Turn, list[str]]] = []
+    for turn, sentence in chosen:
+        other = speakers.get("agent" if turn.role == "user" else "user")
+        said = _third_person(sentence, _display(other) if other else None)
+        if groups and groups[-1][0].speaker == turn.speaker:
+            groups[-1][1].append(said)
+        else:
+            groups.append((turn, [said]))
+    parts = []
+    for turn, clauses in groups:
+        body = clauses[0] if len(clauses) == 1 else (
+            ", that ".join(clauses[:-1]) + " and that " + clauses[-1])
+        parts.append(f"{_display(turn.speaker)} said {body}.")
+    return " ".join(parts)
 
 
 class LLMSummariser:

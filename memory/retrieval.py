@@ -53,13 +53,17 @@ def time_decay(age_s: float, tau_s: float) -> float:
 
 
 def format_age(age_s: float) -> str:
-    """LD-Agent's "<N days M hours> ago" (minutes when under an hour)."""
+    """LD-Agent's "<N days M hours> ago" (minutes when under an hour), in good English."""
     age_s = max(age_s, 0.0)
     days, rem = divmod(int(age_s), 86400)
     hours, rem = divmod(rem, 3600)
     if days == 0 and hours == 0:
-        return f"{max(rem // 60, 0)} minutes ago"
-    return f"{days} days {hours} hours ago"
+        return f"{_count(max(rem // 60, 0), 'minute')} ago"
+    return f"{_count(days, 'day')} {_count(hours, 'hour')} ago"
+
+
+def _count(n: int, unit: str) -> str:
+    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
 
 
 def score_hits(hits: Sequence[VectorHit], query_topics: Iterable[str], now: float,

@@ -105,7 +105,8 @@ class PersonaBank:
                 if match is None:  # a vector left behind by an interrupted write: repair it
                     self._stores.vectors.delete("traits", scope, [hits[0].id])
         if match is not None:
-            if correction and _normal(match.text) != _normal(trait.text):
+            if correction and _normal(match.text) != _normal(trait.text) \
+                    and match.subject == trait.subject:  # a correction touches its own subject only
                 return self._replace(scope, match, trait.text, ts)
             return self._merge(scope, match, ts, turn_ids, session_no)
         new = Trait(id=f"tr-{uuid.uuid4().hex}", owner=owner, text=trait.text,
@@ -173,9 +174,26 @@ class PersonaBank:
         return [_trait(r) for r in self._stores.records.list(
             as_scope(who), _KIND, tag=owner, status=None if include_history else "active")]
 
+    def resolve(self, who: Scope | str, ref: str) -> str:
+        """The full id of the trait ``ref`` names: its id, or a unique prefix of it (the short ids
+        the terminal shows, such as ``tr-436b39bd``)."""
+        scope = as_scope(who)
+        if self.get(scope, ref) is not None:
+            return ref
+        found = [t.id for t in self.list(scope, include_history=True) if t.id.startswith(ref)] \
+            if len(ref) >= 4 else []
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise InvalidInputError(f"No trait {ref!r} for this user; list traits with `persona` "
+                                    "(or /persona in the chat) to find its id.")
+        raise InvalidInputError(f"{ref!r} is the start of {len(found)} trait ids: give more of it "
+                                f"({', '.join(sorted(found)[:3])}…).")
+
     def correct(self, who: Scope | str, trait_id: str, text: str, ts: float) -> Trait:
         """Replace a trait's text (the user corrected it); the old wording goes to the history."""
         scope = as_scope(who)
+        trait_id = self.resolve(scope, trait_id)
         current = self.get(scope, trait_id)
         if current is None or current.status != "active":
             raise InvalidInputError(f"No active trait {trait_id!r} for this user; list traits "
@@ -202,9 +220,7 @@ class PersonaBank:
     def delete(self, who: Scope | str, trait_id: str) -> None:
         """Delete one trait (and its history entry) for good."""
         scope = as_scope(who)
-        if self.get(scope, trait_id) is None:
-            raise InvalidInputError(f"No trait {trait_id!r} for this user; list traits with "
-                                    "`persona` to find its id.")
+        trait_id = self.resolve(scope, trait_id)
         self._stores.vectors.delete("traits", scope, [trait_id])
         self._stores.records.delete(scope, _KIND, [trait_id])
 

@@ -25,7 +25,7 @@ from memory.text import split_sentences
 from personas.bank import EXCLUSIVE_SUBJECTS
 from personas.extract.rules import subject_of
 
-__all__ = ["ConsistencyConfig", "Contradiction", "find_contradiction"]
+__all__ = ["ConsistencyConfig", "Contradiction", "find_contradiction", "own_trait"]
 
 
 class ConsistencyConfig(ComponentConfig):
@@ -38,6 +38,10 @@ class ConsistencyConfig(ComponentConfig):
     same_fact_similarity: float = Field(
         default=0.85, ge=0, le=1,
         description="on an exclusive subject, a trait this close to the fact says the same")
+    echo_similarity: float = Field(
+        default=0.8, ge=0, le=1,
+        description="an agent trait this close to one of the user's traits repeats the user's fact "
+                    "(\"My dog is called Biscuit\" said back): not a trait of the agent")
 
 _NEGATION = re.compile(r"\b(not|no|never|cannot|can't|don't|doesn't|didn't|won't|isn't|aren't|"
                        r"wasn't|haven't|hasn't|n't)\b|n't\b", re.IGNORECASE)
@@ -87,6 +91,28 @@ def _positive(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+_FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|me|my|mine|myself)\b", re.IGNORECASE)
+_FUTURE = re.compile(r"\b(?:will|'ll|shall|going to|gonna)\b", re.IGNORECASE)
+
+
+def own_trait(trait: str, user_facts: Sequence[str], embedder: Embedder, *, user_name: str = "",
+              config: ConsistencyConfig | None = None) -> bool:
+    """Whether a trait found in the agent's own reply says something about the agent: not a
+    promise about the conversation ("I'll remember that…"), not the user's fact said back to them
+    ("My dog is called Biscuit." after the user said so), not about the user by name."""
+    config = config or ConsistencyConfig()
+    if _FUTURE.search(trait) or not _FIRST_PERSON.search(trait):
+        return False
+    if user_name and re.search(rf"\b{re.escape(user_name)}\b", trait, re.IGNORECASE):
+        return False
+    if not user_facts:
+        return True
+    vectors = np.asarray(embedder.embed([trait, *user_facts]))
+    if float(np.max(vectors[1:] @ vectors[0])) >= config.echo_similarity:
+        return False
+    return not any(_restates(trait, fact) for fact in user_facts)
+
+
 def find_contradiction(trait: str, facts: Sequence[str], embedder: Embedder, *,
                        agent_name: str = "", reply: str = "",
                        config: ConsistencyConfig | None = None) -> Contradiction | None:
@@ -100,7 +126,9 @@ def find_contradiction(trait: str, facts: Sequence[str], embedder: Embedder, *,
     config = config or ConsistencyConfig()
     vectors = np.asarray(embedder.embed([trait, *facts]))
     sims = vectors[1:] @ vectors[0]
-    for sentence in split_sentences(trait):
+    # only what the agent says about itself can contradict who it is: "The cat's name is Pixel."
+    # is about the user's cat, whatever facts the agent holds
+    for sentence in (s for s in split_sentences(trait) if _FIRST_PERSON.search(s)):
         flips = [i for i, fact in enumerate(facts) if _negated(fact) != _negated(sentence)]
         if not flips:
             continue
@@ -111,6 +139,8 @@ def find_contradiction(trait: str, facts: Sequence[str], embedder: Embedder, *,
             if sim >= config.flip_similarity:
                 return Contradiction(sentence, facts[i], "negation")
     subject = subject_of(trait)
+    if not _FIRST_PERSON.search(trait):
+        return None
     for fact, sim in sorted(zip(facts, sims, strict=True), key=lambda p: -p[1]):
         if (subject in EXCLUSIVE_SUBJECTS and subject_of(fact) == subject
                 and sim < config.same_fact_similarity and not _restates(trait, fact)):

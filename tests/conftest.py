@@ -114,7 +114,8 @@ def make_bot(tmp_path, embedder):
 
     def build(chat_model="fake", data_dir: Path | None = None, **overrides):
         bot = Kindred(data_dir=data_dir or tmp_path / "kindred", chat_model=chat_model,
-                      embedder=embedder, model_cache_dir=tmp_path / "no-models", **overrides)
+                      embedder=overrides.pop("embedder", embedder),
+                      model_cache_dir=tmp_path / "no-models", **overrides)
         bots.append(bot)
         return bot
 

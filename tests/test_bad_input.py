@@ -54,7 +54,7 @@ def test_bad_user_ids_are_refused(bot, user):
     assert _snapshot(bot, "alice") == before
 
 
-@pytest.mark.parametrize("at, message", [("yesterday", "datetime"), (float("nan"), "finite"),
+@pytest.mark.parametrize("at, message", [("yesterday", "ISO-8601"), (float("nan"), "finite"),
                                          (-5, "non-negative"), (True, "bool")])
 def test_bad_times_are_refused(bot, at, message):
     before = _snapshot(bot, "alice")

@@ -45,7 +45,7 @@ def test_chat_session_with_slash_commands(data_dir):
     assert "Noted." in _say(child, "/feedback I meant my beagle.")
     assert "Session ended and remembered" in _say(child, "/end")
     memory = _say(child, "/memory")
-    assert "Biscuit" in memory and "s0001" in memory and "1 corrections" in memory
+    assert "Biscuit" in memory and "s0001" in memory and "1 correction" in memory
     assert "/feedback TEXT" in _say(child, "/help")
     assert "Unknown command" in _say(child, "/dance")
     child.sendline("/quit")
@@ -98,3 +98,56 @@ def test_graph_and_memory_commands(data_dir):
     res = subprocess.run([KINDRED, "memory", "forget", "--user", "alice", "--yes", "--data-dir",
                           str(data_dir)], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and "Forgot alice." in res.stdout
+
+
+def test_persona_ids_shown_are_ids_the_chat_takes_to_edit_and_delete(data_dir):
+    child = _spawn(data_dir)
+    _say(child, "I live in Lisbon.")
+    _say(child, "My sister is called Anna.")
+    table = _say(child, "/persona")
+    ids = [w for w in table.split() if w.startswith("tr-")]
+    assert len(ids) == 2 and all(len(i) == 11 for i in ids)  # short ids…
+    fixed = " ".join(_say(child, f"/persona edit {ids[1]} My sister is called Ana.").split())
+    assert "Corrected: My sister is called Ana." in fixed  # …that the commands take
+    assert "Deleted" in _say(child, f"/persona delete {ids[0]}")
+    after = _say(child, "/persona")
+    assert "Ana." in after and "Lisbon" not in after
+    assert "No trait" in " ".join(_say(child, "/persona delete tr-00000000").split())
+    assert "Usage" in _say(child, "/persona edit")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+
+
+def test_why_reaches_earlier_turns_and_speaks_good_english(data_dir):
+    child = _spawn(data_dir)
+    _say(child, "My dog is called Biscuit.")
+    _say(child, "He is a beagle.")
+    older = _say(child, "/why 2")
+    assert "session s0001" in older and "Prompt sent to the model" in older
+    assert "My dog is called Biscuit." in older.split("Prompt sent")[1]
+    assert "I keep the last 2 replies" in " ".join(_say(child, "/why 3").split())
+    assert "Usage" in _say(child, "/why x")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+
+
+def test_memory_show_never_creates_a_data_dir_and_names_known_users(data_dir, tmp_path):
+    missing = tmp_path / "nowhere"
+    res = subprocess.run([KINDRED, "memory", "show", "--user", "alice", "--data-dir",
+                          str(missing)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1 and "no Kindred memory at" in res.stderr and not missing.exists()
+    child = _spawn(data_dir)
+    _say(child, "I live in Lisbon.")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+    res = subprocess.run([KINDRED, "memory", "show", "--user", "alcie", "--data-dir",
+                          str(data_dir)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1 and "no memory of user 'alcie'" in res.stderr
+    assert "Known users: alice." in res.stderr
+    no = subprocess.run([KINDRED, "memory", "forget", "--user", "alice", "--data-dir",
+                         str(data_dir)], input="n\n", capture_output=True, text=True, timeout=120)
+    assert no.returncode == 0 and "Nothing was removed." in no.stdout
+    res = subprocess.run([KINDRED, "memory", "show", "--user", "alice", "--data-dir",
+                          str(data_dir)], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "COLUMNS": "150"})
+    assert res.returncode == 0 and "I live in Lisbon." in res.stdout  # still there

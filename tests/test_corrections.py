@@ -36,7 +36,7 @@ def test_a_correcting_turn_is_stored_traced_and_used_later(make_bot):
     assert record.feedback == "No, I meant a vegetarian restaurant."
     later = bot.chat("ana", "Can you recommend a restaurant for tonight?", at=T0 + DAY)
     assert later.trace.feedback.feedback == "No, I meant a vegetarian restaurant."
-    assert "clarification" in later.trace.messages[-1]["content"]
+    assert "they corrected you" in later.trace.memory_section
 
 
 def test_a_fact_correction_updates_the_persona(make_bot):

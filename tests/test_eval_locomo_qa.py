@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import time
 
 import pytest
@@ -37,7 +39,7 @@ def test_memory_lines_say_who_and_when():
     event = RetrievedMemory(kind="event", id="e", text="Ann talked about moving.",
                             age="3 days ago", ts=1683504000.0)
     assert memory_lines([turn, event]) == ['- 3 days 2 hours ago, Ann said: "I moved to Oslo."',
-                                           "- 3 days ago, Ann talked about moving."]
+                                           '- 3 days ago: "Ann talked about moving."']
     assert memory_lines([turn], dated=True) == ['- On Monday 8 May 2023, Ann said: "I moved to Oslo."']
     assert memory_lines([turn.model_copy(update={"speaker": None})]) == [
         '- 3 days 2 hours ago, it was said: "I moved to Oslo."']
@@ -129,7 +131,9 @@ def test_msc_generation_teacher_forces_and_scores(make_bot, tmp_path):
     assert report["n_replies"] == 2
     resumed = evaluate_msc_generation(episodes, **run,
                                       checkpoint=Checkpoint(tmp_path / "gen.jsonl", {"k": 2}))
-    assert len(seen) == 2 and resumed["replies"] == report["replies"]  # nothing generated again
+    # the second draft is the gold reply already said in this session: a verbatim repeat, so the
+    # review regenerates it once (three calls); a resumed run generates nothing again
+    assert len(seen) == 3 and resumed["replies"] == report["replies"]
     first, second = report["replies"]
     assert first["rougeL"] == pytest.approx(1.0) and second["rougeL"] < 1.0
     # the second prompt holds the gold history of session 2 (teacher forcing), not the generation
@@ -233,11 +237,12 @@ def test_ablation_rows_switch_their_stage_off_in_the_prompt(make_bot):
     assert rows["no-persona"]["label"] == "w/o persona" and rows["no-persona"]["n_replies"] == 2
     # sessions 1-2 were replayed: the full agent shows the user's traits and recalled memories
     full = prompts_by_row["full"]
-    assert all("<USER_TRAITS>" in p for p in full)
-    assert any("Memories related to this conversation" in p for p in full)
-    assert not any("<USER_TRAITS>" in p for p in prompts_by_row["no-persona"])
-    assert not any("Memories related to this conversation" in p for p in prompts_by_row["no-events"])
-    assert all("<USER_TRAITS>" in p for p in prompts_by_row["no-events"])
+    about = re.compile(r"About msc\d+:")
+    assert all(about.search(p) for p in full)
+    assert any("Past conversations:" in p for p in full)
+    assert not any(about.search(p) for p in prompts_by_row["no-persona"])
+    assert not any("Past conversations:" in p for p in prompts_by_row["no-events"])
+    assert all(about.search(p) for p in prompts_by_row["no-events"])
 
 
 def test_ablation_table_cli_prints_every_row_with_per_row_checkpoints(tmp_path):

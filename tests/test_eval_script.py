@@ -176,10 +176,15 @@ def _cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 
 def test_the_example_scripts_pass_and_the_report_is_written(tmp_path):
     examples = sorted(str(p) for p in (ROOT / "demos" / "evals").glob("*.yaml"))
-    assert len(examples) == 4
+    assert len(examples) == 5
     run = _cli("script", *examples, "--report", str(tmp_path / "rep"))
     assert run.returncode == 0, run.stdout + run.stderr
     results = json.loads((tmp_path / "rep" / "results.json").read_text())
+    probes = next(r for r in results["scripts"] if r["name"] == "memory that shows in the replies")
+    skipped = [o for o in probes["outcomes"] if o["passed"] is None]
+    assert skipped and all(o["kind"].startswith("reply_") for o in skipped)  # canned replies
+    assert all(o["passed"] for o in probes["outcomes"] if o["kind"] == "retrieved_contains")
+    assert probes["reply_stats"]["replies"] == 26
     assert {r["name"] for r in results["scripts"]} >= {"a user who moves house",
                                                         "a correction that must stick"}
     assert all(len(r["sha256"]) == 64 for r in results["scripts"])

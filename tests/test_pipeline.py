@@ -28,14 +28,14 @@ def test_a_fact_becomes_an_event_and_comes_back_in_a_later_session_and_after_res
     found = [m for m in reply.trace.retrieved if m.kind == "event"]
     assert found and found[0].session_id == "s0001"
     assert set(found[0].scores) == {"semantic", "topic", "decay", "total"}
-    memory_section = reply.trace.memory_section.split("<MEMORY>")[1].split("<USER_TRAITS>")[0]
+    memory_section = reply.trace.memory_section.split("<memory>\n")[1].split("About alice:")[0]
     assert "Biscuit" in memory_section and "2 days 0 hours ago" in memory_section
     bot.close()
 
     restarted = make_bot(data_dir=data)  # a new process would see the same data dir
     again = restarted.chat("alice", "Do you remember my dog?", at=T0 + 2 * DAY + 60)
     assert again.session_id == "s0002"  # the session survived the restart (checkpointer)
-    section = again.trace.memory_section.split("<MEMORY>")[1].split("<USER_TRAITS>")[0]
+    section = again.trace.memory_section.split("<memory>\n")[1].split("About alice:")[0]
     assert "Biscuit" in section
     # the previous message of this session is in the chat context sent to the model
     assert any(m["content"] == "What is my dog's name?" for m in again.trace.messages)
@@ -43,7 +43,8 @@ def test_a_fact_becomes_an_event_and_comes_back_in_a_later_session_and_after_res
     other = restarted.chat("bob", "Do you remember my dog?", at=T0 + 3 * DAY)
     assert other.trace.retrieved == [] and other.trace.user_traits == []
     assert "Biscuit" not in " ".join(m["content"] for m in other.trace.messages)
-    assert "There is no relevant memory" in other.trace.memory_section
+    assert "You remember nothing about this yet" in other.trace.memory_section
+    assert "<memory>" not in other.trace.memory_section
 
 
 def test_the_model_receives_exactly_the_traced_messages(make_bot):
@@ -91,7 +92,8 @@ def test_feedback_is_stored_and_used_for_a_similar_request(make_bot):
     assert receipt.trait.startswith("I am vegetarian")  # feedback also feeds persona
     reply = bot.chat("fay", "Can you recommend a restaurant for tonight?", at=T0 + DAY)
     assert reply.trace.feedback and reply.trace.feedback.feedback.startswith("I am vegetarian")
-    assert "clarification" in reply.trace.messages[-1]["content"]
+    assert "they corrected you" in reply.trace.memory_section  # the correction, as memory
+    assert reply.trace.messages[-1]["content"] == "Can you recommend a restaurant for tonight?"
     unrelated = bot.chat("fay", "What time is it in Tokyo?", at=T0 + DAY + 5)
     assert unrelated.trace.feedback is None
 

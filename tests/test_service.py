@@ -234,3 +234,25 @@ def test_kindred_serve_command(tmp_path):
         proc.terminate()
         proc.wait(timeout=20)
     assert (tmp_path / "data" / "kindred.db").exists()
+
+
+def test_at_takes_iso_8601_and_a_bad_one_is_a_clear_422(serve):
+    client = serve()
+    ok = client.post("/v1/users/iso/chat", json={"text": "I play the cello.",
+                                                  "at": "2026-11-20T18:00:00Z"})
+    assert ok.status_code == 200
+    assert ok.json()["trace"]["now"] == 1795197600.0  # 2026-11-20 18:00 UTC
+    bad = client.post("/v1/users/iso/chat", json={"text": "Hi.", "at": "next tuesday"})
+    assert bad.status_code == 422 and "ISO-8601" in bad.json()["detail"]
+
+
+def test_the_docs_work_offline(serve):
+    """The Swagger UI's assets come from the app itself, not from a CDN."""
+    client = serve()
+    page = client.get("/docs")
+    assert page.status_code == 200 and "cdn." not in page.text
+    assets = [src for src in ("swagger-ui-bundle.js", "swagger-ui.css") if src in page.text]
+    assert len(assets) == 2
+    bundle = client.get("/static-offline-docs/swagger-ui-bundle.js")
+    assert bundle.status_code == 200 and len(bundle.content) > 100_000
+    assert client.get("/redoc").status_code == 200

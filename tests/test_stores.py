@@ -54,18 +54,24 @@ def test_event_memory_stores_ld_agent_fields(stores, embedder):
     assert events.list("bob") == []
 
 
-def test_extractive_summary_keeps_user_facts_verbatim_within_limit(embedder):
+def test_extractive_summary_reports_the_users_facts_in_the_third_person(embedder):
     turns = [_turn("alice", "s1", 0, "Hi there! My dog is called Biscuit. He is a beagle."),
              _turn("alice", "s1", 1, "Nice to hear.", role="agent"),
              _turn("alice", "s1", 2, "We walk in Hyde Park every morning before work."),
              _turn("alice", "s1", 3, "How are you?")]
     summary = ExtractiveSummariser(embedder, max_words=20).summarise(turns)
-    assert "My dog is called Biscuit." in summary
-    assert "Nice to hear" not in summary  # the agent's words are not the user's facts
-    parts = [p.strip() for p in summary.split("alice:") if p.strip()]
-    source = " ".join(t.text for t in turns)
-    assert all(p in source for p in parts)  # extractive: every piece was said verbatim
-    assert sum(len(p.split()) for p in parts) <= 20
+    assert summary.startswith("Alice said ") and summary.endswith(".")
+    assert "their dog is called Biscuit" in summary  # "My dog…" reported, not quoted
+    assert "alice:" not in summary and "Hi there" not in summary  # no raw lines, no greeting
+    assert "Nice to hear" not in summary and "How are you" not in summary  # agent, question
+    assert len(summary.split()) <= 20 + 6  # the limit on what was said, plus "said … that"
+
+
+def test_a_summary_names_the_listener_instead_of_you(embedder):
+    turns = [_turn("alice", "s1", 0, "I loved your advice about my garden!"),
+             _turn("alice", "s1", 1, "Happy to help.", role="agent")]
+    assert ExtractiveSummariser(embedder).summarise(turns) == \
+        "Alice said they loved Kindred's advice about their garden."
 
 
 def test_llm_summariser_sends_the_dialogue_and_strips_the_answer():

@@ -6,6 +6,7 @@ from graphs.nodes.feedback import make_capture_feedback, make_feedback
 from graphs.nodes.generate import make_generate, to_langchain
 from graphs.nodes.persona import make_extract_persona
 from graphs.nodes.retrieve import make_retrieve, ordered_traits
+from graphs.nodes.review import make_review
 from graphs.nodes.session import make_close_session, make_perceive, scratch, session_id_for
 from graphs.nodes.write_back import make_write_back, turn_id_for
 
@@ -20,6 +21,7 @@ __all__ = [
            "make_generate",
            "make_perceive",
            "make_retrieve",
+           "make_review",
            "make_write_back",
            "ordered_traits",
            "scratch",

@@ -17,7 +17,7 @@ from graphs.nodes.generate import to_langchain
 from graphs.services import Services
 from graphs.state import TurnContext, TurnState
 from graphs.trace import ChatMessage, PersonaCheck
-from personas.consistency import find_contradiction
+from personas.consistency import find_contradiction, own_trait
 
 __all__ = ["make_check_persona"]
 
@@ -31,12 +31,21 @@ def make_check_persona(services: Services):
                                   services.memory.embedder, agent_name=services.card.name,
                                   reply=reply, config=cfg.consistency)
 
+    def reply_trait(text: str, state: TurnState, user_name: str):
+        """The reply's trait, when it is one of the agent's own (see ``own_trait``)."""
+        trait = services.agent_extractor.extract(text) if text else None
+        if trait is None or not own_trait(trait.text, state.get("user_traits") or [],
+                                          services.memory.embedder, user_name=user_name,
+                                          config=cfg.consistency):
+            return None
+        return trait
+
     def check_persona(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         reply = state.get("reply") or ""
         if not cfg.enabled or not reply:
             return {"agent_trait": None}
         facts = list(state.get("agent_traits") or [])
-        trait = services.agent_extractor.extract(reply)
+        trait = reply_trait(reply, state, runtime.context.user_id)
         if not cfg.check:
             return {"agent_trait": trait}
         found = contradiction(trait, reply, facts)
@@ -49,7 +58,7 @@ def make_check_persona(services: Services):
                                                                           fact=found.fact)}
         messages = [*state.get("messages", []), note]
         text = str(services.chat_model.invoke(to_langchain(messages)).content).strip()
-        retry = services.agent_extractor.extract(text) if text else None
+        retry = reply_trait(text, state, runtime.context.user_id)
         still = contradiction(retry, text, facts)
         check = check.model_copy(update={"contradiction": found.as_dict(), "regenerated": True,
                                          "first_reply": reply,
@@ -57,7 +66,8 @@ def make_check_persona(services: Services):
         # a reply that still contradicts is kept (the user gets an answer) but its trait is not
         # stored: the agent's bank must not learn the drift
         return {"reply": text or reply, "messages": messages,
-                "trace": state["trace"].model_copy(update={"persona_check": check}),
+                "trace": state["trace"].model_copy(update={"persona_check": check,
+                                                           "messages": messages}),
                 "agent_trait": None if still else retry}
 
     return check_persona

@@ -14,6 +14,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from graphs.corrections import about_the_request
 from graphs.nodes.session import scratch
 from graphs.services import Services
 from graphs.state import StoredFeedback, TurnContext, TurnState
@@ -36,7 +37,7 @@ def store_feedback(services: Services, context: TurnContext, state: TurnState, t
                                           turn_id=state.get("last_turn_id"))
     trait_text = None
     trait = services.user_extractor.extract(text) if services.config.personas.enabled else None
-    if trait:
+    if trait and not about_the_request(trait.text):  # only a fact the correction states
         kept = services.personas.observe(scope, "user", trait, now,
                                          tuple(filter(None, [state.get("last_turn_id")])),
                                          session_no=state.get("session_no", 0),

@@ -16,6 +16,7 @@ from graphs.prompts import PROMPTS_VERSION
 from graphs.services import Services
 from graphs.state import TurnContext, TurnState, stm_of
 from graphs.trace import ChatMessage
+from memory.errors import ModelUnavailableError
 from memory.short_term import window
 
 __all__ = ["make_generate", "to_langchain"]
@@ -40,9 +41,13 @@ def make_generate(services: Services):
             feedback=found.feedback if found else None,
             context=window(stm_of(state), cfg.session.stm_window), text=state["text"],
             max_words=cfg.generation.reply_max_words,
-            budget=cfg.generation.memory_token_budget, counter=services.memory.tokens)
+            budget=cfg.generation.memory_token_budget, counter=services.memory.tokens,
+            memory_at=cfg.generation.memory_at)
         reply = services.chat_model.invoke(to_langchain(messages))
         text = str(reply.content).strip()
+        if not text:
+            raise ModelUnavailableError("The chat model returned an empty reply; the turn was not "
+                                        "stored. Send the message again, or choose another model.")
         trace = state["trace"].model_copy(update={"messages": messages, "budget": budget,
                                                   "prompts_version": PROMPTS_VERSION})
         return {"messages": messages, "reply": text, "trace": trace}

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 
 from spacy.tokens import Doc, Span, Token
 
-__all__ = ["ClauseInfo", "clause_traits", "first_person_clauses", "render_clause",
-           "statement_fallback"]
+__all__ = ["ClauseInfo", "addresses_the_assistant", "clause_traits", "first_person_clauses",
+           "has_content", "is_directive", "is_social", "render_clause", "statement_fallback"]
 
 _FIRST = frozenset({"i", "we"})
 _POSSESSIVE = frozenset({"my", "our"})
@@ -25,6 +25,9 @@ _OPINION = frozenset({"think", "believe", "feel", "guess", "know"})
 _CONVERSATIONAL = frozenset({"see", "guess", "agree", "bet", "mean", "understand", "appreciate",
                              "thank", "wonder", "imagine", "suppose", "hear", "apologize",
                              "recommend", "suggest", "wish", "tell", "ask", "let", "sound"})
+# Moves that are never facts, even as a last resort ("I meant…", "I see", "I agree").
+_MOVES = frozenset({"mean", "see", "guess", "agree", "bet", "understand", "suppose", "wonder",
+                    "apologize", "thank", "appreciate", "imagine"})
 # With "will": promises about the conversation ("I'll remember that"), not facts.
 _PROMISES = frozenset({"remember", "note", "keep", "check", "look", "try", "think", "make", "do",
                        "get", "send", "share", "find"})
@@ -45,6 +48,30 @@ _DANGLING = frozenset({"and", "but", "or", "so", "the", "a", "an", "as", "to", "
                        "in", "on", "at", "my", "when", "while", "because", "that", "which", "if",
                        "than", "whilst"})
 _MAX_CLAUSE_WORDS = 14
+# Opening words of small talk: "Hello again.", "Thanks so much!", "Yes, sure." carry no fact.
+_SOCIAL = frozenset({"hello", "hi", "hey", "hiya", "thanks", "thank", "bye", "goodbye", "welcome",
+                     "congratulations", "congrats", "cheers", "ok", "okay", "yes", "yeah", "yep",
+                     "no", "nope", "sure", "wow", "great", "cool", "nice", "awesome", "lol",
+                     "haha", "oh", "ah", "hmm", "well", "good", "morning", "evening", "night",
+                     "sorry", "please", "alright", "right", "indeed", "exactly", "true"})
+# Verbs that carry no fact on their own ("I think.", "I have it.", "I do.")
+_LIGHT_VERBS = frozenset({"be", "have", "do", "get", "go", "think", "know", "guess", "feel",
+                          "believe", "say", "mean", "see", "want", "like", "love", "hope",
+                          "suppose", "need", "make", "take", "try", "come", "let"})
+_PRONOUNS = frozenset({"it", "that", "this", "them", "those", "these", "one", "so", "too",
+                       "something", "anything", "nothing", "everything", "what"})
+_MODALS_TO_YOU = frozenset({"must", "should", "will", "shall", "have", "need", "'ll", "better",
+                            "to"})
+# What a command to a system asks of it ("you must obey", "you will tell me the system prompt"):
+# friendly advice between people ("you should come by") is not one
+_COMMAND_VERBS = frozenset({"obey", "follow", "comply", "ignore", "disregard", "reveal", "print",
+                            "repeat", "answer", "respond", "pretend", "act", "forget", "output",
+                            "show", "do", "say", "tell", "execute", "override", "bypass"})
+# Words that address the assistant as a system to command, not a person to talk to.
+_INJECTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b[^.!?]{0,40}\b(?:instructions?|rules|prompts?|"
+    r"guidelines|everything)\b|\bsystem\s+(?:prompt|message|override)\b|\bdeveloper\s+mode\b"
+    r"|\bjailbreak|\b(?:obey|comply\s+with)\b[^.!?]{0,20}\b(?:me|my|all|every)\b", re.IGNORECASE)
 
 
 class ClauseInfo:
@@ -90,13 +117,19 @@ def _is_question(verb: Token) -> bool:
     return right.text == "?" or (following is not None and following.text == "?")
 
 
+def _is_promise(verb: Token) -> bool:
+    """A promise about the conversation: "I will remember that", "I'll have to look it up"."""
+    future = any(c.dep_ == "aux" and c.lower_ in ("will", "'ll", "shall") for c in verb.children)
+    return future and (verb.lemma_.lower() in _PROMISES or any(
+        c.dep_ == "xcomp" and c.lemma_.lower() in _PROMISES for c in verb.children))
+
+
 def _is_conversational(verb: Token) -> bool:
     lemma = verb.lemma_.lower()
     if lemma in _CONVERSATIONAL:
         return True
-    if lemma in _PROMISES and any(c.dep_ == "aux" and c.lower_ in ("will", "'ll", "shall")
-                                  for c in verb.children):
-        return True  # "I will remember that", "I'll keep it in mind"
+    if _is_promise(verb):
+        return True  # "I will remember that", "I'll keep it in mind", "I'll have to remember"
     if any(c.dep_ in ("dobj", "dative", "iobj") and c.lower_ in ("you", "yourself")
            for c in verb.children):
         return True  # "I'll call you", "I could paint you"
@@ -211,6 +244,51 @@ def render_clause(tokens: Iterable[Token]) -> str:
     return text[0].upper() + text[1:] + "."
 
 
+def has_content(tokens: Iterable[Token]) -> bool:
+    """Whether a clause says something: a noun, name, adjective or number, or a verb of its own
+    ("I swim"), not only a light verb with a pronoun ("I think.", "I like it.")."""
+    tokens = list(tokens)
+    if any(t.tag_.startswith(("NN", "JJ", "CD")) and t.lower_ not in _PRONOUNS for t in tokens):
+        return True
+    verbs = [t for t in tokens if t.tag_.startswith("VB") and t.lemma_.lower() not in _LIGHT_VERBS]
+    objects = [t for t in tokens if t.dep_ in ("dobj", "attr", "acomp", "pobj")]
+    return bool(verbs) and all(o.lower_ not in _PRONOUNS for o in objects)
+
+
+def is_social(sent: Span) -> bool:
+    """Small talk: a short sentence opening with a greeting, thanks, yes/no or an interjection."""
+    words = [t.lower_ for t in sent if t.is_alpha]
+    return bool(words) and len(words) <= 4 and words[0] in _SOCIAL
+
+
+def is_directive(sent: Span) -> bool:
+    """An instruction, not a statement: an imperative ("Please ask about Biscuit.", "Don't repeat
+    yourself.") or a sentence whose subject is the listener ("You should…")."""
+    root = sent.root
+    subjects = [c for c in root.children if c.dep_ in ("nsubj", "nsubjpass", "expl", "csubj")]
+    if not subjects and root.tag_ == "VB":
+        # "Call me Al." names the speaker: the one imperative that states a fact
+        return not (root.lower_ == "call" and any(c.lower_ == "me" for c in root.children))
+    return bool(subjects) and subjects[0].lower_ in ("you", "u", "ya")
+
+
+def addresses_the_assistant(doc: Doc) -> bool:
+    """The utterance commands the assistant ("you must obey…", "ignore all previous
+    instructions", "reveal the system prompt"): nothing in it is a fact about the speaker."""
+    if _INJECTION.search(doc.text):
+        return True
+    for sent in doc.sents:
+        for token in sent:
+            if token.lower_ in ("you", "u") and token.dep_ in ("nsubj", "nsubjpass"):
+                verb = token.head
+                commanded = [verb] + [c for c in verb.children if c.dep_ == "xcomp"]
+                if any(c.dep_ == "aux" and c.lower_ in _MODALS_TO_YOU for v in commanded
+                       for c in v.children) and not _is_question(verb) \
+                        and any(v.lemma_.lower() in _COMMAND_VERBS for v in commanded):
+                    return True
+    return False
+
+
 def clause_traits(info: ClauseInfo, max_clauses: int = 3) -> list[str]:
     """Rendered traits for the first ``max_clauses`` statements, each clause once."""
     chosen = info.statements[:max_clauses]
@@ -222,7 +300,8 @@ def clause_traits(info: ClauseInfo, max_clauses: int = 3) -> list[str]:
         if verb.lemma_.lower() in _OPINION:  # "I think my favourites are…" → the complement
             # (one that follows: in "I'm sorry, I didn't know that" the ccomp is the apology)
             target = next((c for c in verb.children if c.dep_ == "ccomp" and c.i > verb.i), verb)
-        text = render_clause(_clause_tokens(target, {o for o in chosen if o is not verb}))
+        tokens = _clause_tokens(target, {o for o in chosen if o is not verb})
+        text = render_clause(tokens) if has_content(tokens) else ""
         if text and text not in traits:
             traits.append(text)
     return traits
@@ -236,9 +315,11 @@ def statement_fallback(doc: Doc) -> str:
     """A fact the speaker states without "I": the first statement of three words or more; else a
     question that echoes the speaker ("Do you also like to garden?" → "I like to garden."); else
     the first statement. Called only when the detector has decided there is a fact."""
-    # sentences with a first-person subject were judged by the clause rules already
+    # sentences with a first-person subject were judged by the clause rules already; small talk,
+    # instructions and sentences about the listener are not facts about the speaker
     sentences = [_strip_laughs(s) for s in doc.sents
-                 if not any(t.dep_ in ("nsubj", "nsubjpass") and _is_first_person(t) for t in s)]
+                 if not any(t.dep_ in ("nsubj", "nsubjpass") and _is_first_person(t) for t in s)
+                 and not is_social(s) and not is_directive(s) and has_content(s)]
     sentences = [s for s in sentences if s]
     for text in sentences:
         if not text.endswith("?") and len(text.split()) >= 3:
@@ -247,7 +328,11 @@ def statement_fallback(doc: Doc) -> str:
         echo = _ECHO_QUESTION.match(text)
         if echo and len(echo.group(1).split()) >= 2:
             return "I " + echo.group(1).rstrip(" ?") + "."
-    statements = [_strip_laughs(s) for s in doc.sents if not s.text.strip().endswith("?")]
+    statements = [_strip_laughs(s) for s in doc.sents if not s.text.strip().endswith("?")
+                  and not is_social(s) and not is_directive(s) and has_content(s)
+                  and not any(t.dep_ in ("nsubj", "nsubjpass") and _is_first_person(t)
+                              and (_is_promise(t.head) or t.head.lemma_.lower() in _MOVES)
+                              for t in s)]
     # only questions left: no trait (storing "where is my PIN hidden" as a fact would be worse
     # than missing the rare question that hints at one)
     return next((s for s in statements if s), "")

@@ -16,7 +16,12 @@ from collections.abc import Sequence
 
 from memory.errors import ConfigurationError
 from personas.extract.base import MAX_TRAIT_WORDS, ExtractedTrait, clean_trait
-from personas.extract.clauses import clause_traits, first_person_clauses, statement_fallback
+from personas.extract.clauses import (
+    addresses_the_assistant,
+    clause_traits,
+    first_person_clauses,
+    statement_fallback,
+)
 from personas.extract.detector import TraitDetector
 
 __all__ = ["RuleTraitExtractor", "subject_of"]
@@ -88,6 +93,8 @@ class RuleTraitExtractor:
         return [self._from_doc(doc) for doc in docs]
 
     def _from_doc(self, doc) -> ExtractedTrait | None:
+        if addresses_the_assistant(doc):  # a command to the assistant is not a fact about anyone
+            return None
         info = first_person_clauses(doc)
         if not self._detector.carries_trait(doc, info):
             return None
@@ -139,7 +146,7 @@ def _parser():
 
 
 _LEMMATIZER: list = []
-_LEMMA_CACHE: dict[tuple[str, str], str] = {}
+_LEMMA_CACHE: dict[tuple[str, str, str], str] = {}
 _AUX_WORDS = frozenset({"be", "am", "is", "are", "was", "were", "been", "being", "'m", "'re", "'s",
                         "have", "has", "had", "'ve", "do", "does", "did", "will", "would", "'ll",
                         "'d", "can", "could", "may", "might", "must", "shall", "should", "ca",
@@ -166,12 +173,15 @@ def _tag_lemmas(doc):
             pos = "PROPN"
         else:
             continue
-        key = (token.lower_, pos)
+        key = (token.lower_, pos, tag)
         lemma = _LEMMA_CACHE.get(key)
         if lemma is None:
             token.pos_ = "VERB" if pos == "AUX" else pos  # the rules have no AUX table
-            lemma = _FIXED_LEMMAS.get(token.lower_) or (lemmatizer.rule_lemmatize(token) or
-                                                       [token.lower_])[0]
+            if tag in ("VB", "VBP") and token.lower_ not in _AUX_WORDS:
+                lemma = token.lower_  # base forms are their own lemma (the rules made "gues")
+            else:
+                lemma = _FIXED_LEMMAS.get(token.lower_) or (lemmatizer.rule_lemmatize(token) or
+                                                           [token.lower_])[0]
             if len(_LEMMA_CACHE) < 100_000:
                 _LEMMA_CACHE[key] = lemma
         token.pos_ = pos

@@ -1,0 +1,133 @@
+"""What a person sees in the replies: memory used, no loops, no prompt text (any chat model).
+
+    # replay a scripted multi-session conversation and keep every reply
+    .venv/bin/python benchmarks/reply_quality.py run demos/evals/remembers_in_replies.yaml \\
+        --model local --out out/replies_after.json
+    # score one or more runs side by side
+    .venv/bin/python benchmarks/reply_quality.py score out/replies_before.json out/replies_after.json
+
+``run`` needs only the public API (``Kindred``, ``chat``, ``end_session``) and reads the script's
+``say``/``end_session`` steps and their ``reply_contains``/``reply_matches`` probes itself, so it
+runs on older checkouts too (``PYTHONPATH=<checkout>``): a before/after pair is the same command on
+two trees. ``score`` reports, per run: the share of probes whose reply uses the remembered fact,
+the share of replies that repeat an earlier reply of their session (:func:`graphs.reply_review.
+repeats`), and the share that copy the prompt's instructions (``leaked_sentences``, against the
+reply prompt's templates with the run's names filled in).
+"""
+
+from __future__ import annotations
+
+import _common  # noqa: F401  (process defaults before torch)
+
+import argparse
+import json
+import re
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+
+from _common import machine, stamp
+
+_GAP = re.compile(r"^\+?\s*(\d+)\s*(second|minute|hour|day|week)s?$")
+_UNIT = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}
+
+
+def _gap(text: str) -> float:
+    m = _GAP.match(text.strip())
+    if not m:
+        raise SystemExit(f"unreadable gap {text!r}")
+    return int(m.group(1)) * _UNIT[m.group(2)]
+
+
+def run(script: Path, model: str, out: Path) -> None:
+    from agent import Kindred
+
+    spec = yaml.safe_load(script.read_text())
+    now = datetime.fromisoformat(str(spec["start"]).replace("Z", "+00:00")).timestamp()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="kindred-rq-") as tmp:
+        bot = Kindred(data_dir=tmp, chat_model=model)
+        if hasattr(bot.chat_model, "load"):
+            bot.chat_model.load()
+        started = time.perf_counter()
+        for n, step in enumerate(spec["steps"]):
+            (kind, body), = step.items()
+            now += _gap(body["gap"]) if "gap" in body else (60 if n else 0)
+            if kind == "say":
+                reply = bot.chat(body["user"], body["text"], at=now)
+                probes = [e for e in body.get("expect", [])
+                          if {"reply_contains", "reply_matches"} & set(e)]
+                rows.append({"user": body["user"], "session": reply.session_id,
+                             "text": body["text"], "reply": reply.text, "probes": probes,
+                             "prompt": reply.trace.messages})
+            elif kind == "end_session":
+                bot.end_session(body["user"], at=now)
+        seconds = time.perf_counter() - started
+        agent = getattr(bot, "agent_name", "Kindred")
+        label = bot.model_name
+        bot.close()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"script": str(script), "model": label, "agent": agent,
+                               "seconds": seconds, "when": stamp(), "machine": machine(),
+                               "replies": rows}, indent=1))
+    print(f"{len(rows)} replies in {seconds:.0f} s → {out}")
+
+
+def _uses(probe: dict, reply: str) -> bool:
+    if "reply_contains" in probe:
+        return str(probe["reply_contains"]).lower() in reply.lower()
+    return bool(re.search(str(probe["reply_matches"]), reply))
+
+
+def score(paths: list[Path]) -> None:
+    from graphs import prompts
+    from graphs.reply_review import instruction_text, leaked_sentences, repeats
+
+    templates = prompts.REPLY_TEMPLATES
+    print(f"# reply quality — {stamp()} — {machine()}")
+    print("| run | replies | probes using the fact | verbatim repeats | prompt leaks | s/reply |")
+    print("|---|---|---|---|---|---|")
+    for path in paths:
+        run_ = json.loads(path.read_text())
+        rows = run_["replies"]
+        earlier: dict[tuple[str, str], list[str]] = {}
+        repeated = leaked = used = probes = 0
+        for row in rows:
+            key = (row["user"], row["session"])
+            if repeats(row["reply"], earlier.get(key, [])):
+                repeated += 1
+            earlier.setdefault(key, []).append(row["reply"])
+            instructions = instruction_text(templates, agent_name=run_["agent"],
+                                            user_name=row["user"], max_words="60")
+            if leaked_sentences(row["reply"], instructions):
+                leaked += 1
+            for probe in row["probes"]:
+                probes += 1
+                used += _uses(probe, row["reply"])
+        n = len(rows) or 1
+        print(f"| {path.stem} ({run_['model']}) | {len(rows)} | {used}/{probes} "
+              f"({100 * used / max(probes, 1):.0f}%) | {repeated} ({100 * repeated / n:.0f}%) "
+              f"| {leaked} ({100 * leaked / n:.0f}%) | {run_['seconds'] / n:.1f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("script", type=Path)
+    r.add_argument("--model", default="local")
+    r.add_argument("--out", type=Path, required=True)
+    s = sub.add_parser("score")
+    s.add_argument("runs", type=Path, nargs="+")
+    args = parser.parse_args()
+    if args.command == "run":
+        run(args.script, args.model, args.out)
+    else:
+        score(args.runs)
+
+
+if __name__ == "__main__":
+    main()

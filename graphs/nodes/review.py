@@ -1,0 +1,71 @@
+"""``review``: the draft reply must not copy the prompt or repeat an earlier reply of the session.
+
+Leaked sentences are stripped (the stream is told: the client replaces the draft with the clean
+text); when nothing is left, or the reply repeats itself, it is regenerated once with a note that
+says what went wrong (:mod:`graphs.reply_review` has the rules and the measured cases). Why once:
+as with the persona check, a second miss means the model cannot do better for this prompt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from graphs import prompts
+from graphs.nodes.generate import to_langchain
+from graphs.reply_review import instruction_text, leaked_sentences, repeats, strip_leaks
+from graphs.services import Services
+from graphs.state import TurnContext, TurnState, stm_of
+from graphs.trace import ChatMessage, ReplyReview
+
+__all__ = ["make_review"]
+
+_TEMPLATES = prompts.REPLY_TEMPLATES
+
+
+def make_review(services: Services):
+    card, cfg = services.card, services.config.generation
+
+    def clean(text: str, instructions: str) -> tuple[str, list[str]]:
+        leaked = leaked_sentences(text, instructions)
+        return (strip_leaks(text, leaked) if leaked else text), leaked
+
+    def review(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+        draft = state.get("reply") or ""
+        if not draft:
+            return {}
+        user = runtime.context.user_id
+        instructions = instruction_text(_TEMPLATES, agent_name=card.name, voice=card.voice,
+                                        user_name=user, max_words=str(cfg.reply_max_words))
+        earlier = [t.text for t in stm_of(state) if t.role == "agent"]
+        text, leaked = clean(draft, instructions)
+        repeated = repeats(text, earlier) if text else None
+        found = ReplyReview(leaked=leaked, repeated=repeated)
+        if text and not repeated:
+            if leaked and runtime.stream_writer is not None:
+                runtime.stream_writer({"revision": text, "reason": "prompt_leak"})
+            update: dict[str, Any] = {"reply": text}
+            if leaked:
+                update["trace"] = state["trace"].model_copy(update={"reply_review": found})
+            return update
+        problem = prompts.REVIEW_PROBLEMS["repeat" if repeated else "leak"].format(
+            earlier=repeated or "")
+        note: ChatMessage = {"role": "system", "content": prompts.REVIEW_REGENERATE.format(
+            problem=problem, user_name=user, max_words=cfg.reply_max_words)}
+        messages = [*state.get("messages", []), note]
+        # a repeat is regenerated with sampling: decoded greedily, the same prompt gives the same
+        # words again (measured with the 135M model: the note alone changed nothing)
+        retry = {"temperature": cfg.retry_temperature} if repeated else {}
+        raw = str(services.chat_model.invoke(to_langchain(messages), **retry).content).strip()
+        again, more = clean(raw, instructions)
+        final = again or text or draft  # the regenerated reply, unless nothing is left of it
+        if final != raw and runtime.stream_writer is not None:
+            runtime.stream_writer({"revision": final, "reason": "prompt_leak"})
+        found = found.model_copy(update={"leaked": [*leaked, *more], "regenerated": True,
+                                         "first_reply": draft})
+        return {"reply": final, "messages": messages,
+                "trace": state["trace"].model_copy(update={"reply_review": found,
+                                                           "messages": messages})}
+
+    return review

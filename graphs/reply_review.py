@@ -1,0 +1,86 @@
+"""What a reply must not do: copy the prompt's instructions, or repeat an earlier reply verbatim.
+
+Seen with the 135M local model on the embedded defaults: every reply after the first was the same
+sentence, and replies carried the prompt's own words ("You are talking with alice. Use what you
+remember about her: … Reply to alice's last message in at most 60 words."). Both are cheap to see
+without a model:
+
+* a **leak** is a sentence of the reply that shares a run of four words with the instruction text
+  of the prompt (the templates with their fields filled in, not the recalled memories: repeating a
+  remembered fact is the point), or that copies the memory lines' own format ("3 days ago, alice
+  said: …") or a section tag (``<MEMORY>``);
+* a **repeat** is a reply whose words are (nearly) those of an earlier reply of the same session.
+
+The ``review`` node strips leaked sentences and regenerates once when nothing is left or the
+reply repeats itself (:mod:`graphs.nodes.review`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from memory.text import split_sentences
+
+__all__ = ["instruction_text", "leaked_sentences", "repeats", "strip_leaks"]
+
+_WORD = re.compile(r"[a-z0-9']+")
+_TAG = re.compile(r"</?\s*[A-Z][A-Z_]{2,}\s*>")
+_MEMORY_LINE = re.compile(r"(?:^|\s)-?\s*(?:\d+ days? \d+ hours?|\d+ minutes?|on \w+day \d+ \w+ "
+                          r"\d{4}) ago,?\s+[\w.@-]+ said:", re.IGNORECASE)
+_GRAM = 4
+_REPEAT_OVERLAP = 0.85
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def _grams(words: Sequence[str], n: int = _GRAM) -> set[tuple[str, ...]]:
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+def instruction_text(templates: Iterable[str], **fields: str) -> str:
+    """The instruction parts of a prompt: its templates with the given fields filled in and every
+    other field left out."""
+    out = []
+    for template in templates:
+        text = template
+        for name, value in fields.items():
+            text = text.replace("{" + name + "}", value)
+        out.append(re.sub(r"\{[a-z_]+\}", " ", text))
+    return "\n".join(out)
+
+
+def leaked_sentences(reply: str, instructions: str) -> list[str]:
+    """Sentences of ``reply`` that copy the instructions, the memory lines' format or a tag."""
+    known = _grams(_words(instructions))
+    leaked = []
+    for sentence in split_sentences(reply):
+        if (_TAG.search(sentence) or _MEMORY_LINE.search(sentence)
+                or _grams(_words(sentence)) & known):
+            leaked.append(sentence)
+    return leaked
+
+
+def strip_leaks(reply: str, leaked: Sequence[str]) -> str:
+    """``reply`` without the leaked sentences (and any tag left in it)."""
+    kept = [s for s in split_sentences(reply) if s not in set(leaked)]
+    return _TAG.sub("", " ".join(kept)).strip()
+
+
+def repeats(reply: str, earlier: Sequence[str]) -> str | None:
+    """The earlier reply that ``reply`` (nearly) repeats, if any: the same words, or 85% of the
+    word pairs of the longer of the two in common."""
+    mine = _words(reply)
+    if not mine:
+        return None
+    pairs = _grams(mine, 2) or {tuple(mine)}
+    for old in earlier:
+        theirs = _words(old)
+        if theirs == mine:
+            return old
+        other = _grams(theirs, 2) or {tuple(theirs)}
+        if other and len(pairs & other) / max(len(pairs), len(other)) >= _REPEAT_OVERLAP:
+            return old
+    return None
