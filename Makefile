@@ -47,7 +47,7 @@ bench: install  ## the benchmarks (they print figures; RESULTS.md records them b
 	$(PY) benchmarks/persona_extraction.py --data ../shared/data/msc
 
 lint: install
-	$(VENV)/bin/ruff check agent memory graphs personas evals tests benchmarks demos
+	$(VENV)/bin/ruff check agent memory graphs personas evals kindred tests benchmarks demos
 
 graph: install
 	$(VENV)/bin/kindred graph

@@ -12,12 +12,14 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "BadRequestError": "agent.errors",
     "ConfigurationError": "agent.errors",
     "FeedbackReceipt": "agent.reply",
     "InvalidInputError": "agent.errors",
     "Kindred": "agent.kindred",
     "KindredError": "agent.errors",
     "MemoryView": "agent.reply",
+    "NotFoundError": "agent.errors",
     "ModelUnavailableError": "agent.errors",
     "Recall": "agent.reply",
     "Reply": "agent.reply",

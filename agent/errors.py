@@ -5,19 +5,23 @@ re-exported here so ``from agent.errors import KindredError`` is the one import 
 """
 
 from memory.errors import (
+                           BadRequestError,
                            ConfigurationError,
                            InvalidInputError,
                            KindredError,
                            ModelUnavailableError,
+                           NotFoundError,
                            StoreError,
                            UnknownUserError,
 )
 
 __all__ = [
+                           "BadRequestError",
                            "ConfigurationError",
                            "InvalidInputError",
                            "KindredError",
                            "ModelUnavailableError",
+                           "NotFoundError",
                            "StoreError",
                            "UnknownUserError",
 ]

@@ -18,6 +18,7 @@ import asyncio
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,8 +30,8 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from pydantic import ValidationError
 
 from agent.model_guard import GuardedChatModel
-from agent.models import is_capable, make_chat_model, model_label
-from agent.reply import FeedbackReceipt, MemoryView, Recall, Reply, Retraction, Utterance
+from agent.models import is_capable, is_local, make_chat_model, model_label
+from agent.reply import FeedbackReceipt, MemoryView, Recall, Reply, Retraction, Trace, Utterance
 from agent.settings import Settings
 from agent.validation import check_text, check_time, check_user_id
 from graphs import CHECKPOINT_TYPES, Services, TurnContext, compile_graph, prompts, thread_config
@@ -38,7 +39,14 @@ from graphs.corrections import LLMCorrectionJudge
 from graphs.recall import DEFAULT, recall
 from graphs.state import Said
 from memory.embeddings import Embedder, default_embedder
-from memory.errors import ConfigurationError, InvalidInputError, UnknownUserError
+from memory.backends.base import Record
+from memory.errors import (
+    ConfigurationError,
+    InvalidInputError,
+    KindredError,
+    NotFoundError,
+    UnknownUserError,
+)
 from memory.events import ExtractiveSummariser, LLMSummariser
 from memory.hub import MemoryHub
 from memory.scope import DEFAULT_TENANT, Scope
@@ -50,6 +58,7 @@ from personas.extract import HybridTraitExtractor, LLMTraitExtractor, RuleTraitE
 __all__ = ["Kindred"]
 
 _SENTINEL = object()
+_KEEP_TRACES = 100
 # Nodes whose model tokens reach the caller: the reply, and its regenerations when the draft
 # repeated itself or contradicted the agent's persona (a Retraction separates the drafts).
 _STREAMED_NODES = ("generate", "review", "check_persona")
@@ -114,17 +123,29 @@ class Kindred:
                         config=s.graph_config())
 
     # ------------------------------------------------------------------ turns
-    def chat(self, user_id: str, text: str, *, at: Any = None) -> Reply:
-        """Answer ``text`` from ``user_id``. ``at`` is the message's time (replays); default now."""
+    def chat(self, user_id: str, text: str, *, at: Any = None, instructions: str | None = None,
+             history: Sequence[tuple[str, str]] | None = None,
+             sampling: dict[str, float | int] | None = None) -> Reply:
+        """Answer ``text`` from ``user_id``. ``at`` is the message's time (replays); default now.
+
+        For an app in front of Kindred (the OpenAI-compatible route uses these): ``instructions``
+        are the app's own for this turn (shown to the model, never stored); ``history`` is the
+        conversation as the client holds it, ``(role, text)`` pairs with role ``user`` or
+        ``agent``: when given, the prompt's recent context follows it instead of the stored thread
+        (an edited or regenerated message), and nothing of it is stored; ``sampling`` passes
+        ``temperature``/``max_tokens`` to the model."""
         reply = None
-        for item in self.stream(user_id, text, at=at):
+        for item in self.stream(user_id, text, at=at, instructions=instructions, history=history,
+                                sampling=sampling):
             if isinstance(item, Reply):
                 reply = item
         if reply is None:  # pragma: no cover - stream() always ends with the Reply
             raise RuntimeError("The turn ended without a reply.")
         return reply
 
-    def stream(self, user_id: str, text: str, *, at: Any = None
+    def stream(self, user_id: str, text: str, *, at: Any = None, instructions: str | None = None,
+               history: Sequence[tuple[str, str]] | None = None,
+               sampling: dict[str, float | int] | None = None
                ) -> Iterator[str | Retraction | Reply]:
         """Like :meth:`chat`, yielding reply tokens as they are generated, then the ``Reply``.
 
@@ -133,7 +154,40 @@ class Kindred:
         """
         user_id = check_user_id(user_id)
         text = check_text(text, max_chars=self.settings.limits.max_message_chars)
-        return self._stream_turn(user_id, text, self._check_at(at))
+        extra = self._check_client_turn(instructions, history, sampling)
+        return self._stream_turn(user_id, text, self._check_at(at), extra)
+
+    def _check_client_turn(self, instructions: Any, history: Any, sampling: Any
+                           ) -> dict[str, Any]:
+        """The per-turn values of a client app, checked like everything else, before any write."""
+        limit = self.settings.limits.max_message_chars
+        out: dict[str, Any] = {}
+        if instructions is not None:
+            out["instructions"] = check_text(instructions, max_chars=limit, what="instructions")
+        if history is not None:
+            if isinstance(history, (str, bytes)) or not isinstance(history, Sequence):
+                raise InvalidInputError("history must be a list of (role, text) pairs.")
+            pairs = []
+            for n, item in enumerate(history):
+                if not (isinstance(item, (tuple, list)) and len(item) == 2
+                        and item[0] in ("user", "agent")):
+                    raise InvalidInputError(f"history item {n} must be a (role, text) pair with "
+                                            "role 'user' or 'agent'.")
+                pairs.append((item[0], check_text(item[1], max_chars=limit,
+                                                  what=f"text of history item {n}")))
+            out["history"] = tuple(pairs)
+        if sampling:
+            allowed = {"temperature": (0.0, 2.0), "max_tokens": (1, 4096)}
+            checked = []
+            for name, value in sampling.items():
+                low, high = allowed.get(name, (None, None))
+                if low is None or isinstance(value, bool) or not isinstance(value, (int, float)) \
+                        or not low <= value <= high:
+                    raise InvalidInputError(f"sampling {name}={value!r} is not allowed: give "
+                                            "temperature 0-2 and max_tokens 1-4096.")
+                checked.append((name, int(value) if name == "max_tokens" else float(value)))
+            out["sampling"] = tuple(checked)
+        return out
 
     def _check_at(self, at: Any) -> float | None:
         """``at`` as seconds, refused when out of range or ahead of the server clock; None when
@@ -175,8 +229,8 @@ class Kindred:
                     self._checkpointer.delete_thread(config["configurable"]["thread_id"])
             raise
 
-    def _stream_turn(self, user_id: str, text: str, at: float | None
-                     ) -> Iterator[str | Retraction | Reply]:
+    def _stream_turn(self, user_id: str, text: str, at: float | None,
+                     extra: dict[str, Any] | None = None) -> Iterator[str | Retraction | Reply]:
         done = [False]
         with self._lock(user_id), self._undo_on_failure(user_id, done) as thread:
             now = self._time_of(at, thread)
@@ -184,7 +238,7 @@ class Kindred:
             last_node = None
             for mode, data in self.graph.stream(
                     {"kind": "turn", "text": text}, thread_config(user_id),
-                    context=TurnContext(user_id=user_id, now=now),
+                    context=TurnContext(user_id=user_id, now=now, **(extra or {})),
                     stream_mode=["messages", "custom", "values"]):
                 if mode == "messages":
                     chunk, meta = data
@@ -202,12 +256,47 @@ class Kindred:
                 elif mode == "values":
                     state = data
                     done[0] = bool(data.get("stored_turn_ids"))
-            yield self._reply(user_id, state)
+            reply = self._reply(user_id, state)
+            self._keep_trace(user_id, reply.trace)
+            yield reply
 
     def _reply(self, user_id: str, state: dict[str, Any]) -> Reply:
-        trace = state["trace"].model_copy(update={"model": self._model_label})
+        trace = state["trace"].model_copy(update={"model": self._model_label,
+                                                  "id": f"tr-{uuid.uuid4().hex}"})
         return Reply(text=state.get("reply", ""), user_id=user_id,
                      session_id=state.get("session_id") or "", trace=trace)
+
+    def _keep_trace(self, user_id: str, trace: Trace) -> None:
+        """Keep the last traces of the user (``GET /v1/traces/{id}``, ``Kindred.trace``): with
+        the user's records, so ``forget`` removes them like everything else."""
+        records, scope = self.memory.stores.records, Scope(user=user_id)
+        records.put(scope, [Record("trace", trace.id, trace.model_dump(mode="json"),
+                                   ts=trace.now)])
+        old = records.list(scope, "trace", newest=True)[_KEEP_TRACES:]
+        if old:
+            records.delete(scope, "trace", [r.id for r in old])
+
+    def trace(self, user_id: str, trace_id: str) -> Trace:
+        """The trace of one of the user's recent replies (the last 100 are kept)."""
+        user_id = check_user_id(user_id)
+        found = self.memory.stores.records.get(Scope(user=user_id), "trace", str(trace_id))
+        if found is None:
+            raise NotFoundError(f"No trace {str(trace_id)[:60]!r} for user {user_id!r}: traces "
+                                   f"of the last {_KEEP_TRACES} replies are kept.")
+        return Trace.model_validate(found.value)
+
+    def readiness(self) -> list[str]:
+        """What keeps this agent from answering now (empty: ready): stores that do not answer,
+        a local model not loaded."""
+        problems = []
+        try:
+            self.memory.stores.records.count(Scope(user="readiness-probe"), "turn")
+            self.memory.stores.vectors.count("turns", Scope(user="readiness-probe"))
+        except KindredError as exc:
+            problems.append(f"stores: {exc}")
+        if is_local(self.chat_model) and not self.chat_model.loaded:
+            problems.append("the local model is not loaded yet")
+        return problems
 
     def ingest(self, user_id: str, utterances: Sequence[Utterance | dict]) -> list[str]:
         """Store utterances that already happened (a replayed dialogue), with no generation.
@@ -255,9 +344,9 @@ class Kindred:
 
     def _pieces(self, batch: list[Said]) -> Iterator[list[Said]]:
         """The batch as graph runs: a new run at every gap longer than β (so a replay ends its
-        sessions exactly where chat would), and at most ``ingest_chunk`` utterances per run, so a
-        long replay takes turns with other users' work (the stores, the parser and the embedder
-        are shared) instead of holding them for the whole batch."""
+        sessions exactly where chat would), and at most ``ingest_chunk`` utterances per run (500
+        by default: smaller pieces, meant to let other users' turns in between, measured no
+        fairer on two cores, where the contention is for the CPU, not for a lock)."""
         beta, size = self.settings.session.beta_s, self.settings.limits.ingest_chunk
         piece: list[Said] = []
         for said in batch:

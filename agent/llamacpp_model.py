@@ -95,6 +95,11 @@ class LlamaCppChatModel(BaseChatModel):
     def model_name(self) -> str:
         return f"{GGUF_FILE} (llama.cpp)"
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the weights are in memory (``/ready`` asks)."""
+        return self._llm is not None
+
     def load(self) -> LlamaCppChatModel:
         """Load the GGUF now (otherwise the first message does it)."""
         with self._lock:
@@ -126,7 +131,7 @@ class LlamaCppChatModel(BaseChatModel):
             try:
                 self._llm.reset()  # greedy output must not depend on the previous prompt's cache
                 pieces = self._llm.create_chat_completion(
-                    messages=chat, max_tokens=self.max_new_tokens,
+                    messages=chat, max_tokens=int(kwargs.get("max_tokens") or self.max_new_tokens),
                     repeat_penalty=self.repetition_penalty, stop=stop or None, stream=True,
                     seed=int(kwargs.get("seed") or 0), **sampling)
                 for part in pieces:

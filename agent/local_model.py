@@ -102,6 +102,11 @@ class LocalChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "kindred-local-smollm2-135m"
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the weights are in memory (``/ready`` asks)."""
+        return self._model is not None
+
     def load(self) -> LocalChatModel:
         """Load the weights now (otherwise the first message does it)."""
         with self._lock:

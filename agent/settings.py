@@ -78,8 +78,9 @@ class LimitsConfig(ComponentConfig):
     max_message_chars: int = Field(default=20_000, ge=1, description="characters per message")
     max_ingest_utterances: int = Field(default=500, ge=1, description="utterances per ingest call")
     max_ingest_chars: int = Field(default=500_000, ge=1, description="characters per ingest call")
-    ingest_chunk: int = Field(default=64, ge=1, description="utterances stored per step of an "
-                                                            "ingest (others' turns run between)")
+    ingest_chunk: int = Field(default=500, ge=1, description="utterances stored per step of an "
+                                                             "ingest (smaller pieces measured no "
+                                                             "fairer: benchmarks/RESULTS.md)")
     future_tolerance_s: float = Field(default=300.0, ge=0, description="how far ahead of this "
                                                                        "server's clock `at` may be")
     clock_skew_s: float = Field(default=2.0, ge=0, description="a turn this far behind the last "

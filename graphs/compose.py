@@ -61,7 +61,8 @@ def build_messages(*, agent_name: str, voice: str, agent_traits: Sequence[str], 
                    retrieved: Sequence[RetrievedMemory], user_traits: Sequence[str],
                    feedback: FeedbackUsed | None, context: Sequence[Turn],
                    text: str, max_words: int, budget: int, counter: TokenCounter,
-                   memory_at: Literal["system", "last"] = "system"
+                   memory_at: Literal["system", "last"] = "system",
+                   instructions: str | None = None
                    ) -> tuple[list[ChatMessage], dict[str, int]]:
     """The exact messages for the chat model, and what the budget kept and dropped."""
     used = 0
@@ -87,6 +88,8 @@ def build_messages(*, agent_name: str, voice: str, agent_traits: Sequence[str], 
     system = prompts.SYSTEM.format(
         agent_name=agent_name, voice=voice, user_name=user_name, max_words=max_words,
         agent_traits="\n".join(f"- {t}" for t in agent_traits), memory_note=note,
+        app_instructions=(prompts.APP_INSTRUCTIONS.format(instructions=instructions.strip())
+                          + "\n" if instructions and instructions.strip() else ""),
         memory=block + "\n" if block and memory_at == "system" else "")
     messages: list[ChatMessage] = [{"role": "system", "content": system}]
     for turn in context:

@@ -36,11 +36,17 @@ RunKind = Literal["turn", "observe", "preview", "feedback", "end_session"]
 
 @dataclass(frozen=True)
 class TurnContext:
-    """Per-run values: whose memory, and what time it is (from the caller or the data)."""
+    """Per-run values: whose memory, and what time it is (from the caller or the data). The
+    rest are a client's for this one turn and are never stored: the app's own instructions (an
+    OpenAI system message), the conversation as the client holds it (used as the prompt's recent
+    context instead of the stored thread), and sampling options for the reply."""
 
     user_id: str
     now: float
     tenant: str = "default"
+    instructions: str | None = None
+    history: tuple[tuple[str, str], ...] | None = None  # (role "user"|"agent", text)
+    sampling: tuple[tuple[str, float | int], ...] = ()
     scope: Scope = field(init=False)
 
     def __post_init__(self) -> None:

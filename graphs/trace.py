@@ -95,6 +95,7 @@ class TimeWindowView(_Strict):
 class Trace(_Strict):
     """What was retrieved and why, what was stored, the exact prompt, the timings."""
 
+    id: str = ""
     run: str = "turn"
     user_id: str = ""
     now: float = 0.0

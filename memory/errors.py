@@ -8,10 +8,12 @@ and what to do about it, so a caller can show it to a person unchanged.
 from __future__ import annotations
 
 __all__ = [
+    "BadRequestError",
     "ConfigurationError",
     "InvalidInputError",
     "KindredError",
     "ModelUnavailableError",
+    "NotFoundError",
     "StoreError",
     "UnknownUserError",
 ]
@@ -28,7 +30,15 @@ class InvalidInputError(KindredError, ValueError):
     """
 
 
-class UnknownUserError(KindredError, LookupError):
+class BadRequestError(InvalidInputError):
+    """A request lacks what it needs to be taken at all (whose memory it is): HTTP 400."""
+
+
+class NotFoundError(KindredError, LookupError):
+    """Something asked for by name or id does not exist (a model, a trace, an item)."""
+
+
+class UnknownUserError(NotFoundError):
     """An operation needs a user Kindred has never seen (for example listing their memories)."""
 
 

@@ -151,3 +151,19 @@ def test_memory_show_never_creates_a_data_dir_and_names_known_users(data_dir, tm
                           str(data_dir)], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "COLUMNS": "150"})
     assert res.returncode == 0 and "I live in Lisbon." in res.stdout  # still there
+
+
+def test_feedback_in_the_terminal_never_turns_an_instruction_into_a_trait(data_dir):
+    """The bug a user met: '/feedback Don't repeat yourself; … in my city.' replaced 'I live in
+    Lisbon' in the persona."""
+    child = _spawn(data_dir)
+    _say(child, "I live in Lisbon, near the river.")
+    _say(child, "What should I do this weekend?")
+    noted = " ".join(_say(child, "/feedback Don't repeat yourself; suggest something concrete "
+                                 "to do in my city.").split())
+    assert "Noted." in noted and "Also noted about you" not in noted
+    persona = _say(child, "/persona")
+    assert "Lisbon" in persona and "current" in persona and "until" not in persona
+    assert "repeat" not in persona and "concrete" not in persona
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)

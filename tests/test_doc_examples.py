@@ -1,7 +1,9 @@
 """Every Python example in the README and in the docstrings runs, as LangMem tests its docs.
 
 A fenced ```python block is an example; it runs in a fresh process with its own HOME and working
-directory (``~/.kindred`` lands in a temporary folder). Examples on the local model are slow.
+directory (``~/.kindred`` lands in a temporary folder). Examples on the local model are slow. A
+```python no-run block needs something outside it (a running server) and is shown, not run; its
+demo is tested instead (``demos/openai_client.py``).
 """
 
 from __future__ import annotations

@@ -231,8 +231,10 @@ def test_two_http_clients_of_one_user_all_succeed(served):
     def talk(n: int) -> None:
         with httpx.Client(base_url=base, timeout=60) as client:
             for i in range(10):
-                statuses.append(client.post("/v1/users/pat/chat",
-                                            json={"text": f"note {n}-{i}"}).status_code)
+                route = "/v1/users/pat/chat/stream" if n == 2 else "/v1/users/pat/chat"
+                res = client.post(route, json={"text": f"note {n}-{i}"})
+                ok = res.status_code == 200 and (n != 2 or '"reply"' in res.text.splitlines()[-1])
+                statuses.append(200 if ok else res.status_code)  # a stream must not be cut
 
     threads = [threading.Thread(target=talk, args=(n,)) for n in range(3)]
     for t in threads:

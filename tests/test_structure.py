@@ -52,7 +52,7 @@ def test_public_modules_declare_all_and_export_real_names(package):
     assert not missing, missing
 
 
-_REPORTERS = {"_unexpected", "error_line"}  # agent/http_errors.py
+_REPORTERS = {"_unexpected", "error_line"}  # agent/service/errors.py
 
 
 def test_no_bare_broad_excepts_that_swallow_errors():
@@ -159,3 +159,19 @@ def test_tests_that_load_the_local_model_are_marked_slow():
         if loads and "pytestmark = pytest.mark.slow" not in text:
             unmarked.append(path.name)
     assert not unmarked, unmarked
+
+
+def test_embedding_kindred_does_not_pull_the_test_and_evaluation_tools():
+    """`pip install kindred` is the agent; pytest and the evaluation's plotting and scoring
+    packages come with the dev and eval extras (make install takes both)."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = {d.split(">")[0].split("=")[0].split("<")[0].strip().lower()
+               for d in project["dependencies"]}
+    assert not runtime & {"pytest", "matplotlib", "rouge-score", "nltk", "hypothesis",
+                          "schemathesis", "bm25s"}
+    assert {"matplotlib", "rouge-score", "nltk"} <= {
+        d.split(">")[0].strip().lower() for d in project["optional-dependencies"]["eval"]}
+    assert "evals.cli:app" in project["entry-points"]["kindred.cli"].values()
+    assert "'.[dev,eval]'" in (ROOT / "Makefile").read_text()

@@ -18,6 +18,7 @@ from graphs.state import TurnContext, TurnState, stm_of
 from graphs.trace import ChatMessage
 from memory.errors import ModelUnavailableError
 from memory.short_term import window
+from memory.types import Turn
 
 __all__ = ["make_generate", "to_langchain"]
 
@@ -34,16 +35,21 @@ def make_generate(services: Services):
 
     def generate(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         found = state.get("recall")
+        run = runtime.context
+        held = stm_of(state) if run.history is None else [
+            Turn(id=f"client/{n}", session_id="", idx=n, role=role, speaker=role, text=text,
+                 ts=run.now) for n, (role, text) in enumerate(run.history)]
+        context = window(held, cfg.session.stm_window)
         messages, budget = build_messages(
             agent_name=card.name, voice=card.voice, agent_traits=state.get("agent_traits") or [],
             user_name=runtime.context.user_id, retrieved=found.memories if found else [],
             user_traits=state.get("user_traits") or [],
             feedback=found.feedback if found else None,
-            context=window(stm_of(state), cfg.session.stm_window), text=state["text"],
+            context=context, text=state["text"], instructions=run.instructions,
             max_words=cfg.generation.reply_max_words,
             budget=cfg.generation.memory_token_budget, counter=services.memory.tokens,
             memory_at=cfg.generation.memory_at)
-        reply = services.chat_model.invoke(to_langchain(messages))
+        reply = services.chat_model.invoke(to_langchain(messages), **dict(run.sampling))
         text = str(reply.content).strip()
         if not text:
             raise ModelUnavailableError("The chat model returned an empty reply; the turn was not "

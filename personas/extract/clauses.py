@@ -322,13 +322,13 @@ def statement_fallback(doc: Doc) -> str:
                  and not is_social(s) and not is_directive(s) and has_content(s)]
     sentences = [s for s in sentences if s]
     for text in sentences:
-        if not text.endswith("?") and len(text.split()) >= 3:
+        if not _asks(text) and len(text.split()) >= 3:
             return text
     for text in sentences:
         echo = _ECHO_QUESTION.match(text)
         if echo and len(echo.group(1).split()) >= 2:
             return "I " + echo.group(1).rstrip(" ?") + "."
-    statements = [_strip_laughs(s) for s in doc.sents if not s.text.strip().endswith("?")
+    statements = [_strip_laughs(s) for s in doc.sents if not _asks(s.text)
                   and not is_social(s) and not is_directive(s) and has_content(s)
                   and not any(t.dep_ in ("nsubj", "nsubjpass") and _is_first_person(t)
                               and (_is_promise(t.head) or t.head.lemma_.lower() in _MOVES)
@@ -336,6 +336,11 @@ def statement_fallback(doc: Doc) -> str:
     # only questions left: no trait (storing "where is my PIN hidden" as a fact would be worse
     # than missing the rare question that hints at one)
     return next((s for s in statements if s), "")
+
+
+def _asks(text: str) -> bool:
+    """A question, also when typed "…city?." or "…you? :)"."""
+    return bool(re.search(r"\?[\s.!:;)(\-]*$", text.strip()))
 
 
 def _strip_laughs(sent: Span) -> str:

@@ -1,42 +1,32 @@
-"""The HTTP service: the Python API over JSON, for chatbots written in any language.
-
-    kindred serve --port 8765            # or: uvicorn --factory agent.service:app_from_settings
+"""The per-user routes (``/v1/users/{user}/…``): the Python API over JSON, route by route.
 
 Every route is a thin wrapper over one :class:`agent.Kindred` method, so the service validates,
 stores and isolates users exactly as the Python API does. Why sync routes: Kindred's calls are
 blocking (model, stores) and serialise per user; FastAPI runs sync routes in its thread pool, so
 different users are served in parallel and one user's turns keep their order.
-
-Errors map to status codes by kind (bad input 422, unknown user 404, configuration or model missing
-503, anything else of Kindred's 500) with ``{"error": <kind>, "detail": <what to do>}`` as the body.
-When ``KINDRED_SERVICE__TOKEN`` is set every route but ``/health`` needs ``Authorization: Bearer``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any, Literal
 
-from fastapi import Depends, FastAPI, Header, Request
-from fastapi_offline import FastAPIOffline
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.http_errors import BodyLimit, ErrorOut, error_line, install_error_shape
 from agent.kindred import Kindred
+from agent.service.errors import error_line
 from agent.reply import FeedbackReceipt, MemoryView, Reply, Retraction, Utterance
 from memory.types import Event
 from personas.bank import Trait
 
 __all__ = ["API_PREFIX", "EndSessionIn", "ForgetOut", "IngestIn", "IngestOut", "MessageIn",
-           "TraitIn", "app_from_settings", "create_app"]
+           "TraitIn", "add_user_routes"]
 
 API_PREFIX = "/v1"
-
 
 
 class _Strict(BaseModel):
@@ -76,49 +66,9 @@ class ForgetOut(BaseModel):
     held_memory: bool
 
 
-def create_app(bot: Kindred, *, token: str | None = None, owns_bot: bool = False) -> FastAPI:
-    """An ASGI app serving ``bot``. ``token``: the bearer token every route except /health needs;
-    ``owns_bot``: close the bot's stores when the server shuts down."""
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owns_bot:
-            bot.close()
-
-    # the docs' Swagger UI and ReDoc assets are served by the app itself: /docs works offline
-    app = FastAPIOffline(title="Kindred", version="0.1.0", lifespan=lifespan,
-                         description="A dialogue agent that remembers the people it talks to.",
-                         responses={code: {"model": ErrorOut, "description": what}
-                                    for code, what in ((401, "no or wrong token"),
-                                                       (404, "unknown user or route"),
-                                                       (413, "body too large"),
-                                                       (422, "bad input: nothing stored"),
-                                                       (500, "unexpected failure (error id)"),
-                                                       (503, "model, store or settings "
-                                                             "unavailable"))})
-    install_error_shape(app)
-    app.add_middleware(BodyLimit, max_bytes=bot.settings.service.max_body_bytes)
-
-    def _auth(authorization: str | None = Header(default=None)) -> None:
-        if token is None:
-            return
-        given = (authorization or "").removeprefix("Bearer ").strip()
-        if not secrets.compare_digest(given, token):
-            raise _Unauthorised()
-
-    @app.exception_handler(_Unauthorised)
-    async def _unauthorised(request: Request, exc: _Unauthorised) -> JSONResponse:
-        return JSONResponse({"error": "Unauthorised",
-                             "detail": "send 'Authorization: Bearer <KINDRED_SERVICE__TOKEN>'"},
-                            status_code=401)
-
-    @app.get("/health")
-    def health() -> dict[str, Any]:
-        return {"status": "ok", "model": bot.model_name}
-
+def add_user_routes(app: FastAPI, bot: Kindred, guarded: list[Any]) -> None:
+    """The per-user routes: each a thin call into one method of ``bot``."""
     prefix = API_PREFIX + "/users/{user_id}"
-    guarded = [Depends(_auth)]
 
     @app.post(prefix + "/chat", response_model=Reply, dependencies=guarded)
     def chat(user_id: str, body: MessageIn) -> Reply:
@@ -170,12 +120,6 @@ def create_app(bot: Kindred, *, token: str | None = None, owns_bot: bool = False
         """Remove every trace of the user from every store."""
         return ForgetOut(user_id=user_id, held_memory=bot.forget(user_id))
 
-    return app
-
-
-class _Unauthorised(Exception):
-    """A request without the service token (kept out of KindredError: it is not the agent's)."""
-
 
 def _trait(trait: Trait) -> dict[str, Any]:
     data = dataclasses.asdict(trait)
@@ -198,14 +142,3 @@ def _ndjson(items: Iterator[str | Retraction | Reply]) -> Iterator[bytes]:
             yield (json.dumps(payload) + "\n").encode()
     except Exception as exc:  # the status line is sent: end the stream with the error, cleanly
         yield error_line(exc)
-
-
-def app_from_settings() -> FastAPI:
-    """The app for ``uvicorn --factory``: a Kindred built from ``KINDRED_*`` settings."""
-    from agent.settings import Settings
-    from memory.process import apply_process_defaults
-
-    apply_process_defaults()  # the server owns its process (before the stores load torch)
-    settings = Settings()
-    token = settings.service.token.get_secret_value() if settings.service.token else None
-    return create_app(Kindred(settings=settings), token=token, owns_bot=True)

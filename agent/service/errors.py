@@ -6,8 +6,9 @@ drops the keep-alive connection). Here every one of them gets the same JSON shap
 failure carries an ``error_id`` that the server log prints beside the traceback, and a request
 body over the size limit is refused with 413 before it is read whole.
 
-Kindred's own errors map to status codes by kind: bad input 422, unknown user 404, configuration,
-model or store unavailable 503, anything else of Kindred's 500.
+Kindred's own errors map to status codes by kind: a request missing who it is for 400, bad input
+422, an unknown user, model or item 404, configuration, model or store unavailable 503, anything
+else of Kindred's 500.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from memory.errors import (
+    BadRequestError,
     ConfigurationError,
     InvalidInputError,
     KindredError,
     ModelUnavailableError,
+    NotFoundError,
     StoreError,
-    UnknownUserError,
 )
 
 __all__ = ["STATUS", "BodyLimit", "ErrorOut", "error_line", "install_error_shape", "status_of"]
@@ -38,13 +40,14 @@ __all__ = ["STATUS", "BodyLimit", "ErrorOut", "error_line", "install_error_shape
 _log = logging.getLogger("kindred.service")
 
 STATUS: tuple[tuple[type[KindredError], int], ...] = (
-    (InvalidInputError, 422), (UnknownUserError, 404), (ConfigurationError, 503),
+    (BadRequestError, 400), (InvalidInputError, 422), (NotFoundError, 404), (ConfigurationError, 503),
     (ModelUnavailableError, 503), (StoreError, 503), (KindredError, 500))
 _HTTP_NAMES = {404: "NotFound", 405: "MethodNotAllowed", 401: "Unauthorised", 413: "TooLarge"}
 
 
 class ErrorOut(BaseModel):
-    """The body of every error answer."""
+    """The body of every error answer (on the OpenAI routes ``error`` is OpenAI's object with the
+    same kind as ``type`` and the detail as ``message``)."""
 
     error: str
     detail: str
@@ -55,9 +58,18 @@ def status_of(exc: KindredError) -> int:
     return next(code for kind, code in STATUS if isinstance(exc, kind))
 
 
-def _json(status: int, error: str, detail: str, error_id: str | None = None) -> JSONResponse:
-    body = ErrorOut(error=error, detail=detail, error_id=error_id)
-    return JSONResponse(body.model_dump(exclude_none=True), status_code=status)
+# routes an OpenAI client calls: their errors also carry OpenAI's {"error": {"message", …}}, the
+# field the official clients show (the same kind and detail as everywhere else)
+_OPENAI_PATHS = ("/v1/chat/completions", "/v1/models")
+
+
+def _json(status: int, error: str, detail: str, error_id: str | None = None,
+          request: Request | None = None) -> JSONResponse:
+    body: dict[str, Any] = ErrorOut(error=error, detail=detail,
+                                    error_id=error_id).model_dump(exclude_none=True)
+    if request is not None and request.url.path.startswith(_OPENAI_PATHS):
+        body["error"] = {"message": detail, "type": error, "code": status, "param": None}
+    return JSONResponse(body, status_code=status)
 
 
 def _unexpected(exc: BaseException, where: str) -> tuple[str, str]:
@@ -91,11 +103,11 @@ def install_error_shape(app: FastAPI) -> None:
 
     @app.exception_handler(KindredError)
     async def _kindred(request: Request, exc: KindredError) -> JSONResponse:
-        return _json(status_of(exc), type(exc).__name__, str(exc))
+        return _json(status_of(exc), type(exc).__name__, str(exc), request=request)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _json(422, "InvalidInputError", _validation_detail(exc))
+        return _json(422, "InvalidInputError", _validation_detail(exc), request=request)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -103,7 +115,7 @@ def install_error_shape(app: FastAPI) -> None:
         detail = str(exc.detail)
         if exc.status_code == 404:
             detail = f"No route {request.method} {request.url.path}: see /docs for the routes."
-        return _json(exc.status_code, name, detail)
+        return _json(exc.status_code, name, detail, request=request)
 
     @app.middleware("http")
     async def _last_resort(request: Request,
@@ -114,7 +126,7 @@ def install_error_shape(app: FastAPI) -> None:
             raise  # BodyLimit answers it
         except Exception as exc:  # anything unexpected: one JSON 500 with an id, logged
             error_id, detail = _unexpected(exc, f"{request.method} {request.url.path}")
-            return _json(500, "InternalError", detail, error_id)
+            return _json(500, "InternalError", detail, error_id, request)
 
 
 class BodyLimit:
