@@ -8,8 +8,7 @@ offline defaults that torch reads once, when it loads) before anything heavy is 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from memory._lazy import lazy_exports
 
 _EXPORTS = {
     "BadRequestError": "agent.errors",
@@ -36,10 +35,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agent' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports('agent', _EXPORTS, globals())

@@ -7,8 +7,7 @@ torch loads) does not pull torch, spaCy and Chroma in with it.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from memory._lazy import lazy_exports
 
 _EXPORTS = {
     "ComponentConfig": "memory.config",
@@ -48,10 +47,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'memory' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports('memory', _EXPORTS, globals())

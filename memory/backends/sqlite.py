@@ -19,7 +19,7 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -105,6 +105,12 @@ class Database:
             raise StoreError(f"The record store {self.path} failed while {what}: {exc}; "
                              f"{hint}.") from exc
 
+    def run_all(self, ops: Sequence[Any], run: Callable[[sqlite3.Connection, Any], Any]
+                ) -> list[Any]:
+        """``run(conn, op)`` for each operation, in one transaction: a backend's ``batch``."""
+        with self.transaction() as conn:
+            return [run(conn, op) for op in ops]
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         with self._lock, self.guard("writing"):
             self._conn.execute(sql, params)
@@ -169,11 +175,7 @@ class SqliteRecordStore(RecordStore):
         self.db.close()
 
     def batch(self, ops):
-        results: list[Any] = []
-        with self.db.transaction() as conn:
-            for op in ops:
-                results.append(self._run(conn, op))
-        return results
+        return self.db.run_all(ops, self._run)
 
     def _run(self, conn: sqlite3.Connection, op) -> Any:
         if isinstance(op, PutRecords):
@@ -334,11 +336,7 @@ class SqliteLexicalIndex(LexicalIndex):
             conn.execute(f"DROP TABLE {_LEGACY_FTS}")
 
     def batch(self, ops):
-        results: list[Any] = []
-        with self.db.transaction() as conn:
-            for op in ops:
-                results.append(self._run(conn, op))
-        return results
+        return self.db.run_all(ops, self._run)
 
     def _run(self, conn: sqlite3.Connection, op) -> Any:
         table = _fts_table(_ukey(op.scope))
