@@ -58,7 +58,6 @@ from personas.extract import HybridTraitExtractor, LLMTraitExtractor, RuleTraitE
 __all__ = ["Kindred"]
 
 _SENTINEL = object()
-_KEEP_TRACES = 100
 # Nodes whose model tokens reach the caller: the reply, and its regenerations when the draft
 # repeated itself or contradicted the agent's persona (a Retraction separates the drafts).
 _STREAMED_NODES = ("generate", "review", "check_persona")
@@ -113,7 +112,7 @@ class Kindred:
                           else llm_traits if use_llm_traits else rules)
         summariser = (LLMSummariser(chat_model, prompts.SUMMARISE_SESSION) if use_llm_summary
                       else ExtractiveSummariser(self.memory.embedder,
-                                                max_words=s.generation.summariser.max_words))
+                                                config=s.generation.summariser))
         return Services(memory=self.memory, personas=self.personas,
                         user_extractor=user_extractor, agent_extractor=rules,
                         summariser=summariser, chat_model=chat_model,
@@ -269,20 +268,22 @@ class Kindred:
     def _keep_trace(self, user_id: str, trace: Trace) -> None:
         """Keep the last traces of the user (``GET /v1/traces/{id}``, ``Kindred.trace``): with
         the user's records, so ``forget`` removes them like everything else."""
+        if not self.settings.limits.keep_traces:
+            return
         records, scope = self.memory.stores.records, Scope(user=user_id)
         records.put(scope, [Record("trace", trace.id, trace.model_dump(mode="json"),
                                    ts=trace.now)])
-        old = records.list(scope, "trace", newest=True)[_KEEP_TRACES:]
+        old = records.list(scope, "trace", newest=True)[self.settings.limits.keep_traces:]
         if old:
             records.delete(scope, "trace", [r.id for r in old])
 
     def trace(self, user_id: str, trace_id: str) -> Trace:
-        """The trace of one of the user's recent replies (the last 100 are kept)."""
+        """The trace of one of the user's recent replies (``limits.keep_traces`` are kept)."""
         user_id = check_user_id(user_id)
         found = self.memory.stores.records.get(Scope(user=user_id), "trace", str(trace_id))
         if found is None:
             raise NotFoundError(f"No trace {str(trace_id)[:60]!r} for user {user_id!r}: traces "
-                                   f"of the last {_KEEP_TRACES} replies are kept.")
+                                f"of the last {self.settings.limits.keep_traces} replies are kept.")
         return Trace.model_validate(found.value)
 
     def readiness(self) -> list[str]:

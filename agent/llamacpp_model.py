@@ -79,6 +79,7 @@ class LlamaCppChatModel(BaseChatModel):
     """
 
     cache_dir: str = "~/.cache/kindred/models"
+    gguf_path: str | None = None  # another GGUF file instead of SmolLM2's (``gguf:<path>``)
     max_new_tokens: int = 120
     repetition_penalty: float = 1.1
     context_tokens: int = 4096
@@ -93,7 +94,7 @@ class LlamaCppChatModel(BaseChatModel):
 
     @property
     def model_name(self) -> str:
-        return f"{GGUF_FILE} (llama.cpp)"
+        return f"{Path(self.gguf_path).name if self.gguf_path else GGUF_FILE} (llama.cpp)"
 
     @property
     def loaded(self) -> bool:
@@ -111,7 +112,12 @@ class LlamaCppChatModel(BaseChatModel):
                 from llama_cpp import Llama
 
                 threads = self.threads or max(1, min(os.cpu_count() or 1, 8))
-                self._llm = Llama(model_path=str(prepare_f16_gguf(self.cache_dir)),
+                path = (Path(self.gguf_path).expanduser() if self.gguf_path
+                        else prepare_f16_gguf(self.cache_dir))
+                if not path.is_file():
+                    raise ModelUnavailableError(f"No GGUF file at {path}: give the path of a "
+                                                "model file (gguf:/path/to/model.gguf).")
+                self._llm = Llama(model_path=str(path),
                                   n_ctx=self.context_tokens,
                                   n_threads=threads, n_threads_batch=threads, seed=0,
                                   verbose=False)

@@ -2,7 +2,8 @@
 
 ``local`` is SmolLM2-135M from its PyPI package, run by llama.cpp when ``llama-cpp-python`` is
 installed (several times faster) and by transformers otherwise; ``local:llamacpp`` and
-``local:transformers`` pick the backend explicitly.
+``local:transformers`` pick the backend explicitly; ``gguf:<path>`` runs any other GGUF chat model
+file on llama.cpp (its own chat template).
 
 Any langchain-core ``BaseChatModel`` instance works too; names are a shorthand for the common ones.
 ``openai:`` talks to any OpenAI-compatible server (vLLM, llama.cpp server, LM Studio...) given a
@@ -24,8 +25,8 @@ from memory.errors import ModelUnavailableError
 
 __all__ = ["FAKE_REPLIES", "MODEL_NAMES", "is_capable", "is_local", "make_chat_model", "model_label"]
 
-MODEL_NAMES = ("local", "local:llamacpp", "local:transformers", "fake", "openai:<model>",
-               "ollama:<model>")
+MODEL_NAMES = ("local", "local:llamacpp", "local:transformers", "fake", "gguf:<path>",
+               "openai:<model>", "ollama:<model>")
 
 # What the ``fake`` model says, in turn: deterministic output for tests and demos.
 FAKE_REPLIES = [
@@ -51,6 +52,9 @@ def make_chat_model(spec: str | BaseChatModel, settings: Settings) -> BaseChatMo
                               max_new_tokens=settings.generation.max_new_tokens)
     if name == "fake":
         return FakeListChatModel(responses=list(FAKE_REPLIES))
+    if name.startswith("gguf:") and name[5:].strip():
+        return LlamaCppChatModel(gguf_path=name[5:].strip(), cache_dir=str(settings.model_cache_dir),
+                                 max_new_tokens=settings.generation.max_new_tokens)
     kind, _, model = name.partition(":")
     if kind == "openai" and model:
         return _openai(model, settings)

@@ -85,6 +85,8 @@ class LimitsConfig(ComponentConfig):
                                                                        "server's clock `at` may be")
     clock_skew_s: float = Field(default=2.0, ge=0, description="a turn this far behind the last "
                                                                "one is put just after it")
+    keep_traces: int = Field(default=100, ge=0, description="traces of the last N replies kept "
+                                                           "per user (GET /v1/traces/{id})")
 
 
 class ServiceConfig(ComponentConfig):

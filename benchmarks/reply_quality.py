@@ -43,7 +43,7 @@ def _gap(text: str) -> float:
 
 
 def run(script: Path, model: str, out: Path) -> None:
-    from agent import Kindred
+    from agent import Kindred, KindredError
 
     spec = yaml.safe_load(script.read_text())
     now = datetime.fromisoformat(str(spec["start"]).replace("Z", "+00:00")).timestamp()
@@ -57,9 +57,14 @@ def run(script: Path, model: str, out: Path) -> None:
             (kind, body), = step.items()
             now += _gap(body["gap"]) if "gap" in body else (60 if n else 0)
             if kind == "say":
-                reply = bot.chat(body["user"], body["text"], at=now)
                 probes = [e for e in body.get("expect", [])
                           if {"reply_contains", "reply_matches"} & set(e)]
+                try:
+                    reply = bot.chat(body["user"], body["text"], at=now)
+                except KindredError as exc:  # a model that fails a turn: counted, not fatal
+                    rows.append({"user": body["user"], "session": "?", "text": body["text"],
+                                 "reply": "", "probes": probes, "error": str(exc)})
+                    continue
                 rows.append({"user": body["user"], "session": reply.session_id,
                              "text": body["text"], "reply": reply.text, "probes": probes,
                              "prompt": reply.trace.messages})
@@ -88,14 +93,17 @@ def score(paths: list[Path]) -> None:
 
     templates = prompts.REPLY_TEMPLATES
     print(f"# reply quality — {stamp()} — {machine()}")
-    print("| run | replies | probes using the fact | verbatim repeats | prompt leaks | s/reply |")
-    print("|---|---|---|---|---|---|")
+    print("| run | replies | failed turns | probes using the fact | repeats | prompt leaks | s/reply |")
+    print("|---|---|---|---|---|---|---|")
     for path in paths:
         run_ = json.loads(path.read_text())
         rows = run_["replies"]
         earlier: dict[tuple[str, str], list[str]] = {}
         repeated = leaked = used = probes = 0
         for row in rows:
+            if row.get("error"):
+                probes += len(row["probes"])
+                continue
             key = (row["user"], row["session"])
             if repeats(row["reply"], earlier.get(key, [])):
                 repeated += 1
@@ -108,7 +116,8 @@ def score(paths: list[Path]) -> None:
                 probes += 1
                 used += _uses(probe, row["reply"])
         n = len(rows) or 1
-        print(f"| {path.stem} ({run_['model']}) | {len(rows)} | {used}/{probes} "
+        failed = sum(1 for row in rows if row.get("error"))
+        print(f"| {path.stem} ({run_['model']}) | {len(rows)} | {failed} | {used}/{probes} "
               f"({100 * used / max(probes, 1):.0f}%) | {repeated} ({100 * repeated / n:.0f}%) "
               f"| {leaked} ({100 * leaked / n:.0f}%) | {run_['seconds'] / n:.1f} |")
 

@@ -17,7 +17,7 @@ from memory.hybrid import HybridWeights
 from memory.retrieval import ScoringConfig
 from personas.config import PersonaConfig
 
-__all__ = ["GenerationConfig", "GraphConfig", "RetrievalConfig", "SessionConfig"]
+__all__ = ["GenerationConfig", "GraphConfig", "RetrievalConfig", "ReviewConfig", "SessionConfig"]
 
 
 class SessionConfig(ComponentConfig):
@@ -48,6 +48,17 @@ class RetrievalConfig(ComponentConfig):
     hybrid: HybridWeights = Field(default_factory=HybridWeights)
 
 
+class ReviewConfig(ComponentConfig):
+    """The review of a draft reply (graphs/reply_review.py)."""
+
+    enabled: bool = True
+    leak_words: int = Field(default=4, ge=2, description="a sentence sharing this many words in a "
+                                                         "row with the instructions is a leak")
+    repeat_overlap: float = Field(default=0.85, gt=0, le=1,
+                                  description="share of word pairs in common with an earlier "
+                                              "reply of the session that makes a repeat")
+
+
 class GenerationConfig(ComponentConfig):
     """The reply: its length, the memory's token budget, and session summaries."""
 
@@ -65,6 +76,7 @@ class GenerationConfig(ComponentConfig):
                                     "a last system message before the user's message (measured "
                                     "better with the 135M model: benchmarks/RESULTS.md)")
     summariser: SummariserConfig = Field(default_factory=SummariserConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
 
 
 class GraphConfig(BaseModel):

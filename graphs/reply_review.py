@@ -52,13 +52,14 @@ def instruction_text(templates: Iterable[str], **fields: str) -> str:
     return "\n".join(out)
 
 
-def leaked_sentences(reply: str, instructions: str) -> list[str]:
-    """Sentences of ``reply`` that copy the instructions, the memory lines' format or a tag."""
-    known = _grams(_words(instructions))
+def leaked_sentences(reply: str, instructions: str, run: int = _GRAM) -> list[str]:
+    """Sentences of ``reply`` that copy ``run`` words in a row of the instructions, the memory
+    lines' format or a tag."""
+    known = _grams(_words(instructions), run)
     leaked = []
     for sentence in split_sentences(reply):
         if (_TAG.search(sentence) or _MEMORY_LINE.search(sentence)
-                or _grams(_words(sentence)) & known):
+                or _grams(_words(sentence), run) & known):
             leaked.append(sentence)
     return leaked
 
@@ -69,7 +70,7 @@ def strip_leaks(reply: str, leaked: Sequence[str]) -> str:
     return _TAG.sub("", " ".join(kept)).strip()
 
 
-def repeats(reply: str, earlier: Sequence[str]) -> str | None:
+def repeats(reply: str, earlier: Sequence[str], overlap: float = _REPEAT_OVERLAP) -> str | None:
     """The earlier reply that ``reply`` (nearly) repeats, if any: the same words, or 85% of the
     word pairs of the longer of the two in common."""
     mine = _words(reply)
@@ -81,6 +82,6 @@ def repeats(reply: str, earlier: Sequence[str]) -> str | None:
         if theirs == mine:
             return old
         other = _grams(theirs, 2) or {tuple(theirs)}
-        if other and len(pairs & other) / max(len(pairs), len(other)) >= _REPEAT_OVERLAP:
+        if other and len(pairs & other) / max(len(pairs), len(other)) >= overlap:
             return old
     return None

@@ -35,6 +35,11 @@ class SummariserConfig(ComponentConfig):
     kind: Literal["auto", "extractive", "llm"] = Field(
         default="auto", description="auto: the LLM when the chat model is capable, else extractive")
     max_words: int = Field(default=40, ge=5, description="extractive summaries: word limit")
+    near_repeat: float = Field(default=0.9, ge=0, le=1, description="extractive: a sentence this "
+                                                                    "close to a chosen one is left "
+                                                                    "out")
+    content_bonus: float = Field(default=0.02, ge=0, description="extractive: score per content "
+                                                                 "word (up to 8)")
 
 
 class Summariser(Protocol):
@@ -54,9 +59,11 @@ class ExtractiveSummariser:
     verbs agree with "I"'s), so the summary never states anything that was not said.
     """
 
-    def __init__(self, embedder: Embedder, *, max_words: int = 40) -> None:
+    def __init__(self, embedder: Embedder, *, max_words: int | None = None,
+                 config: SummariserConfig | None = None) -> None:
         self._embedder = embedder
-        self.max_words = max_words
+        self.config = config or SummariserConfig()
+        self.max_words = max_words or self.config.max_words
 
     def summarise(self, turns: Sequence[Turn]) -> str:
         sents = [(t, _opening_stripped(s.strip())) for t in turns for s in split_sentences(t.text)]
@@ -72,14 +79,14 @@ class ExtractiveSummariser:
         centroid /= float(np.linalg.norm(centroid)) or 1.0
         scores = vecs @ centroid
         for i, (_, sent) in enumerate(sents):
-            scores[i] += 0.02 * min(len(_content_words(sent)), 8)
+            scores[i] += self.config.content_bonus * min(len(_content_words(sent)), 8)
         chosen: list[int] = []
         words = 0
         for i in np.argsort(-scores, kind="stable"):
             n = len(sents[i][1].split())
             if words and words + n > self.max_words:
                 continue
-            if any(float(vecs[i] @ vecs[j]) > 0.9 for j in chosen):
+            if any(float(vecs[i] @ vecs[j]) > self.config.near_repeat for j in chosen):
                 continue  # a near-repeat adds nothing
             chosen.append(int(i))
             words += n

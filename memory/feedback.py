@@ -79,13 +79,13 @@ class FeedbackMatch:
 class FeedbackMemory:
     """Stores corrections and finds the one that applies to a new request, if any."""
 
-    def __init__(self, stores: Stores, embedder: Embedder, config: FeedbackConfig | None = None
-                 ) -> None:
+    def __init__(self, stores: Stores, embedder: Embedder, config: FeedbackConfig | None = None,
+                 *, hot_users: int = 64) -> None:
         self._stores, self._embedder = stores, embedder
         self.config = config or FeedbackConfig()
         # keys held in process for an exact nearest-key search: a filtered Chroma query took
         # ~48 ms at 10,000 corrections, a flat product over the same keys ~1 ms
-        self._hot = HotVectors(embedder.dim)
+        self._hot = HotVectors(embedder.dim, max_users=hot_users)
 
     @property
     def mode(self) -> LookupMode:

@@ -40,19 +40,20 @@ class MemoryHub:
              topics: TopicExtractor | None = None, storage: StorageConfig | None = None,
              feedback: FeedbackConfig | None = None) -> MemoryHub:
         """Open (or create) the stores of ``data_dir`` with the backends ``storage`` names."""
+        storage = storage or StorageConfig()
         return cls.over(open_stores(data_dir, storage), embedder=embedder, topics=topics,
-                        feedback=feedback)
+                        feedback=feedback, hot_users=storage.hot_users)
 
     @classmethod
     def over(cls, stores: Stores, *, embedder: Embedder | None = None,
-             topics: TopicExtractor | None = None, feedback: FeedbackConfig | None = None
-             ) -> MemoryHub:
+             topics: TopicExtractor | None = None, feedback: FeedbackConfig | None = None,
+             hot_users: int = 64) -> MemoryHub:
         """The memory kinds over stores that are already open."""
         embedder = embedder or default_embedder()
         return cls(stores=stores, embedder=embedder, topics=topics or TopicExtractor.shared(),
-                   tokens=TokenCounter(), turns=TurnIndex(stores, embedder),
+                   tokens=TokenCounter(), turns=TurnIndex(stores, embedder, hot_users=hot_users),
                    events=EventMemory(stores, embedder),
-                   feedback=FeedbackMemory(stores, embedder, feedback))
+                   feedback=FeedbackMemory(stores, embedder, feedback, hot_users=hot_users))
 
     def unit(self) -> UnitOfWork:
         """A unit of work over these stores (see :mod:`memory.unit`)."""

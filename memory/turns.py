@@ -28,9 +28,9 @@ _KIND = "turn"
 class TurnIndex:
     """Stores turns (records, lexical rows, vectors) and finds them again."""
 
-    def __init__(self, stores: Stores, embedder: Embedder) -> None:
+    def __init__(self, stores: Stores, embedder: Embedder, *, hot_users: int = 64) -> None:
         self._stores, self._embedder = stores, embedder
-        self.hot = HotVectors(embedder.dim)
+        self.hot = HotVectors(embedder.dim, max_users=hot_users)
 
     def add(self, who: Scope | str, turns: Sequence[Turn], vectors: np.ndarray | None = None,
             *, unit: UnitOfWork | None = None) -> None:

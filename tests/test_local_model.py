@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from agent.llamacpp_model import LlamaCppChatModel
+from agent.llamacpp_model import LlamaCppChatModel, prepare_f16_gguf
 from agent.local_model import GGUF_FILE, LocalChatModel, gguf_path, prepare_local_weights
 from agent.models import is_capable, is_local, make_chat_model
 from agent.settings import Settings
@@ -53,7 +53,8 @@ def test_local_model_honours_stop_strings(model):
 
 
 def test_registry_builds_the_local_model_and_treats_it_as_not_capable(tmp_path):
-    settings = Settings(model_cache_dir=tmp_path, data_dir=tmp_path, max_new_tokens=33)
+    settings = Settings(model_cache_dir=tmp_path, data_dir=tmp_path,
+                        generation={"max_new_tokens": 33})
     default = make_chat_model("local", settings)  # llama.cpp is installed by `make install`
     assert isinstance(default, LlamaCppChatModel) and default.max_new_tokens == 33
     forced = make_chat_model("local:transformers", settings)
@@ -78,7 +79,7 @@ def test_kindred_chats_and_streams_on_the_default_local_model(tmp_path):
     from agent import Kindred
 
     with Kindred(data_dir=tmp_path / "data", chat_model="local", model_cache_dir=CACHE,
-                 max_new_tokens=24) as bot:
+                 generation={"max_new_tokens": 24}) as bot:
         assert isinstance(bot.chat_model, LlamaCppChatModel)
         pieces = [p for p in bot.stream("ana", "Hi, I'm Ana and I keep bees in my garden.")
                   if isinstance(p, str)]
@@ -86,3 +87,17 @@ def test_kindred_chats_and_streams_on_the_default_local_model(tmp_path):
         texts = [t.text for t in bot.memories("ana").session_turns]
         assert texts[0] == "Hi, I'm Ana and I keep bees in my garden." and len(texts) == 2
         assert any("bees" in t.text for t in bot.persona("ana", "user"))
+
+
+def test_any_gguf_file_runs_on_llamacpp_by_path(tmp_path):
+    """`gguf:<path>` picks another GGUF chat model; a path with no file is one clear error."""
+    from memory.errors import ModelUnavailableError
+
+    settings = Settings(model_cache_dir=tmp_path, data_dir=tmp_path)
+    model = make_chat_model(f"gguf:{tmp_path / 'missing.gguf'}", settings)
+    assert isinstance(model, LlamaCppChatModel) and is_local(model)
+    assert model.model_name == "missing.gguf (llama.cpp)"
+    with pytest.raises(ModelUnavailableError, match="No GGUF file"):
+        model.load()
+    real = make_chat_model(f"gguf:{prepare_f16_gguf(CACHE)}", settings).load()
+    assert real.invoke([HumanMessage("Say hello.")]).content.strip()

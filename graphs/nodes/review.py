@@ -26,21 +26,22 @@ _TEMPLATES = prompts.REPLY_TEMPLATES
 
 def make_review(services: Services):
     card, cfg = services.card, services.config.generation
+    rules = cfg.review
 
     def clean(text: str, instructions: str) -> tuple[str, list[str]]:
-        leaked = leaked_sentences(text, instructions)
+        leaked = leaked_sentences(text, instructions, rules.leak_words)
         return (strip_leaks(text, leaked) if leaked else text), leaked
 
     def review(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         draft = state.get("reply") or ""
-        if not draft:
+        if not draft or not rules.enabled:
             return {}
         user = runtime.context.user_id
         instructions = instruction_text(_TEMPLATES, agent_name=card.name, voice=card.voice,
                                         user_name=user, max_words=str(cfg.reply_max_words))
         earlier = [t.text for t in stm_of(state) if t.role == "agent"]
         text, leaked = clean(draft, instructions)
-        repeated = repeats(text, earlier) if text else None
+        repeated = repeats(text, earlier, rules.repeat_overlap) if text else None
         found = ReplyReview(leaked=leaked, repeated=repeated)
         if text and not repeated:
             if leaked and runtime.stream_writer is not None:

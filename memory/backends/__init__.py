@@ -27,6 +27,8 @@ class StorageConfig(ComponentConfig):
     chroma_host: str | None = Field(default=None, description="Chroma server host (none: embedded)")
     chroma_port: int = Field(default=8000, ge=1, le=65535)
     lexical: LexicalWeights = Field(default_factory=LexicalWeights)
+    hot_users: int = Field(default=64, ge=1, description="users whose vectors are held in process "
+                                                         "for exact dense search (memory/hot.py)")
 
 
 @dataclass
