@@ -273,8 +273,9 @@ class Kindred:
         records, scope = self.memory.stores.records, Scope(user=user_id)
         records.put(scope, [Record("trace", trace.id, trace.model_dump(mode="json"),
                                    ts=trace.now)])
-        old = records.list(scope, "trace", newest=True)[self.settings.limits.keep_traces:]
-        if old:
+        excess = records.count(scope, "trace") - self.settings.limits.keep_traces
+        if excess > 0:  # the oldest go (counted first: reading every trace would cost ms a turn)
+            old = records.list(scope, "trace", limit=excess)
             records.delete(scope, "trace", [r.id for r in old])
 
     def trace(self, user_id: str, trace_id: str) -> Trace:

@@ -150,3 +150,17 @@ def test_sampling_reaches_the_model(make_bot):
     assert {"temperature": 0.3, "max_tokens": 40}.items() <= seen[0].items()
     with pytest.raises(Exception, match="sampling"):
         bot.chat("ann", "Hello!", at=T0 + 5, sampling={"temperature": 9})
+
+
+def test_only_the_last_traces_are_kept_and_forget_removes_them(make_bot):
+    bot = make_bot(limits={"keep_traces": 3})
+    ids = [bot.chat("tia", f"Message number {n}.", at=T0 + 30 * n).trace.id for n in range(5)]
+    assert bot.trace("tia", ids[-1]).id == ids[-1]
+    from memory.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match="last 3 replies"):
+        bot.trace("tia", ids[0])
+    assert [bot.trace("tia", i).id for i in ids[2:]] == ids[2:]
+    bot.forget("tia")
+    with pytest.raises(NotFoundError):
+        bot.trace("tia", ids[-1])
