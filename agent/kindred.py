@@ -205,8 +205,9 @@ class Kindred:
         instead of being refused."""
         now = time.time() if at is None else at
         last = thread.get("last_ts")
-        if last is not None and now < last <= now + self.settings.limits.clock_skew_s:
-            return last
+        if last is not None and now < last and (
+                at is None or last - now <= self.settings.limits.clock_skew_s):
+            return last  # the server's own clock is never "out of order": the last turn was ahead
         return now
 
     @contextmanager

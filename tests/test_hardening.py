@@ -64,6 +64,14 @@ def test_two_threads_chatting_as_one_user_all_succeed_in_order(make_bot):
     assert times == sorted(times)
 
 
+def test_a_turn_without_a_time_after_one_dated_a_little_ahead_is_taken(make_bot):
+    bot = make_bot()
+    ahead = time.time() + 120  # a client whose clock runs two minutes fast (within tolerance)
+    bot.chat("kai", "Hello from a fast clock.", at=ahead)
+    reply = bot.chat("kai", "And now from the server's clock.")
+    assert reply.trace.now == ahead and bot.memory.turns.count("kai") == 4
+
+
 def test_a_turn_a_few_milliseconds_behind_the_last_one_is_taken(bot):
     reply = bot.chat("alice", "And my cat is Pixel.", at=T0 + 9.999)
     assert reply.trace.now == T0 + 10  # put just after the last turn, not refused
