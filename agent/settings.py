@@ -220,14 +220,3 @@ def _place(tree: dict[str, Any], path: str, value: Any, *, keep_existing: bool) 
 def _deprecated(old: str, how: str, new: str) -> None:
     warnings.warn(f"{how} is deprecated: use {new} (the flat name {old!r} still works).",
                   DeprecationWarning, stacklevel=4)
-
-
-def _validate_tree_is_reachable() -> None:
-    """Every legacy name must land on a real setting (checked at import, cheap)."""
-    paths = setting_paths()
-    missing = [f"{old} → {new}" for old, new in LEGACY_NAMES.items() if new not in paths]
-    if missing:  # pragma: no cover - a programming error caught by the first test run
-        raise ConfigurationError(f"Legacy settings point nowhere: {missing}")
-
-
-_validate_tree_is_reachable()

@@ -10,9 +10,9 @@
 ``say``/``end_session`` steps and their ``reply_contains``/``reply_matches`` probes itself, so it
 runs on older checkouts too (``PYTHONPATH=<checkout>``): a before/after pair is the same command on
 two trees. ``score`` reports, per run: the share of probes whose reply uses the remembered fact,
-the share of replies that repeat an earlier reply of their session (:func:`graphs.reply_review.
-repeats`), and the share that copy the prompt's instructions (``leaked_sentences``, against the
-reply prompt's templates with the run's names filled in).
+the share of replies that repeat an earlier reply of their session and the share that copy the
+prompt's instructions, counted by :func:`evals.script_runner.reply_stats` (the rules of
+:mod:`graphs.reply_review`, as ``kindred eval script`` reports them).
 """
 
 from __future__ import annotations
@@ -88,35 +88,21 @@ def _uses(probe: dict, reply: str) -> bool:
 
 
 def score(paths: list[Path]) -> None:
-    from graphs import prompts
-    from graphs.reply_review import instruction_text, leaked_sentences, repeats
+    from evals.script_runner import reply_stats
 
-    templates = prompts.REPLY_TEMPLATES
     print(f"# reply quality — {stamp()} — {machine()}")
     print("| run | replies | failed turns | probes using the fact | repeats | prompt leaks | s/reply |")
     print("|---|---|---|---|---|---|---|")
     for path in paths:
         run_ = json.loads(path.read_text())
         rows = run_["replies"]
-        earlier: dict[tuple[str, str], list[str]] = {}
-        repeated = leaked = used = probes = 0
-        for row in rows:
-            if row.get("error"):
-                probes += len(row["probes"])
-                continue
-            key = (row["user"], row["session"])
-            if repeats(row["reply"], earlier.get(key, [])):
-                repeated += 1
-            earlier.setdefault(key, []).append(row["reply"])
-            instructions = instruction_text(templates, agent_name=run_["agent"],
-                                            user_name=row["user"], max_words="60")
-            if leaked_sentences(row["reply"], instructions):
-                leaked += 1
-            for probe in row["probes"]:
-                probes += 1
-                used += _uses(probe, row["reply"])
-        n = len(rows) or 1
-        failed = sum(1 for row in rows if row.get("error"))
+        answered = [row for row in rows if not row.get("error")]
+        stats = reply_stats([{"user": r["user"], "session": r["session"], "text": r["reply"]}
+                             for r in answered], run_["agent"])  # the rules `eval script` uses
+        probes = sum(len(row["probes"]) for row in rows)
+        used = sum(_uses(probe, row["reply"]) for row in answered for probe in row["probes"])
+        n, failed = len(rows) or 1, len(rows) - len(answered)
+        repeated, leaked = stats["repeats"], stats["leaks"]
         print(f"| {path.stem} ({run_['model']}) | {len(rows)} | {failed} | {used}/{probes} "
               f"({100 * used / max(probes, 1):.0f}%) | {repeated} ({100 * repeated / n:.0f}%) "
               f"| {leaked} ({100 * leaked / n:.0f}%) | {run_['seconds'] / n:.1f} |")
