@@ -9,7 +9,10 @@ STAMP := $(VENV)/.installed
 USER_ID ?= me
 ARGS ?=
 
-.PHONY: install chat test test-fast eval bench lint graph clean
+.PHONY: install browser chat test test-fast eval bench lint graph clean
+
+# the web chat's tests drive Debian's Chromium (headless, through playwright): installed once
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,13 +27,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
 chat: install  ## chat in the terminal (the embedded local model; ARGS="--model fake" etc.)
 	$(VENV)/bin/kindred chat --user $(USER_ID) $(ARGS)
 
-test: install  ## the whole test suite (real Chroma, SQLite, embedder; fake chat models)
+test: install browser  ## the whole test suite (real Chroma, SQLite, embedder, Chromium; fake chat models)
 	$(PY) -m pytest $(ARGS)
 
-test-fast: install  ## the suite without the tests that load the local model (-m "not slow")
+test-fast: install browser  ## the suite without the tests that load the local model (-m "not slow")
 	$(PY) -m pytest -m "not slow" $(ARGS)
 
 eval: install  ## LoCoMo recall, MSC persona extraction, example scripts; reports in out/
@@ -45,6 +52,7 @@ bench: install  ## the benchmarks (they print figures; RESULTS.md records them b
 	$(PY) benchmarks/local_model.py
 	$(PY) benchmarks/feedback_lookup.py
 	$(PY) benchmarks/persona_extraction.py --data ../shared/data/msc
+	$(PY) benchmarks/service_load.py
 
 lint: install
 	$(VENV)/bin/ruff check agent memory graphs personas evals kindred tests benchmarks demos

@@ -13,6 +13,12 @@ from memory._lazy import lazy_exports
 _EXPORTS = {
     "BadRequestError": "agent.errors",
     "ConfigurationError": "agent.errors",
+    "ConflictError": "agent.errors",
+    "Conversation": "memory.conversations",
+    "ExportDocument": "agent.transfer",
+    "MemoryItem": "agent.memory_api",
+    "Scope": "memory.scope",
+    "ScoredMemory": "agent.memory_api",
     "FeedbackReceipt": "agent.reply",
     "InvalidInputError": "agent.errors",
     "Kindred": "agent.kindred",

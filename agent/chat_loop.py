@@ -32,6 +32,10 @@ HELP = """Commands:
   /why [N]        why I said what I said N replies ago (default 1: the last; what was
                   retrieved, the scores, the prompt, a withdrawn draft)
   /end            end this session (it becomes a long-term memory now)
+  /conversations  your conversations (each has its own sessions; all share what I know)
+  /conversations new [TITLE]     start a new conversation and switch to it
+  /conversations switch ID       carry on another conversation
+  /conversations rename ID TITLE / delete ID
   /forget         forget everything about you (asks to confirm)
   /help           this list
   /quit           leave (your memory is kept)"""
@@ -58,18 +62,22 @@ def _when(ts: float | None) -> str:
 class ChatLoop:
     """A read-eval-print loop over one user's conversation."""
 
-    def __init__(self, bot: Kindred, user_id: str, console: Console | None = None) -> None:
-        self.bot, self.user_id = bot, user_id
+    def __init__(self, bot: Kindred, user_id: str, console: Console | None = None, *,
+                 conversation: str = "default") -> None:
+        self.bot, self.user_id, self.conversation = bot, user_id, conversation
         self.console = console or Console(highlight=False)
         self.replies: deque[Reply] = deque(maxlen=_KEEP_TRACES)
         self._commands: dict[str, Callable[[str], bool]] = {
             "/help": self._help, "/quit": self._quit, "/exit": self._quit,
             "/feedback": self._feedback, "/memory": self._memory, "/persona": self._persona,
-            "/why": self._why, "/end": self._end, "/forget": self._forget}
+            "/why": self._why, "/end": self._end, "/forget": self._forget,
+            "/conversations": self._conversations, "/conversation": self._conversations}
 
     def run(self) -> None:
         c = self.console
-        c.print(f"[bold]Kindred[/] is listening, {_show(self.user_id)}. "
+        where = ("" if self.conversation == "default"
+                 else f" (conversation {_show(self.conversation)})")
+        c.print(f"[bold]Kindred[/] is listening, {_show(self.user_id)}{where}. "
                 "Type [bold]/help[/] for commands, [bold]/quit[/] to leave.")
         while True:
             try:
@@ -101,7 +109,7 @@ class ChatLoop:
     def _say(self, text: str) -> None:
         out = self.console.file
         self.console.print(f"[bold magenta]{_show(self.bot.agent_name)} ›[/] ", end="")
-        for item in self.bot.stream(self.user_id, text):
+        for item in self.bot.stream(self.user_id, text, conversation=self.conversation):
             if isinstance(item, Reply):
                 self.replies.append(item)
             elif isinstance(item, Retraction):
@@ -129,7 +137,7 @@ class ChatLoop:
         if not text:
             self.console.print("[yellow]Usage: /feedback TEXT[/] (what I got wrong)")
             return True
-        receipt = self.bot.feedback(self.user_id, text)
+        receipt = self.bot.feedback(self.user_id, text, conversation=self.conversation)
         self.console.print(f"[green]Noted.[/] Next time you ask something like "
                            f"“{_show(receipt.request)}”, I will keep in mind: "
                            f"“{_show(receipt.feedback)}”.")
@@ -141,7 +149,7 @@ class ChatLoop:
         if not self.bot.known_user(self.user_id):
             self.console.print("I don't remember anything about you yet.")
             return True
-        view = self.bot.memories(self.user_id)
+        view = self.bot.memories(self.user_id, conversation=self.conversation)
         table = Table(title=f"Past sessions of {self.user_id}", show_lines=False)
         table.add_column("when")
         table.add_column("session")
@@ -222,12 +230,59 @@ class ChatLoop:
         return True
 
     def _end(self, _: str) -> bool:
-        event = self.bot.end_session(self.user_id)
+        event = self.bot.end_session(self.user_id, conversation=self.conversation)
         if event is None:
             self.console.print("There was nothing in this session to remember.")
         else:
             self.console.print(f"[green]Session ended and remembered:[/] {_show(event.summary)}")
         return True
+
+    def _conversations(self, rest: str) -> bool:
+        action, _, args = rest.partition(" ")
+        args = args.strip()
+        if action == "new":
+            made = self.bot.create_conversation(self.user_id, args or None)
+            self.conversation = made.id
+            self.replies.clear()
+            self.console.print(f"[green]Started[/] {_show(made.title)} [dim]({made.id})[/]; "
+                               "I still know what you told me elsewhere.")
+        elif action == "switch" and args:
+            self.bot.conversations.require(self._scope(), args)
+            self.conversation = args
+            self.replies.clear()
+            self.console.print(f"[green]Now in[/] {_show(args)}.")
+        elif action == "rename" and " " in args:
+            ref, title = args.split(" ", 1)
+            self.bot.rename_conversation(self.user_id, ref, title.strip())
+            self.console.print(f"[green]Renamed[/] {_show(ref)}.")
+        elif action == "delete" and args:
+            self.bot.delete_conversation(self.user_id, args)
+            if args == self.conversation:
+                self.conversation = "default"
+            self.console.print(f"[green]Deleted[/] {_show(args)} (what I learnt about you "
+                               "stays; /forget removes everything).")
+        elif action:
+            self.console.print("[yellow]Usage:[/] /conversations [new TITLE | switch ID | "
+                               "rename ID TITLE | delete ID]")
+        else:
+            table = Table(title=f"Conversations of {self.user_id}")
+            for col in ("", "id", "title", "last message"):
+                table.add_column(col)
+            found = self.bot.list_conversations(self.user_id)
+            if not any(c.id == self.conversation for c in found):
+                self.console.print(f"This conversation ({_show(self.conversation)}) has no "
+                                   "messages yet.")
+            for c in found:
+                table.add_row("›" if c.id == self.conversation else "", c.id, _show(c.title),
+                              _when(c.updated_at))
+            if found:
+                self.console.print(table)
+        return True
+
+    def _scope(self):
+        from agent.validation import check_scope
+
+        return check_scope(self.user_id)
 
     def _forget(self, _: str) -> bool:
         answer = self.console.input(f"Type [bold]yes[/] to forget everything about "
@@ -235,6 +290,7 @@ class ChatLoop:
         if answer.strip().lower() == "yes":
             self.bot.forget(self.user_id)
             self.replies.clear()
+            self.conversation = "default"
             self.console.print("[green]Done: I have forgotten everything about you.[/]")
         else:
             self.console.print("Nothing was forgotten.")

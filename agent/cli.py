@@ -50,7 +50,10 @@ def _open(data_dir: Path | None, model: str | None, persona: str | None = None):
 
 @app.command("chat")
 def _chat(user: str = _USER, model: str | None = _MODEL, data_dir: Path | None = _DATA,
-         persona: str | None = _PERSONA) -> None:
+         persona: str | None = _PERSONA,
+         conversation: str = typer.Option("default", "--conversation", "-c",
+                                          help="which of your conversations (made if new)")
+         ) -> None:
     """Chat in the terminal with an agent that remembers you across sessions."""
     from agent.chat_loop import ChatLoop
     from agent.models import is_local
@@ -68,34 +71,80 @@ def _chat(user: str = _USER, model: str | None = _MODEL, data_dir: Path | None =
         _err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
     with bot:
-        ChatLoop(bot, user, _console).run()
+        try:
+            if not any(c.id == conversation for c in bot.list_conversations(user)) \
+                    and conversation != "default":
+                bot.create_conversation(user, conversation, conversation_id=conversation)
+                _console.print(f"New conversation {conversation!r}.")
+        except KindredError as exc:
+            _err.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+        ChatLoop(bot, user, _console, conversation=conversation).run()
 
 
 @app.command("serve")
 def _serve(host: str = typer.Option("127.0.0.1", "--host", help="interface to listen on"),
           port: int = typer.Option(8765, "--port", help="TCP port"),
           model: str | None = _MODEL, data_dir: Path | None = _DATA,
-          persona: str | None = _PERSONA) -> None:
-    """Serve the agent over HTTP (JSON API under /v1; OpenAPI docs at /docs)."""
+          persona: str | None = _PERSONA,
+          insecure: bool = typer.Option(False, "--insecure",
+                                        help="allow a non-loopback host with no API keys")) -> None:
+    """Serve the agent over HTTP: the web chat at /, the JSON API under /v1 (OpenAI-compatible
+    /v1/chat/completions), docs at /docs."""
     import uvicorn
 
     from agent.models import is_local
     from agent.service import create_app
+    from agent.service.auth import ApiKeys
 
+    loopback = host in ("127.0.0.1", "localhost", "::1")
     try:
         bot = _open(data_dir, model, persona)
+        keys = ApiKeys.from_settings(bot.settings.service)
+        if not keys and not loopback and not insecure:
+            bot.close()
+            _err.print(f"[bold red]error:[/] refusing to serve on {host} with no API keys: anyone "
+                       "who can reach the port could read and erase every user's memory. Make a "
+                       "key (`kindred keys add --tenant NAME --file keys.json`, then "
+                       "KINDRED_API_KEYS_FILE=keys.json), or pass --insecure.")
+            raise typer.Exit(2)
         if is_local(bot.chat_model):
             bot.chat_model.load()  # before the first request, not during it
     except KindredError as exc:
         _err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
-    token = bot.settings.service.token
-    if token is None and host not in ("127.0.0.1", "localhost", "::1"):
-        _err.print(f"[yellow]warning:[/] serving on {host} with no KINDRED_SERVICE__TOKEN: anyone who "
-                   "can reach this port can read every user's memory.")
-    app = create_app(bot, token=token.get_secret_value() if token else None, owns_bot=True)
-    _err.print(f"Kindred ({bot.model_name}) on http://{host}:{port}  (docs: /docs)")
+    app = create_app(bot, keys=keys, owns_bot=True)
+    if keys:
+        _err.print(f"{len(keys)} API key(s) for tenant(s) {', '.join(sorted(keys.tenants))}")
+    elif loopback:
+        _err.print("No API keys configured: serving on loopback only (this machine).")
+    else:
+        _err.print(f"[yellow]warning:[/] --insecure: serving on {host} with no API keys.")
+    _err.print(f"Kindred ({bot.model_name}) on http://{host}:{port}  (web chat: /, docs: /docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+_keys_app = typer.Typer(no_args_is_help=True, help="API keys of the HTTP service (one tenant "
+                                                  "each).")
+app.add_typer(_keys_app, name="keys")
+
+
+@_keys_app.command("add")
+def _keys_add(tenant: str = typer.Option(..., "--tenant", "-t", help="the tenant the key opens"),
+              file: Path = typer.Option(Path("keys.json"), "--file", "-f",
+                                        help="the keys file (its path goes in "
+                                             "KINDRED_API_KEYS_FILE)"),
+              name: str = typer.Option("", "--name", help="a note kept beside the digest")) -> None:
+    """Make a new key for TENANT: printed once; only its SHA-256 digest is stored."""
+    from agent.service.auth import ApiKeys
+
+    try:
+        key = ApiKeys.append_to_file(file, tenant, name)
+    except KindredError as exc:
+        _err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    _err.print(f"New key of tenant {tenant!r}, stored hashed in {file} (it is not shown again):")
+    print(key)
 
 
 @app.command("graph")
@@ -160,6 +209,65 @@ def _memory_forget(user: str = typer.Option(..., "--user", "-u"), data_dir: Path
         _err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
     _console.print(f"Forgot {user}." if held else f"Nothing was stored for {user}.")
+
+
+@_memory_app.command("export")
+def _memory_export(user: str = typer.Option(..., "--user", "-u"), data_dir: Path | None = _DATA,
+                   out: Path | None = typer.Option(None, "--out", "-o",
+                                                   help="file to write (default: stdout)")) -> None:
+    """Write everything Kindred holds about a user as one JSON document (`memory schema`)."""
+    import json
+
+    path = _existing(data_dir)
+    try:
+        with _open(path, "fake") as bot:
+            _known_or_exit(bot, user)
+            text = json.dumps(bot.export_user(user).model_dump(mode="json", by_alias=True),
+                              ensure_ascii=False, indent=1)
+    except KindredError as exc:
+        _err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    if out is None:
+        print(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        _err.print(f"Wrote {user}'s memory to {out}.")
+
+
+@_memory_app.command("import")
+def _memory_import(file: Path = typer.Argument(..., help="a document `memory export` wrote"),
+                   user: str | None = typer.Option(None, "--user", "-u",
+                                                   help="import under this id (default: the "
+                                                        "document's user)"),
+                   data_dir: Path | None = _DATA,
+                   replace: bool = typer.Option(False, "--replace",
+                                                help="forget the user's memory here first")) -> None:
+    """Restore a user from an export (into this or another data dir)."""
+    import json
+
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        _err.print(f"[bold red]error:[/] cannot read {file} as JSON: {exc}")
+        raise typer.Exit(2) from None
+    target = user or (document.get("user") if isinstance(document, dict) else None)
+    try:
+        with _open(data_dir, "fake") as bot:
+            count = bot.import_user(target or "", document, replace=replace)
+    except KindredError as exc:
+        _err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    _console.print(f"Imported {count} records for {target}.")
+
+
+@_memory_app.command("schema")
+def _memory_schema() -> None:
+    """Print the JSON Schema of the export document (docs/export.schema.json)."""
+    import json
+
+    from agent.transfer import export_schema
+
+    print(json.dumps(export_schema(), indent=2))
 
 
 def _add_plugins() -> None:

@@ -7,6 +7,7 @@ re-exported here so ``from agent.errors import KindredError`` is the one import 
 from memory.errors import (
                            BadRequestError,
                            ConfigurationError,
+                           ConflictError,
                            InvalidInputError,
                            KindredError,
                            ModelUnavailableError,
@@ -18,6 +19,7 @@ from memory.errors import (
 __all__ = [
                            "BadRequestError",
                            "ConfigurationError",
+                           "ConflictError",
                            "InvalidInputError",
                            "KindredError",
                            "ModelUnavailableError",

@@ -29,19 +29,30 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 from pydantic import ValidationError
 
+from agent import memory_api, transfer
+from agent.memory_api import MemoryItem, ScoredMemory
 from agent.model_guard import GuardedChatModel
 from agent.models import is_capable, is_local, make_chat_model, model_label
 from agent.reply import FeedbackReceipt, MemoryView, Recall, Reply, Retraction, Trace, Utterance
 from agent.settings import Settings
-from agent.validation import check_text, check_time, check_user_id
+from agent.transfer import ExportDocument
+from agent.validation import check_scope, check_text, check_time
 from graphs import CHECKPOINT_TYPES, Services, TurnContext, compile_graph, prompts, thread_config
 from graphs.corrections import LLMCorrectionJudge
 from graphs.recall import DEFAULT, recall
 from graphs.state import Said
 from memory.embeddings import Embedder, default_embedder
 from memory.backends.base import Record
+from memory.conversations import (
+    DEFAULT_CONVERSATION,
+    Conversation,
+    ConversationIndex,
+    check_conversation_id,
+    stored_id,
+)
 from memory.errors import (
     ConfigurationError,
+    ConflictError,
     InvalidInputError,
     KindredError,
     NotFoundError,
@@ -55,13 +66,17 @@ from personas.bank import PersonaBank, Trait
 from personas.cards import load_card
 from personas.extract import HybridTraitExtractor, LLMTraitExtractor, RuleTraitExtractor
 
-__all__ = ["Kindred"]
+__all__ = ["Kindred", "Who"]
+
+Who = Scope | str  # whose memory: a user id (the default tenant) or a Scope(user, tenant)
 
 _SENTINEL = object()
 # Nodes whose model tokens reach the caller: the reply, and its regenerations when the draft
 # repeated itself or contradicted the agent's persona (a Retraction separates the drafts).
 _STREAMED_NODES = ("generate", "review", "check_persona")
 _REGENERATED = {"review": "repeat", "check_persona": "persona_check"}
+# record kinds that are a user's memory (a user holding any of them is known)
+_USER_KINDS = ("turn", "event", "trait", "feedback", "conversation")
 
 
 class Kindred:
@@ -95,6 +110,7 @@ class Kindred:
             self._conn, serde=JsonPlusSerializer(allowed_msgpack_modules=CHECKPOINT_TYPES))
         self.graph = compile_graph(self._services, self._checkpointer)
         self._preview_graph = compile_graph(self._services)  # no checkpointer: stores nothing
+        self.conversations = ConversationIndex(self.memory.stores)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._model_label = model_label(self.chat_model)
@@ -122,10 +138,12 @@ class Kindred:
                         config=s.graph_config())
 
     # ------------------------------------------------------------------ turns
-    def chat(self, user_id: str, text: str, *, at: Any = None, instructions: str | None = None,
-             history: Sequence[tuple[str, str]] | None = None,
+    def chat(self, user_id: Who, text: str, *, at: Any = None, conversation: str | None = None,
+             instructions: str | None = None, history: Sequence[tuple[str, str]] | None = None,
              sampling: dict[str, float | int] | None = None) -> Reply:
         """Answer ``text`` from ``user_id``. ``at`` is the message's time (replays); default now.
+        ``conversation``: one of the user's conversations (:meth:`create_conversation`); default
+        the user's default conversation. ``user_id`` may be a ``Scope(user, tenant)``.
 
         For an app in front of Kindred (the OpenAI-compatible route uses these): ``instructions``
         are the app's own for this turn (shown to the model, never stored); ``history`` is the
@@ -134,16 +152,16 @@ class Kindred:
         (an edited or regenerated message), and nothing of it is stored; ``sampling`` passes
         ``temperature``/``max_tokens`` to the model."""
         reply = None
-        for item in self.stream(user_id, text, at=at, instructions=instructions, history=history,
-                                sampling=sampling):
+        for item in self.stream(user_id, text, at=at, conversation=conversation,
+                                instructions=instructions, history=history, sampling=sampling):
             if isinstance(item, Reply):
                 reply = item
         if reply is None:  # pragma: no cover - stream() always ends with the Reply
             raise RuntimeError("The turn ended without a reply.")
         return reply
 
-    def stream(self, user_id: str, text: str, *, at: Any = None, instructions: str | None = None,
-               history: Sequence[tuple[str, str]] | None = None,
+    def stream(self, user_id: Who, text: str, *, at: Any = None, conversation: str | None = None,
+               instructions: str | None = None, history: Sequence[tuple[str, str]] | None = None,
                sampling: dict[str, float | int] | None = None
                ) -> Iterator[str | Retraction | Reply]:
         """Like :meth:`chat`, yielding reply tokens as they are generated, then the ``Reply``.
@@ -151,10 +169,11 @@ class Kindred:
         When the draft contradicts the agent's persona and is regenerated, a :class:`Retraction`
         comes between the draft's tokens and the revision's: clear what was shown so far.
         """
-        user_id = check_user_id(user_id)
+        scope = check_scope(user_id)
         text = check_text(text, max_chars=self.settings.limits.max_message_chars)
+        conv = self._conversation(scope, conversation)
         extra = self._check_client_turn(instructions, history, sampling)
-        return self._stream_turn(user_id, text, self._check_at(at), extra)
+        return self._stream_turn(scope, conv, text, self._check_at(at), extra)
 
     def _check_client_turn(self, instructions: Any, history: Any, sampling: Any
                            ) -> dict[str, Any]:
@@ -210,14 +229,24 @@ class Kindred:
             return last  # the server's own clock is never "out of order": the last turn was ahead
         return now
 
+    def _conversation(self, scope: Scope, conversation: str | None) -> str:
+        """The conversation's id as stored ("" for the default), refused unless it exists."""
+        conversation = check_conversation_id(conversation)
+        self.conversations.require(scope, conversation)
+        return stored_id(conversation)
+
+    def _context(self, scope: Scope, conv: str, now: float, **extra: Any) -> TurnContext:
+        return TurnContext(user_id=scope.user, tenant=scope.tenant, conversation=conv, now=now,
+                           **extra)
+
     @contextmanager
-    def _undo_on_failure(self, user_id: str, done: list[bool] | None = None
+    def _undo_on_failure(self, scope: Scope, conv: str, done: list[bool] | None = None
                          ) -> Iterator[dict[str, Any]]:
-        """Put the user's thread back as it was when a run fails half-way (the model is down, a
-        store fails), so the turn can simply be sent again: its turn ids are derived from the
-        thread, so a retry overwrites whatever the failed run wrote instead of adding to it.
+        """Put the conversation's thread back as it was when a run fails half-way (the model is
+        down, a store fails), so the turn can simply be sent again: its turn ids are derived from
+        the thread, so a retry overwrites whatever the failed run wrote instead of adding to it.
         ``done[0]`` set by the caller means the run finished its writes: nothing is undone."""
-        config = thread_config(user_id)
+        config = thread_config(scope, conv)
         before = self.graph.get_state(config)
         try:
             yield dict(before.values)
@@ -229,16 +258,16 @@ class Kindred:
                     self._checkpointer.delete_thread(config["configurable"]["thread_id"])
             raise
 
-    def _stream_turn(self, user_id: str, text: str, at: float | None,
+    def _stream_turn(self, scope: Scope, conv: str, text: str, at: float | None,
                      extra: dict[str, Any] | None = None) -> Iterator[str | Retraction | Reply]:
         done = [False]
-        with self._lock(user_id), self._undo_on_failure(user_id, done) as thread:
+        with self._lock(scope), self._undo_on_failure(scope, conv, done) as thread:
             now = self._time_of(at, thread)
             state = None
             last_node = None
             for mode, data in self.graph.stream(
-                    {"kind": "turn", "text": text}, thread_config(user_id),
-                    context=TurnContext(user_id=user_id, now=now, **(extra or {})),
+                    {"kind": "turn", "text": text}, thread_config(scope, conv),
+                    context=self._context(scope, conv, now, **(extra or {})),
                     stream_mode=["messages", "custom", "values"]):
                 if mode == "messages":
                     chunk, meta = data
@@ -256,22 +285,24 @@ class Kindred:
                 elif mode == "values":
                     state = data
                     done[0] = bool(data.get("stored_turn_ids"))
-            reply = self._reply(user_id, state)
-            self._keep_trace(user_id, reply.trace)
+            reply = self._reply(scope, conv, state)
+            self._keep_trace(scope, reply.trace)
+            self.conversations.touch(scope, conv or DEFAULT_CONVERSATION, now, text)
             yield reply
 
-    def _reply(self, user_id: str, state: dict[str, Any]) -> Reply:
+    def _reply(self, scope: Scope, conv: str, state: dict[str, Any]) -> Reply:
         trace = state["trace"].model_copy(update={"model": self._model_label,
                                                   "id": f"tr-{uuid.uuid4().hex}"})
-        return Reply(text=state.get("reply", ""), user_id=user_id,
-                     session_id=state.get("session_id") or "", trace=trace)
+        return Reply(text=state.get("reply", ""), user_id=scope.user,
+                     session_id=state.get("session_id") or "", trace=trace,
+                     conversation=conv or DEFAULT_CONVERSATION)
 
-    def _keep_trace(self, user_id: str, trace: Trace) -> None:
+    def _keep_trace(self, scope: Scope, trace: Trace) -> None:
         """Keep the last traces of the user (``GET /v1/traces/{id}``, ``Kindred.trace``): with
         the user's records, so ``forget`` removes them like everything else."""
         if not self.settings.limits.keep_traces:
             return
-        records, scope = self.memory.stores.records, Scope(user=user_id)
+        records = self.memory.stores.records
         records.put(scope, [Record("trace", trace.id, trace.model_dump(mode="json"),
                                    ts=trace.now)])
         excess = records.count(scope, "trace") - self.settings.limits.keep_traces
@@ -279,13 +310,14 @@ class Kindred:
             old = records.list(scope, "trace", limit=excess)
             records.delete(scope, "trace", [r.id for r in old])
 
-    def trace(self, user_id: str, trace_id: str) -> Trace:
+    def trace(self, user_id: Who, trace_id: str) -> Trace:
         """The trace of one of the user's recent replies (``limits.keep_traces`` are kept)."""
-        user_id = check_user_id(user_id)
-        found = self.memory.stores.records.get(Scope(user=user_id), "trace", str(trace_id))
+        scope = check_scope(user_id)
+        found = self.memory.stores.records.get(scope, "trace", str(trace_id))
         if found is None:
-            raise NotFoundError(f"No trace {str(trace_id)[:60]!r} for user {user_id!r}: traces "
-                                f"of the last {self.settings.limits.keep_traces} replies are kept.")
+            raise NotFoundError(f"No trace {str(trace_id)[:60]!r} for user {scope.user!r}: "
+                                f"traces of the last {self.settings.limits.keep_traces} replies "
+                                "are kept.")
         return Trace.model_validate(found.value)
 
     def readiness(self) -> list[str]:
@@ -301,14 +333,16 @@ class Kindred:
             problems.append("the local model is not loaded yet")
         return problems
 
-    def ingest(self, user_id: str, utterances: Sequence[Utterance | dict]) -> list[str]:
+    def ingest(self, user_id: Who, utterances: Sequence[Utterance | dict], *,
+               conversation: str | None = None) -> list[str]:
         """Store utterances that already happened (a replayed dialogue), with no generation.
 
         They go through the same path as chat (session boundary, consolidation, persona
         extraction, storage), in one batch. Each utterance has ``speaker``, ``text``, ``at`` and
         ``role`` ("user" for the memory's owner, "agent" for the other side). Returns the turn ids.
         """
-        user_id = check_user_id(user_id)
+        scope = check_scope(user_id)
+        conv = self._conversation(scope, conversation)
         if isinstance(utterances, (str, bytes)) or not isinstance(utterances, Sequence):
             raise InvalidInputError("utterances must be a list of Utterance or dicts.")
         if not utterances:
@@ -335,14 +369,16 @@ class Kindred:
                     f"This ingest holds more than {limits.max_ingest_chars:,} characters: send "
                     "the utterances in several calls (or raise KINDRED_LIMITS__MAX_INGEST_CHARS).")
             checked.append((utt, text, self._check_at(utt.at)))
-        with self._lock(user_id), self._undo_on_failure(user_id) as thread:
+        with self._lock(scope), self._undo_on_failure(scope, conv) as thread:
             batch = self._timed_batch(checked, thread)
             ids: list[str] = []
             for piece in self._pieces(batch):
                 state = self.graph.invoke({"kind": "observe", "text": "", "batch": piece},
-                                          thread_config(user_id),
-                                          context=TurnContext(user_id=user_id, now=piece[0].ts))
+                                          thread_config(scope, conv),
+                                          context=self._context(scope, conv, piece[0].ts))
                 ids += state["stored_turn_ids"]
+            self.conversations.touch(scope, conv or DEFAULT_CONVERSATION, batch[-1].ts,
+                                     batch[0].text)
         return ids
 
     def _pieces(self, batch: list[Said]) -> Iterator[list[Said]]:
@@ -374,53 +410,61 @@ class Kindred:
             batch.append(Said(role=utt.role, speaker=utt.speaker, text=text, ts=ts))
         return batch
 
-    def end_session(self, user_id: str, *, at: Any = None) -> Event | None:
-        """End the user's session now: it is summarised into a long-term event (returned)."""
-        user_id = check_user_id(user_id)
+    def end_session(self, user_id: Who, *, at: Any = None,
+                    conversation: str | None = None) -> Event | None:
+        """End the conversation's session now: it is summarised into a long-term event
+        (returned)."""
+        scope = check_scope(user_id)
+        conv = self._conversation(scope, conversation)
         at_s = self._check_at(at)
-        with self._lock(user_id), self._undo_on_failure(user_id) as thread:
+        with self._lock(scope), self._undo_on_failure(scope, conv) as thread:
             now = self._time_of(at_s, thread)
             state = self.graph.invoke({"kind": "end_session", "text": ""},
-                                      thread_config(user_id),
-                                      context=TurnContext(user_id=user_id, now=now))
+                                      thread_config(scope, conv),
+                                      context=self._context(scope, conv, now))
         return state.get("closed_event")
 
-    def feedback(self, user_id: str, text: str, *, at: Any = None) -> FeedbackReceipt:
-        """Correct the agent's last reply; later similar requests will carry the correction."""
-        user_id = check_user_id(user_id)
+    def feedback(self, user_id: Who, text: str, *, at: Any = None,
+                 conversation: str | None = None) -> FeedbackReceipt:
+        """Correct the agent's last reply in the conversation; later similar requests (in any of
+        the user's conversations) will carry the correction."""
+        scope = check_scope(user_id)
         text = check_text(text, max_chars=self.settings.limits.max_message_chars,
                           what="feedback")
+        conv = self._conversation(scope, conversation)
         at_s = self._check_at(at)
-        with self._lock(user_id), self._undo_on_failure(user_id) as thread:
+        with self._lock(scope), self._undo_on_failure(scope, conv) as thread:
             now = self._time_of(at_s, thread)
             state = self.graph.invoke({"kind": "feedback", "text": text},
-                                      thread_config(user_id),
-                                      context=TurnContext(user_id=user_id, now=now))
+                                      thread_config(scope, conv),
+                                      context=self._context(scope, conv, now))
         stored = state["stored_feedback"]
         return FeedbackReceipt(feedback_id=stored.id, request=stored.request,
                                feedback=stored.feedback, trait=stored.trait)
 
-    def preview(self, user_id: str, text: str, *, at: Any = None) -> Reply:
+    def preview(self, user_id: Who, text: str, *, at: Any = None,
+                conversation: str | None = None) -> Reply:
         """The reply :meth:`chat` would give to ``text`` now, storing nothing: no turn, no
         trait, no session change, no feedback hit (evaluations with teacher forcing, "what would
         it say" tools)."""
-        user_id = check_user_id(user_id)
+        scope = check_scope(user_id)
         text = check_text(text, max_chars=self.settings.limits.max_message_chars)
+        conv = self._conversation(scope, conversation)
         now = self._at_or_now(at)
-        with self._lock(user_id):
-            values = dict(self.graph.get_state(thread_config(user_id)).values)
+        with self._lock(scope):
+            values = dict(self.graph.get_state(thread_config(scope, conv)).values)
             state = self._preview_graph.invoke(
                 {**values, "kind": "preview", "text": text},
-                context=TurnContext(user_id=user_id, now=now))
-        return self._reply(user_id, state)
+                context=self._context(scope, conv, now))
+        return self._reply(scope, conv, state)
 
-    def recall(self, user_id: str, query: str, *, at: Any = None, k: int | None = None,
+    def recall(self, user_id: Who, query: str, *, at: Any = None, k: int | None = None,
                min_score: float | None = DEFAULT) -> Recall:
         """What Kindred remembers about ``user_id`` for ``query``, ranked, with every component
         score: the same recall a chat turn makes (events, turns, the correction that applies),
         without storing anything. ``k``: turns (default ``turns_k``); ``min_score``: the floor
         of a turn's score (default ``turn_min_score``, as chat; None ranks every candidate)."""
-        user_id = check_user_id(user_id)
+        scope = check_scope(user_id)
         query = check_text(query, max_chars=self.settings.limits.max_message_chars,
                            what="query")
         if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 0):
@@ -429,87 +473,217 @@ class Kindred:
         if min_score is not DEFAULT and min_score is not None and not isinstance(min_score,
                                                                                 (int, float)):
             raise InvalidInputError(f"min_score must be a number or None, got {min_score!r}.")
-        return recall(self._services, Scope(user=user_id), query, now, k=k, min_score=min_score,
+        return recall(self._services, scope, query, now, k=k, min_score=min_score,
                       count_hit=False)
 
     # ---------------------------------------------------------------- async twins
-    async def achat(self, user_id: str, text: str, *, at: Any = None) -> Reply:
-        return await asyncio.to_thread(self.chat, user_id, text, at=at)
+    async def achat(self, user_id: Who, text: str, **options: Any) -> Reply:
+        return await asyncio.to_thread(self.chat, user_id, text, **options)
 
-    async def astream(self, user_id: str, text: str, *, at: Any = None
+    async def astream(self, user_id: Who, text: str, **options: Any
                       ) -> AsyncIterator[str | Retraction | Reply]:
-        iterator = self.stream(user_id, text, at=at)
+        iterator = self.stream(user_id, text, **options)
         while (item := await asyncio.to_thread(next, iterator, _SENTINEL)) is not _SENTINEL:
             yield item
 
-    async def aend_session(self, user_id: str, *, at: Any = None) -> Event | None:
-        return await asyncio.to_thread(self.end_session, user_id, at=at)
+    async def aend_session(self, user_id: Who, **options: Any) -> Event | None:
+        return await asyncio.to_thread(self.end_session, user_id, **options)
 
-    async def afeedback(self, user_id: str, text: str, *, at: Any = None) -> FeedbackReceipt:
-        return await asyncio.to_thread(self.feedback, user_id, text, at=at)
+    async def afeedback(self, user_id: Who, text: str, **options: Any) -> FeedbackReceipt:
+        return await asyncio.to_thread(self.feedback, user_id, text, **options)
+
+    # ---------------------------------------------------------------- conversations
+    def create_conversation(self, user_id: Who, title: str | None = None, *,
+                            conversation_id: str | None = None, at: Any = None) -> Conversation:
+        """Start a new conversation of the user (its own thread and sessions, the user's shared
+        long-term memory). ``conversation_id``: choose the id (default a fresh ``c-…``)."""
+        scope = check_scope(user_id)
+        conv_id = (check_conversation_id(conversation_id) if conversation_id is not None
+                   else f"c-{uuid.uuid4().hex[:12]}")
+        title = check_text(title, max_chars=200, what="title") if title is not None else None
+        now = self._at_or_now(at)
+        with self._lock(scope):
+            if self.conversations.get(scope, conv_id) is not None or (
+                    conv_id == DEFAULT_CONVERSATION and self._thread_values(scope, "")):
+                raise ConflictError(f"The user already has a conversation {conv_id!r}: choose "
+                                    "another id, or leave it out for a fresh one.")
+            return self.conversations.put(scope, Conversation(
+                id=conv_id, title=title or "New conversation", created_at=now, updated_at=now))
+
+    def list_conversations(self, user_id: Who) -> list[Conversation]:
+        """The user's conversations, most recently written first (a data dir from before
+        conversations existed shows its one thread as ``default``)."""
+        scope = check_scope(user_id)
+        found = self.conversations.list(scope)
+        if not any(c.id == DEFAULT_CONVERSATION for c in found):
+            values = self._thread_values(scope, "")
+            if values.get("last_ts") is not None:
+                ts = float(values["last_ts"])
+                found.append(Conversation(id=DEFAULT_CONVERSATION, title="Conversation",
+                                          created_at=ts, updated_at=ts))
+        return found
+
+    def rename_conversation(self, user_id: Who, conversation: str, title: str) -> Conversation:
+        scope = check_scope(user_id)
+        conversation = check_conversation_id(conversation)
+        title = check_text(title, max_chars=200, what="title")
+        with self._lock(scope):
+            found = self.conversations.require(scope, conversation)
+            if found is None:  # the default conversation, before its first turn
+                now = time.time()
+                found = Conversation(id=conversation, title=title, created_at=now,
+                                     updated_at=now)
+            return self.conversations.put(scope, found.model_copy(update={"title": title}))
+
+    def delete_conversation(self, user_id: Who, conversation: str) -> bool:
+        """Delete a conversation: its thread, its turns and the events of its sessions. What was
+        learnt about the user in it (traits, corrections) stays; :meth:`forget` removes all.
+        Returns whether it held anything."""
+        scope = check_scope(user_id)
+        conversation = check_conversation_id(conversation)
+        conv = stored_id(conversation)
+        with self._lock(scope):
+            self.conversations.require(scope, conversation)
+            turn_ids = self.conversations.ids_of(scope, conversation, "turn")
+            event_ids = self.conversations.ids_of(scope, conversation, "event")
+            held = bool(turn_ids or event_ids or self._thread_values(scope, conv)
+                        or self.conversations.get(scope, conversation))
+            unit = self.memory.unit()
+            self.memory.turns.delete(scope, turn_ids, unit=unit)
+            self.memory.events.delete(scope, event_ids, unit=unit)
+            self.conversations.delete(scope, conversation, unit)
+            unit.commit()
+            self._checkpointer.delete_thread(thread_config(scope, conv)["configurable"]["thread_id"])
+        return held
+
+    def _thread_values(self, scope: Scope, conv: str) -> dict[str, Any]:
+        return dict(self.graph.get_state(thread_config(scope, conv)).values)
+
+    # ---------------------------------------------------------------- memory API
+    def list_memories(self, user_id: Who, kind: str | None = None, *,
+                      conversation: str | None = None,
+                      include_history: bool = False) -> list[MemoryItem]:
+        """Every item Kindred holds about the user (turns, events, traits, feedback), oldest
+        first; ``kind`` picks one kind, ``conversation`` narrows turns and events to one thread."""
+        scope = self._require_user(user_id)
+        return memory_api.list_items(self, scope, kind, conversation=conversation,
+                                     include_history=include_history)
+
+    def search_memories(self, user_id: Who, query: str, *, k: int = 10,
+                        kinds: Sequence[str] | None = None, at: Any = None) -> list[ScoredMemory]:
+        """Items of every kind ranked for ``query`` with the scores that ranked them."""
+        scope = self._require_user(user_id)
+        query = check_text(query, max_chars=self.settings.limits.max_message_chars, what="query")
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 200:
+            raise InvalidInputError(f"k must be an integer from 1 to 200, got {k!r}.")
+        return memory_api.search_items(self, scope, query, k=k,
+                                       kinds=tuple(kinds) if kinds else None,
+                                       now=self._at_or_now(at))
+
+    def get_memory(self, user_id: Who, kind: str, item_id: str) -> MemoryItem:
+        return memory_api.get_item(self, self._require_user(user_id), kind, str(item_id))
+
+    def edit_memory(self, user_id: Who, kind: str, item_id: str, text: str, *,
+                    at: Any = None) -> MemoryItem:
+        """Replace one item's text (a trait keeps its old wording in its history); every store
+        is brought in step (an edited turn's words and vector are derived again)."""
+        scope = self._require_user(user_id)
+        now = self._at_or_now(at)
+        with self._lock(scope):
+            return memory_api.edit_item(self, scope, kind, str(item_id), text, now=now)
+
+    def delete_memory(self, user_id: Who, kind: str, item_id: str) -> None:
+        """Delete one item of any kind from every store."""
+        scope = self._require_user(user_id)
+        with self._lock(scope):
+            memory_api.delete_item(self, scope, kind, str(item_id))
+
+    def export_user(self, user_id: Who) -> ExportDocument:
+        """Everything held about the user as one document (``.model_dump(mode="json",
+        by_alias=True)`` is the JSON that :meth:`import_user` reads back)."""
+        scope = self._require_user(user_id)
+        with self._lock(scope):
+            return transfer.export_user(self, scope)
+
+    def import_user(self, user_id: Who, document: ExportDocument | dict[str, Any], *,
+                    replace: bool = False) -> int:
+        """Restore an export under ``user_id`` (refused when that user already has memory,
+        unless ``replace``). Returns how many records were restored."""
+        return transfer.import_user(self, check_scope(user_id), document, replace=replace)
 
     # ---------------------------------------------------------------- listing
-    def known_user(self, user_id: str) -> bool:
+    def known_user(self, user_id: Who) -> bool:
         """Whether Kindred holds anything for ``user_id``."""
-        user_id = check_user_id(user_id)
-        if self.graph.get_state(thread_config(user_id)).values:
+        scope = check_scope(user_id)
+        if self._thread_values(scope, ""):
             return True
-        return bool(self.memory.turns.count(user_id) or self.memory.events.list(user_id)
-                    or self.personas.list(user_id, include_history=True)
-                    or self.memory.feedback.list(user_id))
+        records = self.memory.stores.records
+        return any(records.count(scope, kind) for kind in _USER_KINDS)
 
-    def users(self) -> list[str]:
-        """The ids of every user Kindred holds memory of, sorted."""
-        return sorted(s.user for s in self.memory.stores.records.scopes(tenant=DEFAULT_TENANT))
+    def users(self, tenant: str = DEFAULT_TENANT) -> list[str]:
+        """The ids of every user of ``tenant`` Kindred holds memory of, sorted."""
+        check_scope(Scope(user="probe", tenant=tenant))
+        return sorted(s.user for s in self.memory.stores.records.scopes(tenant=tenant))
 
-    def _require_user(self, user_id: str) -> str:
-        user_id = check_user_id(user_id)
-        if not self.known_user(user_id):
-            raise UnknownUserError(f"Kindred has no memory of user {user_id!r}: chat with them "
-                                   "first (or check the spelling of the id).")
-        return user_id
+    def _require_user(self, user_id: Who) -> Scope:
+        scope = check_scope(user_id)
+        if not self.known_user(scope):
+            raise UnknownUserError(f"Kindred has no memory of user {scope.user!r}: chat with "
+                                   "them first (or check the spelling of the id).")
+        return scope
 
-    def memories(self, user_id: str) -> MemoryView:
-        """What Kindred remembers about the user: this session, past events, feedback."""
-        user_id = self._require_user(user_id)
-        values = self.graph.get_state(thread_config(user_id)).values
+    def memories(self, user_id: Who, *, conversation: str | None = None) -> MemoryView:
+        """What Kindred remembers about the user: the conversation's session, past events,
+        feedback."""
+        scope = self._require_user(user_id)
+        values = self._thread_values(scope, self._conversation(scope, conversation))
         return MemoryView(
-            user_id=user_id, session_id=values.get("session_id"),
+            user_id=scope.user, session_id=values.get("session_id"),
             session_turns=[Turn.model_validate(t) for t in values.get("stm") or []],
-            events=self.memory.events.list(user_id), turn_count=self.memory.turns.count(user_id),
-            feedback=self.memory.feedback.list(user_id))
+            events=self.memory.events.list(scope), turn_count=self.memory.turns.count(scope),
+            feedback=self.memory.feedback.list(scope))
 
-    def persona(self, user_id: str, owner: str = "user", *,
+    def persona(self, user_id: Who, owner: str = "user", *,
                 include_history: bool = False) -> list[Trait]:
         """The user's (or, with ``owner="agent"``, the agent's) traits for this user."""
-        user_id = self._require_user(user_id)
+        scope = self._require_user(user_id)
         if owner not in ("user", "agent"):
             raise InvalidInputError("owner must be 'user' or 'agent'.")
-        return self.personas.list(user_id, owner, include_history=include_history)  # type: ignore[arg-type]
+        return self.personas.list(scope, owner, include_history=include_history)  # type: ignore[arg-type]
 
-    def correct_trait(self, user_id: str, trait_id: str, text: str, *, at: Any = None) -> Trait:
+    def correct_trait(self, user_id: Who, trait_id: str, text: str, *, at: Any = None) -> Trait:
         """Replace a trait's wording; the old one stays in the history."""
-        user_id = self._require_user(user_id)
+        scope = self._require_user(user_id)
         text = check_text(text, max_chars=500, what="trait")
-        with self._lock(user_id):
-            return self.personas.correct(user_id, trait_id, text, self._at_or_now(at))
+        with self._lock(scope):
+            return self.personas.correct(scope, trait_id, text, self._at_or_now(at))
 
-    def delete_trait(self, user_id: str, trait_id: str) -> None:
+    def delete_trait(self, user_id: Who, trait_id: str) -> None:
         """Delete one trait for good."""
-        user_id = self._require_user(user_id)
-        with self._lock(user_id):
-            self.personas.delete(user_id, trait_id)
+        scope = self._require_user(user_id)
+        with self._lock(scope):
+            self.personas.delete(scope, trait_id)
 
-    def forget(self, user_id: str) -> bool:
-        """Remove every trace of the user from every store. Returns whether anything was held."""
-        user_id = check_user_id(user_id)
-        with self._lock(user_id):
-            held = self.known_user(user_id)
-            self.memory.forget(user_id)
-            self._checkpointer.delete_thread(thread_config(user_id)["configurable"]["thread_id"])
+    def forget(self, user_id: Who) -> bool:
+        """Remove every trace of the user from every store (every conversation). Returns whether
+        anything was held."""
+        scope = check_scope(user_id)
+        with self._lock(scope):
+            held = self.known_user(scope)
+            convs = [stored_id(c.id) for c in self.conversations.list(scope)]
+            for conv in {"", *convs}:
+                self._checkpointer.delete_thread(
+                    thread_config(scope, conv)["configurable"]["thread_id"])
+            self.memory.forget(scope)
         return held
 
     # ---------------------------------------------------------------- plumbing
+    def build_graph(self, checkpointer: Any = None) -> Any:
+        """Kindred's turn graph over this agent's memory and model, compiled with
+        ``checkpointer`` (None: the caller's app or LangGraph's platform supplies one; ``True``:
+        as a subgraph that keeps its own thread). Run it with ``context=TurnContext(...)``."""
+        return compile_graph(self._services, checkpointer)
+
     @property
     def agent_name(self) -> str:
         """The agent's name, from its persona card."""
@@ -520,9 +694,11 @@ class Kindred:
         """The chat model in words ("local SmolLM2-135M-Instruct", "openai:gpt-4o", …)."""
         return self._model_label
 
-    def _lock(self, user_id: str) -> threading.Lock:
+    def _lock(self, scope: Scope) -> threading.Lock:
+        """One lock per user: a user's conversations share their long-term memory, so their
+        turns are serialised too (different users run in parallel)."""
         with self._locks_guard:
-            return self._locks.setdefault(user_id, threading.Lock())
+            return self._locks.setdefault(scope.key, threading.Lock())
 
     def close(self) -> None:
         """Release the stores' files (safe to call twice)."""

@@ -50,6 +50,7 @@ class Reply(BaseModel):
     user_id: str
     session_id: str
     trace: Trace
+    conversation: str = "default"
 
 
 class FeedbackReceipt(BaseModel):

@@ -38,7 +38,7 @@ from memory.errors import ConfigurationError
 from memory.feedback import FeedbackConfig
 from personas.config import PersonaConfig
 
-__all__ = ["LEGACY_NAMES", "LimitsConfig", "ServiceConfig", "Settings", "setting_paths"]
+__all__ = ["ALIASES", "LEGACY_NAMES", "LimitsConfig", "ServiceConfig", "Settings", "setting_paths"]
 
 _PREFIX = "KINDRED_"
 
@@ -72,6 +72,10 @@ LEGACY_NAMES: dict[str, str] = {
 }
 
 
+# short names the issues and docs use for the most-set deployment settings (no warning)
+ALIASES: dict[str, str] = {"api_keys_file": "service.api_keys_file"}
+
+
 class LimitsConfig(ComponentConfig):
     """Bounds on what one call may hand Kindred."""
 
@@ -93,7 +97,12 @@ class ServiceConfig(ComponentConfig):
     """The HTTP service."""
 
     token: SecretStr | None = Field(
-        default=None, description="bearer token the HTTP service requires (none: open on its host)")
+        default=None, description="one API key of the default tenant (older single-token form)")
+    api_keys_file: Path | None = Field(
+        default=None, description="JSON file of hashed API keys, each mapped to a tenant "
+                                  "(`kindred keys add`; also KINDRED_API_KEYS_FILE)")
+    api_keys: SecretStr | None = Field(
+        default=None, description="API keys as 'tenant:key' pairs separated by commas")
     max_body_bytes: int = Field(default=4_000_000, ge=1_000,
                                 description="a larger request body is refused (413) unread")
 
@@ -185,7 +194,9 @@ class _LegacyEnvironment(PydanticBaseSettingsSource):
             if not key.upper().startswith(_PREFIX):
                 continue
             name = key[len(_PREFIX):]
-            if name.lower() in LEGACY_NAMES:
+            if name.lower() in ALIASES:
+                _place(nested, ALIASES[name.lower()], value, keep_existing=True)
+            elif name.lower() in LEGACY_NAMES:
                 path = LEGACY_NAMES[name.lower()]
                 _deprecated(name.lower(), key, _PREFIX + path.replace(".", "__").upper())
                 _place(nested, path, value, keep_existing=True)

@@ -25,8 +25,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from memory.errors import InvalidInputError
+from memory.scope import Scope
 
-__all__ = ["USER_ID_PATTERN", "check_text", "check_time", "check_user_id", "for_terminal"]
+__all__ = ["USER_ID_PATTERN", "check_scope", "check_text", "check_time", "check_user_id",
+           "for_terminal"]
 
 USER_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}")
 _LATEST_YEAR = 9000  # datetime and time.gmtime stop near 9999: anything later is out of range
@@ -44,6 +46,17 @@ def check_user_id(user_id: Any) -> str:
             f"Invalid user_id {user_id[:40]!r}: use 1-128 characters, letters, digits and _ . @ - "
             "only, starting with a letter or digit (e.g. 'alice' or 'user-42').")
     return user_id
+
+
+def check_scope(who: Any) -> Scope:
+    """A user id (the default tenant) or a :class:`Scope`, both parts checked like a user id."""
+    if isinstance(who, Scope):
+        check_user_id(who.user)
+        if not isinstance(who.tenant, str) or not USER_ID_PATTERN.fullmatch(who.tenant):
+            raise InvalidInputError(f"Invalid tenant {str(who.tenant)[:40]!r}: use 1-128 "
+                                    "letters, digits and _ . @ -, starting with a letter or digit.")
+        return who
+    return Scope(user=check_user_id(who))
 
 
 def check_text(text: Any, *, max_chars: int, what: str = "message") -> str:

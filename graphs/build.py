@@ -44,6 +44,7 @@ from graphs.config import GraphConfig
 from graphs.services import Services
 from graphs.state import TurnContext, TurnState
 from graphs.trace import Trace
+from memory.scope import Scope, as_scope
 
 __all__ = ["NODE_NAMES", "build_graph", "compile_graph", "draw_mermaid", "thread_config"]
 
@@ -125,9 +126,13 @@ def compile_graph(services: Services, checkpointer: Any = None):
     return build_graph(services).compile(checkpointer=checkpointer)
 
 
-def thread_config(user_id: str) -> dict[str, Any]:
-    """The run config for a user's thread: one thread per user."""
-    return {"configurable": {"thread_id": f"user:{user_id}"}}
+def thread_config(who: Scope | str, conversation: str = "") -> dict[str, Any]:
+    """The run config of one conversation's thread: ``user:<scope key>`` for the user's default
+    conversation (the id threads had before conversations existed), ``…#<conversation>`` for
+    the others (neither a user id nor a tenant can hold '#')."""
+    key = as_scope(who).key
+    suffix = f"#{conversation}" if conversation else ""
+    return {"configurable": {"thread_id": f"user:{key}{suffix}"}}
 
 
 def draw_mermaid() -> str:

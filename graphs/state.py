@@ -44,6 +44,7 @@ class TurnContext:
     user_id: str
     now: float
     tenant: str = "default"
+    conversation: str = ""  # the thread's stored id ("" for the user's default conversation)
     instructions: str | None = None
     history: tuple[tuple[str, str], ...] | None = None  # (role "user"|"agent", text)
     sampling: tuple[tuple[str, float | int], ...] = ()

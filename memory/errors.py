@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "BadRequestError",
     "ConfigurationError",
+    "ConflictError",
     "InvalidInputError",
     "KindredError",
     "ModelUnavailableError",
@@ -40,6 +41,11 @@ class NotFoundError(KindredError, LookupError):
 
 class UnknownUserError(NotFoundError):
     """An operation needs a user Kindred has never seen (for example listing their memories)."""
+
+
+class ConflictError(KindredError):
+    """The request clashes with what is stored (a conversation id already taken, an import into
+    a user who already has memory): HTTP 409. Nothing was changed."""
 
 
 class ConfigurationError(KindredError):

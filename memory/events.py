@@ -212,10 +212,23 @@ class EventMemory:
         unit.put(scope, [Record(_KIND, event.id, {"summary": event.summary,
                                                  "topics": list(event.topics),
                                                  "turn_ids": list(event.turn_ids)},
-                                ts=event.ts, session=event.session_id)])
+                                ts=event.ts, session=event.session_id,
+                                conversation=event.conversation)])
         unit.upsert_vectors("events", scope, [event.id], [event.summary], vec,
                             [{"session_id": event.session_id, "ts": event.ts,
                               "topics": list(event.topics), "turn_ids": list(event.turn_ids)}])
+        if own:
+            unit.commit()
+
+    def delete(self, who: Scope | str, ids: Sequence[str], *,
+               unit: UnitOfWork | None = None) -> None:
+        """Delete events for good (record and vector)."""
+        if not ids:
+            return
+        scope = as_scope(who)
+        own = unit is None
+        unit = unit or UnitOfWork(self._stores)
+        unit.delete(scope, _KIND, list(ids)).delete_vectors("events", scope, list(ids))
         if own:
             unit.commit()
 
@@ -233,4 +246,4 @@ class EventMemory:
     def _event(r: Record) -> Event:
         return Event(id=r.id, session_id=r.session, summary=r.value["summary"],
                      topics=tuple(r.value.get("topics") or ()), ts=r.ts,
-                     turn_ids=tuple(r.value.get("turn_ids") or ()))
+                     turn_ids=tuple(r.value.get("turn_ids") or ()), conversation=r.conversation)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -172,6 +173,23 @@ class FeedbackMemory:
                 best = (row.id, float(dist))
         return best
 
+    def restore(self, who: Scope | str, records: list[FeedbackRecord]) -> None:
+        """Store corrections as they were (an import): ids, hit counts and times kept."""
+        if records:
+            self._write(as_scope(who), records, None)
+
+    def replace(self, who: Scope | str, record: FeedbackRecord) -> None:
+        """Store an edited correction under its id."""
+        self._write(as_scope(who), [record], None)
+        self.drop_cache(who)
+
+    def delete(self, who: Scope | str, ids: Sequence[str]) -> None:
+        """Delete corrections for good (record and key vector)."""
+        scope = as_scope(who)
+        unit = UnitOfWork(self._stores).delete(scope, _KIND, list(ids))
+        unit.delete_vectors("feedback", scope, list(ids))
+        unit.then(lambda: self.drop_cache(scope)).commit()
+
     def get(self, who: Scope | str, record_id: str) -> FeedbackRecord | None:
         found = self._stores.records.get(as_scope(who), _KIND, record_id)
         return self._from(found) if found else None
@@ -187,6 +205,11 @@ class FeedbackMemory:
         return Record(_KIND, r.id, {"request": r.request, "understanding": r.understanding,
                                    "feedback": r.feedback, "hits": r.hits, "turn_id": r.turn_id},
                       ts=r.ts, tag=normalise_request(r.request))
+
+    @staticmethod
+    def from_record(r: Record) -> FeedbackRecord:
+        """The correction a record holds (imports read records directly)."""
+        return FeedbackMemory._from(r)
 
     @staticmethod
     def _from(r: Record) -> FeedbackRecord:

@@ -57,7 +57,8 @@ class TurnIndex:
     def record(turn: Turn) -> Record:
         return Record(_KIND, turn.id, {"role": turn.role, "speaker": turn.speaker,
                                       "text": turn.text, "topics": list(turn.topics)},
-                      ts=turn.ts, session=turn.session_id, seq=turn.idx)
+                      ts=turn.ts, session=turn.session_id, seq=turn.idx,
+                      conversation=turn.conversation)
 
     def _user_vectors(self, scope: Scope, *, fresh: bool = False):
         """The user's cached vectors; reloaded when another process stored turns meanwhile
@@ -124,6 +125,46 @@ class TurnIndex:
     def count(self, who: Scope | str) -> int:
         return self._stores.records.count(as_scope(who), _KIND)
 
+    def delete(self, who: Scope | str, ids: Sequence[str], *,
+               unit: UnitOfWork | None = None) -> None:
+        """Delete turns for good: their records, words and vectors (and the cached copy). The
+        turn after each one is indexed again, since its lexical row holds the words of the turn
+        before it as context: a deleted turn's words must not stay findable through it."""
+        if not ids:
+            return
+        scope = as_scope(who)
+        gone = set(ids)
+        own = unit is None
+        unit = unit or UnitOfWork(self._stores)
+        unit.delete(scope, _KIND, list(ids)).delete_text(scope, list(ids))
+        unit.delete_vectors("turns", scope, list(ids))
+        for turn in self.get(scope, list(ids)):
+            after = self._neighbour(scope, turn, +1)
+            if after is not None and after.id not in gone:
+                before = self._neighbour(scope, turn, -1)
+                context = before.text if before is not None and before.id not in gone else ""
+                unit.index_text(scope, [(after.id, self.key_text(after), context)])
+        unit.then(lambda: self.drop_cache(scope))
+        if own:
+            unit.commit()
+
+    def replace(self, who: Scope | str, turn: Turn) -> None:
+        """Store an edited turn under its id (words and vector re-derived from the new text;
+        the next turn's lexical context too)."""
+        scope = as_scope(who)
+        unit = UnitOfWork(self._stores)
+        self.add(scope, [turn], unit=unit)
+        after = self._neighbour(scope, turn, +1)
+        if after is not None:
+            unit.index_text(scope, [(after.id, self.key_text(after), turn.text)])
+        unit.then(lambda: self.drop_cache(scope))  # the cache keyed by count would not notice
+        unit.commit()
+
+    def _neighbour(self, scope: Scope, turn: Turn, step: int) -> Turn | None:
+        rows = self._stores.records.list(scope, _KIND, session=turn.session_id,
+                                         seq=turn.idx + step)
+        return self.to_turn(rows[0]) if rows else None
+
     def drop_cache(self, who: Scope | str) -> None:
         self.hot.drop(as_scope(who).key)
 
@@ -132,4 +173,4 @@ class TurnIndex:
         v = record.value
         return Turn(id=record.id, session_id=record.session, idx=record.seq, role=v["role"],
                     speaker=v["speaker"], text=v["text"], ts=record.ts,
-                    topics=tuple(v.get("topics") or ()))
+                    topics=tuple(v.get("topics") or ()), conversation=record.conversation)

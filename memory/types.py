@@ -28,6 +28,8 @@ class Turn(BaseModel):
     text: str
     ts: float = Field(description="seconds since the epoch, from the caller's clock or the data")
     topics: tuple[str, ...] = ()
+    conversation: str = Field(default="", description="the thread it was said in (\"\": the "
+                                                      "user's default conversation)")
 
 
 class Event(BaseModel):
@@ -41,6 +43,7 @@ class Event(BaseModel):
     topics: tuple[str, ...] = ()
     ts: float = Field(description="time of the session's last turn")
     turn_ids: tuple[str, ...] = ()
+    conversation: str = Field(default="", description="the thread the session was in")
 
 
 class RetrievedMemory(BaseModel):

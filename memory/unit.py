@@ -62,6 +62,11 @@ class UnitOfWork:
             self._lexical.append(IndexTexts(scope, tuple(rows)))
         return self
 
+    def delete_text(self, scope: Scope, ids: Sequence[str]) -> UnitOfWork:
+        if ids:
+            self._lexical.append(DeleteTexts(scope, tuple(ids)))
+        return self
+
     def upsert_vectors(self, collection: str, scope: Scope, ids: Sequence[str],
                        texts: Sequence[str], vectors: np.ndarray,
                        metadatas: Sequence[Mapping[str, Any]]) -> UnitOfWork:

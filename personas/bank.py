@@ -16,6 +16,7 @@ Records hold counts and history; vectors of active traits are kept for merging (
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -29,7 +30,7 @@ from memory.unit import UnitOfWork
 from personas.extract.base import ExtractedTrait, clean_trait
 from personas.extract.rules import subject_of
 
-__all__ = ["EXCLUSIVE_SUBJECTS", "Owner", "PersonaBank", "Tier", "Trait"]
+__all__ = ["EXCLUSIVE_SUBJECTS", "Owner", "PersonaBank", "Tier", "Trait", "record_trait"]
 
 Owner = Literal["user", "agent"]
 Tier = Literal["short", "long"]
@@ -217,6 +218,18 @@ class PersonaBank:
         unit.commit()
         return new
 
+    def restore(self, who: Scope | str, traits: Sequence[Trait]) -> None:
+        """Store traits as they were (an import): ids, history and counts kept; only the active
+        ones get a vector, as when they were observed."""
+        scope = as_scope(who)
+        active = [t for t in traits if t.status == "active"]
+        unit = UnitOfWork(self._stores).put(scope, [_record(t) for t in traits])
+        if active:
+            unit.upsert_vectors("traits", scope, [t.id for t in active], [t.text for t in active],
+                                self._embedder.embed([t.text for t in active]),
+                                [_meta(t.owner, t.subject, t.source_turn_ids) for t in active])
+        unit.commit()
+
     def delete(self, who: Scope | str, trait_id: str) -> None:
         """Delete one trait (and its history entry) for good."""
         scope = as_scope(who)
@@ -235,6 +248,11 @@ def _record(t: Trait) -> Record:
     value: dict[str, Any] = {name: getattr(t, name) for name in _FIELDS}
     value["source_turn_ids"] = list(t.source_turn_ids)
     return Record(_KIND, t.id, value, ts=t.first_seen, status=t.status, tag=t.owner)
+
+
+def record_trait(r: Record) -> Trait:
+    """The trait a record holds (imports read records directly)."""
+    return _trait(r)
 
 
 def _trait(r: Record) -> Trait:

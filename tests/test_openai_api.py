@@ -164,3 +164,33 @@ def test_only_the_last_traces_are_kept_and_forget_removes_them(make_bot):
     bot.forget("tia")
     with pytest.raises(NotFoundError):
         bot.trace("tia", ids[-1])
+
+
+def test_more_bad_requests_get_a_4xx_and_change_nothing(api):
+    """A 2 MB body, invalid JSON, wrong types, an unknown conversation: each a 4xx that says what
+    to do, and the stores hold exactly what they held before."""
+    client, http, bot, _ = api
+    client.chat.completions.create(model="kindred", user="lou", messages=[
+        {"role": "user", "content": "I collect stamps."}])
+    before = bot.export_user("lou").model_dump(mode="json", by_alias=True)
+    big = http.post("/v1/chat/completions", json={
+        "model": "kindred", "user": "lou",
+        "messages": [{"role": "user", "content": "x" * 2_000_000}]})
+    assert big.status_code in (413, 422) and "characters" in big.json()["detail"]
+    broken = http.post("/v1/chat/completions", content=b'{"model": "kindred", "messages": [',
+                       headers={"content-type": "application/json"})
+    assert broken.status_code == 422 and broken.json()["error"]["message"]
+    typed = http.post("/v1/chat/completions", json={"model": "kindred", "user": "lou",
+                                                    "messages": "hello"})
+    assert typed.status_code == 422 and "messages" in typed.json()["detail"]
+    unknown = http.post("/v1/chat/completions", headers={"X-Kindred-Conversation": "nope"},
+                        json={"model": "kindred", "user": "lou",
+                              "messages": [{"role": "user", "content": "Hi"}]})
+    assert unknown.status_code == 404 and "create it first" in unknown.json()["detail"]
+    bad_id = http.post("/v1/chat/completions", headers={"X-Kindred-Conversation": "a b"},
+                       json={"model": "kindred", "user": "lou",
+                             "messages": [{"role": "user", "content": "Hi"}]})
+    assert bad_id.status_code == 422 and "conversation id" in bad_id.json()["detail"]
+    after = bot.export_user("lou").model_dump(mode="json", by_alias=True)
+    before.pop("exported_at"), after.pop("exported_at")
+    assert after == before

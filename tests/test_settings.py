@@ -72,6 +72,8 @@ def _other_value(path: str, kind, default):
         return round(default - 0.01 if default >= 0.99 else default + 0.01, 6)
     if type(None) in args:  # Optional[...]
         inner = next(a for a in args if a is not type(None))
+        if inner is Path:
+            return Path("/tmp/kindred-settings-test")
         return "s3cret" if inner is SecretStr else "value" if inner is str else 1
     if kind is Path:
         return Path("/tmp/kindred-settings-test")

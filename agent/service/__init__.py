@@ -2,47 +2,50 @@
 
     kindred serve --port 8765            # or: uvicorn --factory agent.service:app_from_settings
 
-Rooms: ``users.py`` (the per-user routes, one per method of :class:`agent.Kindred`),
-``openai.py`` (``/v1/chat/completions`` and ``/v1/models``, so an OpenAI client needs nothing
-else), ``errors.py`` (one error shape, error ids, the body limit). Health: ``/health`` says the
-process is alive, ``/ready`` that the stores answer and the model is loaded.
-
-When ``KINDRED_SERVICE__TOKEN`` is set every route but ``/health`` and ``/ready`` needs
-``Authorization: Bearer <token>``.
+Rooms: ``users.py`` (the per-user routes, one per method of :class:`agent.Kindred`: turns,
+conversations, the memory API, export and import), ``openai.py`` (``/v1/chat/completions`` and
+``/v1/models``, so an OpenAI client needs nothing else), ``auth.py`` (API keys → tenants, checked
+before the body is read), ``errors.py`` (one error shape, error ids, the body limit), ``web.py``
+(the web chat at ``/``). Health: ``/health`` says the process is alive, ``/ready`` that the stores
+answer and the model is loaded.
 """
 
 from __future__ import annotations
 
 import contextlib
-import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from agent.kindred import Kindred
+from agent.service.auth import ApiKeys, Authenticate
 from agent.service.errors import BodyLimit, ErrorOut, install_error_shape
 from agent.service.openai import add_openai_routes
 from agent.service.users import API_PREFIX, add_user_routes
+from agent.service.web import add_web_routes
 
 __all__ = ["API_PREFIX", "app_from_settings", "create_app"]
 
 _RESPONSES = {code: {"model": ErrorOut, "description": what} for code, what in (
-    (400, "a required header or field is missing"), (401, "no or wrong token"),
-    (404, "unknown user, model or route"), (413, "body too large"),
-    (422, "bad input: nothing stored"), (500, "unexpected failure (error id)"),
-    (503, "model, store or settings unavailable"))}
+    (400, "a required header or field is missing"), (401, "no or wrong API key"),
+    (404, "unknown user, conversation, model, item or route"), (409, "conflicts with what is "
+                                                                     "stored"),
+    (413, "body too large"), (422, "bad input: nothing stored"),
+    (500, "unexpected failure (error id)"), (503, "model, store or settings unavailable"))}
 
 
-class _Unauthorised(Exception):
-    """A request without the service token (kept out of KindredError: it is not the agent's)."""
-
-
-def create_app(bot: Kindred, *, token: str | None = None, owns_bot: bool = False) -> FastAPI:
-    """An ASGI app serving ``bot``. ``token``: the bearer token every route except /health and
-    /ready needs; ``owns_bot``: close the bot's stores when the server shuts down."""
+def create_app(bot: Kindred, *, keys: ApiKeys | None = None, token: str | None = None,
+               owns_bot: bool = False) -> FastAPI:
+    """An ASGI app serving ``bot``. ``keys``: the API keys and their tenants (default: from
+    ``bot.settings.service``); ``token``: one more key, of the default tenant; with no key at all
+    the service is open (``kindred serve`` then binds loopback only). ``owns_bot``: close the
+    bot's stores when the server shuts down."""
+    keys = keys if keys is not None else ApiKeys.from_settings(bot.settings.service)
+    if token is not None:
+        keys.add(token, "default", min_length=1)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,19 +59,8 @@ def create_app(bot: Kindred, *, token: str | None = None, owns_bot: bool = False
                          responses=_RESPONSES)
     install_error_shape(app)
     app.add_middleware(BodyLimit, max_bytes=bot.settings.service.max_body_bytes)
-
-    def _auth(authorization: str | None = Header(default=None)) -> None:
-        if token is None:
-            return
-        given = (authorization or "").removeprefix("Bearer ").strip()
-        if not secrets.compare_digest(given, token):
-            raise _Unauthorised()
-
-    @app.exception_handler(_Unauthorised)
-    async def _unauthorised(request: Request, exc: _Unauthorised) -> JSONResponse:
-        return JSONResponse({"error": "Unauthorised",
-                             "detail": "send 'Authorization: Bearer <KINDRED_SERVICE__TOKEN>'"},
-                            status_code=401)
+    app.add_middleware(Authenticate, keys=keys)  # outermost: the key before any byte of body
+    app.state.keys = keys
 
     @app.get("/health")
     def health() -> dict[str, Any]:
@@ -83,9 +75,9 @@ def create_app(bot: Kindred, *, token: str | None = None, owns_bot: bool = False
                 "problems": problems}
         return JSONResponse(body, status_code=200 if not problems else 503)
 
-    guarded = [Depends(_auth)]
-    add_user_routes(app, bot, guarded)
-    add_openai_routes(app, bot, guarded)
+    add_user_routes(app, bot)
+    add_openai_routes(app, bot)
+    add_web_routes(app, bot, needs_key=bool(keys))
     return app
 
 
@@ -95,6 +87,4 @@ def app_from_settings() -> FastAPI:
     from memory.process import apply_process_defaults
 
     apply_process_defaults()  # the server owns its process (before the stores load torch)
-    settings = Settings()
-    token = settings.service.token.get_secret_value() if settings.service.token else None
-    return create_app(Kindred(settings=settings), token=token, owns_bot=True)
+    return create_app(Kindred(settings=Settings()), owns_bot=True)

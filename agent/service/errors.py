@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from memory.errors import (
     BadRequestError,
     ConfigurationError,
+    ConflictError,
     InvalidInputError,
     KindredError,
     ModelUnavailableError,
@@ -35,12 +36,13 @@ from memory.errors import (
     StoreError,
 )
 
-__all__ = ["STATUS", "BodyLimit", "ErrorOut", "error_line", "install_error_shape", "status_of"]
+__all__ = ["STATUS", "BodyLimit", "ErrorOut", "error_body", "error_line", "install_error_shape", "status_of"]
 
 _log = logging.getLogger("kindred.service")
 
 STATUS: tuple[tuple[type[KindredError], int], ...] = (
-    (BadRequestError, 400), (InvalidInputError, 422), (NotFoundError, 404), (ConfigurationError, 503),
+    (BadRequestError, 400), (InvalidInputError, 422), (NotFoundError, 404), (ConflictError, 409),
+    (ConfigurationError, 503),
     (ModelUnavailableError, 503), (StoreError, 503), (KindredError, 500))
 _HTTP_NAMES = {404: "NotFound", 405: "MethodNotAllowed", 401: "Unauthorised", 413: "TooLarge"}
 
@@ -63,13 +65,20 @@ def status_of(exc: KindredError) -> int:
 _OPENAI_PATHS = ("/v1/chat/completions", "/v1/models")
 
 
-def _json(status: int, error: str, detail: str, error_id: str | None = None,
-          request: Request | None = None) -> JSONResponse:
+def error_body(status: int, error: str, detail: str, path: str = "",
+               error_id: str | None = None) -> dict[str, Any]:
+    """The one error shape (with OpenAI's error object on the routes an OpenAI client calls)."""
     body: dict[str, Any] = ErrorOut(error=error, detail=detail,
                                     error_id=error_id).model_dump(exclude_none=True)
-    if request is not None and request.url.path.startswith(_OPENAI_PATHS):
+    if path.startswith(_OPENAI_PATHS):
         body["error"] = {"message": detail, "type": error, "code": status, "param": None}
-    return JSONResponse(body, status_code=status)
+    return body
+
+
+def _json(status: int, error: str, detail: str, error_id: str | None = None,
+          request: Request | None = None) -> JSONResponse:
+    path = request.url.path if request is not None else ""
+    return JSONResponse(error_body(status, error, detail, path, error_id), status_code=status)
 
 
 def _unexpected(exc: BaseException, where: str) -> tuple[str, str]:

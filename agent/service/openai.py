@@ -3,7 +3,9 @@
 A chatbot that already speaks the OpenAI API points its client at Kindred and gets memory:
 
 * the Kindred user is the request's ``user`` field (OpenAI's own) or the ``X-Kindred-User``
-  header; none is a 400 that says how to send one;
+  header, of the tenant the API key belongs to; none is a 400 that says how to send one;
+* the conversation is the ``X-Kindred-Conversation`` header or ``metadata.conversation_id``
+  (default: the user's default conversation); an unknown one is a 404 saying how to create it;
 * the last message is the user's new turn, the only one stored; a client may send the whole
   history on every call: it is never stored again, and when it is sent it becomes the prompt's
   recent context (so an edited or regenerated message is answered as the client sees it);
@@ -26,12 +28,13 @@ import time
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from fastapi import FastAPI, Header, Query
+from fastapi import FastAPI, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.kindred import Kindred
 from agent.reply import Reply, Trace
+from agent.service.auth import scope_of
 from memory.errors import BadRequestError, InvalidInputError, NotFoundError
 
 __all__ = ["MODELS", "ChatCompletionIn", "ChatMessageIn", "ContentPart", "add_openai_routes"]
@@ -103,10 +106,10 @@ def _chunks(text: str) -> list[str]:
     return [w + (" " if n < len(words) - 1 else "") for n, w in enumerate(words)]
 
 
-def add_openai_routes(app: FastAPI, bot: Kindred, guarded: list[Any]) -> None:
+def add_openai_routes(app: FastAPI, bot: Kindred) -> None:
     """``/v1/chat/completions``, ``/v1/models`` and ``/v1/traces/{id}`` on ``app``."""
 
-    @app.get("/v1/models", dependencies=guarded)
+    @app.get("/v1/models")
     def models() -> dict[str, Any]:
         """The models an OpenAI client may name (Kindred, with its chat model behind it)."""
         return {"object": "list", "data": [{"id": name, "object": "model", "created": 0,
@@ -114,9 +117,8 @@ def add_openai_routes(app: FastAPI, bot: Kindred, guarded: list[Any]) -> None:
                                             "description": f"memory on {bot.model_name}"}
                                            for name in MODELS]}
 
-    @app.post("/v1/chat/completions", dependencies=guarded,
-              responses={200: {"content": {"text/event-stream": {}}}})
-    def chat_completions(body: ChatCompletionIn,
+    @app.post("/v1/chat/completions", responses={200: {"content": {"text/event-stream": {}}}})
+    def chat_completions(request: Request, body: ChatCompletionIn,
                          x_kindred_user: str | None = Header(default=None),
                          x_kindred_conversation: str | None = Header(default=None)) -> Any:
         """One turn in the OpenAI Chat Completions format (``stream`` for server-sent events)."""
@@ -126,10 +128,7 @@ def add_openai_routes(app: FastAPI, bot: Kindred, guarded: list[Any]) -> None:
                               "example `user=\"alice\"` in the openai client) or the "
                               "X-Kindred-User header.")
         conversation = (x_kindred_conversation
-                        or (body.metadata or {}).get("conversation_id") or "default")
-        if conversation != "default":
-            raise BadRequestError(f"Conversation {conversation!r}: this server keeps one conversation "
-                              "per user (the default); send no conversation id.")
+                        or (body.metadata or {}).get("conversation_id") or None)
         if body.model not in MODELS:
             raise NotFoundError(f"Unknown model {body.model!r}: GET /v1/models lists the ones "
                                    f"served ({', '.join(MODELS)}).")
@@ -137,8 +136,8 @@ def add_openai_routes(app: FastAPI, bot: Kindred, guarded: list[Any]) -> None:
         sampling = {k: v for k, v in (("temperature", body.temperature),
                                       ("max_tokens", body.max_completion_tokens
                                        or body.max_tokens)) if v is not None}
-        reply = bot.chat(user, text, instructions=instructions, history=history,
-                         sampling=sampling or None)
+        reply = bot.chat(scope_of(request, user), text, conversation=conversation,
+                         instructions=instructions, history=history, sampling=sampling or None)
         completion_id, created = f"chatcmpl-{reply.trace.id}", int(time.time())
         if body.stream:
             include_usage = bool((body.stream_options or {}).get("include_usage"))
@@ -152,14 +151,14 @@ def add_openai_routes(app: FastAPI, bot: Kindred, guarded: list[Any]) -> None:
                              "message": {"role": "assistant", "content": reply.text}}],
                 "usage": _usage(bot, reply)}
 
-    @app.get("/v1/traces/{trace_id}", response_model=Trace, dependencies=guarded)
-    def trace(trace_id: str, user: str | None = Query(default=None),
+    @app.get("/v1/traces/{trace_id}", response_model=Trace)
+    def trace(request: Request, trace_id: str, user: str | None = Query(default=None),
               x_kindred_user: str | None = Header(default=None)) -> Trace:
         """Why a reply said what it said: pass its id (``chatcmpl-…``) and its user."""
         who = user or x_kindred_user
         if not who:
             raise BadRequestError("Say whose trace: add ?user=… or the X-Kindred-User header.")
-        return bot.trace(who, trace_id.removeprefix("chatcmpl-"))
+        return bot.trace(scope_of(request, who), trace_id.removeprefix("chatcmpl-"))
 
 
 def _sse(reply: Reply, completion_id: str, created: int, model: str,

@@ -37,7 +37,8 @@ def make_consolidate(services: Services):
         counts = Counter(t for turn in turns for t in turn.topics)
         event = Event(id=event_id_for(scope.user, session_id), session_id=session_id,
                       summary=summary, topics=tuple(t for t, _ in counts.most_common()),
-                      ts=turns[-1].ts, turn_ids=tuple(t.id for t in turns))
+                      ts=turns[-1].ts, turn_ids=tuple(t.id for t in turns),
+                      conversation=runtime.context.conversation)
         memory.events.add(scope, event)
         # MaLP: a session ended, so short-term traits that were not rehearsed may expire
         expired = services.personas.flush(scope, state.get("session_no", 0), event.ts)

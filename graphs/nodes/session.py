@@ -21,9 +21,12 @@ from memory.short_term import session_expired
 __all__ = ["make_close_session", "make_perceive", "scratch", "session_id_for"]
 
 
-def session_id_for(number: int) -> str:
-    """Session ids are ordinal per user (``s0001``...), so replays are reproducible."""
-    return f"s{number:04d}"
+def session_id_for(number: int, conversation: str = "") -> str:
+    """Session ids are ordinal per thread (``s0001``... in the default conversation,
+    ``work:s0001``... in conversation ``work``), so replays are reproducible and the ids of turns
+    and events (which derive from them) never meet across a user's conversations (a conversation
+    id cannot hold ':')."""
+    return f"{conversation}:s{number:04d}" if conversation else f"s{number:04d}"
 
 
 def scratch() -> dict[str, Any]:
@@ -64,11 +67,11 @@ def make_perceive(services: Services):
         boundary = "continues"
         if session_id is None:
             number, boundary = number + 1, "new session"
-            session_id, stm = session_id_for(number), []
+            session_id, stm = session_id_for(number, runtime.context.conversation), []
         elif stm and session_expired(last_ts, now, beta):
             update["ended_session"] = session_id
             number, boundary = number + 1, f"gap {now - last_ts:.0f}s > β {beta:.0f}s"
-            session_id, stm = session_id_for(number), []
+            session_id, stm = session_id_for(number, runtime.context.conversation), []
         update["is_correction"] = _is_correction(services, state, boundary)
         update.update(session_id=session_id, session_no=number, stm=stm,
                       trace=Trace(run=state.get("kind", "turn"), user_id=runtime.context.user_id,

@@ -50,7 +50,8 @@ def make_write_back(services: Services):
         idx = next_index(stm[-1:])
         turns = [Turn(id=turn_id_for(scope.user, session_id, idx + i), session_id=session_id,
                       idx=idx + i, role=s.role, speaker=s.speaker, text=s.text, ts=s.ts,
-                      topics=tuple(topics[i])) for i, s in enumerate(said)]
+                      topics=tuple(topics[i]), conversation=runtime.context.conversation)
+                 for i, s in enumerate(said)]
         memory.turns.add(scope, [t for t in turns if t.text])
         stored = []
         for s, turn in zip(said, turns, strict=True):
