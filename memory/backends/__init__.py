@@ -7,13 +7,14 @@ Chroma server. A new backend implements ``batch`` of one interface and is added 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import Field
 
 from memory.backends.base import LexicalIndex, RecordStore, VectorIndex
 from memory.backends.chroma import ChromaVectorIndex
+from memory.backends.lock import DataDirLock
 from memory.backends.sqlite import Database, SqliteLexicalIndex, SqliteRecordStore
 from memory.config import ComponentConfig
 from memory.lexical import LexicalWeights
@@ -39,11 +40,14 @@ class Stores:
     records: RecordStore
     lexical: LexicalIndex
     vectors: VectorIndex
+    lock: DataDirLock | None = field(default=None, repr=False)
 
     def close(self) -> None:
         self.vectors.close()
         self.lexical.close()
         self.records.close()
+        if self.lock is not None:
+            self.lock.release()
 
 
 def open_stores(data_dir: str | Path, config: StorageConfig | None = None) -> Stores:
@@ -51,8 +55,13 @@ def open_stores(data_dir: str | Path, config: StorageConfig | None = None) -> St
     config = config or StorageConfig()
     data_dir = Path(data_dir).expanduser()
     data_dir.mkdir(parents=True, exist_ok=True)
-    vectors = (ChromaVectorIndex.server(config.chroma_host, config.chroma_port)
-               if config.chroma_host else ChromaVectorIndex.embedded(data_dir / "chroma"))
-    db = Database(data_dir / "kindred.db")
-    records = SqliteRecordStore(db)
-    return Stores(records=records, lexical=SqliteLexicalIndex(db, config.lexical), vectors=vectors)
+    lock = DataDirLock(data_dir)  # records are embedded SQLite: one process per data dir
+    try:
+        vectors = (ChromaVectorIndex.server(config.chroma_host, config.chroma_port)
+                   if config.chroma_host else ChromaVectorIndex.embedded(data_dir / "chroma"))
+        db = Database(data_dir / "kindred.db")
+    except BaseException:
+        lock.release()
+        raise
+    return Stores(records=SqliteRecordStore(db), lexical=SqliteLexicalIndex(db, config.lexical),
+                  vectors=vectors, lock=lock)
