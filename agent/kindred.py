@@ -15,6 +15,7 @@ in parallel. Async twins run the same implementation in a worker thread.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 import time
@@ -34,6 +35,7 @@ from agent.memory_api import MemoryItem, ScoredMemory
 from agent.model_guard import GuardedChatModel
 from agent.models import is_capable, is_local, make_chat_model, model_label
 from agent.reply import FeedbackReceipt, MemoryView, Recall, Reply, Retraction, Trace, Utterance
+from agent.repair import RepairReport, repair
 from agent.settings import Settings
 from agent.transfer import ExportDocument
 from agent.validation import check_scope, check_text, check_time
@@ -70,6 +72,7 @@ __all__ = ["Kindred", "Who"]
 
 Who = Scope | str  # whose memory: a user id (the default tenant) or a Scope(user, tenant)
 
+_log = logging.getLogger("kindred")
 _SENTINEL = object()
 # Nodes whose model tokens reach the caller: the reply, and its regenerations when the draft
 # repeated itself or contradicted the agent's persona (a Retraction separates the drafts).
@@ -114,6 +117,10 @@ class Kindred:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._model_label = model_label(self.chat_model)
+        # the records are the log: what a killed process left half-written is put right now
+        self.last_repair = repair(self) if s.storage.repair_on_open else RepairReport()
+        if self.last_repair.changed:
+            _log.warning("repaired %s on open: %s", self.data_dir, self.last_repair)
 
     def _build_services(self, s: Settings, chat_model: BaseChatModel) -> Services:
         """The graph's parts: extractors and summariser chosen by the settings and the model."""

@@ -1,7 +1,7 @@
 """One module per node of the turn graph; each exposes a ``make_<node>(services)`` factory."""
 
 from graphs.nodes.check_persona import make_check_persona
-from graphs.nodes.consolidate import event_id_for, make_consolidate
+from graphs.nodes.consolidate import consolidate_session, event_id_for, make_consolidate
 from graphs.nodes.feedback import make_capture_feedback, make_feedback
 from graphs.nodes.generate import make_generate, to_langchain
 from graphs.nodes.persona import make_extract_persona
@@ -16,6 +16,7 @@ __all__ = [
            "make_capture_feedback",
            "make_close_session",
            "make_consolidate",
+           "consolidate_session",
            "make_extract_persona",
            "make_feedback",
            "make_generate",

@@ -15,35 +15,49 @@ from langgraph.runtime import Runtime
 
 from graphs.services import Services
 from graphs.state import TurnContext, TurnState
+from memory.scope import Scope
 from memory.types import Event
 
-__all__ = ["event_id_for", "make_consolidate"]
+__all__ = ["consolidate_session", "event_id_for", "make_consolidate"]
 
 
 def event_id_for(user_id: str, session_id: str) -> str:
     return f"{user_id}/{session_id}/event"
 
 
-def make_consolidate(services: Services):
+def consolidate_session(services: Services, scope: Scope, session_id: str, session_no: int,
+                        conversation: str = "") -> tuple[Event | None, list[str]]:
+    """Summarise one finished session into its event (None when it holds no turn), and expire
+    the short-term traits it did not rehearse (their ids are returned with the event). Also
+    what a restart runs for a session whose consolidation a crash interrupted (see
+    ``agent/repair.py``): the event id derives from the session, so it is never doubled."""
     memory = services.memory
+    turns = memory.turns.list(scope, session_id)
+    if not turns:
+        return None, []
+    summary = services.summariser.summarise(turns) or turns[-1].text
+    counts = Counter(t for turn in turns for t in turn.topics)
+    event = Event(id=event_id_for(scope.user, session_id), session_id=session_id,
+                  summary=summary, topics=tuple(t for t, _ in counts.most_common()),
+                  ts=turns[-1].ts, turn_ids=tuple(t.id for t in turns),
+                  conversation=conversation)
+    memory.events.add(scope, event)
+    # MaLP: a session ended, so short-term traits that were not rehearsed may expire
+    return event, services.personas.flush(scope, session_no, event.ts)
 
+
+def make_consolidate(services: Services):
     def consolidate(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         scope, session_id = runtime.context.scope, state.get("ended_session")
-        trace = state["trace"]
-        turns = memory.turns.list(scope, session_id) if session_id else []
-        if not turns:
+        if not session_id:
             return {"closed_event": None}
-        summary = services.summariser.summarise(turns) or turns[-1].text
-        counts = Counter(t for turn in turns for t in turn.topics)
-        event = Event(id=event_id_for(scope.user, session_id), session_id=session_id,
-                      summary=summary, topics=tuple(t for t, _ in counts.most_common()),
-                      ts=turns[-1].ts, turn_ids=tuple(t.id for t in turns),
-                      conversation=runtime.context.conversation)
-        memory.events.add(scope, event)
-        # MaLP: a session ended, so short-term traits that were not rehearsed may expire
-        expired = services.personas.flush(scope, state.get("session_no", 0), event.ts)
+        event, expired = consolidate_session(services, scope, session_id,
+                                             state.get("session_no", 0),
+                                             runtime.context.conversation)
+        if event is None:
+            return {"closed_event": None}
         return {"closed_event": event,
-                "trace": trace.model_copy(update={"consolidated_event": event,
-                                                  "traits_expired": expired})}
+                "trace": state["trace"].model_copy(update={"consolidated_event": event,
+                                                           "traits_expired": expired})}
 
     return consolidate

@@ -30,6 +30,10 @@ class StorageConfig(ComponentConfig):
     lexical: LexicalWeights = Field(default_factory=LexicalWeights)
     hot_users: int = Field(default=64, ge=1, description="users whose vectors are held in process "
                                                          "for exact dense search (memory/hot.py)")
+    repair_on_open: bool = Field(default=True, description="derive missing vectors from the "
+                                                           "records and finish interrupted "
+                                                           "consolidations when a data dir opens "
+                                                           "(agent/repair.py)")
 
 
 @dataclass

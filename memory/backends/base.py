@@ -38,6 +38,7 @@ __all__ = [
     "GetRecords",
     "GetVectors",
     "IndexTexts",
+    "ListTexts",
     "LexicalOp",
     "LexicalHit",
     "LexicalIndex",
@@ -212,7 +213,14 @@ class DeleteTexts:
     ids: tuple[str, ...] | None = None
 
 
-LexicalOp = IndexTexts | SearchTexts | DeleteTexts
+@dataclass(frozen=True, slots=True)
+class ListTexts:
+    """The ids indexed for one scope (consistency checks and repairs)."""
+
+    scope: Scope
+
+
+LexicalOp = IndexTexts | SearchTexts | DeleteTexts | ListTexts
 
 
 class LexicalIndex(_Transactional, ABC):
@@ -231,6 +239,9 @@ class LexicalIndex(_Transactional, ABC):
 
     def delete(self, scope: Scope | str, ids: Sequence[str] | None = None) -> None:
         self.batch([DeleteTexts(as_scope(scope), None if ids is None else tuple(ids))])
+
+    def ids(self, scope: Scope | str) -> list[str]:
+        return self.batch([ListTexts(as_scope(scope))])[0]
 
 
 # ----------------------------------------------------------------------------- vectors

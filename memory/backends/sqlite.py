@@ -33,6 +33,7 @@ from memory.backends.base import (
     LexicalHit,
     LexicalIndex,
     ListRecords,
+    ListTexts,
     ListScopes,
     PutRecords,
     Record,
@@ -365,4 +366,8 @@ class SqliteLexicalIndex(LexicalIndex):
             elif self._exists(conn, table):
                 conn.executemany(f"DELETE FROM {table} WHERE turn_id=?", [(i,) for i in op.ids])
             return None
+        if isinstance(op, ListTexts):
+            if not self._exists(conn, table):
+                return []
+            return [r["turn_id"] for r in conn.execute(f"SELECT turn_id FROM {table}")]
         raise StoreError(f"The lexical index cannot run {type(op).__name__}.")
