@@ -79,7 +79,8 @@ ALIASES: dict[str, str] = {"api_keys_file": "service.api_keys_file"}
 class LimitsConfig(ComponentConfig):
     """Bounds on what one call may hand Kindred."""
 
-    max_message_chars: int = Field(default=20_000, ge=1, description="characters per message")
+    max_message_chars: int = Field(default=100_000, ge=1, description="characters per message "
+                                   "(a pasted document or a long answer: LongMemEval holds 24k)")
     max_ingest_utterances: int = Field(default=500, ge=1, description="utterances per ingest call")
     max_ingest_chars: int = Field(default=500_000, ge=1, description="characters per ingest call")
     ingest_chunk: int = Field(default=500, ge=1, description="utterances stored per step of an "

@@ -187,6 +187,75 @@ def _finish_ablation(rows: dict[str, dict[str, Any]], metrics: list[tuple[str, s
         plot_ablation(rows, metrics, title, plot)
 
 
+@app.command("longmemeval")
+def _eval_longmemeval(
+        data: Path = typer.Option(..., "--data", help="LongMemEval JSON (plain or .gz)"),
+        questions: int | None = typer.Option(None, "--questions",
+                                             help="at most N questions, taken in turn from each "
+                                                  "type (default: all)"),
+        types: str | None = typer.Option(None, "--types", help="comma-separated question types"),
+        part: str = typer.Option("all", "--part", help="all | even | odd: the questions at even "
+                                                       "or odd positions of the file (choose "
+                                                       "weights on one, report the other)"),
+        k: str = typer.Option("5,10", "--k", help="comma-separated cut-offs"),
+        qa: bool = typer.Option(False, "--qa", help="also answer each question and judge it"),
+        model: str = typer.Option("fake", "--model", "-m", help="the answering model (--qa)"),
+        judge: str | None = typer.Option(None, "--judge", help="the judge model (--qa)"),
+        json_out: Path | None = typer.Option(None, "--json", help="write the report"),
+        plot: Path | None = typer.Option(None, "--plot", help="write a PNG by question type"),
+        checkpoint: Path | None = _CHECKPOINT) -> None:
+    """LongMemEval: session and turn recall by question type, with BM25 and dense baselines;
+    ingest throughput against the embedder alone; --qa answers and judges."""
+    from evals.longmemeval import TYPES, evaluate_longmemeval, load_longmemeval
+    from evals.report import plot_longmemeval, print_longmemeval_report
+    from agent.models import make_chat_model
+    from agent.settings import Settings
+    from memory.embeddings import default_embedder
+
+    try:
+        ks = sorted({int(x) for x in k.split(",") if x.strip()})
+        if not ks or ks[0] < 1:
+            raise ValueError
+    except ValueError:
+        _err.print("[bold red]error:[/] --k takes positive integers, e.g. 5,10")
+        raise typer.Exit(2) from None
+    wanted = [t.strip() for t in types.split(",")] if types else list(TYPES)
+    unknown = [t for t in wanted if t not in TYPES]
+    if unknown or part not in ("all", "even", "odd"):
+        _err.print(f"[bold red]error:[/] unknown --types {unknown} (known: {', '.join(TYPES)})"
+                   if unknown else "[bold red]error:[/] --part is all, even or odd")
+        raise typer.Exit(2)
+    try:
+        loaded = load_longmemeval(data)
+        chosen = [q for n, q in enumerate(loaded) if q.question_type in wanted
+                  and (part == "all" or n % 2 == (0 if part == "even" else 1))]
+        by_type = [[q for q in chosen if q.question_type == t] for t in wanted]
+        mixed = [q for group in zip(*[g + [None] * (len(chosen) - len(g)) for g in by_type],
+                                    strict=True)
+                 for q in group if q is not None]  # round robin over the types
+        chosen = mixed[:questions] if questions else mixed
+        settings = Settings()
+        changed = _changed_settings(settings)
+        chat_model = _answering_model(model, settings) if qa else "fake"
+        judge_model = make_chat_model(judge, settings) if (qa and judge) else None
+        embedder = default_embedder(settings.embedder, settings.model_cache_dir)
+        reports = _run_configurations(
+            [("run", {})], checkpoint, "LongMemEval: replay and retrieve", len(chosen),
+            chat_model, embedder,
+            {"run": "longmemeval", "data": str(data.resolve()), "k": ks, "qa": qa,
+             "judge": judge, "questions": [q.question_id for q in chosen], "settings": changed},
+            lambda **run: evaluate_longmemeval(chosen, ks, qa=qa, judge=judge_model, **run))
+    except KindredError as exc:
+        _err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    report = reports["run"]
+    print_longmemeval_report(report, _console, ks)
+    if json_out:
+        _write_report(json_out, {"settings": changed, "part": part, **report}, data)
+    if plot:
+        plot_longmemeval(report, plot, ks)
+
+
 @app.command("locomo-qa")
 def _eval_locomo_qa(data: Path = typer.Option(..., "--data", help="path of locomo10.json"),
                    model: str = typer.Option("local", "--model", "-m", help="the answering model"),

@@ -8,7 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["plot_persona", "plot_recall", "print_persona_report", "print_recall_report"]
+__all__ = ["plot_longmemeval", "plot_persona", "plot_recall", "print_longmemeval_report",
+           "print_persona_report", "print_recall_report"]
 
 _CATEGORIES = {"1": "multi-hop", "2": "temporal", "3": "open-domain", "4": "single-hop",
                "5": "adversarial"}
@@ -117,6 +118,72 @@ def plot_persona(report: dict[str, Any], out: Path) -> None:
     axes[0].set_ylim(50, 100)
     axes[1].legend(fontsize=7, loc="lower right")
     fig.suptitle(f"MSC persona extraction, {report['split']} episodes")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def print_longmemeval_report(report: dict[str, Any], console: Console, ks: list[int]) -> None:
+    """Kindred and the baselines, overall and by question type, at the paper's metrics."""
+    metrics = [f"recall_all@{k}" for k in ks] + [f"ndcg@{k}" for k in ks] + \
+        [f"turn_recall@{k}" for k in ks]
+    table = Table(title=f"LongMemEval retrieval ({report['n_retrieval']} questions, "
+                        "abstention left out; S: session recall_all, N: session NDCG, T: turn "
+                        "recall)")
+    table.add_column("type", no_wrap=True)
+    table.add_column("system", no_wrap=True)
+    for m in metrics:
+        table.add_column(m.replace("recall_all", "S").replace("turn_recall", "T")
+                         .replace("ndcg", "N"), justify="right", no_wrap=True)
+    groups = [("all", report["overall"])] + list(report["by_type"].items())
+    for group, systems in groups:
+        for name, res in systems.items():
+            bold = name == "kindred"
+            cells = [f"{100 * res[m]:.1f}" if m in res and res[m] == res[m] else "-"
+                     for m in metrics]
+            short = (group.replace("single-session-", "ss-").replace("-reasoning", "")
+                     .replace("knowledge-", "").replace("multi-session", "multi"))
+            table.add_row(short if name == "kindred" else "", name,
+                          *([f"[bold]{c}[/]" for c in cells] if bold else cells))
+    console.print(table)
+    ing = report["ingest"]
+    console.print(f"ingest {ing['turns_per_s']} turns/s; the embedder alone "
+                  f"{ing['embedder_turns_per_s']} turns/s on the same texts (ratio "
+                  f"{ing['ratio_to_embedder']}); query p50 {report['query_ms_p50']} ms; "
+                  f"{report['seconds']:.0f} s in all")
+    if "qa" in report:
+        qa = report["qa"]
+        console.print(f"QA accuracy {100 * qa['accuracy']:.1f} ({qa['judged']} judged); by type "
+                      + ", ".join(f"{t}: {100 * v:.1f}" for t, v in qa["by_type"].items()
+                                  if v == v))
+
+
+def plot_longmemeval(report: dict[str, Any], out: Path, ks: list[int]) -> None:
+    """Bars by question type: session recall_all@k and turn recall@k (the largest k), per system."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    k = max(ks)
+    groups = ["all", *report["by_type"]]
+    data = {"all": report["overall"], **report["by_type"]}
+    systems = list(report["overall"])
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), dpi=110, sharey=True)
+    for ax, metric in zip(axes, (f"recall_all@{min(ks)}", f"turn_recall@{k}"), strict=True):
+        x = np.arange(len(groups))
+        for n, name in enumerate(systems):
+            values = [100 * data[g][name].get(metric, float("nan")) for g in groups]
+            ax.bar(x + (n - 1) * 0.27, values, 0.27, label=name)
+        ax.set_xticks(x, [g.replace("single-session-", "ss-") for g in groups], rotation=25,
+                      ha="right", fontsize=8)
+        ax.set_title(metric)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("%")
+    axes[0].legend()
+    fig.suptitle(f"LongMemEval retrieval ({report['n_retrieval']} questions)")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)

@@ -13,6 +13,9 @@ __all__ = [
     "EXTRACT_PERSONA",
     "IS_CORRECTION",
     "JUDGE_ANSWER",
+    "LONGMEMEVAL_ASK",
+    "LONGMEMEVAL_JUDGE",
+    "LONGMEMEVAL_JUDGE_EXTRA",
     "JUDGE_REPLY",
     "FEEDBACK_ITEM",
     "MEMORY_BLOCK",
@@ -43,6 +46,28 @@ JUDGE_ANSWER = """Question: {question}
 Gold answer: {truth}
 Generated answer: {answer}
 Is the generated answer correct (it may be phrased differently or be less detailed, but must not contradict the gold answer)? Reply with CORRECT or WRONG."""
+
+# A judge after LongMemEval's (Wu et al., ICLR 2025, src/evaluation/evaluate_qa.py): its base
+# instruction and per-type additions, written from the paper's code (not byte-identical to it).
+LONGMEMEVAL_JUDGE = """I will give you a question, a correct answer, and a response from a model. Please answer yes if the response contains the correct answer. Otherwise, answer no. If the response is equivalent to the correct answer or contains all the intermediate steps to get the correct answer, you should also answer yes. If the response only contains a subset of the information required by the answer, answer no.{extra}
+
+Question: {question}
+
+Correct Answer: {answer}
+
+Model Response: {response}
+
+Is the model response correct? Answer yes or no only."""
+
+LONGMEMEVAL_JUDGE_EXTRA = {
+    "temporal-reasoning": " In addition, do not penalize off-by-one errors for the number of days. If the question asks for the number of days/weeks/months, etc., and the model makes off-by-one errors (e.g., predicting 19 days when the answer is 18), the model's response is still correct.",
+    "knowledge-update": " If the response contains some previous information along with an updated answer, the response should be considered as correct as long as the updated answer is the required answer.",
+    "single-session-preference": " The correct answer is a rubric for the desired personalized response: answer yes if the response satisfies the rubric, even if it does not cover every point.",
+    "abstention": " The question is unanswerable from the conversation: answer yes if the model says the information is not available or identifies the question as unanswerable.",
+}
+
+# The question a LongMemEval --qa run asks, with the question's own date.
+LONGMEMEVAL_ASK = """(Today is {date}.) {question}"""
 
 # The LLM judge of `reply_judge` expectations in evaluation scripts.
 JUDGE_REPLY = """You are judging a dialogue agent's reply.
