@@ -21,7 +21,7 @@ from memory.backends.base import Record, VectorHit
 from memory.config import ComponentConfig
 from memory.embeddings import Embedder
 from memory.scope import Scope, as_scope
-from memory.text import split_sentences
+from memory.text import parse_prefix, split_sentences
 from memory.types import Event, Turn
 from memory.unit import UnitOfWork
 
@@ -66,7 +66,8 @@ class ExtractiveSummariser:
         self.max_words = max_words or self.config.max_words
 
     def summarise(self, turns: Sequence[Turn]) -> str:
-        sents = [(t, _opening_stripped(s.strip())) for t in turns for s in split_sentences(t.text)]
+        sents = [(t, _opening_stripped(s.strip())) for t in turns
+                 for s in split_sentences(parse_prefix(t.text))]  # a pasted document: its start
         sents = [(t, s) for t, s in sents if s and not _small_talk(s)]
         statements = [(t, s) for t, s in sents if not s.endswith("?")]
         sents = statements or sents

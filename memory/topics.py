@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterable, Sequence
 
 from memory.errors import ConfigurationError
+from memory.text import parse_prefix
 
 __all__ = ["TopicExtractor", "topic_overlap"]
 
@@ -55,7 +56,7 @@ class TopicExtractor:
     def topics_many(self, texts: Sequence[str]) -> list[list[str]]:
         """Topics of many texts at once (``nlp.pipe`` batches them)."""
         with self._lock:  # spaCy's Language is not documented as thread-safe
-            docs = list(self._nlp.pipe(list(texts), batch_size=256))
+            docs = list(self._nlp.pipe([parse_prefix(t) for t in texts], batch_size=256))
         return [self._from_doc(doc) for doc in docs]
 
     def _from_doc(self, doc) -> list[str]:

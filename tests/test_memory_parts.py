@@ -94,3 +94,18 @@ def test_token_budget_keeps_whole_items_in_priority_order():
     assert used <= 12
     assert counter.truncate("one two three four five six", 3).endswith("…")
     assert counter.count("hello world") == 2
+
+
+def test_a_long_message_is_parsed_from_its_start_and_stored_whole(make_bot):
+    from memory.text import PARSE_CHARS, parse_prefix
+
+    text = ("I adopted a beagle called Biscuit. " + "The report continues here. " * 900).strip()
+    assert len(text) > 20_000
+    head = parse_prefix(text)
+    assert len(head) <= PARSE_CHARS and head.endswith(".") and text.startswith(head)
+    assert parse_prefix("My cat is Pixel.") == "My cat is Pixel."
+    bot = make_bot(personas={"extractor": "rules"})
+    reply = bot.chat("lia", text, at=1_700_000_000.0)  # a 24k-character paste is taken
+    stored = bot.memory.turns.get("lia", [reply.trace.turn_ids[0]])[0]
+    assert stored.text == text and "beagle" in stored.topics
+    assert [t.text for t in bot.persona("lia")] == ["I adopted a beagle called Biscuit."]

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Sequence
 
 from memory.errors import ConfigurationError
+from memory.text import parse_prefix
 from personas.extract.base import MAX_TRAIT_WORDS, ExtractedTrait, clean_trait
 from personas.extract.clauses import (
     addresses_the_assistant,
@@ -89,7 +90,8 @@ class RuleTraitExtractor:
     def extract_many(self, texts: Sequence[str], batch_size: int = 256
                      ) -> list[ExtractedTrait | None]:
         with self._lock:  # spaCy's Language is not documented as thread-safe
-            docs = list(self._nlp.pipe([t.strip() for t in texts], batch_size=batch_size))
+            docs = list(self._nlp.pipe([parse_prefix(t.strip()) for t in texts],
+                                       batch_size=batch_size))
         return [self._from_doc(doc) for doc in docs]
 
     def _from_doc(self, doc) -> ExtractedTrait | None:
