@@ -151,11 +151,33 @@ def _serve(args, env=None, wait=True):
     return proc, port
 
 
+def _started(proc, port) -> str:
+    """Wait for the server, stop it, return what it printed."""
+    deadline = time.time() + 120
+    try:
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.time() > deadline:
+                    pytest.fail(f"kindred serve did not start: {proc.stdout.read()}")
+                time.sleep(0.5)
+    finally:
+        proc.terminate()
+    return proc.communicate(timeout=30)[0]
+
+
 def test_serve_binds_loopback_only_without_keys(tmp_path):
     proc, _ = _serve(["--host", "0.0.0.0", "--data-dir", str(tmp_path / "d")])
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 2
     assert "refusing to serve on 0.0.0.0 with no API keys" in out and "--insecure" in out
+    said = _started(*_serve(["--data-dir", str(tmp_path / "d")]))
+    assert "No API keys configured: serving on loopback only" in said
+    said = _started(*_serve(["--host", "0.0.0.0", "--insecure", "--data-dir",
+                             str(tmp_path / "d")]))
+    assert "--insecure: serving on 0.0.0.0 with no API keys" in said
 
 
 def test_serve_with_a_keys_file_says_so_and_never_logs_a_key(tmp_path):
