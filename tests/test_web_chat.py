@@ -119,3 +119,31 @@ def test_traits_are_corrected_and_deleted_replies_corrected_and_all_forgotten(pa
     tab.wait_for_function("document.getElementById('status').textContent == 'Forgotten.'")
     assert not bot.known_user("pat")
     assert tab.locator("#corrections li.empty").count() == 1
+
+
+def test_with_api_keys_the_page_asks_for_one_and_uses_its_tenant(browser, make_bot):
+    from agent import Scope
+    from agent.service.auth import ApiKeys
+
+    keys = ApiKeys()
+    keys.add("kdr_web-test-key-0000000000", "acme")
+    bot = make_bot(chat_model=RecordingChatModel(replies=["Noted."]),
+                   personas={"extractor": "rules"})
+    with _Server(create_app(bot, keys=keys)) as http:
+        tab = browser.new_page()
+        tab.goto(str(http.base_url.join("/")))
+        assert tab.locator("#key-label").is_visible()
+        tab.fill("#user", "pat")
+        tab.dispatch_event("#user", "change")
+        tab.fill("#message", "My cat is called Pixel.")
+        tab.click("#send")
+        tab.wait_for_selector("#messages li.error")
+        assert "API key" in tab.locator("#messages li.error").inner_text()
+        assert not bot.known_user(Scope("pat", "acme"))
+        tab.fill("#key", "kdr_web-test-key-0000000000")
+        tab.dispatch_event("#key", "change")
+        _send(tab, "My cat is called Pixel.", 0)
+        tab.wait_for_selector("#traits li[data-id]")
+        assert [t.text for t in bot.persona(Scope("pat", "acme"))] == ["My cat is called Pixel."]
+        assert not bot.known_user("pat")  # the default tenant's pat is someone else
+        tab.close()
