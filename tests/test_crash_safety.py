@@ -7,6 +7,7 @@ data dir damaged the way a kill damages it."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import subprocess
@@ -54,12 +55,25 @@ def _agree(bot: Kindred) -> dict[str, int]:
     return dict(counted)
 
 
-def test_sigkill_at_random_points_loses_nothing_acknowledged(tmp_path, embedder):
+@pytest.mark.parametrize("vectors", ["embedded", "server"])
+def test_sigkill_at_random_points_loses_nothing_acknowledged(tmp_path, embedder, vectors,
+                                                             request):
+    """Records and words in SQLite; vectors in embedded Chroma, then in a Chroma server."""
     data, log = tmp_path / "data", tmp_path / "calls.log"
+    env, storage = dict(os.environ), {}
+    if vectors == "server":
+        from memory.backends.chroma import ChromaVectorIndex
+
+        host, port = request.getfixturevalue("chroma_server")
+        shared = ChromaVectorIndex.server(host, port)
+        shared.reset()  # the server is shared by the session's tests
+        shared.close()
+        env.update(KINDRED_STORAGE__CHROMA_HOST=host, KINDRED_STORAGE__CHROMA_PORT=str(port))
+        storage = {"storage": {"chroma_host": host, "chroma_port": port}}
     rng = random.Random(7)
     kills = 20
     for k in range(kills):
-        proc = subprocess.Popen([sys.executable, WORKER, str(data), str(log)],
+        proc = subprocess.Popen([sys.executable, WORKER, str(data), str(log)], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 120
         while (log.read_text() if log.exists() else "").count("\nready ") + \
@@ -79,13 +93,13 @@ def test_sigkill_at_random_points_loses_nothing_acknowledged(tmp_path, embedder)
     cut = Counter(op for n, op in tried.items() if n not in done)
     assert sum(cut.values()) >= kills * 0.8, cut  # most kills landed inside a call
     repairs = [json.loads(line[6:]) for line in lines if line.startswith("ready ")]
-    with Kindred(data_dir=data, chat_model="fake", embedder=embedder) as bot:
+    with Kindred(data_dir=data, chat_model="fake", embedder=embedder, **storage) as bot:
         counted = _agree(bot)
         stored = {r.id for s in bot.memory.stores.records.scopes()
                   for r in bot.memory.stores.records.list(s, "turn")}
         lost = [tid for ids in acked for tid in ids if tid not in stored]
         assert not lost, f"{len(lost)} acknowledged turns are in no store"
-    print(f"\n{kills} kills, cut calls {dict(cut)}, {len(acked)} acknowledged calls, "
+    print(f"\n{vectors} vectors: {kills} kills, cut calls {dict(cut)}, {len(acked)} acknowledged calls, "
           f"stored {counted}, repairs on reopen: "
           f"{sum(bool(r['vectors_added'] or r['events_made']) for r in repairs)}")
 
