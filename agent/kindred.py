@@ -109,6 +109,7 @@ class Kindred:
                                           else s.chat_model, s)
         self._services = self._build_services(s, self.chat_model)
         self._conn = sqlite3.connect(str(self.data_dir / "threads.db"), check_same_thread=False)
+        self._conn.execute("PRAGMA secure_delete=ON")  # a forgotten thread is overwritten
         self._checkpointer = SqliteSaver(
             self._conn, serde=JsonPlusSerializer(allowed_msgpack_modules=CHECKPOINT_TYPES))
         self.graph = compile_graph(self._services, self._checkpointer)
@@ -681,7 +682,12 @@ class Kindred:
             for conv in {"", *convs}:
                 self._checkpointer.delete_thread(
                     thread_config(scope, conv)["configurable"]["thread_id"])
-            self.memory.forget(scope)
+            compact = self.settings.storage.compact_on_forget
+            with self._checkpointer.lock:  # old log frames and index pages still hold the thread
+                if compact:
+                    self._conn.execute("VACUUM")
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.memory.forget(scope, compact=compact)
         return held
 
     # ---------------------------------------------------------------- plumbing

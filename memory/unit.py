@@ -107,8 +107,10 @@ class UnitOfWork:
         self._records, self._lexical, self._vectors, self._after = [], [], [], []
 
 
-def forget_scope(stores: Stores, scope: Scope, caches: Sequence[Callable[[], None]] = ()) -> None:
-    """Remove everything of ``scope``: caches, vectors and words first, records (the log) last."""
+def forget_scope(stores: Stores, scope: Scope, caches: Sequence[Callable[[], None]] = (), *,
+                 compact: bool = True) -> None:
+    """Remove everything of ``scope``: caches, vectors and words first, records (the log) last;
+    then ``compact`` the files so no byte of it stays on disk (see ``RecordStore.purge``)."""
     for drop in caches:
         drop()
     stores.vectors.delete_scope(scope)
@@ -117,3 +119,11 @@ def forget_scope(stores: Stores, scope: Scope, caches: Sequence[Callable[[], Non
         tx.enter_context(stores.lexical.transaction())
         stores.lexical.batch([DeleteTexts(scope)])
         stores.records.batch([DeleteRecords(scope)])
+    stores.records.purge(vacuum=compact)
+    if stores.lexical is not stores.records:
+        stores.lexical.purge(vacuum=compact and not _same_file(stores))
+
+
+def _same_file(stores: Stores) -> bool:
+    """Records and words in one SQLite database: one rebuild does for both."""
+    return getattr(stores.records, "db", None) is getattr(stores.lexical, "db", object())

@@ -178,3 +178,31 @@ def test_ablation_switches_remove_their_stage(make_bot):
     reply = bot.chat("lee", "What is my dog called?", at=T0 + DAY)
     assert reply.trace.retrieved == [] and reply.trace.user_traits == []
     assert bot.personas.list("lee") == []
+
+
+def test_after_forget_no_file_kindred_writes_holds_the_user(make_bot, tmp_path):
+    """Every byte of the data dir that Kindred itself writes (records, FTS5 tables and their
+    shadow tables, threads, their WAL files, the lock) is scanned for a unique marker and the
+    user's id. Chroma's own file is not in this proof yet: its write-ahead log keeps deleted rows
+    until they are flushed to its index (issue 17); its API no longer returns any of them."""
+    data = tmp_path / "scan"
+    bot = make_bot(data_dir=data, personas={"extractor": "rules"})
+    for n in range(4):
+        bot.chat("zorblax", f"My secret word is quokkamarker number {n}.", at=T0 + 60 * n)
+    bot.feedback("zorblax", "Remember quokkamarker better.", at=T0 + 300)
+    bot.create_conversation("zorblax", "quokkamarker trip", conversation_id="trip", at=T0 + 301)
+    bot.chat("zorblax", "The quokkamarker trip was fun.", at=T0 + 302, conversation="trip")
+    bot.end_session("zorblax", at=T0 + 400)
+    bot.chat("ivy", "I like tea.", at=T0)
+    bot.forget("zorblax")
+    for kind in ("turns", "events", "traits", "feedback"):
+        assert bot.memory.stores.vectors.get(kind, "zorblax") == []
+    bot.close()
+    scanned = 0
+    for path in data.rglob("*"):
+        if not path.is_file() or path.parent.name == "chroma" or "chroma" in path.parts:
+            continue
+        body = path.read_bytes()
+        scanned += 1
+        assert b"quokkamarker" not in body and b"zorblax" not in body, path
+    assert scanned >= 2  # kindred.db and threads.db at least

@@ -30,6 +30,9 @@ class StorageConfig(ComponentConfig):
     lexical: LexicalWeights = Field(default_factory=LexicalWeights)
     hot_users: int = Field(default=64, ge=1, description="users whose vectors are held in process "
                                                          "for exact dense search (memory/hot.py)")
+    compact_on_forget: bool = Field(default=True, description="rebuild the SQLite files after "
+                                                              "a forget, so no byte of the user "
+                                                              "stays on disk (costs a VACUUM)")
     repair_on_open: bool = Field(default=True, description="derive missing vectors from the "
                                                            "records and finish interrupted "
                                                            "consolidations when a data dir opens "

@@ -148,6 +148,12 @@ class _Transactional:
     def close(self) -> None:
         """Release connections and files (safe to call twice)."""
 
+    def purge(self, *, vacuum: bool = False) -> None:
+        """Make what was deleted unrecoverable from this store's files where the backend can
+        (SQLite: secure_delete overwrites freed rows; this empties the write-ahead log, whose
+        older frames still hold them, and with ``vacuum`` rebuilds the file, whose interior index
+        pages keep divider keys). ``forget`` calls it."""
+
 
 class RecordStore(_Transactional, ABC):
     """Records of every memory kind. Implement :meth:`batch`; the rest is built on it."""

@@ -124,6 +124,15 @@ class Database:
         with self._lock:
             self._conn.close()
 
+    def checkpoint(self, *, vacuum: bool = False) -> None:
+        """Copy the write-ahead log into the database file and truncate it to nothing; with
+        ``vacuum``, rebuild the file first: secure_delete zeroes deleted rows, but the divider
+        keys of index pages (a user id, a turn id) stay in interior pages until a rebuild."""
+        with self._lock, self.guard("compacting its file"):
+            if vacuum:
+                self._conn.execute("VACUUM")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -174,6 +183,9 @@ class SqliteRecordStore(RecordStore):
 
     def close(self) -> None:
         self.db.close()
+
+    def purge(self, *, vacuum: bool = False) -> None:
+        self.db.checkpoint(vacuum=vacuum)
 
     def batch(self, ops):
         return self.db.run_all(ops, self._run)
