@@ -118,10 +118,10 @@ def _sessions(bot: Kindred, scope: Scope, report: RepairReport) -> None:
         number = values.get("session_no", 0)
         open_session = values.get("session_id")
         last_closed = number - 1 if open_session else number
-        for n in range(last_closed, 0, -1):
+        for n in range(1, last_closed + 1):  # every one: a kill can leave any behind
             session_id = session_id_for(n, conv)
             if event_id_for(scope.user, session_id) in events:
-                break  # sessions close in order: the ones before were consolidated
+                continue
             event, _ = consolidate_session(bot._services, scope, session_id, number, conv)
             if event is not None:
                 report.events_made.append(event.id)

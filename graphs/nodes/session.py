@@ -84,10 +84,11 @@ def make_perceive(services: Services):
 def make_close_session(services: Services):
     def close_session(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         session_id = state.get("session_id")
-        had_turns = bool(state.get("stm"))
         update = scratch()
-        update.update(stm=[], session_id=None,
-                      ended_session=session_id if (session_id and had_turns) else None,
+        # consolidated whenever a session is open: it may hold turns the checkpoint's copy lacks
+        # (a run killed after its turns were stored, before its checkpoint was), and
+        # consolidation reads the turn index, where an empty session simply makes no event
+        update.update(stm=[], session_id=None, ended_session=session_id or None,
                       trace=Trace(run="end_session", user_id=runtime.context.user_id,
                                   now=runtime.context.now, session_id=session_id,
                                   session_boundary="ended on request"))
