@@ -42,6 +42,18 @@ def _ablations(no_events: bool, no_persona: bool, no_feedback: bool, no_topic: b
     return deep_merge(*(STAGE_OFF[name] for name, off in flags.items() if off))
 
 
+def _cutoffs(k: str) -> list[int]:
+    """The --k option as sorted positive integers, or exit 2 saying what it takes."""
+    try:
+        ks = sorted({int(x) for x in k.split(",") if x.strip()})
+        if not ks or ks[0] < 1:
+            raise ValueError
+    except ValueError:
+        _err.print("[bold red]error:[/] --k takes positive integers, e.g. 5,10,25")
+        raise typer.Exit(2) from None
+    return ks
+
+
 def _write_json(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2))
@@ -81,13 +93,7 @@ def _eval_locomo(data: Path = typer.Option(..., "--data", help="path of locomo10
     from evals.report import plot_recall, print_recall_report
     from agent.kindred import Kindred
 
-    try:
-        ks = sorted({int(x) for x in k.split(",") if x.strip()})
-        if not ks or ks[0] < 1:
-            raise ValueError
-    except ValueError:
-        _err.print("[bold red]error:[/] --k takes positive integers, e.g. 5,10,25")
-        raise typer.Exit(2) from None
+    ks = _cutoffs(k)
     try:
         conversations = load_locomo(data)[:convs] if convs else load_locomo(data)
         total = sum(len(c.questions) for c in conversations)
@@ -212,13 +218,7 @@ def _eval_longmemeval(
     from agent.settings import Settings
     from memory.embeddings import default_embedder
 
-    try:
-        ks = sorted({int(x) for x in k.split(",") if x.strip()})
-        if not ks or ks[0] < 1:
-            raise ValueError
-    except ValueError:
-        _err.print("[bold red]error:[/] --k takes positive integers, e.g. 5,10")
-        raise typer.Exit(2) from None
+    ks = _cutoffs(k)
     wanted = [t.strip() for t in types.split(",")] if types else list(TYPES)
     unknown = [t for t in wanted if t not in TYPES]
     if unknown or part not in ("all", "even", "odd"):
