@@ -144,14 +144,9 @@ def search_items(bot: Kindred, scope: Scope, query: str, *, k: int = 10,
                              scores={"semantic": round(sim, 4)}, reason="the trait's meaning")
                 for t, sim in bot.personas.search(scope, vector, k)]
     if "feedback" in wanted:
-        records = bot.memory.feedback.list(scope)
-        if records:
-            keys = bot.memory.embedder.embed([r.request.strip() for r in records])
-            sims = keys @ vector
-            out += [ScoredMemory(**_of_feedback(r).model_dump(), score=round(float(s), 4),
-                                 scores={"semantic": round(float(s), 4)},
-                                 reason="the request it corrects")
-                    for r, s in zip(records, sims, strict=True)]
+        out += [ScoredMemory(**_of_feedback(r).model_dump(), score=round(sim, 4),
+                             scores={"semantic": round(sim, 4)}, reason="the request it corrects")
+                for r, sim in bot.memory.feedback.similar(scope, vector)]
     out.sort(key=lambda m: -m.score)
     return out[:k]
 

@@ -158,6 +158,19 @@ class FeedbackMemory:
             self._stores.records.put(scope, [self._record(record)])
         return FeedbackMatch(record, float(match[1]), self.mode)
 
+    def similar(self, who: Scope | str, vector: np.ndarray) -> list[tuple[FeedbackRecord, float]]:
+        """Every correction of the user with the cosine of its request to ``vector`` (from the
+        keys already held in process, as ``lookup`` uses them)."""
+        scope = as_scope(who)
+        keys = self._keys(scope)
+        if not keys.ids:
+            return []
+        sims = keys.matrix @ np.asarray(vector, dtype=np.float32)
+        records = {r.id: self._from(r)
+                   for r in self._stores.records.get_many(scope, _KIND, list(keys.ids))}
+        return [(records[i], float(s)) for i, s in zip(keys.ids, sims, strict=True)
+                if i in records]
+
     def _keys(self, scope: Scope):
         """The user's keys in process (reloaded if another process stored corrections)."""
         return self._hot.get(scope.key,
