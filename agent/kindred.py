@@ -16,18 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
-from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
-from langgraph.checkpoint.sqlite import SqliteSaver
 from pydantic import ValidationError
 
 from agent import memory_api, transfer
@@ -37,9 +33,10 @@ from agent.models import is_capable, is_local, make_chat_model, model_label
 from agent.reply import FeedbackReceipt, MemoryView, Recall, Reply, Retraction, Trace, Utterance
 from agent.repair import RepairReport, repair
 from agent.settings import Settings
+from agent.threads import open_threads
 from agent.transfer import ExportDocument
 from agent.validation import check_scope, check_text, check_time
-from graphs import CHECKPOINT_TYPES, Services, TurnContext, compile_graph, prompts, thread_config
+from graphs import Services, TurnContext, compile_graph, prompts, thread_config
 from graphs.corrections import LLMCorrectionJudge
 from graphs.recall import DEFAULT, recall
 from graphs.state import Said
@@ -62,6 +59,7 @@ from memory.errors import (
 )
 from memory.events import ExtractiveSummariser, LLMSummariser
 from memory.hub import MemoryHub
+from memory.locks import ScopeLocks
 from memory.scope import DEFAULT_TENANT, Scope
 from memory.types import Event, Turn
 from personas.bank import PersonaBank, Trait
@@ -108,15 +106,16 @@ class Kindred:
         self.chat_model = make_chat_model(chat_model if isinstance(chat_model, BaseChatModel)
                                           else s.chat_model, s)
         self._services = self._build_services(s, self.chat_model)
-        self._conn = sqlite3.connect(str(self.data_dir / "threads.db"), check_same_thread=False)
-        self._conn.execute("PRAGMA secure_delete=ON")  # a forgotten thread is overwritten
-        self._checkpointer = SqliteSaver(
-            self._conn, serde=JsonPlusSerializer(allowed_msgpack_modules=CHECKPOINT_TYPES))
+        try:
+            self._threads = open_threads(self.data_dir, s.storage)
+        except BaseException:
+            self.memory.close()
+            raise
+        self._checkpointer = self._threads.saver
         self.graph = compile_graph(self._services, self._checkpointer)
         self._preview_graph = compile_graph(self._services)  # no checkpointer: stores nothing
         self.conversations = ConversationIndex(self.memory.stores)
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
+        self._locks = ScopeLocks(self.memory.stores.records, self.memory.drop_caches)
         self._model_label = model_label(self.chat_model)
         # the records are the log: what a killed process left half-written is put right now
         self.last_repair = repair(self) if s.storage.repair_on_open else RepairReport()
@@ -481,7 +480,7 @@ class Kindred:
         if min_score is not DEFAULT and min_score is not None and not isinstance(min_score,
                                                                                 (int, float)):
             raise InvalidInputError(f"min_score must be a number or None, got {min_score!r}.")
-        return recall(self._services, scope, query, now, k=k, min_score=min_score,
+        return recall(self._services, self._sync(scope), query, now, k=k, min_score=min_score,
                       count_hit=False)
 
     # ---------------------------------------------------------------- async twins
@@ -584,7 +583,7 @@ class Kindred:
         query = check_text(query, max_chars=self.settings.limits.max_message_chars, what="query")
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 200:
             raise InvalidInputError(f"k must be an integer from 1 to 200, got {k!r}.")
-        return memory_api.search_items(self, scope, query, k=k,
+        return memory_api.search_items(self, self._sync(scope), query, k=k,
                                        kinds=tuple(kinds) if kinds else None,
                                        now=self._at_or_now(at))
 
@@ -679,14 +678,10 @@ class Kindred:
         with self._lock(scope):
             held = self.known_user(scope)
             convs = [stored_id(c.id) for c in self.conversations.list(scope)]
-            for conv in {"", *convs}:
-                self._checkpointer.delete_thread(
-                    thread_config(scope, conv)["configurable"]["thread_id"])
+            self._threads.delete([thread_config(scope, conv)["configurable"]["thread_id"]
+                                  for conv in sorted({"", *convs})])
             compact = self.settings.storage.compact_on_forget
-            with self._checkpointer.lock:  # old log frames and index pages still hold the thread
-                if compact:
-                    self._conn.execute("VACUUM")
-                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._threads.compact(vacuum=compact)  # old log frames and pages hold the thread
             self.memory.forget(scope, compact=compact)
         return held
 
@@ -707,16 +702,22 @@ class Kindred:
         """The chat model in words ("local SmolLM2-135M-Instruct", "openai:gpt-4o", …)."""
         return self._model_label
 
-    def _lock(self, scope: Scope) -> threading.Lock:
-        """One lock per user: a user's conversations share their long-term memory, so their
-        turns are serialised too (different users run in parallel)."""
-        with self._locks_guard:
-            return self._locks.setdefault(scope.key, threading.Lock())
+    def _lock(self, scope: Scope) -> AbstractContextManager[None]:
+        """One user at a time, across threads and replicas: a user's conversations share their
+        long-term memory, so their turns are serialised too (memory/locks.py)."""
+        return self._locks.hold(scope)
+
+    def _sync(self, scope: Scope) -> Scope:
+        """Before a read that takes no lock: drop caches another replica has outgrown."""
+        self._locks.sync(scope)
+        return scope
 
     def close(self) -> None:
-        """Release the stores' files (safe to call twice)."""
-        self._conn.close()
-        self.memory.close()
+        """Release the stores' files and connections (safe to call twice)."""
+        if not getattr(self, "_closed", False):
+            self._closed = True
+            self._threads.close()
+            self.memory.close()
 
     def __enter__(self) -> Kindred:
         return self

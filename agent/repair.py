@@ -49,8 +49,9 @@ class RepairReport:
 def repair(bot: Kindred) -> RepairReport:
     report = RepairReport()
     for scope in bot.memory.stores.records.scopes():
-        _vectors(bot, scope, report)
-        _sessions(bot, scope, report)
+        with bot._lock(scope):  # a replica may be mid-turn for this user
+            _vectors(bot, scope, report)
+            _sessions(bot, scope, report)
     return report
 
 
@@ -104,8 +105,7 @@ def _drop(bot: Kindred, collection: str, scope: Scope, ids: set[str],
           report: RepairReport) -> None:
     if ids:
         bot.memory.stores.vectors.delete(collection, scope, sorted(ids))
-        bot.memory.turns.drop_cache(scope)
-        bot.memory.feedback.drop_cache(scope)
+        bot.memory.drop_caches(scope)
         _count(report.vectors_removed, collection, len(ids))
 
 

@@ -68,12 +68,13 @@ LEGACY_NAMES: dict[str, str] = {
     "feedback_mode": "feedback.mode", "feedback_threshold": "feedback.threshold",
     "implicit_feedback": "feedback.implicit", "use_feedback": "feedback.enabled",
     "service_token": "service.token", "max_message_chars": "limits.max_message_chars",
-    "chroma_host": "storage.chroma_host", "chroma_port": "storage.chroma_port",
 }
 
 
 # short names the issues and docs use for the most-set deployment settings (no warning)
-ALIASES: dict[str, str] = {"api_keys_file": "service.api_keys_file"}
+ALIASES: dict[str, str] = {"api_keys_file": "service.api_keys_file",
+                           "database_url": "storage.database_url",
+                           "chroma_host": "storage.chroma_host", "chroma_port": "storage.chroma_port"}
 
 
 class LimitsConfig(ComponentConfig):

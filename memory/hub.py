@@ -59,13 +59,17 @@ class MemoryHub:
         """A unit of work over these stores (see :mod:`memory.unit`)."""
         return UnitOfWork(self.stores)
 
+    def drop_caches(self, who: Scope | str) -> None:
+        """Forget the in-process copies of the user's vectors (reloaded from the stores on use)."""
+        scope = as_scope(who)
+        self.turns.drop_cache(scope)
+        self.feedback.drop_cache(scope)
+
     def forget(self, who: Scope | str, *, compact: bool = True) -> None:
         """Remove the user's records, words and vectors of every kind, and their caches; with
         ``compact``, rebuild the files so that no byte of the user is left on disk."""
         scope = as_scope(who)
-        forget_scope(self.stores, scope, [lambda: self.turns.drop_cache(scope),
-                                          lambda: self.feedback.drop_cache(scope)],
-                     compact=compact)
+        forget_scope(self.stores, scope, [lambda: self.drop_caches(scope)], compact=compact)
 
     def close(self) -> None:
         self.stores.close()

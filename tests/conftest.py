@@ -3,12 +3,7 @@ real SQLite, and agents on temporary data dirs with langchain-core's fake chat m
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
+import uuid
 from pathlib import Path
 
 from memory.process import apply_process_defaults
@@ -16,6 +11,7 @@ from memory.process import apply_process_defaults
 apply_process_defaults()  # the test run owns its process: thread/offline defaults before torch
 
 import pytest  # noqa: E402
+import servers  # noqa: E402
 
 from memory.backends import Stores  # noqa: E402
 from memory.backends.chroma import ChromaVectorIndex  # noqa: E402
@@ -39,37 +35,69 @@ def topics() -> TopicExtractor:
     return TopicExtractor.shared()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory):
     """A real Chroma server on loopback (``chroma run``), for the client/server backend."""
-    exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
-    if not Path(exe).exists():
-        pytest.fail("the `chroma` command is missing: install chromadb (make install)")
-    port = _free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
-    proc = subprocess.Popen([exe, "run", "--path", str(path), "--port", str(port),
-                             "--host", "127.0.0.1"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env={**os.environ,
-                                                            "ANONYMIZED_TELEMETRY": "False"})
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("the Chroma server did not start within 60 s")
-    yield ("127.0.0.1", port)
-    proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        with servers.chroma_server(tmp_path_factory.mktemp("chroma-server")) as address:
+            yield address
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    """A real PostgreSQL server on loopback (Debian's package; ``make services`` installs it)."""
+    try:
+        with servers.postgres_server() as url:
+            yield url
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture
+def pg_schemas(postgres):
+    """Make fresh schemas of the session's PostgreSQL (each URL sets its search_path), so tests,
+    and deployments within a test, never see each other's rows; all dropped afterwards."""
+    import psycopg
+
+    made: list[str] = []
+
+    def make() -> str:
+        schema = f"t{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(postgres, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+        made.append(schema)
+        return f"{postgres}?options=-csearch_path%3D{schema}"
+
+    yield make
+    with psycopg.connect(postgres, autocommit=True) as conn:
+        for schema in made:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def database_url(pg_schemas) -> str:
+    """One fresh PostgreSQL schema for the test."""
+    return pg_schemas()
+
+
+# the backend pairs every conformance test runs on: records+words, vectors
+BACKENDS = ["sqlite-embedded", "sqlite-server", "postgres-embedded", "postgres-server"]
+
+
+def storage_for(request, backend: str, *, fresh: bool = False) -> dict:
+    """The storage settings of one backend pair (servers started on first use); ``fresh``: a
+    deployment of its own (another PostgreSQL schema)."""
+    records, vectors = backend.split("-")
+    storage: dict = {}
+    if records == "postgres":
+        storage["database_url"] = (request.getfixturevalue("pg_schemas")() if fresh else
+                                   request.getfixturevalue("database_url"))
+    if vectors == "server":
+        host, port = request.getfixturevalue("chroma_server")
+        storage.update(chroma_host=host, chroma_port=port)
+    return storage
 
 
 @pytest.fixture(params=["embedded", "server"])
@@ -92,28 +120,83 @@ def db(tmp_path) -> Database:
     database.close()
 
 
-@pytest.fixture
-def stores(db, index) -> Stores:
-    """Records and words in SQLite, vectors in Chroma (embedded and server)."""
-    return Stores(records=SqliteRecordStore(db), lexical=SqliteLexicalIndex(db), vectors=index)
+@pytest.fixture(params=["sqlite", "postgres"])
+def record_backend(request, tmp_path):
+    """Records and words in SQLite and in PostgreSQL: (record store, lexical index)."""
+    if request.param == "sqlite":
+        database = Database(tmp_path / "kindred.db")
+        yield SqliteRecordStore(database), SqliteLexicalIndex(database)
+        database.close()
+    else:
+        from memory.backends.postgres import PgDatabase, PgLexicalIndex, PgRecordStore
+
+        pg = PgDatabase(request.getfixturevalue("database_url"), max_connections=4)
+        yield PgRecordStore(pg), PgLexicalIndex(pg)
+        pg.close()
 
 
 @pytest.fixture
-def hub(tmp_path, embedder, topics) -> MemoryHub:
-    h = MemoryHub.open(tmp_path / "data", embedder=embedder, topics=topics)
+def stores(record_backend, index) -> Stores:
+    """Every backend pair: records and words in SQLite or PostgreSQL, vectors in embedded Chroma
+    or a Chroma server (the conformance suite: each test using it runs on all four)."""
+    records, lexical = record_backend
+    return Stores(records=records, lexical=lexical, vectors=index)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def hub(request, backend, tmp_path, embedder, topics) -> MemoryHub:
+    from memory.backends import StorageConfig
+
+    h = MemoryHub.open(tmp_path / "data", embedder=embedder, topics=topics,
+                       storage=StorageConfig(**storage_for(request, backend)))
+    if backend.endswith("server"):
+        h.stores.vectors.reset()
     yield h
     h.close()
 
 
+# agent-level modules that also run on every backend pair (their make_bot is parametrised)
+CONFORMANCE_MODULES = {"test_memory_api", "test_conversations", "test_pipeline", "test_recall",
+                       "test_tenants"}
+
+
+def pytest_generate_tests(metafunc):
+    if ("make_bot" in metafunc.fixturenames and "backend" not in metafunc.fixturenames
+            and metafunc.module.__name__.rsplit(".", 1)[-1] in CONFORMANCE_MODULES):
+        metafunc.fixturenames.append("bot_backend")
+        metafunc.parametrize("bot_backend", BACKENDS, indirect=True)
+
+
 @pytest.fixture
-def make_bot(tmp_path, embedder):
-    """Build ``Kindred`` agents on a data dir (the same dir again simulates a restart)."""
+def bot_backend(request) -> str:
+    return getattr(request, "param", "sqlite-embedded")
+
+
+@pytest.fixture
+def make_bot(request, bot_backend, tmp_path, embedder):
+    """Build ``Kindred`` agents on a data dir (the same dir again simulates a restart); in the
+    conformance modules, once per backend pair."""
     from agent import Kindred
 
     bots = []
+    default_dir = tmp_path / "kindred"
+    storages = {default_dir: storage_for(request, bot_backend)}  # a data dir is a deployment
+    if bot_backend.endswith("server"):
+        host, port = request.getfixturevalue("chroma_server")
+        ChromaVectorIndex.server(host, port).reset()
 
     def build(chat_model="fake", data_dir: Path | None = None, **overrides):
-        bot = Kindred(data_dir=data_dir or tmp_path / "kindred", chat_model=chat_model,
+        data_dir = Path(data_dir or default_dir)
+        if data_dir not in storages:
+            storages[data_dir] = storage_for(request, bot_backend, fresh=True)
+        if storages[data_dir] and "storage" not in overrides:
+            overrides["storage"] = dict(storages[data_dir])
+        bot = Kindred(data_dir=data_dir, chat_model=chat_model,
                       embedder=overrides.pop("embedder", embedder),
                       model_cache_dir=tmp_path / "no-models", **overrides)
         bots.append(bot)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import _free_port
+from servers import free_port as _free_port
 
 from agent import Kindred, StoreError
 
@@ -46,7 +46,7 @@ def test_a_second_process_on_one_data_dir_is_refused(tmp_path, embedder):
                                 capture_output=True, text=True, timeout=120)
         assert second.returncode == 2
         said = " ".join(second.stderr.split())
-        assert f"in use by process {first.pid}" in said and "KINDRED_STORAGE__CHROMA_HOST" in said
+        assert f"in use by process {first.pid}" in said and "KINDRED_DATABASE_URL" in said
         with pytest.raises(StoreError, match="serve one process at a time"):
             Kindred(data_dir=data, chat_model="fake", embedder=embedder)
     finally:

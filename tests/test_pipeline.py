@@ -180,11 +180,15 @@ def test_ablation_switches_remove_their_stage(make_bot):
     assert bot.personas.list("lee") == []
 
 
-def test_after_forget_no_file_kindred_writes_holds_the_user(make_bot, tmp_path):
-    """Every byte of the data dir that Kindred itself writes (records, FTS5 tables and their
-    shadow tables, threads, their WAL files, the lock) is scanned for a unique marker and the
-    user's id. Chroma's own file is not in this proof yet: its write-ahead log keeps deleted rows
-    until they are flushed to its index (issue 17); its API no longer returns any of them."""
+def test_after_forget_no_store_and_no_file_kindred_writes_holds_the_user(make_bot, tmp_path,
+                                                                        bot_backend):
+    """After ``forget``, every store is scanned for a unique marker and the user's id: every
+    Chroma collection (ids, documents, metadata of every scope), and on PostgreSQL every table
+    of the deployment's schema (records, words, scope versions, checkpoints and their blobs); on
+    SQLite every byte of the files Kindred itself writes (records, FTS5 tables and their shadow
+    tables, threads, their WAL files, the lock). Chroma's own file is not in this proof yet: its
+    write-ahead log keeps deleted rows until they are flushed to its index; its API returns none
+    of them."""
     data = tmp_path / "scan"
     bot = make_bot(data_dir=data, personas={"extractor": "rules"})
     for n in range(4):
@@ -194,10 +198,25 @@ def test_after_forget_no_file_kindred_writes_holds_the_user(make_bot, tmp_path):
     bot.chat("zorblax", "The quokkamarker trip was fun.", at=T0 + 302, conversation="trip")
     bot.end_session("zorblax", at=T0 + 400)
     bot.chat("ivy", "I like tea.", at=T0)
+    url = bot.settings.storage.database_url
+    if url:
+        assert b"quokkamarker" in _postgres_bytes(url)  # the scan below can see it
     bot.forget("zorblax")
     for kind in ("turns", "events", "traits", "feedback"):
         assert bot.memory.stores.vectors.get(kind, "zorblax") == []
+    chroma = bot.memory.stores.vectors._client
+    held = 0
+    for col in chroma.list_collections():
+        items = chroma.get_collection(col.name).get(include=["documents", "metadatas"])
+        held += len(items["ids"])
+        assert "quokkamarker" not in repr(items) and "zorblax" not in repr(items), col.name
+    assert held >= 2  # ivy's turn and the reply are still there
+    if url:
+        body = _postgres_bytes(url)
+        assert b"quokkamarker" not in body and b"zorblax" not in body and b"ivy" in body
     bot.close()
+    if url:
+        return
     scanned = 0
     for path in data.rglob("*"):
         if not path.is_file() or path.parent.name == "chroma" or "chroma" in path.parts:
@@ -206,3 +225,22 @@ def test_after_forget_no_file_kindred_writes_holds_the_user(make_bot, tmp_path):
         scanned += 1
         assert b"quokkamarker" not in body and b"zorblax" not in body, path
     assert scanned >= 2  # kindred.db and threads.db at least
+
+
+def _postgres_bytes(url: str) -> bytes:
+    """Every value of every table of the URL's schema, as bytes (text encoded, blobs raw)."""
+    import psycopg
+
+    out = bytearray()
+    with psycopg.connect(url) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+            "current_schema() AND table_type = 'BASE TABLE'")]
+        assert {"kindred_records", "kindred_lex_terms", "checkpoints", "checkpoint_blobs"} <= set(
+            tables)
+        for table in tables:
+            for row in conn.execute(f'SELECT * FROM "{table}"'):
+                for value in row:
+                    out += value if isinstance(value, bytes | memoryview) else (
+                        str(value).encode())
+    return bytes(out)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from datetime import datetime, timezone
 
 import pytest
@@ -62,8 +65,8 @@ def turn_index(stores, embedder):
     return TurnIndex(stores, embedder)
 
 
-def test_lexical_index_stems_scopes_and_forgets(db):
-    lex = SqliteLexicalIndex(db)
+def test_lexical_index_stems_scopes_and_forgets(record_backend):
+    lex = record_backend[1]
     lex.add("alice", [("a1", "alice: I hiked up Ben Nevis", "any plans?"),
                       ("a2", "alice: my cat sleeps all day", "")])
     lex.add("bob", [("b1", "bob: I hiked up Ben Nevis", "")])
@@ -74,15 +77,62 @@ def test_lexical_index_stems_scopes_and_forgets(db):
     assert lex.search("alice", "hiking", 5) == [] and len(lex.search("bob", "hike", 5)) == 1
 
 
-def test_another_users_turns_never_change_a_users_bm25_scores(db):
+def test_another_users_turns_never_change_a_users_bm25_scores(record_backend):
     """BM25 statistics are per user: bob's many 'hiking' turns must not lower alice's scores."""
-    lex = SqliteLexicalIndex(db)
+    lex = record_backend[1]
     lex.add("alice", [("a1", "alice: I went hiking in Wales", ""),
                       ("a2", "alice: my cat sleeps all day", "")])
     before = lex.search("alice", "hiking cat", 5)
     lex.add("bob", [(f"b{i}", f"bob: hiking trip number {i}", "") for i in range(50)])
     assert lex.search("alice", "hiking cat", 5) == before
     assert {h.turn_id for h in before} == {"a1", "a2"}
+
+
+_LOCOMO = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo10.json"
+
+
+@pytest.fixture(scope="module")
+def locomo_turns():
+    """The first LoCoMo conversation as lexical rows (body, the previous turn as context) and its
+    first 80 questions."""
+    if not _LOCOMO.is_file():
+        pytest.skip("needs ../shared/data/locomo (CI has it)")
+    conv = json.loads(_LOCOMO.read_text())[0]
+    rows, prev = [], ""
+    for n in range(1, 40):
+        for turn in conv["conversation"].get(f"session_{n}") or []:
+            body = f"{turn['speaker']}: {turn['text']}"
+            rows.append((turn["dia_id"], body, prev))
+            prev = turn["text"]
+    return rows, [qa["question"] for qa in conv["qa"][:80]]
+
+
+def test_postgres_bm25_scores_what_sqlite_fts5_scores(db, database_url, locomo_turns):
+    """The PostgreSQL index computes FTS5's bm25() in SQL over the same stemmed words: on real
+    dialogue (a LoCoMo conversation) the rankings agree and the scores match."""
+    from memory.backends.postgres import PgDatabase, PgLexicalIndex
+
+    sqlite_lex, pg = SqliteLexicalIndex(db), PgDatabase(database_url, max_connections=2)
+    pg_lex = PgLexicalIndex(pg)
+    rows, queries = locomo_turns
+    for lex in (sqlite_lex, pg_lex):
+        lex.add("alice", rows)
+        lex.add("bob", rows[:50])  # another scope's rows must not count
+    same_top, total = 0, 0
+    for query in queries:
+        a, b = sqlite_lex.search("alice", query, 10), pg_lex.search("alice", query, 10)
+        if not a:
+            assert b == []
+            continue
+        total += 1
+        same_top += a[0].turn_id == b[0].turn_id
+        scores_a = {h.turn_id: h.score for h in a}
+        shared = [h for h in b if h.turn_id in scores_a]
+        assert len(shared) >= 8, query
+        for hit in shared:
+            assert hit.score == pytest.approx(scores_a[hit.turn_id], rel=0.02), query
+    pg.close()
+    assert total >= 40 and same_top >= 0.95 * total
 
 
 def test_a_data_dir_with_the_older_shared_lexical_table_is_migrated(tmp_path):

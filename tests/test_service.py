@@ -15,7 +15,8 @@ import pytest
 import uvicorn
 
 from agent.service import create_app
-from conftest import DAY, T0, _free_port
+from conftest import DAY, T0
+from servers import free_port as _free_port
 
 
 class _Server:

@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from conftest import T0, _free_port
+from conftest import T0
+from servers import free_port as _free_port
 from fakes import RecordingChatModel
 from test_service import _Server
 

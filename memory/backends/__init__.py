@@ -1,8 +1,11 @@
 """Storage backends behind the three interfaces of :mod:`memory.backends.base`.
 
 ``open_stores`` picks the implementations from :class:`StorageConfig`: records and words in SQLite
-(``kindred.db`` in the data dir), vectors in embedded Chroma (``chroma/`` in the data dir) or a
-Chroma server. A new backend implements ``batch`` of one interface and is added here.
+(``kindred.db`` in the data dir) or PostgreSQL (``database_url``), vectors in embedded Chroma
+(``chroma/`` in the data dir) or a Chroma server (``chroma_host``); any pair works. While anything
+is embedded, the data dir belongs to one process (:class:`DataDirLock`); with both servers any
+number of replicas share them. A new backend implements ``batch`` of one interface and is added
+here.
 """
 
 from __future__ import annotations
@@ -23,8 +26,11 @@ __all__ = ["StorageConfig", "Stores", "open_stores"]
 
 
 class StorageConfig(ComponentConfig):
-    """Where memory lives: embedded by default, a Chroma server when a host is given."""
+    """Where memory lives: embedded by default; PostgreSQL and a Chroma server when given."""
 
+    database_url: str | None = Field(default=None, description="PostgreSQL URL for records, "
+                                     "words and threads (none: SQLite in the data dir)")
+    pool_size: int = Field(default=32, ge=2, description="PostgreSQL connections per process")
     chroma_host: str | None = Field(default=None, description="Chroma server host (none: embedded)")
     chroma_port: int = Field(default=8000, ge=1, le=65535)
     lexical: LexicalWeights = Field(default_factory=LexicalWeights)
@@ -62,13 +68,28 @@ def open_stores(data_dir: str | Path, config: StorageConfig | None = None) -> St
     config = config or StorageConfig()
     data_dir = Path(data_dir).expanduser()
     data_dir.mkdir(parents=True, exist_ok=True)
-    lock = DataDirLock(data_dir)  # records are embedded SQLite: one process per data dir
+    embedded = not (config.database_url and config.chroma_host)
+    lock = DataDirLock(data_dir) if embedded else None  # embedded files: one process per dir
+    opened: list = []
     try:
         vectors = (ChromaVectorIndex.server(config.chroma_host, config.chroma_port)
                    if config.chroma_host else ChromaVectorIndex.embedded(data_dir / "chroma"))
-        db = Database(data_dir / "kindred.db")
+        opened.append(vectors)
+        records, lexical = _records(data_dir, config)
     except BaseException:
-        lock.release()
+        for store in opened:
+            store.close()
+        if lock is not None:
+            lock.release()
         raise
-    return Stores(records=SqliteRecordStore(db), lexical=SqliteLexicalIndex(db, config.lexical),
-                  vectors=vectors, lock=lock)
+    return Stores(records=records, lexical=lexical, vectors=vectors, lock=lock)
+
+
+def _records(data_dir: Path, config: StorageConfig) -> tuple[RecordStore, LexicalIndex]:
+    if config.database_url:
+        from memory.backends.postgres import PgDatabase, PgLexicalIndex, PgRecordStore
+
+        pg = PgDatabase(config.database_url, max_connections=config.pool_size)
+        return PgRecordStore(pg), PgLexicalIndex(pg, config.lexical)
+    db = Database(data_dir / "kindred.db")
+    return SqliteRecordStore(db), SqliteLexicalIndex(db, config.lexical)

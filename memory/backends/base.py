@@ -49,6 +49,7 @@ __all__ = [
     "QueryVectors",
     "Record",
     "RecordStore",
+    "ScopeHold",
     "SearchTexts",
     "UpdateVectorMetadata",
     "UpsertVectors",
@@ -155,6 +156,16 @@ class _Transactional:
         pages keep divider keys). ``forget`` calls it."""
 
 
+@dataclass(slots=True)
+class ScopeHold:
+    """A scope's version (a number any process changes when it writes the scope) when its lock
+    was taken, and (``after``) when it was released; None where one process owns the store (an
+    embedded backend, behind the data dir lock) and nothing can change behind it."""
+
+    version: int | None
+    after: int | None = None
+
+
 class RecordStore(_Transactional, ABC):
     """Records of every memory kind. Implement :meth:`batch`; the rest is built on it."""
 
@@ -187,6 +198,16 @@ class RecordStore(_Transactional, ABC):
 
     def scopes(self, tenant: str | None = None) -> list[Scope]:
         return self.batch([ListScopes(tenant)])[0]
+
+    @contextlib.contextmanager
+    def scope_lock(self, scope: Scope) -> Iterator[ScopeHold]:
+        """Hold the scope against writers in other processes for the block. The hold says the
+        scope's version before it and after it (see :class:`ScopeHold`)."""
+        yield ScopeHold(None)
+
+    def scope_version(self, scope: Scope) -> int | None:
+        """The scope's version now, read without the lock (None: one process owns the store)."""
+        return None
 
 
 # ----------------------------------------------------------------------------- lexical

@@ -4,7 +4,8 @@ Why: on the embedded backends two processes on one data dir each keep their own 
 thread, per-user lock and in-process vectors, so they lose acknowledged turns and fail on each
 other's stale vectors (measured: 5 of 29 acknowledged turns of one user in no store, 10 of 20
 alternating requests failed). Serialising them across processes is the server backends' job
-(issue 17); until then the second process is refused at start with a message that says so.
+(PostgreSQL and a Chroma server, where no lock is taken); on the embedded ones the second process
+is refused at start with a message that says so.
 
 The lock is ``flock`` on ``DATA/.kindred.lock``, taken without waiting; the kernel releases it
 when the process ends, however it ends (a SIGKILL leaves no stale lock). Within one process the
@@ -50,8 +51,8 @@ class DataDirLock:
                         f"The data dir {data_dir} is in use by {owner}: the embedded stores "
                         "serve one process at a time (two would lose each other's turns). Stop "
                         "the other process, give this one its own --data-dir, or run replicas "
-                        "on the server backends (a Chroma server: KINDRED_STORAGE__CHROMA_HOST; "
-                        "shared records need PostgreSQL, not yet available).") from None
+                        "on the server backends (KINDRED_DATABASE_URL=postgresql://… and "
+                        "KINDRED_CHROMA_HOST=…).") from None
                 handle.seek(0)
                 handle.truncate()
                 handle.write(f"process {os.getpid()}\n")

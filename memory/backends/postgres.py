@@ -1,0 +1,431 @@
+"""The server backend for records and words: PostgreSQL, shared by any number of replicas. All SQL
+for PostgreSQL is here.
+
+Why PostgreSQL: a team that runs several Kindred processes already trusts it; it gives each
+replica transactions, and advisory locks that serialise one user's turns across processes.
+
+Layout (schema version 1, in table ``kindred_meta``): ``kindred_records`` mirrors SQLite's
+``records`` (plus ``pos``, the insertion order); words live in ``kindred_lex_docs`` (one row per
+turn: its token count) and ``kindred_lex_terms`` (one row per stemmed term of a turn: its count in
+the body and in the context field). BM25 is computed in SQL with exactly the formula of SQLite's
+FTS5 (``fts5_aux.c``: k1 = 1.2, b = 0.75, idf = ln((N − n + 0.5)/(n + 0.5)) floored at 1e-6, the
+field-weighted term frequency over the row's total token count), over the scope's rows only, and
+the words are cut and stemmed as FTS5's ``porter unicode61 remove_diacritics 2`` tokenizer does
+(:func:`fts_tokens`): the two backends rank alike (measured on LoCoMo, benchmarks/RESULTS.md).
+``kindred_scopes`` holds a version per scope, raised by every replica that held the scope's lock,
+so a replica knows when its caches are stale. A database written by a newer Kindred is refused
+with the command that upgrades.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+from memory.backends.base import (
+    CountRecords,
+    DeleteRecords,
+    DeleteTexts,
+    GetRecords,
+    IndexTexts,
+    LexicalHit,
+    LexicalIndex,
+    ListRecords,
+    ListScopes,
+    ListTexts,
+    PutRecords,
+    Record,
+    RecordStore,
+    ScopeHold,
+    SearchTexts,
+)
+from memory.errors import StoreError
+from memory.lexical import LexicalWeights, query_terms
+from memory.scope import Scope
+
+__all__ = ["PG_SCHEMA_VERSION", "PgDatabase", "PgLexicalIndex", "PgRecordStore", "fts_tokens"]
+
+PG_SCHEMA_VERSION = 1
+_K1, _B = 1.2, 0.75  # FTS5's bm25() constants
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kindred_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS kindred_records (
+    tenant TEXT NOT NULL, user_id TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL,
+    conversation TEXT NOT NULL DEFAULT '', session TEXT NOT NULL DEFAULT '',
+    seq INTEGER NOT NULL DEFAULT 0, ts DOUBLE PRECISION NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT '', tag TEXT NOT NULL DEFAULT '', value TEXT NOT NULL,
+    pos BIGSERIAL, PRIMARY KEY (tenant, user_id, kind, id));
+CREATE INDEX IF NOT EXISTS kindred_records_order ON kindred_records(tenant, user_id, kind, ts, seq);
+CREATE INDEX IF NOT EXISTS kindred_records_session
+    ON kindred_records(tenant, user_id, kind, session, seq);
+CREATE INDEX IF NOT EXISTS kindred_records_tag ON kindred_records(tenant, user_id, kind, tag, status);
+CREATE TABLE IF NOT EXISTS kindred_lex_docs (
+    tenant TEXT NOT NULL, user_id TEXT NOT NULL, turn_id TEXT NOT NULL, len INTEGER NOT NULL,
+    pos BIGSERIAL, PRIMARY KEY (tenant, user_id, turn_id));
+CREATE TABLE IF NOT EXISTS kindred_lex_terms (
+    tenant TEXT NOT NULL, user_id TEXT NOT NULL, term TEXT NOT NULL, turn_id TEXT NOT NULL,
+    tf_body INTEGER NOT NULL, tf_context INTEGER NOT NULL,
+    PRIMARY KEY (tenant, user_id, term, turn_id));
+CREATE INDEX IF NOT EXISTS kindred_lex_terms_turn ON kindred_lex_terms(tenant, user_id, turn_id);
+CREATE TABLE IF NOT EXISTS kindred_scopes (
+    tenant TEXT NOT NULL, user_id TEXT NOT NULL, version BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant, user_id));
+CREATE SEQUENCE IF NOT EXISTS kindred_scope_seq
+"""
+_COLUMNS = "kind, id, conversation, session, seq, ts, status, tag, value"
+_UPSERT = (f"INSERT INTO kindred_records (tenant, user_id, {_COLUMNS}) "
+           "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+           "ON CONFLICT (tenant, user_id, kind, id) DO UPDATE SET "
+           "conversation=excluded.conversation, session=excluded.session, seq=excluded.seq, "
+           "ts=excluded.ts, status=excluded.status, tag=excluded.tag, value=excluded.value")
+
+
+def _psycopg():
+    try:
+        import psycopg
+        import psycopg_pool
+    except ImportError as exc:  # pragma: no cover - the extra is part of make install
+        raise StoreError("The PostgreSQL backend needs psycopg: pip install 'kindred[postgres]' "
+                         "(make install includes it).") from exc
+    return psycopg, psycopg_pool
+
+
+class PgDatabase:
+    """A connection pool to one PostgreSQL database; a thread's transaction holds one connection,
+    and nested transactions join it (as :class:`memory.backends.sqlite.Database` does)."""
+
+    def __init__(self, url: str, *, max_connections: int = 16) -> None:
+        psycopg, pool = _psycopg()
+        self.url = url
+        self._errors = psycopg.Error
+        self._local = threading.local()
+        try:
+            self.pool = pool.ConnectionPool(url, min_size=1, max_size=max_connections,
+                                            kwargs={"autocommit": True}, open=True, timeout=30)
+            self.pool.wait(timeout=30)
+        except (psycopg.Error, pool.PoolTimeout) as exc:
+            raise StoreError(f"Cannot reach the PostgreSQL database at {_safe(url)}: {exc}. "
+                             "Check KINDRED_DATABASE_URL and that the server is running.") from exc
+
+    @contextmanager
+    def guard(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except self._errors as exc:
+            raise StoreError(f"The PostgreSQL database {_safe(self.url)} failed while {what}: "
+                             f"{exc}; check the server and its logs.") from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """One connection and one transaction for the block; nested blocks join the outer one."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        held = getattr(self._local, "held", None)  # the connection holding a scope lock
+        with self.guard("writing"), (nullcontext(held) if held is not None
+                                     else self.pool.connection()) as conn:
+            self._local.conn = conn
+            try:
+                with conn.transaction():
+                    yield conn
+            finally:
+                self._local.conn = None
+
+    def run_all(self, ops: Sequence[Any], run: Callable[[Any, Any], Any]) -> list[Any]:
+        with self.transaction() as conn, conn.cursor() as cur:
+            return [run(cur, op) for op in ops]
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        """A connection of its own, outside any transaction (advisory locks, VACUUM)."""
+        with self.guard("locking"), self.pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def holding(self, conn: Any) -> Iterator[None]:
+        """Let this thread's transactions run on ``conn`` (the one holding its scope lock), so a
+        turn needs one connection, not two."""
+        self._local.held = conn
+        try:
+            yield
+        finally:
+            self._local.held = None
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def _safe(url: str) -> str:
+    """The URL without its password (it appears in messages)."""
+    if "@" in url and "://" in url:
+        head, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{head}://{creds.split(':', 1)[0]}@{host}"
+    return url
+
+
+def _setup(db: PgDatabase) -> None:
+    with db.transaction() as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(7243561)")  # replicas starting together
+        for statement in (s.strip() for s in _SCHEMA.split(";") if s.strip()):
+            conn.execute(statement)
+        row = conn.execute("SELECT value FROM kindred_meta WHERE key='schema_version'").fetchone()
+        version = int(row[0]) if row else 0
+        if version > PG_SCHEMA_VERSION:
+            raise StoreError(
+                f"The PostgreSQL database {_safe(db.url)} was written by a newer Kindred (schema "
+                f"{version}; this one reads up to {PG_SCHEMA_VERSION}): upgrade with "
+                "`pip install -U kindred` (or `make install` in a checkout) before opening it.")
+        conn.execute("INSERT INTO kindred_meta VALUES ('schema_version', %s) ON CONFLICT (key) "
+                     "DO UPDATE SET value = excluded.value", [str(PG_SCHEMA_VERSION)])
+
+
+class PgRecordStore(RecordStore):
+    """Records in ``kindred_records``."""
+
+    def __init__(self, db: PgDatabase) -> None:
+        self.db = db
+        _setup(db)
+
+    def transaction(self):
+        return self.db.transaction()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def purge(self, *, vacuum: bool = False) -> None:
+        """PostgreSQL keeps deleted rows in its files until VACUUM reclaims them."""
+        if vacuum:
+            with self.db.connection() as conn:
+                for table in ("kindred_records", "kindred_lex_docs", "kindred_lex_terms"):
+                    conn.execute(f"VACUUM {table}")
+
+    def batch(self, ops):
+        return self.db.run_all(ops, self._run)
+
+    def _run(self, cur: Any, op: Any) -> Any:
+        s = getattr(op, "scope", None)
+        if isinstance(op, PutRecords):
+            cur.executemany(_UPSERT, [_row(s, r) for r in op.records])
+            return None
+        if isinstance(op, GetRecords):
+            cur.execute(f"SELECT {_COLUMNS} FROM kindred_records WHERE tenant=%s AND user_id=%s "
+                        "AND kind=%s AND id = ANY(%s)", [s.tenant, s.user, op.kind, list(op.ids)])
+            found = [_record(r) for r in cur.fetchall()]
+            order = {rid: n for n, rid in enumerate(op.ids)}
+            return sorted(found, key=lambda r: order[r.id])
+        if isinstance(op, ListRecords):
+            where, params = _where(s, op.kind, session=op.session, seq=op.seq, status=op.status,
+                                   tag=op.tag, conversation=op.conversation)
+            d = "DESC" if op.newest else "ASC"
+            sql = (f"SELECT {_COLUMNS} FROM kindred_records WHERE {where} "
+                   f"ORDER BY ts {d}, seq {d}, pos {d}")
+            if op.limit is not None:
+                sql += f" LIMIT {int(op.limit)}"
+            cur.execute(sql, params)
+            return [_record(r) for r in cur.fetchall()]
+        if isinstance(op, CountRecords):
+            where, params = _where(s, op.kind, status=op.status, tag=op.tag)
+            cur.execute(f"SELECT COUNT(*) FROM kindred_records WHERE {where}", params)
+            return int(cur.fetchone()[0])
+        if isinstance(op, DeleteRecords):
+            sql, params = "DELETE FROM kindred_records WHERE tenant=%s AND user_id=%s", [s.tenant,
+                                                                                         s.user]
+            if op.kind is not None:
+                sql, params = sql + " AND kind=%s", [*params, op.kind]
+                if op.ids is not None:
+                    sql, params = sql + " AND id = ANY(%s)", [*params, list(op.ids)]
+            cur.execute(sql, params)
+            if op.kind is None:
+                cur.execute("DELETE FROM kindred_scopes WHERE tenant=%s AND user_id=%s",
+                            [s.tenant, s.user])
+            return None
+        if isinstance(op, ListScopes):
+            sql, params = "SELECT DISTINCT tenant, user_id FROM kindred_records", []
+            if op.tenant is not None:
+                sql, params = sql + " WHERE tenant=%s", [op.tenant]
+            cur.execute(sql + " ORDER BY 1, 2", params)
+            return [Scope(user=r[1], tenant=r[0]) for r in cur.fetchall()]
+        raise StoreError(f"The record store cannot run {type(op).__name__}.")
+
+    # -------------------------------------------------------------- replicas
+    @contextmanager
+    def scope_lock(self, scope: Scope) -> Iterator[ScopeHold]:
+        """Hold the scope's advisory lock (one connection for the whole block), with the scope's
+        version before it; on leaving, the version is set from one sequence shared by all scopes
+        (so a value is never issued twice, even after a forget), and every other replica sees
+        that the scope changed. A forgotten scope keeps no row: its id stays nowhere."""
+        key = scope.key
+        with self.db.connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
+            hold = ScopeHold(self._version(conn, scope.tenant, scope.user))
+            try:
+                with self.db.holding(conn):
+                    yield hold
+            finally:  # raised even after a failure: what was undone may have been seen
+                hold.after = self._advance(conn, scope)
+                conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+
+    @staticmethod
+    def _advance(conn: Any, scope: Scope) -> int:
+        params = [scope.tenant, scope.user]
+        row = conn.execute("UPDATE kindred_scopes SET version = nextval('kindred_scope_seq') "
+                           "WHERE tenant=%s AND user_id=%s RETURNING version", params).fetchone()
+        if row is None:
+            row = conn.execute(
+                "INSERT INTO kindred_scopes SELECT %s, %s, nextval('kindred_scope_seq') WHERE "
+                "EXISTS (SELECT 1 FROM kindred_records WHERE tenant=%s AND user_id=%s) "
+                "RETURNING version", params * 2).fetchone()
+        return int(row[0]) if row else 0
+
+    def scope_version(self, scope: Scope) -> int:
+        with self.db.connection() as conn:
+            return self._version(conn, scope.tenant, scope.user)
+
+    @staticmethod
+    def _version(conn: Any, tenant: str, user: str) -> int:
+        row = conn.execute("SELECT version FROM kindred_scopes WHERE tenant=%s AND user_id=%s",
+                           [tenant, user]).fetchone()
+        return int(row[0]) if row else 0
+
+
+def _where(scope: Scope, kind: str, **columns: Any) -> tuple[str, list[Any]]:
+    parts, params = ["tenant=%s", "user_id=%s", "kind=%s"], [scope.tenant, scope.user, kind]
+    for name, value in columns.items():
+        if value is not None:
+            parts.append(f"{name}=%s")  # names come from this module, never from a caller
+            params.append(value)
+    return " AND ".join(parts), params
+
+
+def _row(scope: Scope, r: Record) -> tuple:
+    return (scope.tenant, scope.user, r.kind, r.id, r.conversation, r.session, int(r.seq),
+            float(r.ts), r.status, r.tag, json.dumps(dict(r.value), ensure_ascii=False,
+                                                     separators=(",", ":")))
+
+
+def _record(row: Sequence[Any]) -> Record:
+    kind, rid, conversation, session, seq, ts, status, tag, value = row
+    return Record(kind=kind, id=rid, value=json.loads(value), ts=ts, session=session, seq=seq,
+                  status=status, tag=tag, conversation=conversation)
+
+
+# ----------------------------------------------------------------------------- words
+def _stemmer():
+    try:
+        import Stemmer
+    except ImportError as exc:  # pragma: no cover - the extra is part of make install
+        raise StoreError("The PostgreSQL lexical index needs PyStemmer: pip install "
+                         "'kindred[postgres]'.") from exc
+    return Stemmer.Stemmer("porter")
+
+
+_STEM = threading.local()
+
+
+def fts_tokens(text: str) -> list[str]:
+    """The words of ``text`` as FTS5's ``porter unicode61 remove_diacritics 2`` indexes them:
+    diacritics removed, lower-cased, cut at anything that is not a letter or digit, each word
+    reduced by Porter's stemmer."""
+    stemmer = getattr(_STEM, "stemmer", None)
+    if stemmer is None:
+        stemmer = _STEM.stemmer = _stemmer()
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text)
+                    if not unicodedata.combining(c)).lower()
+    words, word = [], []
+    for c in plain:
+        if c.isalnum():
+            word.append(c)
+        elif word:
+            words.append("".join(word))
+            word = []
+    if word:
+        words.append("".join(word))
+    return stemmer.stemWords(words) if words else []
+
+
+_SEARCH = f"""
+WITH q AS (SELECT unnest(%(terms)s::text[]) AS term),
+st AS (SELECT count(*)::float8 AS n, greatest(sum(len), 1)::float8 AS ntok
+       FROM kindred_lex_docs WHERE tenant=%(t)s AND user_id=%(u)s),
+hits AS (SELECT term, turn_id, tf_body, tf_context FROM kindred_lex_terms
+         WHERE tenant=%(t)s AND user_id=%(u)s AND term = ANY(%(terms)s)),
+idf AS (SELECT h.term, greatest(ln((st.n - count(*) + 0.5) / (count(*) + 0.5)), 1e-6) AS idf
+        FROM hits h, st GROUP BY h.term, st.n),
+scored AS (
+    SELECT h.turn_id, sum(idf.idf * (f.f * {_K1 + 1.0}) /
+                          (f.f + {_K1} * (1 - {_B} + {_B} * d.len / (st.ntok / st.n)))) AS s
+    FROM q JOIN hits h ON h.term = q.term JOIN idf ON idf.term = q.term
+    CROSS JOIN LATERAL (SELECT %(wb)s * h.tf_body + %(wc)s * h.tf_context AS f) f
+    JOIN kindred_lex_docs d ON d.tenant=%(t)s AND d.user_id=%(u)s AND d.turn_id = h.turn_id,
+    st GROUP BY h.turn_id)
+SELECT s.turn_id, s.s FROM scored s JOIN kindred_lex_docs d
+    ON d.tenant=%(t)s AND d.user_id=%(u)s AND d.turn_id = s.turn_id
+ORDER BY s.s DESC, d.pos ASC LIMIT %(k)s
+"""
+
+
+class PgLexicalIndex(LexicalIndex):
+    """BM25 over a scope's turns, in the same database (and transactions) as the records."""
+
+    def __init__(self, db: PgDatabase, weights: LexicalWeights | None = None) -> None:
+        self.db = db
+        self.weights = weights or LexicalWeights()
+        _setup(db)
+
+    def transaction(self):
+        return self.db.transaction()
+
+    def batch(self, ops):
+        return self.db.run_all(ops, self._run)
+
+    def _run(self, cur: Any, op: Any) -> Any:
+        t, u = op.scope.tenant, op.scope.user
+        if isinstance(op, IndexTexts):
+            if not op.rows:
+                return None
+            ids = [r[0] for r in op.rows]
+            self._delete(cur, t, u, ids)
+            docs, terms = [], []
+            for turn_id, body, context in op.rows:
+                b, c = fts_tokens(body), fts_tokens(context)
+                docs.append((t, u, turn_id, len(b) + len(c)))
+                fb, fc = Counter(b), Counter(c)
+                terms += [(t, u, term, turn_id, fb[term], fc[term]) for term in fb.keys() | fc]
+            cur.executemany("INSERT INTO kindred_lex_docs (tenant, user_id, turn_id, len) "
+                            "VALUES (%s,%s,%s,%s)", docs)
+            cur.executemany("INSERT INTO kindred_lex_terms VALUES (%s,%s,%s,%s,%s,%s)", terms)
+            return None
+        if isinstance(op, SearchTexts):
+            terms = [tok for term in query_terms(op.text) for tok in fts_tokens(term)[:1]]
+            if not terms or op.k <= 0:
+                return []
+            cur.execute(_SEARCH, {"terms": terms, "t": t, "u": u, "k": op.k,
+                                  "wb": self.weights.body, "wc": self.weights.context})
+            return [LexicalHit(r[0], float(r[1])) for r in cur.fetchall()]
+        if isinstance(op, DeleteTexts):
+            if op.ids is None:
+                cur.execute("DELETE FROM kindred_lex_terms WHERE tenant=%s AND user_id=%s", [t, u])
+                cur.execute("DELETE FROM kindred_lex_docs WHERE tenant=%s AND user_id=%s", [t, u])
+            else:
+                self._delete(cur, t, u, list(op.ids))
+            return None
+        if isinstance(op, ListTexts):
+            cur.execute("SELECT turn_id FROM kindred_lex_docs WHERE tenant=%s AND user_id=%s "
+                        "ORDER BY pos", [t, u])
+            return [r[0] for r in cur.fetchall()]
+        raise StoreError(f"The lexical index cannot run {type(op).__name__}.")
+
+    @staticmethod
+    def _delete(cur: Any, t: str, u: str, ids: list[str]) -> None:
+        cur.execute("DELETE FROM kindred_lex_terms WHERE tenant=%s AND user_id=%s "
+                    "AND turn_id = ANY(%s)", [t, u, ids])
+        cur.execute("DELETE FROM kindred_lex_docs WHERE tenant=%s AND user_id=%s "
+                    "AND turn_id = ANY(%s)", [t, u, ids])

@@ -1,0 +1,62 @@
+"""One user's turns run one at a time, in this process and across replicas.
+
+Why two levels: threads of one process queue on a plain lock (cheap, and it keeps one process
+from holding several database connections for one user); processes sharing a record store queue
+on the store's scope lock (PostgreSQL: an advisory lock held for the whole turn). A user's
+conversations share their long-term memory, so the key is the user (the scope), not the thread.
+
+The scope lock also says whether the scope changed behind this process: the store keeps a version
+per scope, raised by every process that held it; a process that finds another version than the one
+it left drops its caches of that scope (the in-process vectors of turns and corrections), so a
+replica never answers from a copy another replica has outgrown. On an embedded store the version
+is None: one process owns the store and its caches are always current.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from memory.backends.base import RecordStore
+from memory.scope import Scope
+
+__all__ = ["ScopeLocks"]
+
+
+class ScopeLocks:
+    """Per-scope locks over ``records``; ``on_stale(scope)`` drops the scope's caches."""
+
+    def __init__(self, records: RecordStore, on_stale: Callable[[Scope], None]) -> None:
+        self._records, self._on_stale = records, on_stale
+        self._locks: dict[str, threading.Lock] = {}
+        self._seen: dict[str, int] = {}
+        self._guard = threading.Lock()
+
+    def _thread_lock(self, scope: Scope) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(scope.key, threading.Lock())
+
+    @contextmanager
+    def hold(self, scope: Scope) -> Iterator[None]:
+        """The scope to this caller alone, for the block (see the module docstring)."""
+        with self._thread_lock(scope):
+            with self._records.scope_lock(scope) as hold:
+                self._check(scope, hold.version)
+                yield
+            if hold.after is not None:
+                with self._guard:
+                    self._seen[scope.key] = hold.after  # this process's own writes are cached
+
+    def sync(self, scope: Scope) -> None:
+        """Drop the scope's caches if another process changed it (reads that take no lock)."""
+        self._check(scope, self._records.scope_version(scope))
+
+    def _check(self, scope: Scope, version: int | None) -> None:
+        if version is None:
+            return
+        with self._guard:
+            stale = self._seen.get(scope.key) != version
+            self._seen[scope.key] = version
+        if stale:
+            self._on_stale(scope)
