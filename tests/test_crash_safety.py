@@ -55,12 +55,13 @@ def _agree(bot: Kindred) -> dict[str, int]:
     return dict(counted)
 
 
-@pytest.mark.parametrize("vectors", ["embedded", "server"])
-def test_sigkill_at_random_points_loses_nothing_acknowledged(tmp_path, embedder, vectors,
-                                                             request):
-    """Records and words in SQLite; vectors in embedded Chroma, then in a Chroma server."""
+@pytest.mark.parametrize("pair", ["sqlite-embedded", "sqlite-server", "postgres-server"])
+def test_sigkill_at_random_points_loses_nothing_acknowledged(tmp_path, embedder, pair, request):
+    """Records and words in SQLite with vectors in embedded Chroma and in a Chroma server, and
+    records, words and threads in PostgreSQL with vectors in a Chroma server."""
     data, log = tmp_path / "data", tmp_path / "calls.log"
     env, storage = dict(os.environ), {}
+    records, vectors = pair.split("-")
     if vectors == "server":
         from memory.backends.chroma import ChromaVectorIndex
 
@@ -68,8 +69,13 @@ def test_sigkill_at_random_points_loses_nothing_acknowledged(tmp_path, embedder,
         shared = ChromaVectorIndex.server(host, port)
         shared.reset()  # the server is shared by the session's tests
         shared.close()
-        env.update(KINDRED_STORAGE__CHROMA_HOST=host, KINDRED_STORAGE__CHROMA_PORT=str(port))
-        storage = {"storage": {"chroma_host": host, "chroma_port": port}}
+        env.update(KINDRED_CHROMA_HOST=host, KINDRED_CHROMA_PORT=str(port))
+        storage = {"chroma_host": host, "chroma_port": port}
+    if records == "postgres":
+        url = request.getfixturevalue("database_url")
+        env.update(KINDRED_DATABASE_URL=url)
+        storage["database_url"] = url
+    storage = {"storage": storage} if storage else {}
     rng = random.Random(7)
     kills = 20
     for k in range(kills):
@@ -99,7 +105,7 @@ def test_sigkill_at_random_points_loses_nothing_acknowledged(tmp_path, embedder,
                   for r in bot.memory.stores.records.list(s, "turn")}
         lost = [tid for ids in acked for tid in ids if tid not in stored]
         assert not lost, f"{len(lost)} acknowledged turns are in no store"
-    print(f"\n{vectors} vectors: {kills} kills, cut calls {dict(cut)}, {len(acked)} acknowledged calls, "
+    print(f"\n{pair}: {kills} kills, cut calls {dict(cut)}, {len(acked)} acknowledged calls, "
           f"stored {counted}, repairs on reopen: "
           f"{sum(bool(r['vectors_added'] or r['events_made']) for r in repairs)}")
 
