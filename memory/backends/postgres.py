@@ -106,6 +106,7 @@ class PgDatabase:
         self._errors = psycopg.Error
         self._local = threading.local()
         try:
+            psycopg.connect(url, connect_timeout=10).close()  # fail now, not after the pool's wait
             self.pool = pool.ConnectionPool(url, min_size=1, max_size=max_connections,
                                             kwargs={"autocommit": True}, open=True, timeout=30)
             self.pool.wait(timeout=30)

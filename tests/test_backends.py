@@ -1,0 +1,82 @@
+"""Choosing backends: settings, schema versions, failures, and a user moved between backends.
+
+The conformance suite (the ``stores``/``hub`` fixtures and the modules in
+``conftest.CONFORMANCE_MODULES``) runs the memory tests on every pair; this module covers what is
+about one backend choice itself."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from fakes import RecordingChatModel
+
+from agent import Kindred, StoreError
+from agent.settings import Settings
+from conftest import T0
+from memory.backends.postgres import PG_SCHEMA_VERSION
+
+
+def test_the_short_names_choose_the_server_backends(monkeypatch):
+    monkeypatch.setenv("KINDRED_DATABASE_URL", "postgresql://kindred@db.internal/kindred")
+    monkeypatch.setenv("KINDRED_CHROMA_HOST", "chroma.internal")
+    monkeypatch.setenv("KINDRED_CHROMA_PORT", "8123")
+    s = Settings()
+    assert s.storage.database_url == "postgresql://kindred@db.internal/kindred"
+    assert (s.storage.chroma_host, s.storage.chroma_port) == ("chroma.internal", 8123)
+
+
+def test_an_unreachable_database_is_one_store_error_without_the_password(tmp_path, embedder):
+    url = "postgresql://kindred:s3cret-pw@127.0.0.1:9/kindred?connect_timeout=1"
+    with pytest.raises(StoreError, match="KINDRED_DATABASE_URL") as caught:
+        Kindred(data_dir=tmp_path, chat_model="fake", embedder=embedder,
+                storage={"database_url": url})
+    assert "s3cret-pw" not in str(caught.value)
+    again = Kindred(data_dir=tmp_path, chat_model="fake", embedder=embedder)  # no lock left
+    again.close()
+
+
+def test_a_database_of_a_newer_kindred_is_refused_with_the_upgrade_command(tmp_path, embedder,
+                                                                          database_url):
+    Kindred(data_dir=tmp_path, chat_model="fake", embedder=embedder,
+            storage={"database_url": database_url}).close()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE kindred_meta SET value=%s WHERE key='schema_version'",
+                     [str(PG_SCHEMA_VERSION + 1)])
+    with pytest.raises(StoreError, match="pip install -U kindred"):
+        Kindred(data_dir=tmp_path, chat_model="fake", embedder=embedder,
+                storage={"database_url": database_url})
+
+
+def test_a_user_moved_from_sqlite_to_postgres_and_a_chroma_server_ranks_the_same(
+        tmp_path, embedder, database_url, chroma_server):
+    from memory.backends.chroma import ChromaVectorIndex
+
+    host, port = chroma_server
+    ChromaVectorIndex.server(host, port).reset()
+    options = dict(chat_model=RecordingChatModel(replies=["Noted."]), embedder=embedder,
+                   personas={"extractor": "rules"})
+    with Kindred(data_dir=tmp_path / "embedded", **options) as old:
+        old.chat("ada", "My cat is called Pixel.", at=T0)
+        old.chat("ada", "I work as a nurse in Lisbon.", at=T0 + 10)
+        old.feedback("ada", "Keep it shorter, please.", at=T0 + 20)
+        old.end_session("ada", at=T0 + 30)
+        old.create_conversation("ada", "Work", conversation_id="work", at=T0 + 40)
+        old.chat("ada", "My shift starts at seven.", at=T0 + 50, conversation="work")
+        doc = old.export_user("ada")
+        before = {q: [(m.id, m.scores["total"]) for m in old.recall(
+            "ada", q, at=T0 + 60, min_score=None).turns]
+            for q in ("my cat", "where do I work", "shift", "nurse in Lisbon")}
+        persona = [t.text for t in old.persona("ada")]
+    with Kindred(data_dir=tmp_path / "servers", storage={
+            "database_url": database_url, "chroma_host": host, "chroma_port": port},
+            **options) as new:
+        assert new.import_user("ada", doc.model_dump(mode="json", by_alias=True)) == len(
+            doc.records)
+        for query, ranked in before.items():
+            after = [(m.id, m.scores["total"]) for m in new.recall(
+                "ada", query, at=T0 + 60, min_score=None).turns]
+            assert [i for i, _ in after] == [i for i, _ in ranked], query
+            assert [s for _, s in after] == pytest.approx([s for _, s in ranked], abs=2e-3)
+        assert [t.text for t in new.persona("ada")] == persona
+        reply = new.chat("ada", "When does my shift start?", at=T0 + 70, conversation="work")
+        assert reply.session_id == "work:s0001"
