@@ -170,8 +170,9 @@ def test_embedding_kindred_does_not_pull_the_test_and_evaluation_tools():
     runtime = {d.split(">")[0].split("=")[0].split("<")[0].strip().lower()
                for d in project["dependencies"]}
     assert not runtime & {"pytest", "matplotlib", "rouge-score", "nltk", "hypothesis",
-                          "schemathesis", "bm25s"}
+                          "schemathesis", "bm25s", "psycopg[binary,pool]", "psycopg"}
     assert {"matplotlib", "rouge-score", "nltk"} <= {
         d.split(">")[0].strip().lower() for d in project["optional-dependencies"]["eval"]}
     assert "evals.cli:app" in project["entry-points"]["kindred.cli"].values()
-    assert "'.[dev,eval]'" in (ROOT / "Makefile").read_text()
+    assert "'.[dev,eval,postgres]'" in (ROOT / "Makefile").read_text()
+    assert any(d.startswith("psycopg") for d in project["optional-dependencies"]["postgres"])

@@ -1,0 +1,122 @@
+"""A soak: one ``kindred serve`` at a steady request rate for a long time, its memory sampled.
+
+    .venv/bin/python benchmarks/soak.py [--minutes 30] [--rate 4] [--users 40] [--plot OUT.png]
+
+The server (fake chat model, embedded backend) gets ``--rate`` requests per second on
+``/v1/chat/completions`` from ``--users`` users in turn, each user's messages new text (so caches
+keep meeting new keys), a session boundary every 30 turns of a user (so consolidation runs).
+Every 15 s the server process's resident memory (``/proc/PID/status`` VmRSS) is sampled. Reported:
+RSS after the warm-up (the first fifth of the run) and at the end, the growth between them (target
+under 5%), requests served, errors, p50/p95 latency; ``--plot`` draws RSS over time.
+"""
+
+from __future__ import annotations
+
+import _common  # noqa: F401  (process defaults before torch)
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from _common import machine, pct, stamp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from servers import free_port, wait_for_port  # noqa: E402
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=30)
+    parser.add_argument("--rate", type=float, default=4.0, help="requests per second")
+    parser.add_argument("--users", type=int, default=40)
+    parser.add_argument("--plot", type=Path, default=None)
+    args = parser.parse_args()
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "kindred"), "serve", "--model",
+                                 "fake", "--port", str(port), "--data-dir", str(Path(tmp) / "d")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env=dict(os.environ))
+        try:
+            wait_for_port(port, timeout=180, proc=proc)
+            base = f"http://127.0.0.1:{port}/v1/chat/completions"
+            samples: list[tuple[float, float]] = []
+            latencies: list[float] = []
+            errors = sent = 0
+            stop = threading.Event()
+            started = time.time()
+
+            def sample() -> None:
+                while not stop.is_set():
+                    samples.append((time.time() - started, _rss_mb(proc.pid)))
+                    stop.wait(15)
+
+            threading.Thread(target=sample, daemon=True).start()
+            end = started + args.minutes * 60
+            per_user: dict[int, int] = {}
+            with httpx.Client(timeout=120) as client:
+                while time.time() < end:
+                    due = started + sent / args.rate
+                    if due > time.time():
+                        time.sleep(due - time.time())
+                    user = sent % args.users
+                    n = per_user[user] = per_user.get(user, -1) + 1
+                    if n and n % 30 == 0:
+                        client.post(f"http://127.0.0.1:{port}/v1/users/soak{user}/end_session",
+                                    json={})
+                    t = time.perf_counter()
+                    r = client.post(base, json={
+                        "model": "kindred", "user": f"soak{user}", "messages": [
+                            {"role": "user", "content": f"Day {n}: I walked {n % 17} km and "
+                                                        f"cooked recipe number {n * 7 + user}."}]})
+                    latencies.append(time.perf_counter() - t)
+                    errors += r.status_code != 200
+                    sent += 1
+            stop.set()
+            samples.append((time.time() - started, _rss_mb(proc.pid)))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    warm = [mb for t, mb in samples if t >= args.minutes * 60 / 5]
+    after_warmup, last = warm[0], samples[-1][1]
+    growth = 100 * (last - after_warmup) / after_warmup
+    print(f"# soak, {stamp()}, {machine()}")
+    print(f"{args.minutes:.0f} min at {args.rate} req/s, {args.users} users, fake model, embedded")
+    print(f"requests {sent}, errors {errors}, p50 {1000 * pct(latencies, 50):.0f} ms, "
+          f"p95 {1000 * pct(latencies, 95):.0f} ms")
+    print(f"RSS: start {samples[0][1]:.0f} MB, after warm-up {after_warmup:.0f} MB, end "
+          f"{last:.0f} MB, max {max(mb for _, mb in samples):.0f} MB; growth after warm-up "
+          f"{growth:+.1f}% (target < 5%)")
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        ax.plot([t / 60 for t, _ in samples], [mb for _, mb in samples], marker=".")
+        ax.axvline(args.minutes / 5, color="grey", linestyle=":", label="end of warm-up")
+        ax.set(xlabel="minutes", ylabel="server RSS (MB)",
+               title=f"kindred serve at {args.rate} req/s")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(args.plot, dpi=120)
+        print(f"plot: {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
