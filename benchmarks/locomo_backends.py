@@ -26,6 +26,17 @@ from servers import postgres_server  # noqa: E402
 KS = (5, 10, 25, 50)
 
 
+def _schema(url: str) -> str:
+    import uuid
+
+    import psycopg
+
+    name = f"locomo_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {name}")
+    return f"{url}?options=-csearch_path%3D{name}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path,
@@ -44,8 +55,10 @@ def main() -> None:
     convs = convs[:args.convs] if args.convs else convs
     reports: dict[str, dict] = {}
     with postgres_server() as url, Progress() as progress:
-        for name, storage in (("SQLite", {}), ("PostgreSQL", {"database_url": url})):
-            def make_bot(d: Path, storage=storage) -> Kindred:  # closed by evaluate_locomo
+        for name, server in (("SQLite", None), ("PostgreSQL", url)):
+            def make_bot(d: Path, server=server) -> Kindred:  # closed by evaluate_locomo
+                # each conversation a fresh memory, as on SQLite: a schema of its own
+                storage = {"database_url": _schema(server)} if server else {}
                 return Kindred(data_dir=d, chat_model="fake", storage=storage)
 
             task = progress.add_task(f"LoCoMo on {name}",

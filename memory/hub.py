@@ -64,6 +64,7 @@ class MemoryHub:
         scope = as_scope(who)
         self.turns.drop_cache(scope)
         self.feedback.drop_cache(scope)
+        self.stores.drop_caches(scope)
 
     def forget(self, who: Scope | str, *, compact: bool = True) -> None:
         """Remove the user's records, words and vectors of every kind, and their caches; with

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import T0
 from fakes import RecordingChatModel
 
@@ -101,3 +103,44 @@ def test_closing_a_memory_releases_its_files(tmp_path, embedder):
         hub.close()  # twice is harmless
         counts.append(open_files())
     assert counts[-1] <= counts[1], counts  # flat after the first (lazy imports) instead of growing
+
+
+def test_the_in_process_copy_answers_as_the_index_below(index, embedder):
+    """``CachedVectorIndex`` queries events and traits in process: the same hits (ids, texts,
+    metadata, similarities) as the index itself, through upserts, metadata updates, deletes and
+    a ``where`` filter, for one user only."""
+    from memory.backends.cached import CachedVectorIndex
+
+    cached = CachedVectorIndex(index)
+    texts = ["I live in Porto", "my cat is Pixel", "I work nights", "I play the cello",
+             "my sister is Ana", "I run marathons"]
+    vecs = embedder.embed(texts)
+    metas = [{"owner": "user" if n % 2 else "agent", "subject": f"s{n}", "turn_ids": []}
+             for n in range(len(texts))]
+    cached.add("traits", "ann", [f"t{n}" for n in range(4)], texts[:4], vecs[:4], metas[:4])
+    cached.add("traits", "bob", ["b0"], ["bob's own"], vecs[:1], [{"owner": "user"}])
+    queries = embedder.embed(["where do I live", "pets", "music"])
+
+    def same() -> None:
+        for q in queries:
+            for where in (None, {"owner": "user"}):
+                a = cached.query("traits", "ann", q, 3, where)
+                b = index.query("traits", "ann", q, 3, where)
+                assert [h.id for h in a] == [h.id for h in b]
+                assert [h.text for h in a] == [h.text for h in b]
+                assert [h.similarity for h in a] == pytest.approx([h.similarity for h in b],
+                                                                  abs=1e-5)
+                # the fields set here (a Chroma server whose collections were dropped and made
+                # again between tests can return fields of an earlier test's record as well)
+                assert [{k: h.metadata.get(k) for k in ("owner", "subject")} for h in b] == [
+                    {k: h.metadata.get(k) for k in ("owner", "subject")} for h in a]
+
+    same()  # loads ann's copy
+    cached.add("traits", "ann", ["t4", "t5", "t1"], texts[4:] + ["my cat is Miso"],
+               embedder.embed(texts[4:] + ["my cat is Miso"]), metas[4:] + [metas[1]])
+    cached.update_metadata("traits", "ann", "t0", {"owner": "user", "subject": "home"})
+    cached.delete("traits", "ann", ["t2"])
+    same()
+    assert {h.id for h in cached.query("traits", "bob", queries[0], 5)} == {"b0"}
+    cached.delete_scope("ann")
+    assert cached.query("traits", "ann", queries[0], 5) == []

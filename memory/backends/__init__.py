@@ -16,6 +16,7 @@ from pathlib import Path
 from pydantic import Field
 
 from memory.backends.base import LexicalIndex, RecordStore, VectorIndex
+from memory.backends.cached import CachedVectorIndex
 from memory.backends.chroma import ChromaVectorIndex
 from memory.backends.lock import DataDirLock
 from memory.backends.sqlite import Database, SqliteLexicalIndex, SqliteRecordStore
@@ -55,6 +56,12 @@ class Stores:
     vectors: VectorIndex
     lock: DataDirLock | None = field(default=None, repr=False)
 
+    def drop_caches(self, scope) -> None:
+        """Forget in-process copies of the scope's vectors the index keeps (if it keeps any)."""
+        drop = getattr(self.vectors, "drop", None)
+        if drop is not None:
+            drop(scope)
+
     def close(self) -> None:
         self.vectors.close()
         self.lexical.close()
@@ -82,7 +89,8 @@ def open_stores(data_dir: str | Path, config: StorageConfig | None = None) -> St
         if lock is not None:
             lock.release()
         raise
-    return Stores(records=records, lexical=lexical, vectors=vectors, lock=lock)
+    return Stores(records=records, lexical=lexical, lock=lock,
+                  vectors=CachedVectorIndex(vectors, max_users=config.hot_users))
 
 
 def _records(data_dir: Path, config: StorageConfig) -> tuple[RecordStore, LexicalIndex]:

@@ -316,7 +316,8 @@ class GetVectors:
 
 @dataclass(frozen=True)
 class UpdateVectorMetadata:
-    """Replace one item's metadata (its vector stays), only if it belongs to the scope."""
+    """Set fields of one item's metadata (merged into what it holds; its vector stays), only if
+    it belongs to the scope."""
 
     collection: str
     scope: Scope

@@ -1,0 +1,176 @@
+"""Small collections answered in process: a vector index that keeps each recent user's events and
+traits as a matrix and queries them exactly, passing every write through to the index below.
+
+Why: a chat turn queries the events (LD-Agent's event memory) and the traits (facts pointing at
+turns, MaLP's merge check) of one user; each is a Chroma query of 2-6 ms (an HNSW search behind a
+metadata filter, measured with py-spy: Chroma queries were a sixth of a turn's memory work),
+while a user holds tens to hundreds of them: a matrix product over those is microseconds, and
+exact. Turns and corrections have their own per-kind copies (:mod:`memory.hot`); this one sits at
+the storage seam, so every memory kind built on ``VectorIndex.query`` gains without knowing.
+
+The copy is filled from the index below on a user's first query, kept in step by every write that
+passes through, bounded to the most recently used users, and dropped with :meth:`drop` (a forget,
+or another replica's write seen by :mod:`memory.locks`). ``where`` filters are equality on
+metadata fields, the only kind Kindred uses.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from memory.backends.base import (
+    DeleteVectors,
+    QueryVectors,
+    UpdateVectorMetadata,
+    UpsertVectors,
+    VectorHit,
+    VectorIndex,
+)
+from memory.scope import Scope
+
+__all__ = ["CachedVectorIndex"]
+
+
+class _Items:
+    """One user's items of one collection: ids, texts, metadata, unit vectors."""
+
+    def __init__(self, items: Sequence[Mapping[str, Any]], dim: int | None) -> None:
+        self.ids = [i["id"] for i in items]
+        self.texts = [i["text"] or "" for i in items]
+        self.metas = [_meta(i["metadata"] or {}) for i in items]
+        vectors = [np.asarray(i["vector"], dtype=np.float32) for i in items]
+        self.matrix = _unit(np.stack(vectors)) if vectors else np.zeros((0, dim or 0), np.float32)
+
+    def upsert(self, ids, texts, vectors, metas) -> None:
+        vectors = _unit(np.asarray(vectors, dtype=np.float32))
+        pos = {item_id: n for n, item_id in enumerate(self.ids)}
+        new_rows = []
+        for item_id, text, vec, meta in zip(ids, texts, vectors, metas, strict=True):
+            meta = _meta(meta or {})
+            if item_id in pos:
+                n = pos[item_id]
+                self.texts[n], self.metas[n] = text or "", meta
+                self.matrix[n] = vec
+            else:
+                pos[item_id] = len(self.ids)
+                self.ids.append(item_id)
+                self.texts.append(text or "")
+                self.metas.append(meta)
+                new_rows.append(vec)
+        if new_rows:
+            rows = np.stack(new_rows)
+            self.matrix = rows if self.matrix.shape[0] == 0 else np.vstack([self.matrix, rows])
+
+    def delete(self, ids: set[str]) -> None:
+        keep = [n for n, item_id in enumerate(self.ids) if item_id not in ids]
+        self.ids = [self.ids[n] for n in keep]
+        self.texts = [self.texts[n] for n in keep]
+        self.metas = [self.metas[n] for n in keep]
+        self.matrix = self.matrix[keep]
+
+    def query(self, vector: np.ndarray, k: int, where: Mapping[str, Any] | None) -> list[VectorHit]:
+        if not self.ids or k <= 0:
+            return []
+        sims = self.matrix @ _unit(np.asarray(vector, dtype=np.float32)[None, :])[0]
+        if where:
+            ok = np.array([all(m.get(f) == v for f, v in where.items()) for m in self.metas])
+            sims = np.where(ok, sims, -np.inf)
+        order = np.argsort(-sims, kind="stable")[:k]
+        return [VectorHit(id=self.ids[n], text=self.texts[n], similarity=float(sims[n]),
+                          metadata=self.metas[n]) for n in order if np.isfinite(sims[n])]
+
+
+def _meta(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """Metadata as the index below returns it (Chroma keeps no None and no empty list) without
+    the scope key it adds."""
+    return {k: v for k, v in meta.items() if v is not None and k != "user_id"
+            and not (isinstance(v, (list, tuple)) and not v)}
+
+
+def _unit(m: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(m, axis=-1, keepdims=True)
+    return m / np.where(norms == 0, 1.0, norms)
+
+
+class CachedVectorIndex(VectorIndex):
+    """``inner`` with ``cached`` collections queried in process (see the module docstring)."""
+
+    def __init__(self, inner: VectorIndex, *, cached: Sequence[str] = ("events", "traits"),
+                 max_users: int = 64) -> None:
+        self.inner, self.cached, self.max_users = inner, tuple(cached), max_users
+        self.collections = inner.collections
+        self._users: OrderedDict[tuple[str, str], _Items] = OrderedDict()
+        self._lock = threading.RLock()
+
+    def __getattr__(self, name: str) -> Any:  # the backend's own extras (its client)
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def reset(self) -> None:
+        """The backend's reset (a shared test server), and an empty copy."""
+        with self._lock:
+            self._users.clear()
+        self.inner.reset()
+
+    def transaction(self):
+        return self.inner.transaction()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def purge(self, *, vacuum: bool = False) -> None:
+        self.inner.purge(vacuum=vacuum)
+
+    def drop(self, scope: Scope) -> None:
+        """Forget the copies of ``scope`` (reloaded from the index below on the next query)."""
+        with self._lock:
+            for name in self.cached:
+                self._users.pop((name, scope.key), None)
+
+    def batch(self, ops):
+        out: list[Any] = []
+        for op in ops:
+            if isinstance(op, QueryVectors) and op.collection in self.cached:
+                out.append(self._query(op))
+                continue
+            out.extend(self.inner.batch([op]))
+            if op.collection in self.cached:
+                self._follow(op)
+        return out
+
+    def _query(self, op: QueryVectors) -> list[VectorHit]:
+        key = (op.collection, op.scope.key)
+        with self._lock:
+            items = self._users.get(key)
+            if items is None:
+                loaded = self.inner.get(op.collection, op.scope, with_vectors=True)
+                items = _Items(loaded, len(op.vector))
+                self._users[key] = items
+                while len(self._users) > self.max_users * len(self.cached):
+                    self._users.popitem(last=False)
+            self._users.move_to_end(key)
+            return items.query(op.vector, op.k, op.where)
+
+    def _follow(self, op: Any) -> None:
+        """Keep a cached user's copy in step with a write that just landed below."""
+        with self._lock:
+            items = self._users.get((op.collection, op.scope.key))
+            if items is None:
+                return
+            if isinstance(op, UpsertVectors):
+                items.upsert(op.ids, op.texts, op.vectors, op.metadatas)
+            elif isinstance(op, DeleteVectors):
+                if op.ids is None:
+                    self._users.pop((op.collection, op.scope.key), None)
+                else:
+                    items.delete(set(op.ids))
+            elif isinstance(op, UpdateVectorMetadata):
+                if op.id in items.ids:  # merged into what is there, as Chroma does
+                    n = items.ids.index(op.id)
+                    items.metas[n] = _meta({**items.metas[n], **op.metadata})
