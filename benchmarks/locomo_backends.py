@@ -87,6 +87,7 @@ def main() -> None:
                     label=name)
         ax.set(xlabel="k", ylabel="evidence recall@k (%)", xscale="log", xticks=KS,
                xticklabels=[str(k) for k in KS], title="LoCoMo recall by record backend")
+        ax.minorticks_off()
         ax.legend()
         fig.tight_layout()
         fig.savefig(args.plot, dpi=120)
