@@ -68,18 +68,44 @@ def open_threads(data_dir: Path, storage: StorageConfig) -> ThreadStore:
     return ThreadStore(SqliteSaver(conn, serde=_serde()), conn=conn)
 
 
-def _postgres(storage: StorageConfig) -> ThreadStore:
+def _guarded_saver(pool: Any) -> Any:
+    """LangGraph's PostgresSaver whose failures leave as one :class:`StoreError` (a database
+    that went away mid-run is a message, not a psycopg traceback)."""
     import psycopg
     from langgraph.checkpoint.postgres import PostgresSaver
+    from psycopg_pool import PoolTimeout
+
+    def guarded(name: str):
+        method = getattr(PostgresSaver, name)
+
+        def call(self, *args, **kwargs):
+            try:
+                result = method(self, *args, **kwargs)
+                return list(result) if name == "list" else result
+            except (psycopg.Error, PoolTimeout) as exc:
+                raise StoreError(f"The conversation threads in PostgreSQL failed ({exc}); check "
+                                 "the database server (KINDRED_DATABASE_URL).") from exc
+        return call
+
+    saver_type = type("GuardedPostgresSaver", (PostgresSaver,), {
+        name: guarded(name) for name in ("get_tuple", "list", "put", "put_writes",
+                                         "delete_thread")})
+    return saver_type(pool, serde=_serde())
+
+
+def _postgres(storage: StorageConfig) -> ThreadStore:
+    import psycopg
     from psycopg.rows import dict_row
     from psycopg_pool import ConnectionPool, PoolTimeout
 
     url = storage.database_url
     try:
-        pool = ConnectionPool(url, min_size=1, max_size=storage.pool_size, open=True, timeout=30,
+        psycopg.connect(url, connect_timeout=10).close()  # fail now, not after the pool's wait
+        pool = ConnectionPool(url, min_size=1, max_size=storage.pool_size, open=True, timeout=15,
+                              check=ConnectionPool.check_connection,  # a restarted server
                               kwargs={"autocommit": True, "prepare_threshold": 0,
                                       "row_factory": dict_row})
-        saver = PostgresSaver(pool, serde=_serde())
+        saver = _guarded_saver(pool)
         with pool.connection() as conn:  # replicas starting together run the migrations once
             conn.execute("SELECT pg_advisory_lock(7243562)")
             try:

@@ -80,3 +80,31 @@ def test_a_user_moved_from_sqlite_to_postgres_and_a_chroma_server_ranks_the_same
         assert [t.text for t in new.persona("ada")] == persona
         reply = new.chat("ada", "When does my shift start?", at=T0 + 70, conversation="work")
         assert reply.session_id == "work:s0001"
+
+
+def test_a_database_that_goes_away_is_one_store_error_and_not_ready(tmp_path, embedder):
+    """The server stops mid-run: a turn fails with one StoreError naming the setting, the service's
+    readiness says which store; nothing half-stored is left when it comes back (a new server here,
+    so only the message and the readiness are checked)."""
+    import servers
+
+    with servers.postgres_server() as url:
+        bot = Kindred(data_dir=tmp_path, chat_model="fake", embedder=embedder,
+                      storage={"database_url": url})
+        bot.chat("ann", "I play the cello.", at=T0)
+        assert bot.readiness() == []
+        admin = url.replace("/kindred", "/postgres")
+        with psycopg.connect(admin, autocommit=True) as conn:  # every connection of the pools ends
+            conn.execute("ALTER DATABASE kindred ALLOW_CONNECTIONS false")
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                         "datname = 'kindred'")
+        with pytest.raises(StoreError, match="KINDRED_DATABASE_URL|PostgreSQL"):
+            bot.chat("ann", "And the piano.", at=T0 + 60)
+        problems = bot.readiness()
+        assert problems and problems[0].startswith("stores:")
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute("ALTER DATABASE kindred ALLOW_CONNECTIONS true")
+        assert bot.readiness() == []
+        assert [t.text for t in bot.persona("ann")] == ["I play the cello."]
+        assert bot.chat("ann", "And the piano.", at=T0 + 120).text
+        bot.close()

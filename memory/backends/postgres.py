@@ -103,12 +103,13 @@ class PgDatabase:
     def __init__(self, url: str, *, max_connections: int = 16) -> None:
         psycopg, pool = _psycopg()
         self.url = url
-        self._errors = psycopg.Error
+        self._errors = (psycopg.Error, pool.PoolTimeout)
         self._local = threading.local()
         try:
             psycopg.connect(url, connect_timeout=10).close()  # fail now, not after the pool's wait
             self.pool = pool.ConnectionPool(url, min_size=1, max_size=max_connections,
-                                            kwargs={"autocommit": True}, open=True, timeout=30)
+                                            kwargs={"autocommit": True}, open=True, timeout=15,
+                                            check=pool.ConnectionPool.check_connection)
             self.pool.wait(timeout=30)
         except (psycopg.Error, pool.PoolTimeout) as exc:
             raise StoreError(f"Cannot reach the PostgreSQL database at {_safe(url)}: {exc}. "
