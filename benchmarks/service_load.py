@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,7 @@ import httpx
 from _common import machine, pct, stamp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from servers import chroma_server, postgres_server  # noqa: E402
+from servers import chroma_server, free_port, postgres_server  # noqa: E402
 
 _BARE = textwrap.dedent('''
     from fastapi import FastAPI
@@ -57,12 +56,6 @@ _BARE = textwrap.dedent('''
 
 _TOPICS = ("my garden", "my cello lessons", "the marathon", "my sister's wedding", "my new job",
            "the weekend trip", "my dog's vet visit", "a recipe I tried", "my book club")
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait(base: str, proc: subprocess.Popen, limit: float = 180) -> None:
@@ -194,7 +187,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         bare_file = Path(tmp) / "bare_app.py"
         bare_file.write_text(_BARE)
-        bare_port = _port()
+        bare_port = free_port()
         bare = subprocess.Popen([sys.executable, "-m", "uvicorn", "bare_app:app", "--port",
                                  str(bare_port), "--log-level", "warning"], cwd=tmp,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -205,7 +198,7 @@ def main() -> None:
         finally:
             bare.terminate()
             bare.wait(timeout=30)
-        port = _port()
+        port = free_port()
         data = Path(tmp) / "embedded"
         runs["Kindred, embedded"] = _kindred_run([f"http://127.0.0.1:{port}"],
                                                  [_serve(port, data, env)], args)
@@ -214,7 +207,7 @@ def main() -> None:
             storage = {"database_url": url, "chroma_host": host, "chroma_port": cport}
             senv = {**env, "KINDRED_DATABASE_URL": url, "KINDRED_CHROMA_HOST": host,
                     "KINDRED_CHROMA_PORT": str(cport)}
-            ports = [_port() for _ in range(args.replicas)]
+            ports = [free_port() for _ in range(args.replicas)]
             name = f"Kindred, {args.replicas} replicas"
             runs[name] = _kindred_run(
                 [f"http://127.0.0.1:{p}" for p in ports],

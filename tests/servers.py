@@ -44,6 +44,15 @@ def wait_for_port(port: int, timeout: float = 60.0, proc: subprocess.Popen | Non
     raise RuntimeError(f"nothing listened on port {port} within {timeout:.0f} s")
 
 
+def _stop(proc: subprocess.Popen, timeout: float) -> None:
+    """Terminate a server, killed if it does not end within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def _pg_bin() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
@@ -89,11 +98,7 @@ def postgres_server() -> Iterator[str]:
             raise RuntimeError(f"createdb failed: {ok.stderr.decode(errors='replace')}")
         yield f"postgresql://{user}@127.0.0.1:{port}/kindred"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc, 20)
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -113,10 +118,6 @@ def chroma_server(path: Path | None = None) -> Iterator[tuple[str, int]]:
         wait_for_port(port, proc=proc)
         yield ("127.0.0.1", port)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc, 10)
         if path is None:
             shutil.rmtree(root, ignore_errors=True)

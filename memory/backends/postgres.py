@@ -19,7 +19,6 @@ with the command that upgrades.
 
 from __future__ import annotations
 
-import json
 import threading
 import unicodedata
 from collections import Counter
@@ -39,11 +38,11 @@ from memory.backends.base import (
     ListScopes,
     ListTexts,
     PutRecords,
-    Record,
     RecordStore,
     ScopeHold,
     SearchTexts,
 )
+from memory.backends.rows import RECORD_COLUMNS, record_of, record_row, where_clause
 from memory.errors import StoreError
 from memory.lexical import LexicalWeights, query_terms
 from memory.scope import Scope
@@ -78,7 +77,7 @@ CREATE TABLE IF NOT EXISTS kindred_scopes (
     PRIMARY KEY (tenant, user_id));
 CREATE SEQUENCE IF NOT EXISTS kindred_scope_seq
 """
-_COLUMNS = "kind, id, conversation, session, seq, ts, status, tag, value"
+_COLUMNS = RECORD_COLUMNS
 _UPSERT = (f"INSERT INTO kindred_records (tenant, user_id, {_COLUMNS}) "
            "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
            "ON CONFLICT (tenant, user_id, kind, id) DO UPDATE SET "
@@ -103,6 +102,7 @@ class PgDatabase:
     def __init__(self, url: str, *, max_connections: int = 16) -> None:
         psycopg, pool = _psycopg()
         self.url = url
+        self.ready = False  # tables made and schema version checked (``_setup``)
         self._errors = (psycopg.Error, pool.PoolTimeout)
         self._local = threading.local()
         # a held scope lock keeps its connection for the whole turn: more turns at once than the
@@ -178,6 +178,10 @@ def _safe(url: str) -> str:
 
 
 def _setup(db: PgDatabase) -> None:
+    """Create the tables and check the schema version, once per database (the record store and
+    the lexical index share one)."""
+    if db.ready:
+        return
     with db.transaction() as conn:
         conn.execute("SELECT pg_advisory_xact_lock(7243561)")  # replicas starting together
         for statement in (s.strip() for s in _SCHEMA.split(";") if s.strip()):
@@ -191,6 +195,7 @@ def _setup(db: PgDatabase) -> None:
                 "`pip install -U kindred` (or `make install` in a checkout) before opening it.")
         conn.execute("INSERT INTO kindred_meta VALUES ('schema_version', %s) ON CONFLICT (key) "
                      "DO UPDATE SET value = excluded.value", [str(PG_SCHEMA_VERSION)])
+    db.ready = True
 
 
 class PgRecordStore(RecordStore):
@@ -219,26 +224,27 @@ class PgRecordStore(RecordStore):
     def _run(self, cur: Any, op: Any) -> Any:
         s = getattr(op, "scope", None)
         if isinstance(op, PutRecords):
-            cur.executemany(_UPSERT, [_row(s, r) for r in op.records])
+            cur.executemany(_UPSERT, [record_row(s, r) for r in op.records])
             return None
         if isinstance(op, GetRecords):
             cur.execute(f"SELECT {_COLUMNS} FROM kindred_records WHERE tenant=%s AND user_id=%s "
                         "AND kind=%s AND id = ANY(%s)", [s.tenant, s.user, op.kind, list(op.ids)])
-            found = [_record(r) for r in cur.fetchall()]
+            found = [record_of(r) for r in cur.fetchall()]
             order = {rid: n for n, rid in enumerate(op.ids)}
             return sorted(found, key=lambda r: order[r.id])
         if isinstance(op, ListRecords):
-            where, params = _where(s, op.kind, session=op.session, seq=op.seq, status=op.status,
-                                   tag=op.tag, conversation=op.conversation)
+            where, params = where_clause(s, op.kind, "%s", session=op.session, seq=op.seq,
+                                         status=op.status, tag=op.tag,
+                                         conversation=op.conversation)
             d = "DESC" if op.newest else "ASC"
             sql = (f"SELECT {_COLUMNS} FROM kindred_records WHERE {where} "
                    f"ORDER BY ts {d}, seq {d}, pos {d}")
             if op.limit is not None:
                 sql += f" LIMIT {int(op.limit)}"
             cur.execute(sql, params)
-            return [_record(r) for r in cur.fetchall()]
+            return [record_of(r) for r in cur.fetchall()]
         if isinstance(op, CountRecords):
-            where, params = _where(s, op.kind, status=op.status, tag=op.tag)
+            where, params = where_clause(s, op.kind, "%s", status=op.status, tag=op.tag)
             cur.execute(f"SELECT COUNT(*) FROM kindred_records WHERE {where}", params)
             return int(cur.fetchone()[0])
         if isinstance(op, DeleteRecords):
@@ -300,27 +306,6 @@ class PgRecordStore(RecordStore):
         row = conn.execute("SELECT version FROM kindred_scopes WHERE tenant=%s AND user_id=%s",
                            [tenant, user]).fetchone()
         return int(row[0]) if row else 0
-
-
-def _where(scope: Scope, kind: str, **columns: Any) -> tuple[str, list[Any]]:
-    parts, params = ["tenant=%s", "user_id=%s", "kind=%s"], [scope.tenant, scope.user, kind]
-    for name, value in columns.items():
-        if value is not None:
-            parts.append(f"{name}=%s")  # names come from this module, never from a caller
-            params.append(value)
-    return " AND ".join(parts), params
-
-
-def _row(scope: Scope, r: Record) -> tuple:
-    return (scope.tenant, scope.user, r.kind, r.id, r.conversation, r.session, int(r.seq),
-            float(r.ts), r.status, r.tag, json.dumps(dict(r.value), ensure_ascii=False,
-                                                     separators=(",", ":")))
-
-
-def _record(row: Sequence[Any]) -> Record:
-    kind, rid, conversation, session, seq, ts, status, tag, value = row
-    return Record(kind=kind, id=rid, value=json.loads(value), ts=ts, session=session, seq=seq,
-                  status=status, tag=tag, conversation=conversation)
 
 
 # ----------------------------------------------------------------------------- words

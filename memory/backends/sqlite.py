@@ -41,6 +41,7 @@ from memory.backends.base import (
     SearchTexts,
     iter_chunks,
 )
+from memory.backends.rows import RECORD_COLUMNS, record_of, record_row, where_clause
 from memory.errors import StoreError
 from memory.lexical import LexicalWeights, query_terms
 from memory.scope import DEFAULT_TENANT, Scope
@@ -153,7 +154,7 @@ CREATE INDEX IF NOT EXISTS records_order ON records(tenant, user_id, kind, ts, s
 CREATE INDEX IF NOT EXISTS records_session ON records(tenant, user_id, kind, session, seq);
 CREATE INDEX IF NOT EXISTS records_tag ON records(tenant, user_id, kind, tag, status);
 """
-_COLUMNS = "kind, id, conversation, session, seq, ts, status, tag, value"
+_COLUMNS = RECORD_COLUMNS
 _UPSERT = (f"INSERT INTO records (tenant, user_id, {_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
            "ON CONFLICT (tenant, user_id, kind, id) DO UPDATE SET conversation=excluded.conversation, "
            "session=excluded.session, seq=excluded.seq, ts=excluded.ts, status=excluded.status, "
@@ -192,28 +193,29 @@ class SqliteRecordStore(RecordStore):
 
     def _run(self, conn: sqlite3.Connection, op) -> Any:
         if isinstance(op, PutRecords):
-            conn.executemany(_UPSERT, [_row(op.scope, r) for r in op.records])
+            conn.executemany(_UPSERT, [record_row(op.scope, r) for r in op.records])
             return None
         if isinstance(op, GetRecords):
             found: list[Record] = []
             for chunk in iter_chunks(op.ids, _CHUNK):
                 marks = ",".join("?" * len(chunk))
-                found += [_record(r) for r in conn.execute(
+                found += [record_of(r) for r in conn.execute(
                     f"SELECT {_COLUMNS} FROM records WHERE tenant=? AND user_id=? AND kind=? "
                     f"AND id IN ({marks})", [op.scope.tenant, op.scope.user, op.kind, *chunk])]
             order = {rid: n for n, rid in enumerate(op.ids)}
             return sorted(found, key=lambda r: order[r.id])
         if isinstance(op, ListRecords):
-            where, params = _where(op.scope, op.kind, session=op.session, seq=op.seq,
-                                   status=op.status, tag=op.tag, conversation=op.conversation)
+            where, params = where_clause(op.scope, op.kind, "?", session=op.session,
+                                         seq=op.seq, status=op.status, tag=op.tag,
+                                         conversation=op.conversation)
             direction = "DESC" if op.newest else "ASC"
             sql = (f"SELECT {_COLUMNS} FROM records WHERE {where} "
                    f"ORDER BY ts {direction}, seq {direction}, rowid {direction}")
             if op.limit is not None:
                 sql += f" LIMIT {int(op.limit)}"
-            return [_record(r) for r in conn.execute(sql, params)]
+            return [record_of(r) for r in conn.execute(sql, params)]
         if isinstance(op, CountRecords):
-            where, params = _where(op.scope, op.kind, status=op.status, tag=op.tag)
+            where, params = where_clause(op.scope, op.kind, "?", status=op.status, tag=op.tag)
             return int(conn.execute(f"SELECT COUNT(*) FROM records WHERE {where}",
                                     params).fetchone()[0])
         if isinstance(op, DeleteRecords):
@@ -240,27 +242,6 @@ class SqliteRecordStore(RecordStore):
 
 def _statements() -> list[str]:
     return [s.strip() for s in _SCHEMA.split(";") if s.strip()]
-
-
-def _where(scope: Scope, kind: str, **columns: Any) -> tuple[str, list[Any]]:
-    parts, params = ["tenant=?", "user_id=?", "kind=?"], [scope.tenant, scope.user, kind]
-    for name, value in columns.items():
-        if value is not None:
-            parts.append(f"{name}=?")  # names come from this module, never from a caller
-            params.append(value)
-    return " AND ".join(parts), params
-
-
-def _row(scope: Scope, r: Record) -> tuple:
-    return (scope.tenant, scope.user, r.kind, r.id, r.conversation, r.session, int(r.seq),
-            float(r.ts), r.status, r.tag, json.dumps(dict(r.value), ensure_ascii=False,
-                                                     separators=(",", ":")))
-
-
-def _record(row: sqlite3.Row) -> Record:
-    return Record(kind=row["kind"], id=row["id"], value=json.loads(row["value"]), ts=row["ts"],
-                  session=row["session"], seq=row["seq"], status=row["status"], tag=row["tag"],
-                  conversation=row["conversation"])
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:
@@ -302,7 +283,7 @@ def _migrate_v1(conn: sqlite3.Connection) -> None:
 
 
 def _legacy(user_id: str, record: Record) -> tuple:
-    return _row(Scope(user=user_id, tenant=DEFAULT_TENANT), record)
+    return record_row(Scope(user=user_id, tenant=DEFAULT_TENANT), record)
 
 
 # ----------------------------------------------------------------------------- words
