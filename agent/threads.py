@@ -96,15 +96,15 @@ def _guarded_saver(pool: Any) -> Any:
 def _postgres(storage: StorageConfig) -> ThreadStore:
     import psycopg
     from psycopg.rows import dict_row
-    from psycopg_pool import ConnectionPool, PoolTimeout
+    from psycopg_pool import PoolTimeout
+
+    from memory.backends.postgres import open_pool
 
     url = storage.database_url
     try:
-        psycopg.connect(url, connect_timeout=10).close()  # fail now, not after the pool's wait
-        pool = ConnectionPool(url, min_size=1, max_size=storage.pool_size, open=True, timeout=15,
-                              check=ConnectionPool.check_connection,  # a restarted server
-                              kwargs={"autocommit": True, "prepare_threshold": 0,
-                                      "row_factory": dict_row})
+        pool = open_pool(url, max_size=storage.pool_size, timeout=15,
+                         kwargs={"autocommit": True, "prepare_threshold": 0,
+                                 "row_factory": dict_row})
         saver = _guarded_saver(pool)
         with pool.connection() as conn:  # replicas starting together run the migrations once
             conn.execute("SELECT pg_advisory_lock(7243562)")

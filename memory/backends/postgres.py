@@ -47,7 +47,17 @@ from memory.errors import StoreError
 from memory.lexical import LexicalWeights, query_terms
 from memory.scope import Scope
 
-__all__ = ["PG_SCHEMA_VERSION", "PgDatabase", "PgLexicalIndex", "PgRecordStore", "fts_tokens"]
+__all__ = ["PG_SCHEMA_VERSION", "PgDatabase", "PgLexicalIndex", "PgRecordStore", "fts_tokens",
+           "lend", "open_pool"]
+
+#: seconds a pool keeps retrying a lost server before it gives up and starts afresh at the next
+#: request: psycopg_pool's default (300 s, doubling delays) left one attempt 30 s+ after the
+#: server was back, longer than a turn waits for a connection (CI: a turn timed out after it)
+_RECONNECT_S = 6.0
+#: seconds a request waits for a pooled connection before asking whether the server is there at
+#: all: a busy pool is waited for (up to the pool's timeout), a server that is down fails the
+#: request now (it waited the whole 30 s before)
+_PROBE_AFTER_S = 3.0
 
 PG_SCHEMA_VERSION = 1
 _K1, _B = 1.2, 0.75  # FTS5's bm25() constants
@@ -110,11 +120,8 @@ class PgDatabase:
         # on a pool of 32 failed 1 turn in 5), so they queue here, leaving a few for plain reads
         self.lock_slots = threading.BoundedSemaphore(max(1, max_connections - 4))
         try:
-            psycopg.connect(url, connect_timeout=10).close()  # fail now, not after the pool's wait
-            self.pool = pool.ConnectionPool(url, min_size=1, max_size=max_connections,
-                                            kwargs={"autocommit": True}, open=True, timeout=30,
-                                            check=pool.ConnectionPool.check_connection)
-            self.pool.wait(timeout=30)
+            self.pool = open_pool(url, max_size=max_connections, timeout=30,
+                                  kwargs={"autocommit": True})
         except (psycopg.Error, pool.PoolTimeout) as exc:
             raise StoreError(f"Cannot reach the PostgreSQL database at {_safe(url)}: {exc}. "
                              "Check KINDRED_DATABASE_URL and that the server is running.") from exc
@@ -136,7 +143,7 @@ class PgDatabase:
             return
         held = getattr(self._local, "held", None)  # the connection holding a scope lock
         with self.guard("writing"), (nullcontext(held) if held is not None
-                                     else self.pool.connection()) as conn:
+                                     else lend(self.pool)) as conn:
             self._local.conn = conn
             try:
                 with conn.transaction():
@@ -151,7 +158,7 @@ class PgDatabase:
     @contextmanager
     def connection(self) -> Iterator[Any]:
         """A connection of its own, outside any transaction (advisory locks, VACUUM)."""
-        with self.guard("locking"), self.pool.connection() as conn:
+        with self.guard("locking"), lend(self.pool) as conn:
             yield conn
 
     @contextmanager
@@ -166,6 +173,44 @@ class PgDatabase:
 
     def close(self) -> None:
         self.pool.close()
+
+
+def open_pool(url: str, *, max_size: int, timeout: float, kwargs: dict[str, Any]) -> Any:
+    """A checked ``psycopg_pool.ConnectionPool``: it fails at once on a server it cannot reach (not
+    after the pool's wait), tests a connection before lending it (a restarted server leaves dead
+    ones), and retries a lost server in short rounds (``_RECONNECT_S``), so a turn after the
+    server is back gets a connection within seconds."""
+    psycopg, pool = _psycopg()
+    psycopg.connect(url, connect_timeout=10).close()
+    opened = pool.ConnectionPool(url, min_size=1, max_size=max_size, kwargs=kwargs, open=True,
+                                 timeout=timeout, reconnect_timeout=_RECONNECT_S,
+                                 reconnect_failed=_no_op,
+                                 check=pool.ConnectionPool.check_connection)
+    opened.wait(timeout=timeout)
+    return opened
+
+
+@contextmanager
+def lend(opened: Any) -> Iterator[Any]:
+    """A connection from ``opened`` (an :func:`open_pool` pool), or the server's own refusal when
+    none comes within ``_PROBE_AFTER_S`` and a direct connection fails too; a pool that is only
+    busy is waited for up to its timeout."""
+    psycopg, pool = _psycopg()
+    try:
+        conn = opened.getconn(timeout=_PROBE_AFTER_S)
+    except pool.PoolTimeout:
+        psycopg.connect(opened.conninfo, connect_timeout=int(_PROBE_AFTER_S)).close()
+        conn = opened.getconn(timeout=max(opened.timeout - _PROBE_AFTER_S, 1.0))
+    try:
+        with conn:  # as ``ConnectionPool.connection``: ends the transaction, marks a broken one
+            yield conn
+    finally:
+        opened.putconn(conn)
+
+
+def _no_op(_pool: Any) -> None:
+    """psycopg_pool's hook after a round of failed reconnects: the next request starts another
+    (the failure itself reaches the caller as a StoreError)."""
 
 
 def _safe(url: str) -> str:
