@@ -215,9 +215,8 @@ class EventMemory:
                                                  "turn_ids": list(event.turn_ids)},
                                 ts=event.ts, session=event.session_id,
                                 conversation=event.conversation)])
-        unit.upsert_vectors("events", scope, [event.id], [event.summary], vec,
-                            [{"session_id": event.session_id, "ts": event.ts,
-                              "topics": list(event.topics), "turn_ids": list(event.turn_ids)}])
+        unit.upsert_vectors("events", scope, [event.id], vec,
+                            [{"session_id": event.session_id, "ts": event.ts}])
         if own:
             unit.commit()
 
@@ -234,7 +233,17 @@ class EventMemory:
             unit.commit()
 
     def search(self, who: Scope | str, vector: np.ndarray, k: int) -> list[VectorHit]:
-        return self._stores.vectors.query("events", as_scope(who), vector, k)
+        """The ``k`` nearest events, nearest first, each with its summary and, as metadata, its
+        session, time, topics and turns (from its record: the index holds no words)."""
+        scope = as_scope(who)
+        hits = self._stores.vectors.query("events", scope, vector, k)
+        found = {r.id: self._event(r) for r in self._stores.records.get_many(
+            scope, _KIND, [h.id for h in hits])} if hits else {}
+        return [VectorHit(h.id, found[h.id].summary, h.similarity,
+                          {"session_id": found[h.id].session_id, "ts": found[h.id].ts,
+                           "topics": list(found[h.id].topics),
+                           "turn_ids": list(found[h.id].turn_ids)})
+                for h in hits if h.id in found]
 
     def list(self, who: Scope | str) -> list[Event]:
         return [self._event(r) for r in self._stores.records.list(as_scope(who), _KIND)]

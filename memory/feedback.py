@@ -123,7 +123,7 @@ class FeedbackMemory:
         metas = [_meta(r) for r in records]
         ids, texts = [r.id for r in records], [r.request for r in records]
         unit.put(scope, [self._record(r) for r in records])
-        unit.upsert_vectors("feedback", scope, ids, texts, vecs, metas)
+        unit.upsert_vectors("feedback", scope, ids, vecs, metas)
         unit.then(lambda: self._hot.added(scope.key, ids, vecs, metas, texts))
         if own:
             unit.commit()
@@ -173,9 +173,15 @@ class FeedbackMemory:
 
     def _keys(self, scope: Scope):
         """The user's keys in process (reloaded if another process stored corrections)."""
-        return self._hot.get(scope.key,
-                             lambda: self._stores.vectors.get("feedback", scope, with_vectors=True),
+        return self._hot.get(scope.key, lambda: self._load(scope),
                              self._stores.records.count(scope, _KIND))
+
+    def _load(self, scope: Scope) -> list[dict]:
+        """The user's keys for the cache: vectors from the index, requests from the records."""
+        records = {r.id: self._from(r) for r in self._stores.records.list(scope, _KIND)}
+        return [{**item, "text": records[item["id"]].request}
+                for item in self._stores.vectors.get("feedback", scope, with_vectors=True)
+                if item["id"] in records]
 
     def _lookup_lexical(self, scope: Scope, key: str) -> tuple[str, float] | None:
         best: tuple[str, float] | None = None

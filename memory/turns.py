@@ -48,7 +48,7 @@ class TurnIndex:
         unit.put(scope, [self.record(t) for t in turns])
         unit.index_text(scope, [(t.id, self.key_text(t), ctx)
                                 for t, ctx in zip(turns, self._contexts(scope, turns), strict=True)])
-        unit.upsert_vectors("turns", scope, ids, texts, vectors, metas)
+        unit.upsert_vectors("turns", scope, ids, vectors, [self._keys(t) for t in turns])
         unit.then(lambda: self.hot.added(scope.key, ids, vectors, metas, texts))
         if own:
             unit.commit()
@@ -63,9 +63,16 @@ class TurnIndex:
     def _user_vectors(self, scope: Scope, *, fresh: bool = False):
         """The user's cached vectors; reloaded when another process stored turns meanwhile
         (``fresh``: the caller has just checked, within the same query)."""
-        return self.hot.get(scope.key,
-                            lambda: self._stores.vectors.get("turns", scope, with_vectors=True),
+        return self.hot.get(scope.key, lambda: self._load(scope),
                             None if fresh else self.count(scope))
+
+    def _load(self, scope: Scope) -> list[dict]:
+        """The user's turns for the cache: vectors from the index, words from the records."""
+        vectors = {i["id"]: i["vector"]
+                   for i in self._stores.vectors.get("turns", scope, with_vectors=True)}
+        turns = [self.to_turn(r) for r in self._stores.records.list(scope, _KIND)]
+        return [{"id": t.id, "text": t.text, "metadata": self._meta(t), "vector": vectors[t.id]}
+                for t in turns if t.id in vectors]
 
     def _contexts(self, scope: Scope, turns: Sequence[Turn]) -> list[str]:
         """The words of the turn before each turn in its session (from the batch or the store)."""
@@ -104,8 +111,14 @@ class TurnIndex:
 
     @staticmethod
     def _meta(turn: Turn) -> dict:
+        """What the in-process copy keeps of a turn besides its vector and words."""
         return {"session_id": turn.session_id, "role": turn.role, "speaker": turn.speaker,
                 "ts": turn.ts, "idx": turn.idx, "topics": list(turn.topics)}
+
+    @staticmethod
+    def _keys(turn: Turn) -> dict:
+        """What the vector index keeps of a turn: no words (its nouns and speaker are words)."""
+        return {"session_id": turn.session_id, "role": turn.role, "ts": turn.ts, "idx": turn.idx}
 
     def search(self, who: Scope | str, vector: np.ndarray, k: int,
                exclude_session: str | None = None) -> list[VectorHit]:

@@ -68,10 +68,9 @@ class UnitOfWork:
         return self
 
     def upsert_vectors(self, collection: str, scope: Scope, ids: Sequence[str],
-                       texts: Sequence[str], vectors: np.ndarray,
-                       metadatas: Sequence[Mapping[str, Any]]) -> UnitOfWork:
+                       vectors: np.ndarray, metadatas: Sequence[Mapping[str, Any]]) -> UnitOfWork:
         if ids:
-            self._vectors.append(UpsertVectors(collection, scope, tuple(ids), tuple(texts),
+            self._vectors.append(UpsertVectors(collection, scope, tuple(ids),
                                                np.asarray(vectors, dtype=np.float32),
                                                tuple(metadatas)))
         return self

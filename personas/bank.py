@@ -118,7 +118,7 @@ class PersonaBank:
                if trait.subject in EXCLUSIVE_SUBJECTS else [])
         unit.put(scope, [_record(_ended(t, "superseded", ts, new.id)) for t in old] + [_record(new)])
         unit.delete_vectors("traits", scope, [t.id for t in old])
-        unit.upsert_vectors("traits", scope, [new.id], [new.text], vec[None, :],
+        unit.upsert_vectors("traits", scope, [new.id], vec[None, :],
                             [_meta(owner, new.subject, turn_ids)])
         unit.commit()
         return new
@@ -213,7 +213,7 @@ class PersonaBank:
         unit = UnitOfWork(self._stores).put(
             scope, [_record(_ended(current, "superseded", ts, new.id)), _record(new)])
         unit.delete_vectors("traits", scope, [current.id])
-        unit.upsert_vectors("traits", scope, [new.id], [text], self._embedder.embed([text]),
+        unit.upsert_vectors("traits", scope, [new.id], self._embedder.embed([text]),
                             [_meta(current.owner, new.subject, current.source_turn_ids)])
         unit.commit()
         return new
@@ -225,7 +225,7 @@ class PersonaBank:
         active = [t for t in traits if t.status == "active"]
         unit = UnitOfWork(self._stores).put(scope, [_record(t) for t in traits])
         if active:
-            unit.upsert_vectors("traits", scope, [t.id for t in active], [t.text for t in active],
+            unit.upsert_vectors("traits", scope, [t.id for t in active],
                                 self._embedder.embed([t.text for t in active]),
                                 [_meta(t.owner, t.subject, t.source_turn_ids) for t in active])
         unit.commit()

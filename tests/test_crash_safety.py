@@ -121,7 +121,7 @@ def test_the_repair_puts_right_what_a_kill_leaves(make_bot, tmp_path):
     # what a kill leaves: a turn and an event without vectors, a closed session without event
     bot.memory.stores.vectors.delete("turns", "ann", [turn])
     bot.memory.stores.vectors.delete("events", "ann", [event])
-    bot.memory.stores.vectors.add("traits", "ann", ["tr-orphan"], ["orphan"],
+    bot.memory.stores.vectors.add("traits", "ann", ["tr-orphan"],
                                   bot.memory.embedder.embed(["orphan"]), [{"owner": "user"}])
     bot.end_session("ann", at=T0 + 2 * DAY + 60)
     bot.memory.events.delete("ann", [event_id_for("ann", "s0002")])

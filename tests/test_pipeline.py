@@ -181,14 +181,15 @@ def test_ablation_switches_remove_their_stage(make_bot):
 
 
 def test_after_forget_no_store_and_no_file_kindred_writes_holds_the_user(make_bot, tmp_path,
-                                                                        bot_backend):
+                                                                        bot_backend,
+                                                                        tmp_path_factory):
     """After ``forget``, every store is scanned for a unique marker and the user's id: every
     Chroma collection (ids, documents, metadata of every scope), and on PostgreSQL every table
     of the deployment's schema (records, words, scope versions, checkpoints and their blobs); on
     SQLite every byte of the files Kindred itself writes (records, FTS5 tables and their shadow
-    tables, threads, their WAL files, the lock). Chroma's own file is not in this proof yet: its
-    write-ahead log keeps deleted rows until they are flushed to its index; its API returns none
-    of them."""
+    tables, threads, their WAL files, the lock) holds neither, and no byte of Chroma's own files
+    holds the marker: Chroma keeps deleted rows in its write-ahead log and free pages, so it is
+    never given a memory's words (ids and vectors only; its ids carry the user's id)."""
     data = tmp_path / "scan"
     bot = make_bot(data_dir=data, personas={"extractor": "rules"})
     for n in range(4):
@@ -214,17 +215,26 @@ def test_after_forget_no_store_and_no_file_kindred_writes_holds_the_user(make_bo
     if url:
         body = _postgres_bytes(url)
         assert b"quokkamarker" not in body and b"zorblax" not in body and b"ivy" in body
+    on_server = bool(bot.settings.storage.chroma_host)
     bot.close()
+    # the Chroma server's directory (shared by the session's tests; the marker is this test's)
+    server_files = [p for d in tmp_path_factory.getbasetemp().glob("chroma-server*")
+                    for p in d.rglob("*") if p.is_file()] if on_server else []
+    assert bool(server_files) == on_server
+    for path in server_files:
+        assert b"quokkamarker" not in path.read_bytes(), path
     if url:
         return
-    scanned = 0
+    scanned = set()
     for path in data.rglob("*"):
-        if not path.is_file() or path.parent.name == "chroma" or "chroma" in path.parts:
+        if not path.is_file():
             continue
         body = path.read_bytes()
-        scanned += 1
-        assert b"quokkamarker" not in body and b"zorblax" not in body, path
-    assert scanned >= 2  # kindred.db and threads.db at least
+        scanned.add(path.relative_to(data).parts[0])
+        assert b"quokkamarker" not in body, path
+        if "chroma" not in path.parts:
+            assert b"zorblax" not in body, path
+    assert {"kindred.db", "threads.db"} <= scanned and ("chroma" in scanned) != on_server
 
 
 def _postgres_bytes(url: str) -> bytes:

@@ -62,7 +62,7 @@ def test_tenants_and_users_never_see_each_other(stores):
     for scope in (ALICE, ALICE_T2, BOB):
         records.put(scope, [Record("turn", "same-id", {"who": scope.key}, ts=T0)])
         lexical.add(scope, [("same-id", f"{scope.key}: I hiked up Ben Nevis", "")])
-        vectors.add("turns", scope, ["same-id"], ["hiking"], np.eye(1, 384, dtype=np.float32),
+        vectors.add("turns", scope, ["same-id"], np.eye(1, 384, dtype=np.float32),
                     [{"ts": T0}])
     assert records.get(ALICE_T2, "turn", "same-id").value == {"who": "t2/alice"}
     assert records.get(ALICE, "turn", "same-id").value == {"who": "alice"}
@@ -195,8 +195,52 @@ def test_a_closed_vector_store_is_a_store_error(tmp_path):
 
 def test_chroma_failures_leave_as_store_errors(stores):
     with pytest.raises(StoreError, match="failed") as caught:
-        stores.vectors.add("turns", ALICE, ["x"], ["text"], np.zeros((1, 7), dtype=np.float32),
+        stores.vectors.add("turns", ALICE, ["x"], np.zeros((1, 7), dtype=np.float32),
                            [{"ts": T0}])  # a 7-dimensional vector where 384 are stored...
-        stores.vectors.add("turns", ALICE, ["y"], ["text"], np.zeros((1, 384), dtype=np.float32),
+        stores.vectors.add("turns", ALICE, ["y"], np.zeros((1, 384), dtype=np.float32),
                            [{"ts": T0}])  # ...then a 384 one: Chroma refuses the mismatch
     assert not type(caught.value).__module__.startswith("chromadb")
+
+
+def test_collections_an_older_kindred_wrote_lose_their_words_and_keep_their_vectors(tmp_path):
+    """Kindred once gave Chroma the texts (documents), nouns and speakers, and before that bare
+    ids; opening such a collection rewrites it: scoped ids, no document, no word-bearing key,
+    the same vectors (found by the same query). (Chroma's own log may still hold the old rows
+    until it is flushed: a deployment that needs the proof forgets on a new data dir.)"""
+    import chromadb
+
+    from memory.backends.chroma import ChromaVectorIndex
+
+    path = tmp_path / "chroma"
+    client = chromadb.PersistentClient(path=str(path),
+                                       settings=chromadb.Settings(anonymized_telemetry=False))
+    vecs = np.eye(3, 384, dtype=np.float32)
+    for name, scheme, ids in (("kindred_turns", 2, ["alice::t0", "alice::t1", "bob::t0"]),
+                              ("kindred_events", None, ["t0", "t1", "t0b"])):
+        col = client.get_or_create_collection(
+            name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None,
+            metadata={"kindred_ids": scheme} if scheme else None)
+        col.add(ids=ids, embeddings=vecs.tolist(),
+                documents=["I keep a wombatword", "wombatword again", "bob's words"],
+                metadatas=[{"user_id": "alice", "ts": T0, "topics": ["wombatword"],
+                            "speaker": "alice"}, {"user_id": "alice", "ts": T0 + 1,
+                                                  "speaker": "alice"},
+                           {"user_id": "bob", "ts": T0, "speaker": "bob"}])
+    client.close()
+    index = ChromaVectorIndex.embedded(path)
+    for name in ("turns", "events"):
+        held = index.get(name, ALICE, with_vectors=True)
+        assert sorted(i["metadata"]["ts"] for i in held) == [T0, T0 + 1]
+        assert all(set(i["metadata"]) == {"user_id", "ts"} for i in held)
+        assert index.query(name, ALICE, vecs[1], 1)[0].metadata["ts"] == T0 + 1
+        assert [i["metadata"]["ts"] for i in index.get(name, BOB)] == [T0]
+    raw = index._client.get_collection("kindred_turns").get(include=["documents"])
+    assert sorted(raw["ids"]) == ["alice::t0", "alice::t1", "bob::t0"]
+    assert raw["documents"] == [None, None, None]
+    events = index._client.get_collection("kindred_events")
+    assert sorted(events.get(include=[])["ids"]) == ["alice::t0", "alice::t1", "bob::t0b"]
+    assert events.metadata["kindred_ids"] == 3
+    index.close()
+    index = ChromaVectorIndex.embedded(path)  # marked: a second open rewrites nothing
+    assert len(index.get("turns", ALICE)) == 2
+    index.close()

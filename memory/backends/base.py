@@ -274,7 +274,8 @@ class LexicalIndex(_Transactional, ABC):
 # ----------------------------------------------------------------------------- vectors
 @dataclass(frozen=True)
 class VectorHit:
-    """One item found by a vector query."""
+    """One item found by a vector query. ``text`` is filled by the memory kind that joined the
+    item with its record; an index holds no text and leaves it empty."""
 
     id: str
     text: str
@@ -284,10 +285,13 @@ class VectorHit:
 
 @dataclass(frozen=True)
 class UpsertVectors:
+    """Vectors and their filter keys. No text: a memory's words live in the record store only,
+    so forgetting them there (secure delete, vacuum) forgets them everywhere; an index's own
+    files (Chroma's write-ahead log and free pages keep deleted rows) never see them."""
+
     collection: str
     scope: Scope
     ids: tuple[str, ...]
-    texts: tuple[str, ...]
     vectors: np.ndarray
     metadatas: tuple[Mapping[str, Any], ...]
 
@@ -305,7 +309,7 @@ class QueryVectors:
 
 @dataclass(frozen=True)
 class GetVectors:
-    """Items of the scope (only ``ids`` when given), as dicts: id, text, metadata[, vector]."""
+    """Items of the scope (only ``ids`` when given), as dicts: id, metadata[, vector]."""
 
     collection: str
     scope: Scope
@@ -345,7 +349,8 @@ VectorOp = (UpsertVectors | QueryVectors | GetVectors | UpdateVectorMetadata | D
 
 
 class VectorIndex(_Transactional, ABC):
-    """Embeddings of every memory kind, one collection per kind, every item scoped."""
+    """Embeddings of every memory kind, one collection per kind, every item scoped; ids, vectors
+    and small filter keys only (see :class:`UpsertVectors`)."""
 
     collections: tuple[str, ...] = ("turns", "events", "traits", "feedback")
 
@@ -354,10 +359,10 @@ class VectorIndex(_Transactional, ABC):
         """Run the operations in order: ``None`` for writes, ``list[VectorHit]`` for queries,
         ``list[dict]`` for gets, ``int`` for counts."""
 
-    def add(self, collection: str, scope: Scope | str, ids: Sequence[str], texts: Sequence[str],
-            vectors: np.ndarray, metadatas: Sequence[Mapping[str, Any]] | None = None) -> None:
+    def add(self, collection: str, scope: Scope | str, ids: Sequence[str], vectors: np.ndarray,
+            metadatas: Sequence[Mapping[str, Any]] | None = None) -> None:
         if ids:
-            self.batch([UpsertVectors(collection, as_scope(scope), tuple(ids), tuple(texts),
+            self.batch([UpsertVectors(collection, as_scope(scope), tuple(ids),
                                       np.asarray(vectors, dtype=np.float32),
                                       tuple(metadatas or ({},) * len(ids)))])
 

@@ -37,29 +37,27 @@ __all__ = ["CachedVectorIndex"]
 
 
 class _Items:
-    """One user's items of one collection: ids, texts, metadata, unit vectors."""
+    """One user's items of one collection: ids, metadata, unit vectors."""
 
     def __init__(self, items: Sequence[Mapping[str, Any]], dim: int | None) -> None:
         self.ids = [i["id"] for i in items]
-        self.texts = [i["text"] or "" for i in items]
         self.metas = [_meta(i["metadata"] or {}) for i in items]
         vectors = [np.asarray(i["vector"], dtype=np.float32) for i in items]
         self.matrix = _unit(np.stack(vectors)) if vectors else np.zeros((0, dim or 0), np.float32)
 
-    def upsert(self, ids, texts, vectors, metas) -> None:
+    def upsert(self, ids, vectors, metas) -> None:
         vectors = _unit(np.asarray(vectors, dtype=np.float32))
         pos = {item_id: n for n, item_id in enumerate(self.ids)}
         new_rows = []
-        for item_id, text, vec, meta in zip(ids, texts, vectors, metas, strict=True):
+        for item_id, vec, meta in zip(ids, vectors, metas, strict=True):
             meta = _meta(meta or {})
             if item_id in pos:
                 n = pos[item_id]
-                self.texts[n], self.metas[n] = text or "", meta
+                self.metas[n] = meta
                 self.matrix[n] = vec
             else:
                 pos[item_id] = len(self.ids)
                 self.ids.append(item_id)
-                self.texts.append(text or "")
                 self.metas.append(meta)
                 new_rows.append(vec)
         if new_rows:
@@ -69,7 +67,6 @@ class _Items:
     def delete(self, ids: set[str]) -> None:
         keep = [n for n, item_id in enumerate(self.ids) if item_id not in ids]
         self.ids = [self.ids[n] for n in keep]
-        self.texts = [self.texts[n] for n in keep]
         self.metas = [self.metas[n] for n in keep]
         self.matrix = self.matrix[keep]
 
@@ -81,7 +78,7 @@ class _Items:
             ok = np.array([all(m.get(f) == v for f, v in where.items()) for m in self.metas])
             sims = np.where(ok, sims, -np.inf)
         order = np.argsort(-sims, kind="stable")[:k]
-        return [VectorHit(id=self.ids[n], text=self.texts[n], similarity=float(sims[n]),
+        return [VectorHit(id=self.ids[n], text="", similarity=float(sims[n]),
                           metadata=self.metas[n]) for n in order if np.isfinite(sims[n])]
 
 
@@ -164,7 +161,7 @@ class CachedVectorIndex(VectorIndex):
             if items is None:
                 return
             if isinstance(op, UpsertVectors):
-                items.upsert(op.ids, op.texts, op.vectors, op.metadatas)
+                items.upsert(op.ids, op.vectors, op.metadatas)
             elif isinstance(op, DeleteVectors):
                 if op.ids is None:
                     self._users.pop((op.collection, op.scope.key), None)

@@ -5,7 +5,10 @@ many. Every item carries its scope's key (``user_id`` metadata: the user id for 
 ``tenant/user`` otherwise, see :class:`memory.scope.Scope`), and every read and delete filters on
 it, so one user's memory is never visible to another. Chroma's ids are global to a collection, so
 the id Chroma holds is ``<scope key>::<id>`` (scope keys cannot hold ``:``): two users' items with
-the same id never overwrite each other. Collections written with bare ids (before this scheme) are
+the same id never overwrite each other. Chroma holds no text (see
+:class:`~memory.backends.base.UpsertVectors`): Chroma's own file keeps deleted rows in its
+write-ahead log and free pages, beyond what a forget can reach, so a memory's words never go
+there. Collections written by an older Kindred (bare ids; documents and word-bearing metadata) are
 rewritten once when first opened. We always pass our own vectors (Chroma's
 default embedder would download a model) and use cosine space, so ``similarity = 1 - distance``.
 Chroma's own exceptions (assorted transport, value and internal errors) leave this module as
@@ -29,6 +32,7 @@ from memory.backends.base import (
     UpsertVectors,
     VectorHit,
     VectorIndex,
+    iter_chunks,
 )
 from memory.errors import StoreError
 from memory.scope import Scope
@@ -37,7 +41,10 @@ __all__ = ["ChromaVectorIndex"]
 
 _PREFIX = "kindred_"
 _SEP = "::"
-_ID_SCHEME = 2  # collection metadata "kindred_ids": 2 = ids prefixed with the scope key
+#: collection metadata "kindred_ids": 2 = ids prefixed with the scope key, 3 = and no text
+_ID_SCHEME = 3
+#: what scheme 2 held that carries a memory's words (besides documents): nouns and speaker names
+_TEXT_KEYS = ("topics", "speaker")
 _PAGE = 1000
 
 
@@ -54,7 +61,7 @@ class ChromaVectorIndex(VectorIndex):
                     _PREFIX + name, configuration={"hnsw": {"space": "cosine"}},
                     metadata={"kindred_ids": _ID_SCHEME}, embedding_function=None)
                 if (col.metadata or {}).get("kindred_ids") != _ID_SCHEME:
-                    _prefix_ids(col)
+                    _upgrade(col)
                 self._collections[name] = col
 
     @classmethod
@@ -117,27 +124,25 @@ class ChromaVectorIndex(VectorIndex):
         if isinstance(op, UpsertVectors):
             if op.ids:
                 metas = [_clean({**(m or {}), "user_id": op.scope.key}) for m in op.metadatas]
-                col.upsert(ids=_ids(op.scope, op.ids), documents=list(op.texts),
+                col.upsert(ids=_ids(op.scope, op.ids),
                            embeddings=np.asarray(op.vectors, dtype=np.float32).tolist(),
                            metadatas=metas)
             return None
         if isinstance(op, QueryVectors):
             res = col.query(query_embeddings=[np.asarray(op.vector, dtype=np.float32).tolist()],
                             n_results=op.k, where=_scope(op.scope, op.where),
-                            include=["documents", "metadatas", "distances"])
-            return [VectorHit(id=_bare(i), text=d or "", similarity=1.0 - float(dist),
+                            include=["metadatas", "distances"])
+            return [VectorHit(id=_bare(i), text="", similarity=1.0 - float(dist),
                               metadata=m or {})
-                    for i, d, m, dist in zip(res["ids"][0], res["documents"][0],
-                                             res["metadatas"][0], res["distances"][0],
-                                             strict=True)]
+                    for i, m, dist in zip(res["ids"][0], res["metadatas"][0],
+                                          res["distances"][0], strict=True)]
         if isinstance(op, GetVectors):
-            include = ["documents", "metadatas"] + (["embeddings"] if op.with_vectors else [])
+            include = ["metadatas"] + (["embeddings"] if op.with_vectors else [])
             res = col.get(ids=_ids(op.scope, op.ids) if op.ids is not None else None,
                           where=_scope(op.scope, op.where), include=include)
             items = []
             for n, item_id in enumerate(res["ids"]):
-                item = {"id": _bare(item_id), "text": res["documents"][n],
-                        "metadata": res["metadatas"][n]}
+                item = {"id": _bare(item_id), "metadata": res["metadatas"][n]}
                 if op.with_vectors:
                     item["vector"] = np.asarray(res["embeddings"][n], dtype=np.float32)
                 items.append(item)
@@ -193,20 +198,20 @@ def _bare(chroma_id: str) -> str:
     return chroma_id.split(_SEP, 1)[1] if _SEP in chroma_id else chroma_id
 
 
-def _prefix_ids(col) -> None:
-    """Rewrite a collection of bare ids (schema 1) to scoped ids, page by page, then mark it."""
-    while True:
-        page = col.get(limit=_PAGE, include=["documents", "metadatas", "embeddings"])
-        old = [i for i in page["ids"] if _SEP not in i]
-        if not old:
-            break
-        at = [n for n, i in enumerate(page["ids"]) if _SEP not in i]
-        metas = [page["metadatas"][n] or {} for n in at]
-        col.upsert(ids=[f"{m.get('user_id', '')}{_SEP}{page['ids'][n]}"
-                        for n, m in zip(at, metas, strict=True)],
-                   documents=[page["documents"][n] for n in at],
-                   embeddings=[page["embeddings"][n] for n in at], metadatas=metas)
-        col.delete(ids=old)
+def _upgrade(col) -> None:
+    """Rewrite a collection an older Kindred wrote, a page at a time: ids prefixed with the scope
+    key, no documents, none of ``_TEXT_KEYS``; then mark it. Items are deleted and added again,
+    since Chroma's upsert keeps an item's old document and metadata keys. A crash midway leaves
+    some items without a vector, which repair on open derives again from the records."""
+    ids = col.get(include=[])["ids"]
+    for chunk in iter_chunks(ids, _PAGE):
+        page = col.get(ids=list(chunk), include=["metadatas", "embeddings"])
+        metas = [{k: v for k, v in (m or {}).items() if k not in _TEXT_KEYS}
+                 for m in page["metadatas"]]
+        col.delete(ids=page["ids"])
+        col.add(ids=[i if _SEP in i else f"{m.get('user_id', '')}{_SEP}{i}"
+                     for i, m in zip(page["ids"], metas, strict=True)],
+                embeddings=page["embeddings"], metadatas=metas)
     col.modify(metadata={**(col.metadata or {}), "kindred_ids": _ID_SCHEME})
 
 
