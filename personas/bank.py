@@ -64,12 +64,11 @@ def _normal(text: str) -> str:
     return " ".join(text.lower().strip(" .!").split())
 
 
-def _meta(owner: str, subject: str, turn_ids) -> dict:
-    """What a trait's vector carries: whose, about what, and the turns it came from."""
-    ids = list(turn_ids)
-    sessions = [t.split("/")[-2] for t in ids if t.count("/") >= 2]
-    return {"owner": owner, "subject": subject, "turn_ids": ids,
-            "session_id": sessions[0] if sessions else ""}
+def _meta(owner: str, subject: str) -> dict:
+    """What a trait's vector carries: whose (the only filter) and about what. Neither changes
+    when a trait is seen again, so a merge writes its record only, not the vector's metadata
+    (two Chroma calls a turn, about 8 ms of CPU each); the turns it came from are in the record."""
+    return {"owner": owner, "subject": subject}
 
 
 class PersonaBank:
@@ -119,7 +118,7 @@ class PersonaBank:
         unit.put(scope, [_record(_ended(t, "superseded", ts, new.id)) for t in old] + [_record(new)])
         unit.delete_vectors("traits", scope, [t.id for t in old])
         unit.upsert_vectors("traits", scope, [new.id], vec[None, :],
-                            [_meta(owner, new.subject, turn_ids)])
+                            [_meta(owner, new.subject)])
         unit.commit()
         return new
 
@@ -131,10 +130,7 @@ class PersonaBank:
                           "last_seen": max(ts, current.last_seen), "tier": self._tier(count),
                           "source_turn_ids": ids,
                           "last_session": max(current.last_session, session_no), "merged": True})
-        unit = UnitOfWork(self._stores).put(scope, [_record(merged)])
-        unit.update_vector_metadata("traits", scope, merged.id,
-                                    _meta(merged.owner, merged.subject, ids))
-        unit.commit()
+        UnitOfWork(self._stores).put(scope, [_record(merged)]).commit()
         return merged
 
     def _tier(self, count: int) -> Tier:
@@ -214,7 +210,7 @@ class PersonaBank:
             scope, [_record(_ended(current, "superseded", ts, new.id)), _record(new)])
         unit.delete_vectors("traits", scope, [current.id])
         unit.upsert_vectors("traits", scope, [new.id], self._embedder.embed([text]),
-                            [_meta(current.owner, new.subject, current.source_turn_ids)])
+                            [_meta(current.owner, new.subject)])
         unit.commit()
         return new
 
@@ -227,7 +223,7 @@ class PersonaBank:
         if active:
             unit.upsert_vectors("traits", scope, [t.id for t in active],
                                 self._embedder.embed([t.text for t in active]),
-                                [_meta(t.owner, t.subject, t.source_turn_ids) for t in active])
+                                [_meta(t.owner, t.subject) for t in active])
         unit.commit()
 
     def delete(self, who: Scope | str, trait_id: str) -> None:

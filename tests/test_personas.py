@@ -145,11 +145,14 @@ def test_malp_matching_flush_and_promotion(bank):
     assert bank.flush("alice", 50, T0 + 50 * DAY) == []       # long-term is never flushed
 
 
-def test_indexed_traits_know_their_session_and_source_turns(bank, index):
+def test_traits_know_their_source_turns_and_their_vectors_only_whose_they_are(bank, index):
+    """The turns a trait came from are in its record (merged as it is seen again); its vector
+    carries the filter keys only, so a merge writes no vector metadata."""
     t = bank.observe("alice", "user", ExtractedTrait("I have two cats.", "pet"), T0,
                      ("alice/s0001/0",))
-    bank.observe("alice", "user", ExtractedTrait("I have two cats", "pet"), T0 + 1,
-                 ("alice/s0002/4",))
+    merged = bank.observe("alice", "user", ExtractedTrait("I have two cats", "pet"), T0 + 1,
+                          ("alice/s0002/4",))
+    assert merged.id == t.id and merged.count == 2
+    assert bank.get("alice", t.id).source_turn_ids == ("alice/s0001/0", "alice/s0002/4")
     [item] = index.get("traits", "alice", ids=[t.id])
-    assert item["metadata"]["turn_ids"] == ["alice/s0001/0", "alice/s0002/4"]
-    assert item["metadata"]["session_id"] == "s0001" and item["metadata"]["user_id"] == "alice"
+    assert item["metadata"] == {"owner": "user", "subject": "pet", "user_id": "alice"}
