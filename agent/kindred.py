@@ -74,6 +74,12 @@ _log = logging.getLogger("kindred")
 _SENTINEL = object()
 # Nodes whose model tokens reach the caller: the reply, and its regenerations when the draft
 # repeated itself or contradicted the agent's persona (a Retraction separates the drafts).
+#: a run's thread is checkpointed once, when it ends, not after each of its ~8 steps: the
+#: steps' checkpoint writes were a fifth of a turn's CPU samples (py-spy), and nothing reads a
+#: thread mid-run. A run that fails is put back by ``_undo_on_failure``; one killed mid-run
+#: leaves the thread as before it, so its retry derives the same turn ids and overwrites what
+#: it wrote (the records are the log; ``agent/repair.py`` finishes a cut consolidation)
+_DURABILITY = "exit"
 _STREAMED_NODES = ("generate", "review", "check_persona")
 _REGENERATED = {"review": "repeat", "check_persona": "persona_check"}
 # record kinds that are a user's memory (a user holding any of them is known)
@@ -115,7 +121,8 @@ class Kindred:
         self.graph = compile_graph(self._services, self._checkpointer)
         self._preview_graph = compile_graph(self._services)  # no checkpointer: stores nothing
         self.conversations = ConversationIndex(self.memory.stores)
-        self._locks = ScopeLocks(self.memory.stores.records, self.memory.drop_caches)
+        self._locks = ScopeLocks(self.memory.stores.records, self.memory.drop_caches,
+                                 self.memory.stores.vectors.flush)
         self._model_label = model_label(self.chat_model)
         # the records are the log: what a killed process left half-written is put right now
         self.last_repair = repair(self) if s.storage.repair_on_open else RepairReport()
@@ -275,7 +282,7 @@ class Kindred:
             for mode, data in self.graph.stream(
                     {"kind": "turn", "text": text}, thread_config(scope, conv),
                     context=self._context(scope, conv, now, **(extra or {})),
-                    stream_mode=["messages", "custom", "values"]):
+                    stream_mode=["messages", "custom", "values"], durability=_DURABILITY):
                 if mode == "messages":
                     chunk, meta = data
                     node = meta.get("langgraph_node")
@@ -382,7 +389,8 @@ class Kindred:
             for piece in self._pieces(batch):
                 state = self.graph.invoke({"kind": "observe", "text": "", "batch": piece},
                                           thread_config(scope, conv),
-                                          context=self._context(scope, conv, piece[0].ts))
+                                          context=self._context(scope, conv, piece[0].ts),
+                                          durability=_DURABILITY)
                 ids += state["stored_turn_ids"]
             self.conversations.touch(scope, conv or DEFAULT_CONVERSATION, batch[-1].ts,
                                      batch[0].text)
@@ -428,7 +436,8 @@ class Kindred:
             now = self._time_of(at_s, thread)
             state = self.graph.invoke({"kind": "end_session", "text": ""},
                                       thread_config(scope, conv),
-                                      context=self._context(scope, conv, now))
+                                      context=self._context(scope, conv, now),
+                                      durability=_DURABILITY)
         return state.get("closed_event")
 
     def feedback(self, user_id: Who, text: str, *, at: Any = None,
@@ -444,7 +453,8 @@ class Kindred:
             now = self._time_of(at_s, thread)
             state = self.graph.invoke({"kind": "feedback", "text": text},
                                       thread_config(scope, conv),
-                                      context=self._context(scope, conv, now))
+                                      context=self._context(scope, conv, now),
+                                      durability=_DURABILITY)
         stored = state["stored_feedback"]
         return FeedbackReceipt(feedback_id=stored.id, request=stored.request,
                                feedback=stored.feedback, trait=stored.trait)

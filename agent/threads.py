@@ -65,6 +65,11 @@ def open_threads(data_dir: Path, storage: StorageConfig) -> ThreadStore:
         return _postgres(storage)
     conn = sqlite3.connect(str(data_dir / "threads.db"), check_same_thread=False)
     conn.execute("PRAGMA secure_delete=ON")  # a forgotten thread is overwritten
+    # as kindred.db: a commit in WAL mode survives a killed process without an fsync (SQLite's
+    # default FULL synced every checkpoint write, several per turn: a quarter of a turn's CPU
+    # samples were in the checkpointer's commits); only a power cut may lose the last ones
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
     return ThreadStore(SqliteSaver(conn, serde=_serde()), conn=conn)
 
 

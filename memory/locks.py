@@ -9,7 +9,9 @@ The scope lock also says whether the scope changed behind this process: the stor
 per scope, raised by every process that held it; a process that finds another version than the one
 it left drops its caches of that scope (the in-process vectors of turns and corrections), so a
 replica never answers from a copy another replica has outgrown. On an embedded store the version
-is None: one process owns the store and its caches are always current.
+is None: one process owns the store and its caches are always current. On a shared store the
+turn's vector writes (written behind the reply, :mod:`memory.backends.behind`) land before the
+lock is let go, so the next holder finds them.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ __all__ = ["ScopeLocks"]
 class ScopeLocks:
     """Per-scope locks over ``records``; ``on_stale(scope)`` drops the scope's caches."""
 
-    def __init__(self, records: RecordStore, on_stale: Callable[[Scope], None]) -> None:
-        self._records, self._on_stale = records, on_stale
+    def __init__(self, records: RecordStore, on_stale: Callable[[Scope], None],
+                 flush: Callable[[], None] = lambda: None) -> None:
+        self._records, self._on_stale, self._flush = records, on_stale, flush
         self._locks: dict[str, threading.Lock] = {}
         self._seen: dict[str, int] = {}
         self._guard = threading.Lock()
@@ -44,6 +47,8 @@ class ScopeLocks:
             with self._records.scope_lock(scope) as hold:
                 self._check(scope, hold.version)
                 yield
+                if hold.version is not None:  # shared: another replica may have it next
+                    self._flush()
             if hold.after is not None:
                 with self._guard:
                     self._seen[scope.key] = hold.after  # this process's own writes are cached

@@ -5,8 +5,10 @@ an in-process cache may hold its vector too. A :class:`UnitOfWork` collects the 
 change and applies them in one fixed order:
 
 1. records, in one transaction: the log. Once this commits the turn exists;
-2. lexical rows and 3. vectors: derived from the records, repairable from them;
-4. in-process caches, only after everything durable has landed.
+2. lexical rows and 3. vectors: derived from the records, repairable from them. Vectors are
+   *submitted*: with the default stores they are written behind the caller
+   (:mod:`memory.backends.behind`), and every later read of the index waits for them;
+4. in-process caches, once the records and words have landed.
 
 Where records and words share one SQLite file they commit in the same transaction. Forgetting runs
 the other way round (:func:`forget_scope`): derived data first, the log last, so an interrupted
@@ -99,8 +101,8 @@ class UnitOfWork:
                 stores.records.batch(self._records)
             if self._lexical:
                 stores.lexical.batch(self._lexical)
-        if self._vectors:
-            stores.vectors.batch(self._vectors)
+        if self._vectors:  # derived from the records just written: need not hold the caller
+            stores.vectors.submit(self._vectors)
         for action in self._after:
             action()
         self._records, self._lexical, self._vectors, self._after = [], [], [], []

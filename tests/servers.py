@@ -103,13 +103,15 @@ def postgres_server() -> Iterator[str]:
 
 
 @contextmanager
-def chroma_server(path: Path | None = None) -> Iterator[tuple[str, int]]:
-    """A real Chroma server (``chroma run``) on a free loopback port; yields (host, port)."""
+def chroma_server(path: Path | None = None, port: int | None = None
+                  ) -> Iterator[tuple[str, int]]:
+    """A real Chroma server (``chroma run``) on a loopback port (a free one unless given: a
+    restart on the same one); yields (host, port)."""
     exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
     if not Path(exe).exists():
         raise RuntimeError("the `chroma` command is missing: install chromadb (make install)")
     root = Path(path) if path else Path(tempfile.mkdtemp(prefix="kindred-chroma-"))
-    port = free_port()
+    port = port or free_port()
     proc = subprocess.Popen([exe, "run", "--path", str(root), "--port", str(port),
                              "--host", "127.0.0.1"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL,

@@ -16,6 +16,7 @@ from pathlib import Path
 from pydantic import Field
 
 from memory.backends.base import LexicalIndex, RecordStore, VectorIndex
+from memory.backends.behind import WriteBehindVectorIndex
 from memory.backends.cached import CachedVectorIndex
 from memory.backends.chroma import ChromaVectorIndex
 from memory.backends.lock import DataDirLock
@@ -40,6 +41,9 @@ class StorageConfig(ComponentConfig):
     compact_on_forget: bool = Field(default=True, description="rebuild the SQLite files after "
                                                               "a forget, so no byte of the user "
                                                               "stays on disk (costs a VACUUM)")
+    write_behind: bool = Field(default=True, description="write a turn's vectors on a writer "
+                                                         "thread, behind the reply (reads wait "
+                                                         "for them; memory/backends/behind.py)")
     repair_on_open: bool = Field(default=True, description="derive missing vectors from the "
                                                            "records and finish interrupted "
                                                            "consolidations when a data dir opens "
@@ -63,11 +67,17 @@ class Stores:
             drop(scope)
 
     def close(self) -> None:
-        self.vectors.close()
-        self.lexical.close()
-        self.records.close()
-        if self.lock is not None:
-            self.lock.release()
+        """Close every store, the others too when one fails (vectors still queued that cannot be
+        written raise here: repair derives them from the records at the next open)."""
+        try:
+            self.vectors.close()
+        finally:
+            try:
+                self.lexical.close()
+                self.records.close()
+            finally:
+                if self.lock is not None:
+                    self.lock.release()
 
 
 def open_stores(data_dir: str | Path, config: StorageConfig | None = None) -> Stores:
@@ -89,6 +99,8 @@ def open_stores(data_dir: str | Path, config: StorageConfig | None = None) -> St
         if lock is not None:
             lock.release()
         raise
+    if config.write_behind:
+        vectors = WriteBehindVectorIndex(vectors)
     return Stores(records=records, lexical=lexical, lock=lock,
                   vectors=CachedVectorIndex(vectors, max_users=config.hot_users))
 

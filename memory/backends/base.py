@@ -366,6 +366,14 @@ class VectorIndex(_Transactional, ABC):
                                       np.asarray(vectors, dtype=np.float32),
                                       tuple(metadatas or ({},) * len(ids)))])
 
+    def submit(self, ops: Sequence[VectorOp]) -> None:
+        """Writes whose caller need not wait for them (a turn's vectors: the records are the
+        log). Here they run now; :mod:`memory.backends.behind` queues them."""
+        self.batch(ops)
+
+    def flush(self) -> None:
+        """Return once every submitted write is applied (nothing to wait for here)."""
+
     def query(self, collection: str, scope: Scope | str, vector: np.ndarray, k: int,
               where: Mapping[str, Any] | None = None) -> list[VectorHit]:
         if k <= 0:

@@ -130,6 +130,16 @@ class CachedVectorIndex(VectorIndex):
             for name in self.cached:
                 self._users.pop((name, scope.key), None)
 
+    def submit(self, ops) -> None:
+        """Writes the index below may apply later; the copies follow them now."""
+        for op in ops:
+            self.inner.submit([op])
+            if op.collection in self.cached:
+                self._follow(op)
+
+    def flush(self) -> None:
+        self.inner.flush()
+
     def batch(self, ops):
         out: list[Any] = []
         for op in ops:

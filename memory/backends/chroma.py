@@ -17,7 +17,7 @@ Chroma's own exceptions (assorted transport, value and internal errors) leave th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -114,10 +114,30 @@ class ChromaVectorIndex(VectorIndex):
         if self._client is None:
             raise StoreError(f"{self._where} is closed: open a new Kindred on the data dir.")
         out: list[Any] = []
-        for op in ops:
-            with self._guard(type(op).__name__):
-                out.append(self._run(op))
+        for run in _runs(ops):
+            with self._guard(type(run[0]).__name__):
+                if len(run) > 1:
+                    self._upsert_many(run)
+                    out.extend([None] * len(run))
+                else:
+                    out.append(self._run(run[0]))
         return out
+
+    def _upsert_many(self, ops: Sequence[UpsertVectors]) -> None:
+        """Consecutive upserts of one collection (several users' turns written behind) as one
+        Chroma call: it costs about what one of them does. A later item replaces an earlier one
+        with the same id, as separate upserts would."""
+        items: dict[str, tuple[Any, dict[str, Any]]] = {}
+        for op in ops:
+            for chroma_id, vec, meta in zip(_ids(op.scope, op.ids), op.vectors, op.metadatas,
+                                            strict=True):
+                items.pop(chroma_id, None)
+                items[chroma_id] = (vec, _clean({**(meta or {}), "user_id": op.scope.key}))
+        if not items:
+            return
+        self._col(ops[0].collection).upsert(
+            ids=list(items), metadatas=[m for _, m in items.values()],
+            embeddings=np.asarray([v for v, _ in items.values()], dtype=np.float32).tolist())
 
     def _run(self, op) -> Any:
         col = self._col(op.collection)
@@ -188,6 +208,19 @@ class _Guard:
                          f"{type(exc).__name__}: {exc}. If several processes share this data "
                          "dir, run a Chroma server for them (KINDRED_STORAGE__CHROMA_HOST); "
                          "otherwise check the disk and the server.") from exc
+
+
+def _runs(ops: Sequence[Any]) -> list[list[Any]]:
+    """``ops`` in order, consecutive upserts to one collection grouped."""
+    runs: list[list[Any]] = []
+    for op in ops:
+        last = runs[-1] if runs else None
+        if (last and isinstance(op, UpsertVectors) and isinstance(last[0], UpsertVectors)
+                and last[0].collection == op.collection):
+            last.append(op)
+        else:
+            runs.append([op])
+    return runs
 
 
 def _ids(scope: Scope, ids) -> list[str]:
