@@ -12,9 +12,9 @@ What stays exact: every read of the index (queries, gets, counts) and every dire
 waits for what was submitted before it (read your writes); the in-process copies above
 (:mod:`memory.backends.cached`, :mod:`memory.hot`) are updated when a write is submitted;
 :mod:`memory.locks` waits for a user's writes before it lets another replica have that user;
-closing waits for everything. A write that fails stays queued and is tried again by the next
-read, write or flush, whose caller gets the failure as a :class:`~memory.errors.StoreError`
-(``/ready`` does too) until it succeeds.
+closing waits for everything. A write that fails stays queued and is tried again every second,
+and by the next read, write or flush, whose caller gets the failure as a
+:class:`~memory.errors.StoreError` (``/ready`` does too) until it succeeds.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from memory.errors import StoreError
 __all__ = ["WriteBehindVectorIndex"]
 
 _WRITES = (UpsertVectors, DeleteVectors, UpdateVectorMetadata)
+_RETRY_S = 1.0  # a failed write is tried again this often, and by any caller that must wait
 
 
 class WriteBehindVectorIndex(VectorIndex):
@@ -92,13 +93,16 @@ class WriteBehindVectorIndex(VectorIndex):
     def _work(self) -> None:
         while True:
             with self._cond:
-                while not self._closed and (not self._pending or self._running
-                                            or self._failure is not None):
+                while not self._closed and (not self._pending or self._running):
                     self._cond.wait()
-                if self._closed and not self._pending:
-                    return
-                if self._running or self._failure is not None:
-                    return  # closing with a failure: close() reports it
+                if self._closed and (not self._pending or self._failure is not None):
+                    return  # done, or closing with a failure (close() has raised it)
+                if self._running:
+                    continue
+                if self._failure is not None:  # try again by itself, once a second
+                    self._cond.wait(timeout=_RETRY_S)
+                    if self._running or not self._pending or self._closed:
+                        continue
                 self._running = True
             try:
                 self._drain()
