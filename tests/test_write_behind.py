@@ -56,6 +56,14 @@ def test_upserts_that_queued_together_are_one_call_with_each_users_items(tmp_pat
     index.close()
 
 
+def test_a_run_larger_than_one_chroma_call_is_written_in_pieces(tmp_path):
+    """Chroma refuses a call of more than 5,461 items; upserts queued together can hold more."""
+    index = ChromaVectorIndex.embedded(tmp_path / "chroma")
+    index.batch([_ups(ANN if n % 2 else BOB, 500, start=500 * n) for n in range(12)])
+    assert index.count("turns", ANN) == 3000 and index.count("turns", BOB) == 3000
+    index.close()
+
+
 def test_a_write_that_fails_stays_queued_and_lands_when_the_server_is_back(tmp_path):
     """The Chroma server goes away with writes queued: the next read says so (a StoreError
     naming the server, as often as it is asked), nothing is dropped, and once the server is back

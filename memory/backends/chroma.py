@@ -133,11 +133,11 @@ class ChromaVectorIndex(VectorIndex):
                                             strict=True):
                 items.pop(chroma_id, None)
                 items[chroma_id] = (vec, _clean({**(meta or {}), "user_id": op.scope.key}))
-        if not items:
-            return
-        self._col(ops[0].collection).upsert(
-            ids=list(items), metadatas=[m for _, m in items.values()],
-            embeddings=np.asarray([v for v, _ in items.values()], dtype=np.float32).tolist())
+        col, ids = self._col(ops[0].collection), list(items)
+        for chunk in iter_chunks(ids, _PAGE):  # Chroma refuses a call over its batch size (5,461)
+            col.upsert(ids=list(chunk), metadatas=[items[i][1] for i in chunk],
+                       embeddings=np.asarray([items[i][0] for i in chunk],
+                                             dtype=np.float32).tolist())
 
     def _run(self, op) -> Any:
         col = self._col(op.collection)
