@@ -84,7 +84,7 @@ class WriteBehindVectorIndex(VectorIndex):
                 if self._failure is not None and not self._running:
                     self._running = True
                     break  # the writer waits after a failure: this caller tries again
-                self._cond.wait(timeout=1.0)
+                self._cond.wait(timeout=_RETRY_S)
             else:
                 return
         self._drain()  # raises if it fails again
@@ -114,19 +114,18 @@ class WriteBehindVectorIndex(VectorIndex):
         with self._cond:
             ops, self._pending = self._pending, []
         try:
-            try:
-                self.inner.batch(ops)
-            except StoreError:
-                raise
-            except Exception as exc:  # a bug below must not stop the writer for good
-                raise StoreError(f"Writing vectors failed: {type(exc).__name__}: {exc}") from exc
-        except StoreError as exc:
+            self.inner.batch(ops)
+        except Exception as exc:  # a bug below must not stop the writer for good: kept, raised
+            failure = exc if isinstance(exc, StoreError) else StoreError(
+                f"Writing vectors failed: {type(exc).__name__}: {exc}")
             with self._cond:
                 self._pending[:0] = ops  # first again, in order
-                self._failure = exc
+                self._failure = failure
                 self._running = False
                 self._cond.notify_all()
-            raise
+            if failure is exc:
+                raise
+            raise failure from exc
         with self._cond:
             self._done += len(ops)
             self._failure = None
