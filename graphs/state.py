@@ -65,6 +65,7 @@ class Said(BaseModel):
     text: str
     ts: float
     trait: ExtractedTrait | None = None
+    opens_session: bool = False  # a replay's own session edge (Utterance.session_start)
 
 
 class StoredFeedback(BaseModel):

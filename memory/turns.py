@@ -25,6 +25,10 @@ __all__ = ["TurnIndex"]
 _KIND = "turn"
 
 
+def _key(speaker: str, text: str) -> str:
+    return f"{speaker}: {text}"
+
+
 class TurnIndex:
     """Stores turns (records, lexical rows, vectors) and finds them again."""
 
@@ -107,7 +111,17 @@ class TurnIndex:
     @staticmethod
     def key_text(turn: Turn) -> str:
         """What is embedded for a turn: the speaker's name and their words."""
-        return f"{turn.speaker}: {turn.text}"
+        return _key(turn.speaker, turn.text)
+
+    def encode_ahead(self, said: Sequence[tuple[str, str]]) -> None:
+        """Encode the keys of turns about to be stored ((speaker, text) pairs) in one batch, so
+        the adds that follow, a session at a time, find their vectors in the embedder's cache.
+
+        Why: a bulk ingest stores a session per graph run; encoded a session at a time, a
+        LongMemEval haystack took 1.6x as long to embed as in one length-sorted batch (short
+        user lines padded to the width of the long replies beside them). A vector evicted
+        meanwhile is simply encoded again."""
+        self._embedder.embed([_key(speaker, text) for speaker, text in said])
 
     @staticmethod
     def _meta(turn: Turn) -> dict:

@@ -51,6 +51,11 @@ def _is_correction(services: Services, state: TurnState, boundary: str) -> bool:
                 and judge(state["last_request"], state.get("last_reply") or "", text))
 
 
+def _opens_session(state: TurnState) -> bool:
+    batch = state.get("batch") or []
+    return state.get("kind") == "observe" and bool(batch) and batch[0].opens_session
+
+
 def make_perceive(services: Services):
     beta = services.config.session.beta_s
 
@@ -71,6 +76,10 @@ def make_perceive(services: Services):
         elif stm and session_expired(last_ts, now, beta):
             update["ended_session"] = session_id
             number, boundary = number + 1, f"gap {now - last_ts:.0f}s > β {beta:.0f}s"
+            session_id, stm = session_id_for(number, runtime.context.conversation), []
+        elif stm and _opens_session(state):
+            update["ended_session"] = session_id
+            number, boundary = number + 1, "new session (the replay says so)"
             session_id, stm = session_id_for(number, runtime.context.conversation), []
         update["is_correction"] = _is_correction(services, state, boundary)
         update.update(session_id=session_id, session_no=number, stm=stm,

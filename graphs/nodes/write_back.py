@@ -53,6 +53,8 @@ def make_write_back(services: Services):
                       topics=tuple(topics[i]), conversation=runtime.context.conversation)
                  for i, s in enumerate(said)]
         memory.turns.add(scope, [t for t in turns if t.text])
+        if cfg.personas.enabled:
+            services.personas.encode_ahead([s.trait for s in said if s.trait is not None])
         stored = []
         for s, turn in zip(said, turns, strict=True):
             if s.trait is None or not cfg.personas.enabled:

@@ -1,0 +1,107 @@
+"""Bulk ingest at the embedder's pace: replays that say where their sessions begin, texts encoded
+and parsed once ahead of the sessions, batches sized by tokens, one parse per text."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import T0
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from memory.embeddings import _token_batches
+from memory.nlp import shared_parser
+
+
+def _session(user: str, start: float, lines: list[str], *, first: bool = False) -> list[dict]:
+    return [{"speaker": user if n % 2 == 0 else "assistant", "role": "user" if n % 2 == 0
+             else "agent", "text": text, "at": start + n, "session_start": first and n == 0}
+            for n, text in enumerate(lines)]
+
+
+def test_a_replay_can_say_where_its_sessions_begin(make_bot):
+    bot = make_bot()
+    first = ["I adopted a greyhound called Pixel.", "Lovely! How is Pixel settling in?"]
+    second = ["I started a pottery class on Tuesdays.", "That sounds relaxing."]
+    # one minute apart: by the clock alone, one session (β is far longer)
+    ids = bot.ingest("ana", _session("ana", T0, first) + _session("ana", T0 + 60, second,
+                                                                   first=True))
+    assert [i.split("/")[1] for i in ids] == ["s0001", "s0001", "s0002", "s0002"]
+    events = bot.memory.events.list("ana")
+    assert len(events) == 1 and "Pixel" in events[0].summary  # the first one, consolidated
+    bot.ingest("bo", _session("bo", T0, first) + _session("bo", T0 + 60, second))
+    assert {t.session_id for t in bot.memories("bo").session_turns} == {"s0001"}
+    assert bot.memory.events.list("bo") == []
+
+
+def test_session_start_on_the_first_utterance_of_a_thread_changes_nothing(make_bot):
+    bot = make_bot()
+    ids = bot.ingest("cy", _session("cy", T0, ["I live in Porto.", "Nice city."], first=True))
+    assert [i.split("/")[1] for i in ids] == ["s0001", "s0001"]
+    assert bot.memory.events.list("cy") == []
+
+
+def test_bulk_ingest_stores_what_one_session_at_a_time_stores(make_bot, tmp_path):
+    """Encoding and parsing ahead is only a cache: turns, their vectors, topics and traits are
+    those a session-by-session ingest stores."""
+    lines = [["I work as a nurse in Leeds.", "Night shifts must be hard."],
+             ["My sister Ana is getting married in June.", "Congratulations to her!"],
+             ["I have been learning the cello for a year.", "What pieces are you playing?"]]
+    whole = make_bot(data_dir=tmp_path / "whole")
+    whole.ingest("di", [u for n, s in enumerate(lines)
+                        for u in _session("di", T0 + n * 600, s, first=n > 0)])
+    piecewise = make_bot(data_dir=tmp_path / "piecewise")
+    for n, s in enumerate(lines):
+        piecewise.ingest("di", _session("di", T0 + n * 600, s, first=n > 0))
+    a, b = whole.memory.turns.all_vectors("di"), piecewise.memory.turns.all_vectors("di")
+    assert a[0] == b[0] and a[1] == b[1] and len(a[0]) == 6
+    assert np.allclose(a[2], b[2], atol=1e-5)
+    topics = [whole.memory.turns.vectors("di", a[0])[i][1]["topics"] for i in a[0]]
+    assert topics == [piecewise.memory.turns.vectors("di", b[0])[i][1]["topics"] for i in b[0]]
+    assert sorted(t.text for t in whole.personas.list("di")) == \
+        sorted(t.text for t in piecewise.personas.list("di"))
+    assert len(whole.memory.events.list("di")) == len(piecewise.memory.events.list("di")) == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 256), max_size=80), st.integers(1, 40), st.integers(1, 4096))
+def test_token_batches_cover_every_row_once_within_their_budget(lengths, rows, tokens):
+    batches = _token_batches(lengths, rows, tokens)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    flat = [lengths[i] for b in batches for i in b]
+    assert flat == sorted(flat)  # shortest first, so a batch is padded to its last row
+    for batch in batches:
+        assert len(batch) <= rows
+        assert len(batch) == 1 or len(batch) * lengths[batch[-1]] <= tokens
+
+
+def test_token_batched_vectors_are_the_vectors_of_each_text_alone(embedder):
+    texts = ["ok", "My dog is called Biscuit.", "word " * 400,
+             "I moved to Lisbon last spring and I am still learning Portuguese. " * 6, "hi there"]
+    embedder.clear_cache()
+    together = embedder.embed(texts)
+    alone = []
+    for text in texts:
+        embedder.clear_cache()
+        alone.append(embedder.embed([text])[0])
+    assert (together * np.array(alone)).sum(axis=1) == pytest.approx([1.0] * len(texts), abs=1e-4)
+
+
+def test_one_text_is_parsed_once_for_its_topics_and_its_traits(topics):
+    from personas.extract import RuleTraitExtractor
+
+    parser = shared_parser()
+    text = "I take a dance class and a pottery class with my sister every week."
+    doc = parser.parse(text)
+    assert parser.parse(text) is doc and parser.parse(f"  {text} ") is doc
+    size = len(parser._cache)
+    assert topics.topics(text) == ["dance", "class", "pottery", "sister", "week"]
+    assert RuleTraitExtractor().extract(text) is not None
+    assert parser.parse(text) is doc and len(parser._cache) == size  # nothing parsed again
+
+
+def test_singular_nouns_keep_their_lemma(topics):
+    # without the attribute ruler's morphology the rule lemmatizer cut "class" to "clas"
+    assert topics.topics("Awareness of the process helped the class make progress.") == \
+        ["awareness", "process", "class", "progress"]
+    assert topics.topics("The classes and the processes") == ["class", "process"]
