@@ -3,6 +3,8 @@ and parsed once ahead of the sessions, batches sized by tokens, one parse per te
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import T0
@@ -105,3 +107,25 @@ def test_singular_nouns_keep_their_lemma(topics):
     assert topics.topics("Awareness of the process helped the class make progress.") == \
         ["awareness", "process", "class", "progress"]
     assert topics.topics("The classes and the processes") == ["class", "process"]
+
+
+def test_the_process_defaults_limit_glibc_to_two_malloc_arenas(tmp_path):
+    """Threads each given an arena of their own left freed memory spread over them: a process
+    replaying haystacks grew by a gigabyte in six (benchmarks/RESULTS.md)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    probe = ("import json, os\nfrom memory.process import _limit_arenas, apply_process_defaults\n"
+             "changed = apply_process_defaults()\n"
+             "print(json.dumps([changed.get('MALLOC_ARENA_MAX'), os.environ['MALLOC_ARENA_MAX'],"
+             " _limit_arenas(2)]))\n")
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).parents[1])
+    assert json.loads(out.stdout.splitlines()[-1]) == ["2", "2", True]  # glibc: mallopt took it
+    env["MALLOC_ARENA_MAX"] = "4"  # what the user exported wins
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).parents[1])
+    assert json.loads(out.stdout.splitlines()[-1])[:2] == [None, "4"]
