@@ -55,6 +55,7 @@ __all__ = [
     "UpsertVectors",
     "VectorHit",
     "VectorIndex",
+    "VectorIndexLayer",
     "VectorOp",
     "iter_chunks",
 ]
@@ -402,6 +403,24 @@ class VectorIndex(_Transactional, ABC):
     def delete_scope(self, scope: Scope | str) -> None:
         """Every item of the scope, from every collection."""
         self.batch([DeleteVectors(c, as_scope(scope)) for c in self.collections])
+
+
+class VectorIndexLayer(VectorIndex):
+    """A vector index in front of another (``inner``: a cache, a write queue). Transactions are
+    the inner index's, and what the layer does not define is the backend's own (its client, for
+    tests and tools)."""
+
+    def __init__(self, inner: VectorIndex) -> None:
+        self.inner = inner
+        self.collections = inner.collections
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "inner":  # not set yet (during unpickling or a failed __init__)
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def transaction(self):
+        return self.inner.transaction()
 
 
 def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -28,6 +28,7 @@ from memory.backends.base import (
     UpdateVectorMetadata,
     UpsertVectors,
     VectorIndex,
+    VectorIndexLayer,
 )
 from memory.errors import StoreError
 
@@ -37,13 +38,12 @@ _WRITES = (UpsertVectors, DeleteVectors, UpdateVectorMetadata)
 _RETRY_S = 1.0  # a failed write is tried again this often, and by any caller that must wait
 
 
-class WriteBehindVectorIndex(VectorIndex):
+class WriteBehindVectorIndex(VectorIndexLayer):
     """``inner`` with :meth:`submit` writes applied by a writer thread (see the module
     docstring); :meth:`batch` stays synchronous."""
 
     def __init__(self, inner: VectorIndex) -> None:
-        self.inner = inner
-        self.collections = inner.collections
+        super().__init__(inner)
         self._pending: list[Any] = []
         self._submitted = 0  # ops ever submitted
         self._done = 0  # ops ever applied
@@ -54,11 +54,6 @@ class WriteBehindVectorIndex(VectorIndex):
         self._thread = threading.Thread(target=self._work, name="kindred-vector-writer",
                                         daemon=True)
         self._thread.start()
-
-    def __getattr__(self, name: str) -> Any:  # the backend's own extras (its client)
-        if name == "inner":
-            raise AttributeError(name)
-        return getattr(self.inner, name)
 
     # ------------------------------------------------------------------ writes behind
     def submit(self, ops: Sequence[Any]) -> None:
@@ -136,9 +131,6 @@ class WriteBehindVectorIndex(VectorIndex):
     def batch(self, ops):
         self.flush()
         return self.inner.batch(ops)
-
-    def transaction(self):
-        return self.inner.transaction()
 
     def reset(self) -> None:
         self.flush()

@@ -30,6 +30,7 @@ from memory.backends.base import (
     UpsertVectors,
     VectorHit,
     VectorIndex,
+    VectorIndexLayer,
 )
 from memory.scope import Scope
 
@@ -94,29 +95,21 @@ def _unit(m: np.ndarray) -> np.ndarray:
     return m / np.where(norms == 0, 1.0, norms)
 
 
-class CachedVectorIndex(VectorIndex):
+class CachedVectorIndex(VectorIndexLayer):
     """``inner`` with ``cached`` collections queried in process (see the module docstring)."""
 
     def __init__(self, inner: VectorIndex, *, cached: Sequence[str] = ("events", "traits"),
                  max_users: int = 64) -> None:
-        self.inner, self.cached, self.max_users = inner, tuple(cached), max_users
-        self.collections = inner.collections
+        super().__init__(inner)
+        self.cached, self.max_users = tuple(cached), max_users
         self._users: OrderedDict[tuple[str, str], _Items] = OrderedDict()
         self._lock = threading.RLock()
-
-    def __getattr__(self, name: str) -> Any:  # the backend's own extras (its client)
-        if name == "inner":
-            raise AttributeError(name)
-        return getattr(self.inner, name)
 
     def reset(self) -> None:
         """The backend's reset (a shared test server), and an empty copy."""
         with self._lock:
             self._users.clear()
         self.inner.reset()
-
-    def transaction(self):
-        return self.inner.transaction()
 
     def close(self) -> None:
         self.inner.close()
