@@ -416,9 +416,10 @@ class Kindred:
 
     def _pieces(self, batch: list[Said]) -> Iterator[list[Said]]:
         """The batch as graph runs: a new run at every gap longer than β (so a replay ends its
-        sessions exactly where chat would) and at every utterance that opens a session, and at most ``ingest_chunk`` utterances per run (500
-        by default: smaller pieces, meant to let other users' turns in between, measured no
-        fairer on two cores, where the contention is for the CPU, not for a lock)."""
+        sessions exactly where chat would) and at every utterance that opens a session, and at
+        most ``ingest_chunk`` utterances per run (500 by default: smaller pieces, meant to let
+        other users' turns in between, measured no fairer on two cores, where the contention is
+        for the CPU, not for a lock)."""
         beta, size = self.settings.session.beta_s, self.settings.limits.ingest_chunk
         piece: list[Said] = []
         for said in batch:

@@ -72,7 +72,7 @@ def main() -> None:
             scope = check_scope("user")
             for g in grid:
                 base = services.config
-                hybrid = base.retrieval.hybrid.model_copy(update=dict(zip(keys, g)))
+                hybrid = base.retrieval.hybrid.model_copy(update=dict(zip(keys, g, strict=True)))
                 cfg = base.model_copy(update={"retrieval": base.retrieval.model_copy(
                     update={"hybrid": hybrid})})
                 found = recall(dataclasses.replace(services, config=cfg), scope,
@@ -87,7 +87,7 @@ def main() -> None:
     for g, scored in rows.items():
         by_type = {t: statistics.fmean(r["turn_recall@10"] for r in scored if r["type"] == t)
                    for t in TYPES if any(r["type"] == t for r in scored)}
-        summary.append({"weights": dict(zip(keys, g)),
+        summary.append({"weights": dict(zip(keys, g, strict=True)),
                         "turn_recall@10": statistics.fmean(r["turn_recall@10"] for r in scored),
                         "turn_recall@5": statistics.fmean(r["turn_recall@5"] for r in scored),
                         "recall_all@5": statistics.fmean(r["recall_all@5"] for r in scored),

@@ -34,6 +34,7 @@ import numpy as np
 
 from evals.checkpoint import Checkpoint
 from memory.errors import InvalidInputError
+from memory.turns import TurnIndex
 
 __all__ = ["TYPES", "LmeQuestion", "evaluate_longmemeval", "load_longmemeval", "parse_date",
            "session_metrics"]
@@ -163,7 +164,7 @@ def _replay(bot, user: str, q: LmeQuestion) -> tuple[dict[str, str], set[str], l
         ids = bot.ingest(user, [u for u, _, _ in call])
         for tid, (u, sid, t) in zip(ids, call, strict=True):
             session_of[tid] = sid
-            keys.append(f"{u['speaker']}: {u['text']}")
+            keys.append(TurnIndex.key_of(u["speaker"], u["text"]))
             if t.get("has_answer"):
                 gold.add(tid)
     if utterances:

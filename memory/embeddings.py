@@ -189,20 +189,16 @@ class OnnxEmbedder(_CachingEmbedder):
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         session = self._single if len(texts) == 1 else self._session
         for rows in _token_batches([len(i) for i in ids], self._batch_size, self._batch_tokens):
-            width = len(ids[rows[-1]])
-            feed = {"input_ids": np.zeros((len(rows), width), dtype=np.int64),
-                    "attention_mask": np.zeros((len(rows), width), dtype=np.int64)}
-            if "token_type_ids" in self._inputs:
-                feed["token_type_ids"] = np.zeros((len(rows), width), dtype=np.int64)
+            arrays = {name: np.zeros((len(rows), len(ids[rows[-1]])), dtype=np.int64)
+                      for name in ("input_ids", "attention_mask", "token_type_ids")}
             for n, row in enumerate(rows):
                 length = len(ids[row])
-                feed["input_ids"][n, :length] = ids[row]
-                feed["attention_mask"][n, :length] = 1
-                if types is not None and "token_type_ids" in feed:
-                    feed["token_type_ids"][n, :length] = types[row]
-            feed = {k: v for k, v in feed.items() if k in self._inputs}
-            hidden = session.run(None, feed)[0]
-            mask = feed["attention_mask"][..., None].astype(np.float32)
+                arrays["input_ids"][n, :length] = ids[row]
+                arrays["attention_mask"][n, :length] = 1
+                if types is not None:
+                    arrays["token_type_ids"][n, :length] = types[row]
+            hidden = session.run(None, {k: v for k, v in arrays.items() if k in self._inputs})[0]
+            mask = arrays["attention_mask"][..., None].astype(np.float32)
             vecs = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
             vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
             out[rows] = vecs

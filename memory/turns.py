@@ -25,10 +25,6 @@ __all__ = ["TurnIndex"]
 _KIND = "turn"
 
 
-def _key(speaker: str, text: str) -> str:
-    return f"{speaker}: {text}"
-
-
 class TurnIndex:
     """Stores turns (records, lexical rows, vectors) and finds them again."""
 
@@ -111,7 +107,12 @@ class TurnIndex:
     @staticmethod
     def key_text(turn: Turn) -> str:
         """What is embedded for a turn: the speaker's name and their words."""
-        return _key(turn.speaker, turn.text)
+        return TurnIndex.key_of(turn.speaker, turn.text)
+
+    @staticmethod
+    def key_of(speaker: str, text: str) -> str:
+        """:meth:`key_text` of a turn not built yet."""
+        return f"{speaker}: {text}"
 
     def encode_ahead(self, said: Sequence[tuple[str, str]]) -> None:
         """Encode the keys of turns about to be stored ((speaker, text) pairs) in one batch, so
@@ -121,7 +122,7 @@ class TurnIndex:
         LongMemEval haystack took 1.6x as long to embed as in one length-sorted batch (short
         user lines padded to the width of the long replies beside them). A vector evicted
         meanwhile is simply encoded again."""
-        self._embedder.embed([_key(speaker, text) for speaker, text in said])
+        self._embedder.embed([self.key_of(speaker, text) for speaker, text in said])
 
     @staticmethod
     def _meta(turn: Turn) -> dict:

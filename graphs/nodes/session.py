@@ -73,13 +73,12 @@ def make_perceive(services: Services):
         if session_id is None:
             number, boundary = number + 1, "new session"
             session_id, stm = session_id_for(number, runtime.context.conversation), []
-        elif stm and session_expired(last_ts, now, beta):
+        elif stm and (session_expired(last_ts, now, beta) or _opens_session(state)):
             update["ended_session"] = session_id
-            number, boundary = number + 1, f"gap {now - last_ts:.0f}s > β {beta:.0f}s"
-            session_id, stm = session_id_for(number, runtime.context.conversation), []
-        elif stm and _opens_session(state):
-            update["ended_session"] = session_id
-            number, boundary = number + 1, "new session (the replay says so)"
+            number += 1
+            boundary = (f"gap {now - last_ts:.0f}s > β {beta:.0f}s"
+                        if session_expired(last_ts, now, beta)
+                        else "new session (the replay says so)")
             session_id, stm = session_id_for(number, runtime.context.conversation), []
         update["is_correction"] = _is_correction(services, state, boundary)
         update.update(session_id=session_id, session_no=number, stm=stm,
