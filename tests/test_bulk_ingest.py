@@ -129,3 +129,22 @@ def test_the_process_defaults_limit_glibc_to_two_malloc_arenas(tmp_path):
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
                          check=True, cwd=Path(__file__).parents[1])
     assert json.loads(out.stdout.splitlines()[-1])[:2] == [None, "4"]
+
+
+def test_a_long_parse_ahead_does_not_hold_up_another_users_parse():
+    """The ingest's parse ahead takes the parser's lock a slice at a time: a chat turn's text
+    parsed meanwhile is done while the long parse is still running."""
+    import threading
+
+    parser = shared_parser()
+    long_texts = [f"Document {n}: " + "I planted tomatoes and basil in the garden. " * 40
+                  for n in range(400)]
+    ahead = threading.Thread(target=parser.parse_many, args=(long_texts,))
+    ahead.start()
+    try:
+        while not parser._lock.locked():  # the long parse has begun
+            pass
+        assert parser.parse("My cat Pixel likes the balcony.") is not None
+        assert ahead.is_alive()  # the short parse did not wait for all 400
+    finally:
+        ahead.join()
