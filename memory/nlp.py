@@ -16,7 +16,7 @@ it after the pipeline ran.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 
 import numpy as np
@@ -52,7 +52,7 @@ class Parser:
         self.nlp = nlp
         self._cache: OrderedDict[str, object] = OrderedDict()
         self._cache_size = cache_size
-        self._lock = threading.Lock()  # spaCy's Language is not documented as thread-safe
+        self._lock = _FifoLock()  # spaCy's Language is not documented as thread-safe
 
     def parse_many(self, texts: Sequence[str], *, batch_size: int = 256) -> list:
         """The Docs of ``texts`` (each read up to :data:`~memory.text.PARSE_CHARS`, stripped),
@@ -79,6 +79,55 @@ class Parser:
 
     def parse(self, text: str):
         return self.parse_many([text])[0]
+
+
+class _FifoLock:
+    """A lock handed to its waiters in the order they asked for it.
+
+    Why not ``threading.Lock``: it is not fair. A bulk parse that releases it between slices
+    and at once takes it again nearly always wins over a chat turn's parse that has been
+    waiting (the waiter is woken, finds it taken again, sleeps), so slicing alone did not let
+    the short parse in: it waited for all 400 texts. Here a release hands the lock to the
+    oldest waiter, and the bulk parse queues behind it for its next slice.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiters: deque[threading.Event] = deque()
+
+    def __enter__(self) -> _FifoLock:
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return self
+            turn = threading.Event()
+            self._waiters.append(turn)
+        try:
+            turn.wait()
+        except BaseException:  # interrupted while waiting: give up the place, re-raise
+            with self._mutex:
+                handed = turn.is_set()
+                if not handed:
+                    self._waiters.remove(turn)
+            if handed:
+                self._release()
+            raise
+        return self  # the releasing thread handed it over: _held stayed True
+
+    def __exit__(self, *exc_info) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().set()
+            else:
+                self._held = False
+
+    def locked(self) -> bool:
+        with self._mutex:
+            return self._held
 
 
 def shared_parser(model: str = _MODEL) -> Parser:

@@ -148,3 +148,32 @@ def test_a_long_parse_ahead_does_not_hold_up_another_users_parse():
         assert ahead.is_alive()  # the short parse did not wait for all 400
     finally:
         ahead.join()
+
+
+def test_the_parsers_lock_goes_to_its_waiters_in_the_order_they_came():
+    """A release hands the lock to the oldest waiter (threading.Lock lets the releasing thread
+    take it straight back, which starved a chat turn behind a bulk parse)."""
+    import threading
+    import time
+
+    from memory.nlp import _FifoLock
+
+    lock, order = _FifoLock(), []
+
+    def take(name):
+        with lock:
+            order.append(name)
+
+    with lock:
+        threads = []
+        for name in ("first", "second", "third"):
+            thread = threading.Thread(target=take, args=(name,))
+            thread.start()
+            while len(lock._waiters) < len(threads) + 1:  # queued before the next one starts
+                time.sleep(0.001)
+            threads.append(thread)
+        order.append("holder")
+    for thread in threads:
+        thread.join()
+    assert order == ["holder", "first", "second", "third"]
+    assert not lock.locked()
