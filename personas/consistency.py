@@ -25,7 +25,8 @@ from memory.text import split_sentences
 from personas.bank import EXCLUSIVE_SUBJECTS
 from personas.extract.rules import subject_of
 
-__all__ = ["ConsistencyConfig", "Contradiction", "find_contradiction", "own_trait"]
+__all__ = ["ConsistencyConfig", "Contradiction", "find_contradiction", "own_trait",
+           "speaks_of_itself"]
 
 
 class ConsistencyConfig(ComponentConfig):
@@ -95,13 +96,27 @@ _FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|me|my|mine|myself)\b", re.
 _FUTURE = re.compile(r"\b(?:will|'ll|shall|going to|gonna)\b", re.IGNORECASE)
 
 
+def speaks_of_itself(text: str) -> bool:
+    """Whether a trait the agent said names the agent (I, me, my…) and is not a promise about
+    the conversation ("I'll look that up").
+
+    Why the agent's traits need it and the user's do not: an assistant's replies state facts
+    about the world ("Tomatoes need six hours of sun."), and the extractor's fallback keeps a
+    statement without "I" because a person who says it of themself is telling something about
+    themself. Every agent trait passes here, in a chat turn (:func:`own_trait`) and in a
+    replay; without it half of a LongMemEval history's traits were world facts filed as the
+    agent's persona.
+    """
+    return bool(_FIRST_PERSON.search(text)) and not _FUTURE.search(text)
+
+
 def own_trait(trait: str, user_facts: Sequence[str], embedder: Embedder, *, user_name: str = "",
               config: ConsistencyConfig | None = None) -> bool:
     """Whether a trait found in the agent's own reply says something about the agent: not a
     promise about the conversation ("I'll remember that…"), not the user's fact said back to them
     ("My dog is called Biscuit." after the user said so), not about the user by name."""
     config = config or ConsistencyConfig()
-    if _FUTURE.search(trait) or not _FIRST_PERSON.search(trait):
+    if not speaks_of_itself(trait):
         return False
     if user_name and re.search(rf"\b{re.escape(user_name)}\b", trait, re.IGNORECASE):
         return False

@@ -114,3 +114,21 @@ def test_the_terminal_chat_says_when_a_draft_was_withdrawn(make_bot):
     assert shown.index("(withdrawn") < shown.index("I am Kindred.")
     loop.handle("/why")
     assert "first draft withdrawn" in screen.getvalue()
+
+
+def test_a_replayed_assistant_keeps_only_what_it_says_of_itself(make_bot):
+    """An ingest's agent turns pass the chat reply's test: a world fact an assistant states is
+    not its persona (the user's own statements are kept as before)."""
+    bot, _ = _bot(make_bot, [])
+    bot.ingest("eve", [
+        {"speaker": "eve", "role": "user", "text": "My tomatoes keep splitting.", "at": T0},
+        {"speaker": "kindred", "role": "agent", "at": T0 + 1,
+         "text": "Tomatoes need deep, even watering. The skins split after a dry spell."},
+        {"speaker": "eve", "role": "user", "text": "I grow them on my balcony.", "at": T0 + 2},
+        {"speaker": "kindred", "role": "agent", "text": "I love growing basil myself.",
+         "at": T0 + 3},
+        {"speaker": "eve", "role": "user", "text": "Thanks!", "at": T0 + 4},
+        {"speaker": "kindred", "role": "agent", "text": "I will check on that for you.",
+         "at": T0 + 5}])
+    assert [t.text for t in bot.persona("eve", "agent")] == ["I love growing basil myself."]
+    assert len(bot.persona("eve", "user")) == 2

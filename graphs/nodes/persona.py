@@ -3,7 +3,9 @@
 The trait is only extracted here, not stored: storing happens in ``write_back`` with the rest of
 the turn, so a turn that fails half-way (the model is down) leaves no orphan trait behind. For a
 replayed batch (``observe``) each utterance gets its own trait attached, so a turn and its trait
-travel together to write-back.
+travel together to write-back. A replayed agent turn's trait passes the test a chat turn's reply
+passes (:func:`~personas.consistency.speaks_of_itself`): an assistant's facts about the world are
+not its persona.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from langgraph.runtime import Runtime
 from graphs.services import Services
 from graphs.state import Said, TurnContext, TurnState
 from graphs.trace import TraitNote
+from personas.consistency import speaks_of_itself
 from personas.extract.base import ExtractedTrait
 
 __all__ = ["make_extract_persona"]
@@ -37,6 +40,8 @@ def make_extract_persona(services: Services):
                 at = [n for n, said in enumerate(batch) if said.role == role]
                 if at:
                     traits = _extract_all(extractor, [batch[n].text for n in at])
+                    if role == "agent":  # the same test as a chat turn's reply (own_trait)
+                        traits = [t if t and speaks_of_itself(t.text) else None for t in traits]
                     for n, trait in zip(at, traits, strict=True):
                         batch[n] = batch[n].model_copy(update={"trait": trait})
             found = sum(1 for said in batch if said.trait)
