@@ -83,12 +83,6 @@ class PersonaBank:
     def merge_threshold(self) -> float:
         return self.policy.ltm_min_similarity
 
-    def encode_ahead(self, traits: Sequence[ExtractedTrait]) -> None:
-        """Encode traits about to be observed in one batch (the embedder caches them), instead
-        of one encode per :meth:`observe` (a replayed session carries dozens)."""
-        if len(traits) > 1:
-            self._embedder.embed([t.text for t in traits])
-
     def observe(self, who: Scope | str, owner: Owner, trait: ExtractedTrait, ts: float,
                 turn_ids: tuple[str, ...] = (), session_no: int = 0, *,
                 correction: bool = False) -> Trait:

@@ -1,7 +1,8 @@
-"""A fake chat model we wrote for tests: scripted replies, and it records every prompt it gets.
+"""Fakes we wrote for tests: a chat model with scripted replies that records every prompt it gets,
+and an embedder that records the batches it is asked for (the real one does the work).
 
 langchain-core's fakes return scripted output but do not keep what they were sent; the tests that
-check prompts need both. It is tested itself in ``test_fakes.py``.
+check prompts need both. Each is tested itself in ``test_fakes.py``.
 """
 
 from __future__ import annotations
@@ -52,3 +53,19 @@ class RecordingChatModel(BaseChatModel):
             if run_manager:
                 run_manager.on_llm_new_token(piece, chunk=chunk)
             yield chunk
+
+
+class RecordingEmbedder:
+    """The real embedder (``inner``), recording the texts of every ``embed`` call it gets."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.dim, self.calls = inner, inner.dim, []
+
+    def embed(self, texts):
+        self.calls.append(list(texts))
+        return self.inner.embed(texts)
+
+    def __getattr__(self, name: str) -> Any:  # clear_cache and the like: the real embedder's
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)

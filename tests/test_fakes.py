@@ -1,4 +1,7 @@
-"""The test fake must itself behave: it records prompts and replies as scripted."""
+"""The test fakes must themselves behave: the model records prompts and replies as scripted, the
+embedder records its calls and returns the real vectors."""
+
+import numpy as np
 
 from fakes import RecordingChatModel
 from langchain_core.messages import HumanMessage
@@ -16,3 +19,13 @@ def test_recording_model_streams_the_same_text_and_uses_respond():
     model = RecordingChatModel(respond=lambda msgs: f"echo {msgs[-1].content}")
     assert "".join(c.content for c in model.stream([HumanMessage("hi")])).strip() == "echo hi"
     assert len(model.calls) == 1
+
+
+def test_recording_embedder_returns_the_real_vectors_and_records_each_call(embedder):
+    from fakes import RecordingEmbedder
+
+    recording = RecordingEmbedder(embedder)
+    vectors = recording.embed(["My cat is called Pixel.", "I live in Porto."])
+    assert recording.calls == [["My cat is called Pixel.", "I live in Porto."]]
+    assert np.allclose(vectors, embedder.embed(["My cat is called Pixel.", "I live in Porto."]))
+    assert recording.dim == embedder.dim

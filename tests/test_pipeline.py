@@ -254,3 +254,18 @@ def _postgres_bytes(url: str) -> bytes:
                     out += value if isinstance(value, bytes | memoryview) else (
                         str(value).encode())
     return bytes(out)
+
+
+def test_a_turn_encodes_what_it_stores_in_one_batch(make_bot, embedder):
+    """write_back encodes the two new turns and the trait the message carries in one call (one
+    batch of three costs 8.0 ms, two and one 10.5 ms); the bank finds the trait's vector cached."""
+    from fakes import RecordingEmbedder
+
+    recording = RecordingEmbedder(embedder)
+    bot = make_bot(embedder=recording, persona_extractor="rules", summariser="extractive")
+    reply = bot.chat("ann", "I adopted a greyhound called Pixel last week.", at=T0)
+    assert [t.text for t in bot.persona("ann", "user")] == [reply.trace.user_trait.text]
+    trait = reply.trace.user_trait.text
+    batch = next(c for c in recording.calls if "ann: I adopted a greyhound called Pixel last "
+                                                 "week." in c)
+    assert trait in batch and any(text.endswith(reply.text) for text in batch)
