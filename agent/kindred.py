@@ -166,12 +166,12 @@ class Kindred:
         ``agent``: when given, the prompt's recent context follows it instead of the stored thread
         (an edited or regenerated message), and nothing of it is stored; ``sampling`` passes
         ``temperature``/``max_tokens`` to the model."""
+        scope, text, conv, extra = self._checked_turn(user_id, text, conversation, instructions,
+                                                      history, sampling)
         reply = None
-        for item in self.stream(user_id, text, at=at, conversation=conversation,
-                                instructions=instructions, history=history, sampling=sampling):
-            if isinstance(item, Reply):
-                reply = item
-        if reply is None:  # pragma: no cover - stream() always ends with the Reply
+        for item in self._stream_turn(scope, conv, text, self._check_at(at), extra, tokens=False):
+            reply = item
+        if not isinstance(reply, Reply):  # pragma: no cover - the run always ends with the Reply
             raise RuntimeError("The turn ended without a reply.")
         return reply
 
@@ -184,11 +184,17 @@ class Kindred:
         When the draft contradicts the agent's persona and is regenerated, a :class:`Retraction`
         comes between the draft's tokens and the revision's: clear what was shown so far.
         """
+        scope, text, conv, extra = self._checked_turn(user_id, text, conversation, instructions,
+                                                      history, sampling)
+        return self._stream_turn(scope, conv, text, self._check_at(at), extra)
+
+    def _checked_turn(self, user_id: Who, text: str, conversation: str | None, instructions: Any,
+                      history: Any, sampling: Any) -> tuple[Scope, str, str, dict[str, Any]]:
+        """A turn's arguments checked before anything runs or is stored."""
         scope = check_scope(user_id)
         text = check_text(text, max_chars=self.settings.limits.max_message_chars)
         conv = self._conversation(scope, conversation)
-        extra = self._check_client_turn(instructions, history, sampling)
-        return self._stream_turn(scope, conv, text, self._check_at(at), extra)
+        return scope, text, conv, self._check_client_turn(instructions, history, sampling)
 
     def _check_client_turn(self, instructions: Any, history: Any, sampling: Any
                            ) -> dict[str, Any]:
@@ -274,7 +280,15 @@ class Kindred:
             raise
 
     def _stream_turn(self, scope: Scope, conv: str, text: str, at: float | None,
-                     extra: dict[str, Any] | None = None) -> Iterator[str | Retraction | Reply]:
+                     extra: dict[str, Any] | None = None, *, tokens: bool = True
+                     ) -> Iterator[str | Retraction | Reply]:
+        """Run a turn, yielding its tokens and retractions (when ``tokens``), then the Reply.
+
+        Without ``tokens`` (``chat``) only the final values are asked for: LangGraph then runs
+        each node inline in this thread. Asking for "messages" or "custom" makes it run every
+        node in a thread pool started for the run, beside a waiter thread, which cost a chat
+        turn several milliseconds of thread starts and GIL hand-offs for tokens nobody reads."""
+        modes = ["messages", "custom", "values"] if tokens else ["values"]
         done = [False]
         with self._lock(scope), self._undo_on_failure(scope, conv, done) as thread:
             now = self._time_of(at, thread)
@@ -283,7 +297,7 @@ class Kindred:
             for mode, data in self.graph.stream(
                     {"kind": "turn", "text": text}, thread_config(scope, conv),
                     context=self._context(scope, conv, now, **(extra or {})),
-                    stream_mode=["messages", "custom", "values"], durability=_DURABILITY):
+                    stream_mode=modes, durability=_DURABILITY):
                 if mode == "messages":
                     chunk, meta = data
                     node = meta.get("langgraph_node")

@@ -269,3 +269,26 @@ def test_a_turn_encodes_what_it_stores_in_one_batch(make_bot, embedder):
     batch = next(c for c in recording.calls if "ann: I adopted a greyhound called Pixel last "
                                                  "week." in c)
     assert trait in batch and any(text.endswith(reply.text) for text in batch)
+
+
+def test_chat_runs_the_turn_in_the_callers_thread_and_stream_still_streams(make_bot):
+    """``chat`` asks the graph for its final values only, so LangGraph runs every node inline;
+    asking for tokens ("messages") makes it run them in a thread pool started per run (a chat
+    turn paid the pool's thread starts and GIL hand-offs for tokens nobody read)."""
+    import threading
+
+    seen: list[int] = []
+
+    def respond(messages) -> str:
+        seen.append(threading.get_ident())
+        return f"Noted, and this is reply number {len(seen)}."
+
+    bot = make_bot(chat_model=RecordingChatModel(respond=respond))
+    reply = bot.chat("alice", "My dog is called Biscuit.", at=T0)
+    assert seen and set(seen) == {threading.get_ident()}
+    streamed = list(bot.stream("alice", "He is a beagle.", at=T0 + 60))
+    tokens = [item for item in streamed if isinstance(item, str)]
+    assert len(tokens) > 1 and "".join(tokens).strip() == streamed[-1].text
+    assert isinstance(streamed[-1], Reply) and streamed[-1].trace.turn_ids == [
+        "alice/s0001/2", "alice/s0001/3"]
+    assert reply.trace.turn_ids == ["alice/s0001/0", "alice/s0001/1"]
