@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from memory.striped import StripedLocks
+
 __all__ = ["HotVectors", "UserVectors"]
 
 
@@ -74,37 +76,40 @@ class HotVectors:
     def __init__(self, dim: int, *, max_users: int = 64) -> None:
         self.dim, self.max_users = dim, max_users
         self._users: OrderedDict[str, UserVectors] = OrderedDict()
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the dictionary only, never held over a load
+        self._stripes = StripedLocks()  # one user's load and writes (see memory.striped)
 
     def get(self, user_id: str, load: Callable[[], list[dict]],
             expected: int | None = None) -> UserVectors:
         """The user's vectors, loading them with ``load()`` (id, text, metadata, vector) if cold,
         or again when the durable store holds ``expected`` items and the copy does not (another
-        process stored some meanwhile)."""
-        with self._lock:
-            found = self._users.get(user_id)
-            if found is not None and (expected is None or len(found.ids) == expected):
-                self._users.move_to_end(user_id)
-                return found
+        process stored some meanwhile). A load holds this user's stripe, not the whole cache."""
+        with self._stripes.of(user_id):
+            with self._lock:
+                found = self._users.get(user_id)
+                if found is not None and (expected is None or len(found.ids) == expected):
+                    self._users.move_to_end(user_id)
+                    return found
             items = load()
             uv = UserVectors(self.dim)
             items.sort(key=lambda i: (i["metadata"].get("ts", 0.0), i["metadata"].get("idx", 0)))
             if items:
                 uv.put([i["id"] for i in items], np.stack([i["vector"] for i in items]),
                        [i["metadata"] for i in items], [i["text"] for i in items])
-            self._users[user_id] = uv
-            while len(self._users) > self.max_users:
-                self._users.popitem(last=False)
+            with self._lock:
+                self._users[user_id] = uv
+                while len(self._users) > self.max_users:
+                    self._users.popitem(last=False)
             return uv
 
     def added(self, user_id: str, ids: Sequence[str], vectors: np.ndarray,
               metas: Sequence[Mapping[str, Any]], texts: Sequence[str]) -> None:
         """Keep a cached user in step with what was just stored (a cold user loads later)."""
-        with self._lock:
+        with self._stripes.of(user_id), self._lock:
             found = self._users.get(user_id)
             if found is not None:
                 found.put(ids, vectors, metas, texts)
 
     def drop(self, user_id: str) -> None:
-        with self._lock:
+        with self._stripes.of(user_id), self._lock:
             self._users.pop(user_id, None)

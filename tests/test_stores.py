@@ -144,3 +144,97 @@ def test_the_in_process_copy_answers_as_the_index_below(index, embedder):
     assert {h.id for h in cached.query("traits", "bob", queries[0], 5)} == {"b0"}
     cached.delete_scope("ann")
     assert cached.query("traits", "ann", queries[0], 5) == []
+
+
+class _GatedIndex:
+    """The real index, whose reads of one user's vectors wait for ``gate`` (a slow network
+    read on a replica, held as long as the test wants)."""
+
+    def __init__(self, index, user: str) -> None:
+        import threading
+
+        from memory.backends.base import VectorIndexLayer
+
+        class Gated(VectorIndexLayer):
+            def batch(inner_self, ops):
+                if any(getattr(op, "scope", None) and op.scope.user == user
+                       and type(op).__name__ == "GetVectors" for op in ops):
+                    self.waiting.set()
+                    assert self.gate.wait(30)
+                return inner_self.inner.batch(ops)
+
+        self.gate, self.waiting = threading.Event(), threading.Event()
+        self.layer = Gated(index)
+
+
+def test_a_users_cold_load_does_not_hold_up_another_users_query(index, embedder):
+    """The copies are loaded outside the cache's own lock: on a replica a stale user is loaded
+    again on every turn, over the network, and under one lock for the whole cache every other
+    user's query waited for it (a third of a replica's samples under load)."""
+    import threading
+
+    from memory.backends.cached import CachedVectorIndex
+
+    gated = _GatedIndex(index, "slow")
+    cached = CachedVectorIndex(gated.layer)
+    vecs = embedder.embed(["I live in Porto", "my cat is Pixel"])
+    cached.add("traits", "slow", ["s0"], vecs[:1], [{"owner": "user"}])
+    cached.add("traits", "fast", ["f0"], vecs[1:], [{"owner": "user"}])
+    gated.gate.set()
+    cached.query("traits", "fast", vecs[0], 1)  # fast's copy, loaded before the gate shuts
+    gated.gate.clear()
+    slow: list = []
+    loader = threading.Thread(target=lambda: slow.extend(cached.query("traits", "slow",
+                                                                      vecs[0], 1)))
+    loader.start()
+    assert gated.waiting.wait(30)  # slow's load is in flight, its read held at the gate
+    done = threading.Event()
+    answer: list = []
+    other = threading.Thread(target=lambda: (answer.extend(
+        cached.query("traits", "fast", vecs[1], 1)), done.set()))
+    other.start()
+    assert done.wait(10), "another user's query waited for a cold load"
+    assert [h.id for h in answer] == ["f0"] and not slow
+    gated.gate.set()
+    loader.join(30)
+    other.join(30)
+    assert [h.id for h in slow] == ["s0"]
+
+
+def test_the_hot_turn_copy_loads_a_user_once_and_never_under_another_users_load():
+    """``HotVectors`` loads a cold user holding that user's stripe only: a second caller for
+    the same user waits and finds the copy (one load), a caller for another user does not wait."""
+    import threading
+
+    import numpy as np
+
+    from memory.hot import HotVectors
+
+    hot = HotVectors(4)
+    gate, started = threading.Event(), threading.Event()
+    loads: list[str] = []
+
+    def load(user: str, blocking: bool):
+        def run() -> list[dict]:
+            loads.append(user)
+            if blocking:
+                started.set()
+                assert gate.wait(30)
+            return [{"id": f"{user}-1", "text": "hi", "metadata": {"ts": 1.0},
+                     "vector": np.ones(4, dtype=np.float32)}]
+        return run
+
+    first = threading.Thread(target=lambda: hot.get("ann", load("ann", True)))
+    first.start()
+    assert started.wait(30)
+    second = threading.Thread(target=lambda: hot.get("ann", load("ann", False)))
+    second.start()
+    got: list = []
+    other = threading.Thread(target=lambda: got.append(hot.get("bob", load("bob", False))))
+    other.start()
+    other.join(10)
+    assert not other.is_alive() and got[0].ids == ["bob-1"]
+    gate.set()
+    first.join(30)
+    second.join(30)
+    assert loads.count("ann") == 1 and hot.get("ann", load("ann", False)).ids == ["ann-1"]

@@ -33,6 +33,7 @@ from memory.backends.base import (
     VectorIndexLayer,
 )
 from memory.scope import Scope
+from memory.striped import StripedLocks
 
 __all__ = ["CachedVectorIndex"]
 
@@ -103,11 +104,12 @@ class CachedVectorIndex(VectorIndexLayer):
         super().__init__(inner)
         self.cached, self.max_users = tuple(cached), max_users
         self._users: OrderedDict[tuple[str, str], _Items] = OrderedDict()
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the dictionary only, never held over a load
+        self._stripes = StripedLocks()  # one user's collection: its load, writes and queries
 
     def reset(self) -> None:
         """The backend's reset (a shared test server), and an empty copy."""
-        with self._lock:
+        with self._stripes.all(), self._lock:
             self._users.clear()
         self.inner.reset()
 
@@ -119,8 +121,8 @@ class CachedVectorIndex(VectorIndexLayer):
 
     def drop(self, scope: Scope) -> None:
         """Forget the copies of ``scope`` (reloaded from the index below on the next query)."""
-        with self._lock:
-            for name in self.cached:
+        for name in self.cached:
+            with self._stripes.of((name, scope.key)), self._lock:
                 self._users.pop((name, scope.key), None)
 
     def submit(self, ops) -> None:
@@ -146,20 +148,23 @@ class CachedVectorIndex(VectorIndexLayer):
 
     def _query(self, op: QueryVectors) -> list[VectorHit]:
         key = (op.collection, op.scope.key)
-        with self._lock:
-            items = self._users.get(key)
+        with self._stripes.of(key):  # a cold load holds this stripe only (memory.striped)
+            with self._lock:
+                items = self._users.get(key)
+                if items is not None:
+                    self._users.move_to_end(key)
             if items is None:
-                loaded = self.inner.get(op.collection, op.scope, with_vectors=True)
-                items = _Items(loaded, len(op.vector))
-                self._users[key] = items
-                while len(self._users) > self.max_users * len(self.cached):
-                    self._users.popitem(last=False)
-            self._users.move_to_end(key)
+                items = _Items(self.inner.get(op.collection, op.scope, with_vectors=True),
+                               len(op.vector))
+                with self._lock:
+                    self._users[key] = items
+                    while len(self._users) > self.max_users * len(self.cached):
+                        self._users.popitem(last=False)
             return items.query(op.vector, op.k, op.where)
 
     def _follow(self, op: Any) -> None:
         """Keep a cached user's copy in step with a write that just landed below."""
-        with self._lock:
+        with self._stripes.of((op.collection, op.scope.key)), self._lock:
             items = self._users.get((op.collection, op.scope.key))
             if items is None:
                 return
