@@ -42,7 +42,7 @@ from graphs.corrections import LLMCorrectionJudge
 from graphs.recall import DEFAULT, recall
 from graphs.state import Said
 from memory.embeddings import Embedder, default_embedder
-from memory.backends.base import Record
+from memory.backends.base import CountRecords, PutRecords, Record
 from memory.conversations import (
     DEFAULT_CONVERSATION,
     Conversation,
@@ -332,9 +332,10 @@ class Kindred:
         if not self.settings.limits.keep_traces:
             return
         records = self.memory.stores.records
-        records.put(scope, [Record("trace", trace.id, trace.model_dump(mode="json"),
-                                   ts=trace.now)])
-        excess = records.count(scope, "trace") - self.settings.limits.keep_traces
+        record = Record("trace", trace.id, trace.model_dump(mode="json"), ts=trace.now)
+        # stored and counted in one transaction (a round trip less on PostgreSQL)
+        _, count = records.batch([PutRecords(scope, (record,)), CountRecords(scope, "trace")])
+        excess = count - self.settings.limits.keep_traces
         if excess > 0:  # the oldest go (counted first: reading every trace would cost ms a turn)
             old = records.list(scope, "trace", limit=excess)
             records.delete(scope, "trace", [r.id for r in old])

@@ -83,14 +83,16 @@ class HotVectors:
             expected: int | None = None) -> UserVectors:
         """The user's vectors, loading them with ``load()`` (id, text, metadata, vector) if cold,
         or again when the durable store holds ``expected`` items and the copy does not (another
-        process stored some meanwhile). A load holds this user's stripe, not the whole cache."""
+        process stored some meanwhile). A load holds this user's stripe, not the whole cache.
+        ``expected`` 0 is an empty copy without a load (on a replica, where another replica's
+        write drops the copies, a user with no corrections cost a network read every turn)."""
         with self._stripes.of(user_id):
             with self._lock:
                 found = self._users.get(user_id)
                 if found is not None and (expected is None or len(found.ids) == expected):
                     self._users.move_to_end(user_id)
                     return found
-            items = load()
+            items = load() if expected != 0 else []  # nothing stored: nothing to fetch
             uv = UserVectors(self.dim)
             items.sort(key=lambda i: (i["metadata"].get("ts", 0.0), i["metadata"].get("idx", 0)))
             if items:

@@ -238,3 +238,13 @@ def test_the_hot_turn_copy_loads_a_user_once_and_never_under_another_users_load(
     first.join(30)
     second.join(30)
     assert loads.count("ann") == 1 and hot.get("ann", load("ann", False)).ids == ["ann-1"]
+
+
+def test_the_hot_copy_of_a_user_with_nothing_stored_needs_no_load():
+    from memory.hot import HotVectors
+
+    def load() -> list[dict]:
+        raise AssertionError("loaded although the store holds nothing of the user")
+
+    hot = HotVectors(4)
+    assert hot.get("ann", load, expected=0).ids == []

@@ -31,10 +31,11 @@ def _traits(services: Services, scope: Scope, pending) -> tuple[list[str], list[
     user: list[str] = []
     agent = list(services.card.background)
     if services.config.personas.enabled:
-        user = ordered_traits(services.personas.list(scope, "user"))
+        both = services.personas.list(scope)  # one read of the bank for both owners
+        user = ordered_traits(t for t in both if t.owner == "user")
         if pending and pending.text not in user:
             user.insert(0, pending.text)
-        agent += [t for t in ordered_traits(services.personas.list(scope, "agent"))
+        agent += [t for t in ordered_traits(t for t in both if t.owner == "agent")
                   if t not in agent]
     return user, agent
 
