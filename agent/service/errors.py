@@ -36,7 +36,8 @@ from memory.errors import (
     StoreError,
 )
 
-__all__ = ["STATUS", "BodyLimit", "ErrorOut", "LastResort", "error_body", "error_line", "install_error_shape", "status_of"]
+__all__ = ["STATUS", "BodyLimit", "ErrorOut", "LastResort", "error_body", "error_line",
+           "install_error_shape", "status_of"]
 
 _log = logging.getLogger("kindred.service")
 
