@@ -10,14 +10,12 @@ users, and dropped on ``forget``. The search is exact (no approximate index).
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from memory.striped import StripedLocks
+from memory.striped import StripedCache
 
 __all__ = ["HotVectors", "UserVectors"]
 
@@ -75,9 +73,7 @@ class HotVectors:
 
     def __init__(self, dim: int, *, max_users: int = 64) -> None:
         self.dim, self.max_users = dim, max_users
-        self._users: OrderedDict[str, UserVectors] = OrderedDict()
-        self._lock = threading.RLock()  # the dictionary only, never held over a load
-        self._stripes = StripedLocks()  # one user's load and writes (see memory.striped)
+        self._users = StripedCache(max_users)  # a load holds its user's stripe only
 
     def get(self, user_id: str, load: Callable[[], list[dict]],
             expected: int | None = None) -> UserVectors:
@@ -86,32 +82,26 @@ class HotVectors:
         process stored some meanwhile). A load holds this user's stripe, not the whole cache.
         ``expected`` 0 is an empty copy without a load (on a replica, where another replica's
         write drops the copies, a user with no corrections cost a network read every turn)."""
-        with self._stripes.of(user_id):
-            with self._lock:
-                found = self._users.get(user_id)
-                if found is not None and (expected is None or len(found.ids) == expected):
-                    self._users.move_to_end(user_id)
-                    return found
+
+        def fresh() -> UserVectors:
             items = load() if expected != 0 else []  # nothing stored: nothing to fetch
             uv = UserVectors(self.dim)
             items.sort(key=lambda i: (i["metadata"].get("ts", 0.0), i["metadata"].get("idx", 0)))
             if items:
                 uv.put([i["id"] for i in items], np.stack([i["vector"] for i in items]),
                        [i["metadata"] for i in items], [i["text"] for i in items])
-            with self._lock:
-                self._users[user_id] = uv
-                while len(self._users) > self.max_users:
-                    self._users.popitem(last=False)
             return uv
+
+        return self._users.get(user_id, fresh,
+                               lambda uv: expected is None or len(uv.ids) == expected)
 
     def added(self, user_id: str, ids: Sequence[str], vectors: np.ndarray,
               metas: Sequence[Mapping[str, Any]], texts: Sequence[str]) -> None:
         """Keep a cached user in step with what was just stored (a cold user loads later)."""
-        with self._stripes.of(user_id), self._lock:
-            found = self._users.get(user_id)
+        with self._users.stripe(user_id):
+            found = self._users.peek(user_id)
             if found is not None:
                 found.put(ids, vectors, metas, texts)
 
     def drop(self, user_id: str) -> None:
-        with self._stripes.of(user_id), self._lock:
-            self._users.pop(user_id, None)
+        self._users.pop(user_id)

@@ -6,16 +6,19 @@ milliseconds, and on a replica happens on every turn that another replica's writ
 Under one lock for the whole cache every other user's turn waited for that load (py-spy of a
 replica under 50 users: a third of its samples waiting on those two locks). With stripes a load
 holds only its own key's stripe; the cache's dictionary is guarded by a short lock of its own.
-Lock order: a stripe first, then the dictionary's lock, never the other way round.
+Lock order: a stripe first, then the dictionary's lock, never the other way round; both caches
+get it from :class:`StripedCache`, which owns that order.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import ExitStack, contextmanager
+from typing import Any
 
-__all__ = ["StripedLocks"]
+__all__ = ["StripedCache", "StripedLocks"]
 
 
 class StripedLocks:
@@ -35,3 +38,48 @@ class StripedLocks:
             for lock in self._locks:
                 stack.enter_context(lock)
             yield
+
+
+class StripedCache:
+    """At most ``max_items`` values by key, the least recently used dropped first; a missing (or
+    no longer ``valid``) value is loaded holding only its key's stripe. Whoever changes a cached
+    value in place holds :meth:`stripe` of its key, so no load of that key finishes meanwhile."""
+
+    def __init__(self, max_items: int) -> None:
+        self.max_items = max_items
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.RLock()  # the dictionary only, never held over a load
+        self._stripes = StripedLocks()
+
+    def stripe(self, key: Hashable) -> threading.RLock:
+        return self._stripes.of(key)
+
+    def get(self, key: Hashable, load: Callable[[], Any],
+            valid: Callable[[Any], bool] = lambda value: True) -> Any:
+        """The value of ``key``, loaded with ``load()`` when missing or not ``valid``."""
+        with self.stripe(key):
+            with self._lock:
+                found = self._items.get(key)
+                if found is not None and valid(found):
+                    self._items.move_to_end(key)
+                    return found
+            value = load()
+            with self._lock:
+                self._items[key] = value
+                while len(self._items) > self.max_items:
+                    self._items.popitem(last=False)
+            return value
+
+    def peek(self, key: Hashable) -> Any:
+        """The cached value of ``key`` or None, without loading (hold its stripe to change it)."""
+        with self._lock:
+            return self._items.get(key)
+
+    def pop(self, key: Hashable) -> None:
+        with self.stripe(key), self._lock:
+            self._items.pop(key, None)
+
+    def clear(self) -> None:
+        """Empty (every stripe held: no load may finish and put back what was there)."""
+        with self._stripes.all(), self._lock:
+            self._items.clear()

@@ -16,8 +16,6 @@ metadata fields, the only kind Kindred uses.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,7 +31,7 @@ from memory.backends.base import (
     VectorIndexLayer,
 )
 from memory.scope import Scope
-from memory.striped import StripedLocks
+from memory.striped import StripedCache
 
 __all__ = ["CachedVectorIndex"]
 
@@ -103,14 +101,12 @@ class CachedVectorIndex(VectorIndexLayer):
                  max_users: int = 64) -> None:
         super().__init__(inner)
         self.cached, self.max_users = tuple(cached), max_users
-        self._users: OrderedDict[tuple[str, str], _Items] = OrderedDict()
-        self._lock = threading.RLock()  # the dictionary only, never held over a load
-        self._stripes = StripedLocks()  # one user's collection: its load, writes and queries
+        # (collection, scope key) -> _Items; a load holds that key's stripe only
+        self._users = StripedCache(max_users * len(self.cached))
 
     def reset(self) -> None:
         """The backend's reset (a shared test server), and an empty copy."""
-        with self._stripes.all(), self._lock:
-            self._users.clear()
+        self._users.clear()
         self.inner.reset()
 
     def close(self) -> None:
@@ -122,8 +118,7 @@ class CachedVectorIndex(VectorIndexLayer):
     def drop(self, scope: Scope) -> None:
         """Forget the copies of ``scope`` (reloaded from the index below on the next query)."""
         for name in self.cached:
-            with self._stripes.of((name, scope.key)), self._lock:
-                self._users.pop((name, scope.key), None)
+            self._users.pop((name, scope.key))
 
     def submit(self, ops) -> None:
         """Writes the index below may apply later; the copies follow them now."""
@@ -148,31 +143,23 @@ class CachedVectorIndex(VectorIndexLayer):
 
     def _query(self, op: QueryVectors) -> list[VectorHit]:
         key = (op.collection, op.scope.key)
-        with self._stripes.of(key):  # a cold load holds this stripe only (memory.striped)
-            with self._lock:
-                items = self._users.get(key)
-                if items is not None:
-                    self._users.move_to_end(key)
-            if items is None:
-                items = _Items(self.inner.get(op.collection, op.scope, with_vectors=True),
-                               len(op.vector))
-                with self._lock:
-                    self._users[key] = items
-                    while len(self._users) > self.max_users * len(self.cached):
-                        self._users.popitem(last=False)
+        with self._users.stripe(key):  # no write of this key changes the copy meanwhile
+            items = self._users.get(key, lambda: _Items(
+                self.inner.get(op.collection, op.scope, with_vectors=True), len(op.vector)))
             return items.query(op.vector, op.k, op.where)
 
     def _follow(self, op: Any) -> None:
         """Keep a cached user's copy in step with a write that just landed below."""
-        with self._stripes.of((op.collection, op.scope.key)), self._lock:
-            items = self._users.get((op.collection, op.scope.key))
+        key = (op.collection, op.scope.key)
+        with self._users.stripe(key):
+            items = self._users.peek(key)
             if items is None:
                 return
             if isinstance(op, UpsertVectors):
                 items.upsert(op.ids, op.vectors, op.metadatas)
             elif isinstance(op, DeleteVectors):
                 if op.ids is None:
-                    self._users.pop((op.collection, op.scope.key), None)
+                    self._users.pop(key)
                 else:
                     items.delete(set(op.ids))
             elif isinstance(op, UpdateVectorMetadata):
