@@ -11,6 +11,7 @@ every replica; otherwise ``threads.db`` in the data dir.
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,19 @@ def _guarded_saver(pool: Any) -> Any:
     return saver_type(pool, serde=_serde())
 
 
+_MIGRATIONS_LOCK = 7243562
+
+
+def _wait_for_lock(conn: Any, key: int) -> None:
+    """Take a session advisory lock, asking again every 50 ms rather than waiting inside one
+    statement. Why: LangGraph's migrations build indexes CONCURRENTLY, which waits for every open
+    transaction of the database, and a statement blocked in ``pg_advisory_lock`` is one; the
+    replica holding the lock would wait for the replica waiting for it, both for good (two of
+    three starts of two replicas at once on a fresh database hung)."""
+    while not conn.execute("SELECT pg_try_advisory_lock(%s) AS got", [key]).fetchone()["got"]:
+        time.sleep(0.05)
+
+
 def _postgres(storage: StorageConfig) -> ThreadStore:
     import psycopg
     from psycopg.rows import dict_row
@@ -112,11 +126,11 @@ def _postgres(storage: StorageConfig) -> ThreadStore:
                                  "row_factory": dict_row})
         saver = _guarded_saver(pool)
         with pool.connection() as conn:  # replicas starting together run the migrations once
-            conn.execute("SELECT pg_advisory_lock(7243562)")
+            _wait_for_lock(conn, _MIGRATIONS_LOCK)
             try:
                 saver.setup()
             finally:
-                conn.execute("SELECT pg_advisory_unlock(7243562)")
+                conn.execute("SELECT pg_advisory_unlock(%s)", [_MIGRATIONS_LOCK])
     except (psycopg.Error, PoolTimeout) as exc:
         raise StoreError(f"Cannot open the conversation threads in PostgreSQL: {exc}. Check "
                          "KINDRED_DATABASE_URL and that the server is running.") from exc

@@ -6,13 +6,17 @@ about one backend choice itself."""
 
 from __future__ import annotations
 
+import threading
+
 import psycopg
 import pytest
 from fakes import RecordingChatModel
 
 from agent import Kindred, StoreError
 from agent.settings import Settings
+from agent.threads import open_threads
 from conftest import T0
+from memory.backends import StorageConfig
 from memory.backends.postgres import PG_SCHEMA_VERSION
 
 
@@ -109,3 +113,40 @@ def test_a_database_that_goes_away_is_one_store_error_and_not_ready(tmp_path, em
         assert [t.text for t in bot.persona("ann")] == ["I play the cello."]
         assert bot.chat("ann", "And the piano.", at=T0 + 120).text
         bot.close()
+
+
+def test_replicas_opening_a_fresh_database_together_do_not_wait_on_each_other(tmp_path,
+                                                                              pg_schemas):
+    """LangGraph's checkpoint migrations build indexes CONCURRENTLY, which waits for every open
+    transaction of the database; a replica waiting for the migration lock inside a statement is
+    one, while the replica holding the lock waits for its migrations: both hung for good (two of
+    three starts of two `kindred serve` at once on a fresh database, 2026-12-03)."""
+    for trial in range(3):  # the race needs the second replica to queue during the first's setup
+        storage = StorageConfig(database_url=pg_schemas())
+        opened, failed = _open_together(storage, [tmp_path / f"t{trial}-{n}" for n in (1, 2)])
+        try:
+            assert not failed, failed
+            assert len(opened) == 2, f"trial {trial}: a replica's thread store never opened"
+        finally:
+            for store in opened:
+                store.close()
+
+
+def _open_together(storage: StorageConfig, dirs: list) -> tuple[list, list[Exception]]:
+    """Open the thread store once per dir, all at once; what opened within a minute, and what
+    failed (raised again by the test, in its own thread)."""
+    opened: list = []
+    failed: list[Exception] = []
+
+    def one(data_dir) -> None:
+        try:
+            opened.append(open_threads(data_dir, storage))
+        except Exception as exc:
+            failed.append(exc)
+
+    starters = [threading.Thread(target=one, args=(d,), daemon=True) for d in dirs]
+    for t in starters:
+        t.start()
+    for t in starters:
+        t.join(timeout=60)
+    return opened, failed
