@@ -76,6 +76,7 @@ def _vectors(bot: Kindred, scope: Scope, report: RepairReport) -> None:
     _count(report.vectors_added, "turns", len(missing))
     report.words_added += len(unworded)
     _drop(bot, "turns", scope, held - wanted, report)
+    _pieces(bot, scope, [TurnIndex.to_turn(r) for r in turns if r.id in held], report)
     # events
     events = {e.id: e for e in memory.events.list(scope)}
     held = {item["id"] for item in stores.vectors.get("events", scope)}
@@ -99,6 +100,19 @@ def _vectors(bot: Kindred, scope: Scope, report: RepairReport) -> None:
     memory.feedback.restore(scope, lacking_fb)
     _count(report.vectors_added, "feedback", len(lacking_fb))
     _drop(bot, "feedback", scope, held - records.keys(), report)
+
+
+def _pieces(bot: Kindred, scope: Scope, turns: list, report: RepairReport) -> None:
+    """Long turns whose piece vectors are missing are stored again (the same ids: idempotent);
+    pieces of no turn are removed."""
+    wanted = {turn.id: [TurnIndex.piece_id(turn.id, n)
+                        for n in range(1, len(TurnIndex.piece_keys(turn)) + 1)] for turn in turns}
+    held = {item["id"] for item in bot.memory.stores.vectors.get("pieces", scope)}
+    lacking = [t for t in turns if not held.issuperset(wanted[t.id])]
+    for start in range(0, len(lacking), 256):
+        bot.memory.turns.add(scope, lacking[start:start + 256])
+    _count(report.vectors_added, "pieces", sum(len(set(wanted[t.id]) - held) for t in lacking))
+    _drop(bot, "pieces", scope, held - {p for ids in wanted.values() for p in ids}, report)
 
 
 def _drop(bot: Kindred, collection: str, scope: Scope, ids: set[str],

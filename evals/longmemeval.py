@@ -143,7 +143,7 @@ def _replay(bot, user: str, q: LmeQuestion) -> tuple[dict[str, str], set[str], l
     """Ingest every session at its date, each opening a session of its own, in as few calls as
     the ingest limits allow (a call's texts are encoded in one batch), then end the last one;
     returns turn id → session id, the turn ids holding evidence, the keys embedded ("speaker:
-    text"), and the seconds spent."""
+    text", and a long turn's pieces), and the seconds spent."""
     session_of: dict[str, str] = {}
     gold: set[str] = set()
     keys: list[str] = []
@@ -164,7 +164,7 @@ def _replay(bot, user: str, q: LmeQuestion) -> tuple[dict[str, str], set[str], l
         ids = bot.ingest(user, [u for u, _, _ in call])
         for tid, (u, sid, t) in zip(ids, call, strict=True):
             session_of[tid] = sid
-            keys.append(TurnIndex.key_of(u["speaker"], u["text"]))
+            keys += TurnIndex.keys_of(u["speaker"], u["text"])  # a long turn's pieces too
             if t.get("has_answer"):
                 gold.add(tid)
     if utterances:
@@ -247,7 +247,8 @@ def _question_row(make_bot: Callable[[Path], Any], q: LmeQuestion, ks: Sequence[
             session_of, gold, keys, ingest_s = _replay(bot, user, q)
             embed_s = _embed_floor(bot.memory.embedder, keys)
             row: dict[str, Any] = {"question_id": q.question_id, "type": q.question_type,
-                                   "abstention": q.abstention, "turns": len(keys),
+                                   "abstention": q.abstention, "turns": len(session_of),
+                                   "texts_embedded": len(keys),
                                    "ingest_s": ingest_s, "embed_s": embed_s}
             if not q.abstention:
                 started = time.perf_counter()

@@ -30,10 +30,49 @@ class UserVectors:
         self.texts: list[str] = []
         self._matrix = np.zeros((64, dim), dtype=np.float32)
         self.sessions = np.zeros(64, dtype=object)
+        # vectors of the parts of long turns past their own vector's window (memory.text)
+        self._pieces = np.zeros((0, dim), dtype=np.float32)
+        self._piece_of: list[int] = []               # row of the turn each piece belongs to
+        self._pieces_of: dict[int, list[int]] = {}   # turn row -> its piece rows
 
     @property
     def matrix(self) -> np.ndarray:
         return self._matrix[: len(self.ids)]
+
+    def put_pieces(self, owners: Sequence[str], vectors: np.ndarray) -> None:
+        """Add piece vectors of turns already put (``owners``: each piece's turn id). Pieces of
+        a turn that has its pieces already are ignored (a retried turn stores the same ones; an
+        edited turn's copy is dropped), and so are those of a turn this copy does not hold."""
+        rows = [(self.pos[tid], vec) for tid, vec in zip(owners, vectors, strict=True)
+                if tid in self.pos and self.pos[tid] not in self._pieces_of]
+        if not rows:
+            return
+        n = len(self._piece_of)
+        if n + len(rows) > len(self._pieces):
+            grown = np.zeros((max(2 * len(self._pieces), n + len(rows), 16), self._pieces.shape[1]),
+                             dtype=np.float32)
+            grown[:n] = self._pieces[:n]
+            self._pieces = grown
+        for at, vec in rows:
+            self._pieces[len(self._piece_of)] = vec
+            self._pieces_of.setdefault(at, []).append(len(self._piece_of))
+            self._piece_of.append(at)
+
+    def similarities(self, query: np.ndarray, rows: Sequence[int] | None = None) -> np.ndarray:
+        """Cosine of ``query`` with every turn (or the given rows): a long turn's is the best of
+        its own vector and its pieces'."""
+        if rows is None:
+            sims = self.matrix @ query
+            if self._piece_of:
+                n = len(self._piece_of)
+                np.maximum.at(sims, np.asarray(self._piece_of), self._pieces[:n] @ query)
+            return sims
+        sims = self._matrix[np.asarray(rows, dtype=int)] @ query if rows else np.zeros(0)
+        for i, at in enumerate(rows):
+            extra = self._pieces_of.get(at)
+            if extra:
+                sims[i] = max(float(sims[i]), float(np.max(self._pieces[extra] @ query)))
+        return sims
 
     def put(self, ids: Sequence[str], vectors: np.ndarray, metas: Sequence[Mapping[str, Any]],
             texts: Sequence[str]) -> None:
@@ -59,7 +98,7 @@ class UserVectors:
         n = len(self.ids)
         if n == 0 or k <= 0:
             return []
-        sims = self.matrix @ query
+        sims = self.similarities(query)
         if exclude_session is not None:
             sims = np.where(self.sessions[:n] == exclude_session, -np.inf, sims)
         k = min(k, n)
@@ -77,7 +116,8 @@ class HotVectors:
 
     def get(self, user_id: str, load: Callable[[], list[dict]],
             expected: int | None = None) -> UserVectors:
-        """The user's vectors, loading them with ``load()`` (id, text, metadata, vector) if cold,
+        """The user's vectors, loading them with ``load()`` (id, text, metadata, vector and,
+        for a long turn, ``pieces``: its pieces' vectors) if cold,
         or again when the durable store holds ``expected`` items and the copy does not (another
         process stored some meanwhile). A load holds this user's stripe, not the whole cache.
         ``expected`` 0 is an empty copy without a load (on a replica, where another replica's
@@ -90,18 +130,25 @@ class HotVectors:
             if items:
                 uv.put([i["id"] for i in items], np.stack([i["vector"] for i in items]),
                        [i["metadata"] for i in items], [i["text"] for i in items])
+                pieces = [(i["id"], v) for i in items for v in i.get("pieces", ())]
+                if pieces:
+                    uv.put_pieces([o for o, _ in pieces], np.stack([v for _, v in pieces]))
             return uv
 
         return self._users.get(user_id, fresh,
                                lambda uv: expected is None or len(uv.ids) == expected)
 
     def added(self, user_id: str, ids: Sequence[str], vectors: np.ndarray,
-              metas: Sequence[Mapping[str, Any]], texts: Sequence[str]) -> None:
-        """Keep a cached user in step with what was just stored (a cold user loads later)."""
+              metas: Sequence[Mapping[str, Any]], texts: Sequence[str],
+              pieces: tuple[Sequence[str], np.ndarray] | None = None) -> None:
+        """Keep a cached user in step with what was just stored (a cold user loads later);
+        ``pieces``: the owning turn ids and vectors of long turns' pieces."""
         with self._users.stripe(user_id):
             found = self._users.peek(user_id)
             if found is not None:
                 found.put(ids, vectors, metas, texts)
+                if pieces is not None and len(pieces[0]):
+                    found.put_pieces(*pieces)
 
     def drop(self, user_id: str) -> None:
         self._users.pop(user_id)

@@ -113,11 +113,11 @@ class HybridRetriever:
                 fact_sim[tid] = max(fact_sim.get(tid, 0.0), fact.similarity)
                 if tid not in pool:
                     wanted.add(tid)
-        for tid, (vec, meta, body) in self._turns.vectors(user_id, sorted(wanted),
-                                                          fresh=True).items():
+        for tid, (sim, meta, body) in self._turns.similarities(user_id, vector, sorted(wanted),
+                                                               fresh=True).items():
             if exclude_session and meta.get("session_id") == exclude_session:
                 continue
-            pool[tid] = _Cand(tid, body, meta, dense=float(vec @ vector))
+            pool[tid] = _Cand(tid, body, meta, dense=sim)
         if not pool:
             return []
         cands = list(pool.values())

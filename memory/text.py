@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["PARSE_CHARS", "parse_prefix", "split_sentences"]
+__all__ = ["MAX_PIECES", "PARSE_CHARS", "PIECE_CHARS", "parse_prefix", "split_sentences",
+           "tail_pieces"]
 
 # How much of one message spaCy reads for topics and traits. The embedder sees 256 word pieces
 # (about 1,000-1,200 characters of English), so nouns and statements past ~2,000 characters
@@ -12,6 +13,12 @@ __all__ = ["PARSE_CHARS", "parse_prefix", "split_sentences"]
 # character pasted documents and long answers). Conversational turns (LoCoMo's longest is 489
 # characters, MSC's shorter) are never cut.
 PARSE_CHARS = 2000
+
+# What one vector of a long message reads: about the embedder's 256 word pieces. A message longer
+# than this gets vectors for the rest of it too (``tail_pieces``), at most MAX_PIECES of them
+# (16,000 more characters; past that a pasted document is found by its words only).
+PIECE_CHARS = 1000
+MAX_PIECES = 16
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
@@ -31,3 +38,28 @@ def parse_prefix(text: str, limit: int = PARSE_CHARS) -> str:
     if cut < limit // 2:
         cut = head.rfind(" ")
     return head[:cut + 1] if cut > 0 else head
+
+
+def tail_pieces(text: str, size: int = PIECE_CHARS, most: int = MAX_PIECES) -> list[str]:
+    """The parts of a long message past what its own vector reads, in pieces of about ``size``
+    characters cut at sentence ends (or spaces), so a 256-token embedder window does not hide
+    them; none for a message of ``size`` characters or fewer.
+
+    Why: a chatbot's users paste documents and get long answers (LongMemEval's haystacks hold
+    single messages of 24k characters); a question about their middle must find the message by
+    meaning too, not by its words alone. A last piece shorter than half of ``size`` is taken as
+    the message's last ``size`` characters instead (overlapping the one before): a scrap of a
+    few words matches too many queries."""
+    if len(text) <= size:
+        return []
+    pieces: list[str] = []
+    rest = text[len(parse_prefix(text, size)):]
+    while rest.strip() and len(pieces) < most:
+        rest = rest.lstrip()
+        piece = parse_prefix(rest, size)
+        pieces.append(piece.strip())
+        rest = rest[len(piece):]
+    if pieces and len(pieces[-1]) < size // 2:
+        tail = text[-size:]
+        pieces[-1] = tail[tail.find(" ") + 1:].strip()
+    return [p for p in pieces if p]

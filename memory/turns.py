@@ -17,12 +17,14 @@ from memory.backends.base import LexicalHit, Record, VectorHit
 from memory.embeddings import Embedder
 from memory.hot import HotVectors
 from memory.scope import Scope, as_scope
+from memory.text import MAX_PIECES, PIECE_CHARS, tail_pieces
 from memory.types import Turn
 from memory.unit import UnitOfWork
 
 __all__ = ["TurnIndex"]
 
 _KIND = "turn"
+_PIECES = "pieces"  # vectors of long turns' later parts, each keyed by its turn (``turn_id``)
 
 
 class TurnIndex:
@@ -39,8 +41,13 @@ class TurnIndex:
         if not turns:
             return
         scope = as_scope(who)
+        pieces = [(t, n, key) for t in turns for n, key in enumerate(self.piece_keys(t), 1)]
+        keys = [key for _, _, key in pieces]
         if vectors is None:
-            vectors = self._embedder.embed([self.key_text(t) for t in turns])
+            both = self._embedder.embed([self.key_text(t) for t in turns] + keys)
+            vectors, piece_vectors = both[:len(turns)], both[len(turns):]
+        else:
+            piece_vectors = self._embedder.embed(keys) if keys else None
         own = unit is None
         unit = unit or UnitOfWork(self._stores)
         metas = [self._meta(t) for t in turns]
@@ -49,9 +56,31 @@ class TurnIndex:
         unit.index_text(scope, [(t.id, self.key_text(t), ctx)
                                 for t, ctx in zip(turns, self._contexts(scope, turns), strict=True)])
         unit.upsert_vectors("turns", scope, ids, vectors, [self._keys(t) for t in turns])
-        unit.then(lambda: self.hot.added(scope.key, ids, vectors, metas, texts))
+        owners = [t.id for t, _, _ in pieces]
+        if pieces:
+            unit.upsert_vectors(_PIECES, scope, [self.piece_id(t.id, n) for t, n, _ in pieces],
+                                piece_vectors, [{**self._keys(t), "turn_id": t.id}
+                                                for t, _, _ in pieces])
+        unit.then(lambda: self.hot.added(scope.key, ids, vectors, metas, texts,
+                                         (owners, piece_vectors) if pieces else None))
         if own:
             unit.commit()
+
+    @staticmethod
+    def piece_keys(turn: Turn) -> list[str]:
+        """What is embedded for the parts of a long turn past its own vector's window
+        (:func:`memory.text.tail_pieces`): the speaker's name and each piece."""
+        return TurnIndex.keys_of(turn.speaker, turn.text)[1:]
+
+    @staticmethod
+    def piece_id(turn_id: str, n: int) -> str:
+        """The id of a turn's ``n``-th piece (from 1): derived, so a retry overwrites it."""
+        return f"{turn_id}#p{n}"
+
+    @staticmethod
+    def piece_ids(turn_id: str) -> list[str]:
+        """Every id a piece of the turn may have (deletes need no look-up)."""
+        return [TurnIndex.piece_id(turn_id, n) for n in range(1, MAX_PIECES + 1)]
 
     @staticmethod
     def record(turn: Turn) -> Record:
@@ -71,8 +100,12 @@ class TurnIndex:
         vectors = {i["id"]: i["vector"]
                    for i in self._stores.vectors.get("turns", scope, with_vectors=True)}
         turns = [self.to_turn(r) for r in self._stores.records.list(scope, _KIND)]
-        return [{"id": t.id, "text": t.text, "metadata": self._meta(t), "vector": vectors[t.id]}
-                for t in turns if t.id in vectors]
+        pieces: dict[str, list] = {}
+        if any(len(t.text) > PIECE_CHARS for t in turns):  # no read for a chat without any
+            for item in self._stores.vectors.get(_PIECES, scope, with_vectors=True):
+                pieces.setdefault(item["metadata"]["turn_id"], []).append(item["vector"])
+        return [{"id": t.id, "text": t.text, "metadata": self._meta(t), "vector": vectors[t.id],
+                 "pieces": pieces.get(t.id, [])} for t in turns if t.id in vectors]
 
     def _contexts(self, scope: Scope, turns: Sequence[Turn]) -> list[str]:
         """The words of the turn before each turn in its session (from the batch or the store)."""
@@ -98,6 +131,17 @@ class TurnIndex:
         return {tid: (matrix[pos[tid]], uv.meta[pos[tid]], uv.texts[pos[tid]])
                 for tid in ids if tid in pos}
 
+    def similarities(self, who: Scope | str, vector: np.ndarray, ids: Sequence[str], *,
+                     fresh: bool = False) -> dict[str, tuple[float, dict, str]]:
+        """Cosine of ``vector`` with the given turns of the user (a long turn's: the best of its
+        own vector and its pieces'), with their metadata and text; missing ids left out."""
+        uv = self._user_vectors(as_scope(who), fresh=fresh)
+        found = [tid for tid in ids if tid in uv.pos]
+        rows = [uv.pos[tid] for tid in found]
+        sims = uv.similarities(np.asarray(vector, dtype=np.float32), rows)
+        return {tid: (float(sim), uv.meta[at], uv.texts[at])
+                for tid, at, sim in zip(found, rows, sims, strict=True)}
+
     def all_vectors(self, who: Scope | str) -> tuple[list[str], list[str], np.ndarray]:
         """Every stored turn of the user: ids, texts and the vector matrix (for baselines that
         search the same vectors another way)."""
@@ -121,8 +165,15 @@ class TurnIndex:
         Why: a bulk ingest stores a session per graph run; encoded a session at a time, a
         LongMemEval haystack took 1.6x as long to embed as in one length-sorted batch (short
         user lines padded to the width of the long replies beside them). A vector evicted
-        meanwhile is simply encoded again."""
-        self._embedder.embed([self.key_of(speaker, text) for speaker, text in said])
+        meanwhile is simply encoded again. Long turns' pieces are encoded with them."""
+        self._embedder.embed([key for speaker, text in said
+                              for key in self.keys_of(speaker, text)])
+
+    @staticmethod
+    def keys_of(speaker: str, text: str) -> list[str]:
+        """Every text embedded for a turn: its key, then its pieces' keys (a long turn)."""
+        return [TurnIndex.key_of(speaker, text),
+                *(TurnIndex.key_of(speaker, p) for p in tail_pieces(text))]
 
     @staticmethod
     def _meta(turn: Turn) -> dict:
@@ -166,6 +217,7 @@ class TurnIndex:
         unit = unit or UnitOfWork(self._stores)
         unit.delete(scope, _KIND, list(ids)).delete_text(scope, list(ids))
         unit.delete_vectors("turns", scope, list(ids))
+        unit.delete_vectors(_PIECES, scope, [p for tid in ids for p in self.piece_ids(tid)])
         for turn in self.get(scope, list(ids)):
             after = self._neighbour(scope, turn, +1)
             if after is not None and after.id not in gone:
@@ -181,6 +233,7 @@ class TurnIndex:
         the next turn's lexical context too)."""
         scope = as_scope(who)
         unit = UnitOfWork(self._stores)
+        unit.delete_vectors(_PIECES, scope, self.piece_ids(turn.id))  # the new text's follow
         self.add(scope, [turn], unit=unit)
         after = self._neighbour(scope, turn, +1)
         if after is not None:

@@ -109,3 +109,16 @@ def test_a_long_message_is_parsed_from_its_start_and_stored_whole(make_bot):
     stored = bot.memory.turns.get("lia", [reply.trace.turn_ids[0]])[0]
     assert stored.text == text and "beagle" in stored.topics
     assert [t.text for t in bot.persona("lia")] == ["I adopted a beagle called Biscuit."]
+
+
+def test_a_long_message_is_cut_into_pieces_past_its_own_vectors_window():
+    from memory.text import MAX_PIECES, PIECE_CHARS, parse_prefix, tail_pieces
+
+    assert tail_pieces("My cat is Pixel.") == [] and tail_pieces("x" * PIECE_CHARS) == []
+    text = " ".join(f"Step {n} of the plan needs item number {n * 7}." for n in range(200))
+    pieces = tail_pieces(text)
+    assert all(PIECE_CHARS // 2 <= len(p) <= PIECE_CHARS for p in pieces)
+    assert not text.startswith(pieces[0]) and pieces[0] in text  # the head has its own vector
+    assert pieces[0].startswith("Step ") and pieces[-1].endswith("item number 1393.")
+    assert text.index(pieces[0]) <= len(parse_prefix(text)) + 1  # nothing skipped in between
+    assert len(tail_pieces("word " * 100_000)) == MAX_PIECES  # a whole book: bounded

@@ -82,3 +82,48 @@ def test_eval_locomo_ranks_exactly_what_a_chat_turn_retrieves(tmp_path, embedder
             assert [(m.id, m.scores) for m in chat] == [(m.id, m.scores) for m in expected]
             compared += len(chat)
     assert compared >= len(convs[0].questions)  # not a comparison of empty lists
+
+
+def _long_answer() -> str:
+    """An assistant's long answer (about 6,000 characters) whose one paragraph about sourdough
+    sits far past the first 256 tokens."""
+    filler = ("Here is the next part of the garden plan: tomatoes want full sun, deep watering "
+              "twice a week and a stake for every plant before the first truss sets. ")
+    sourdough = ("For the sourdough starter, feed it equal weights of rye flour and water every "
+                 "twelve hours, and keep the jar somewhere warm until it doubles. ")
+    return (filler * 22 + sourdough + filler * 12).strip()
+
+
+def test_a_long_answer_is_found_by_what_its_middle_says_and_its_pieces_go_with_it(make_bot,
+                                                                                  embedder):
+    """LongMemEval's assistants answer in thousands of characters; the embedder reads 256
+    tokens. The turn is found by meaning for a paragraph far past that window (its best piece),
+    and deleting, forgetting or repairing the turn takes its pieces along."""
+    bot = make_bot()
+    text = _long_answer()
+    bot.ingest("ann", [
+        {"speaker": "ann", "text": "Can you write me a plan for the garden?", "at": T0},
+        {"speaker": "Kindred", "role": "agent", "text": text, "at": T0 + 10},
+        {"speaker": "ann", "text": "My sister Ana moved to Porto last spring.", "at": T0 + 20}])
+    bot.end_session("ann", at=T0 + 30)
+    query = "How often should the sourdough starter be fed?"
+    found = bot.recall("ann", query, at=T0 + DAY)
+    long_turn = next(t for t in found.turns if t.text == text)
+    own = float(embedder.embed([f"Kindred: {text}"])[0] @ embedder.embed([query])[0])
+    assert long_turn.scores["dense"] > own + 0.15  # its own vector never read the paragraph
+    assert found.turns[0].id == long_turn.id
+    stores = bot.memory.stores
+    pieces = stores.vectors.get("pieces", "ann")
+    assert len(pieces) >= 4 and {p["metadata"]["turn_id"] for p in pieces} == {long_turn.id}
+
+    stores.vectors.delete("pieces", "ann", [p["id"] for p in pieces[:2]])  # a cut write
+    bot.close()
+    bot = make_bot()  # repair on open derives them again from the record
+    assert bot.last_repair.vectors_added.get("pieces") == 2
+    assert len(bot.memory.stores.vectors.get("pieces", "ann")) == len(pieces)
+    assert bot.recall("ann", query, at=T0 + DAY).turns[0].id == long_turn.id
+
+    bot.memory.turns.delete("ann", [long_turn.id])
+    bot.memory.stores.vectors.flush()
+    assert bot.memory.stores.vectors.get("pieces", "ann") == []
+    assert all(t.id != long_turn.id for t in bot.recall("ann", query, at=T0 + DAY).turns)

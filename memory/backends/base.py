@@ -353,7 +353,7 @@ class VectorIndex(_Transactional, ABC):
     """Embeddings of every memory kind, one collection per kind, every item scoped; ids, vectors
     and small filter keys only (see :class:`UpsertVectors`)."""
 
-    collections: tuple[str, ...] = ("turns", "events", "traits", "feedback")
+    collections: tuple[str, ...] = ("turns", "events", "traits", "feedback", "pieces")
 
     @abstractmethod
     def batch(self, ops: Sequence[VectorOp]) -> list[Any]:
