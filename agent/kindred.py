@@ -122,7 +122,7 @@ class Kindred:
         self.graph = compile_graph(self._services, self._checkpointer)
         self._preview_graph = compile_graph(self._services)  # no checkpointer: stores nothing
         self.conversations = ConversationIndex(self.memory.stores)
-        self._locks = ScopeLocks(self.memory.stores.records, self.memory.drop_caches,
+        self._locks = ScopeLocks(self.memory.stores.records, self.memory.stale_caches,
                                  self.memory.stores.vectors.flush)
         self._model_label = model_label(self.chat_model)
         # the records are the log: what a killed process left half-written is put right now

@@ -21,7 +21,7 @@ from memory.backends.base import Record, VectorHit
 from memory.config import ComponentConfig
 from memory.embeddings import Embedder
 from memory.scope import Scope, as_scope
-from memory.text import parse_prefix, split_sentences
+from memory.text import digest, parse_prefix, split_sentences
 from memory.types import Event, Turn
 from memory.unit import UnitOfWork
 
@@ -216,7 +216,8 @@ class EventMemory:
                                 ts=event.ts, session=event.session_id,
                                 conversation=event.conversation)])
         unit.upsert_vectors("events", scope, [event.id], vec,
-                            [{"session_id": event.session_id, "ts": event.ts}])
+                            [{"session_id": event.session_id, "ts": event.ts,
+                              "digest": digest(event.summary)}])
         if own:
             unit.commit()
 

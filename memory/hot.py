@@ -24,6 +24,7 @@ class UserVectors:
     """One user's turn vectors and metadata, growable."""
 
     def __init__(self, dim: int) -> None:
+        self.stale = False  # another process wrote the user: catch up before the next use
         self.ids: list[str] = []
         self.pos: dict[str, int] = {}
         self.meta: list[Mapping[str, Any]] = []
@@ -115,13 +116,16 @@ class HotVectors:
         self._users = StripedCache(max_users)  # a load holds its user's stripe only
 
     def get(self, user_id: str, load: Callable[[], list[dict]],
-            expected: int | None = None) -> UserVectors:
+            expected: int | None = None,
+            catch_up: Callable[[UserVectors], bool] | None = None) -> UserVectors:
         """The user's vectors, loading them with ``load()`` (id, text, metadata, vector and,
         for a long turn, ``pieces``: its pieces' vectors) if cold,
         or again when the durable store holds ``expected`` items and the copy does not (another
         process stored some meanwhile). A load holds this user's stripe, not the whole cache.
         ``expected`` 0 is an empty copy without a load (on a replica, where another replica's
-        write drops the copies, a user with no corrections cost a network read every turn)."""
+        write drops the copies, a user with no corrections cost a network read every turn).
+        A stale copy, or one whose count differs, is first offered to ``catch_up``, which may
+        fetch only what it lacks."""
 
         def fresh() -> UserVectors:
             items = load() if expected != 0 else []  # nothing stored: nothing to fetch
@@ -135,8 +139,17 @@ class HotVectors:
                     uv.put_pieces([o for o, _ in pieces], np.stack([v for _, v in pieces]))
             return uv
 
-        return self._users.get(user_id, fresh,
-                               lambda uv: expected is None or len(uv.ids) == expected)
+        return self._users.get(
+            user_id, fresh, lambda uv: not uv.stale and (expected is None or len(uv.ids) == expected),
+            catch_up)
+
+    def mark_stale(self, user_id: str) -> None:
+        """Another process wrote the user: the copy catches up on its next use (``get``'s
+        ``catch_up``), or is loaded again without one."""
+        with self._users.stripe(user_id):
+            found = self._users.peek(user_id)
+            if found is not None:
+                found.stale = True
 
     def added(self, user_id: str, ids: Sequence[str], vectors: np.ndarray,
               metas: Sequence[Mapping[str, Any]], texts: Sequence[str],

@@ -66,6 +66,15 @@ class MemoryHub:
         self.feedback.drop_cache(scope)
         self.stores.drop_caches(scope)
 
+    def stale_caches(self, who: Scope | str) -> None:
+        """Another process wrote the user's memory: the copies of turns and of events and traits
+        catch up on their next use, fetching only what they lack (corrections, a handful, are
+        dropped and read again)."""
+        scope = as_scope(who)
+        self.turns.stale_cache(scope)
+        self.feedback.drop_cache(scope)
+        self.stores.stale_caches(scope)
+
     def forget(self, who: Scope | str, *, compact: bool = True) -> None:
         """Remove the user's records, words and vectors of every kind, and their caches; with
         ``compact``, rebuild the files so that no byte of the user is left on disk."""

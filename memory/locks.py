@@ -7,8 +7,9 @@ conversations share their long-term memory, so the key is the user (the scope), 
 
 The scope lock also says whether the scope changed behind this process: the store keeps a version
 per scope, raised by every process that held it; a process that finds another version than the one
-it left drops its caches of that scope (the in-process vectors of turns and corrections), so a
-replica never answers from a copy another replica has outgrown. On an embedded store the version
+it left marks its caches of that scope stale (the in-process vectors of turns, events and traits
+fetch what they lack before their next use; corrections are dropped), so a replica never answers
+from a copy another replica has outgrown. On an embedded store the version
 is None: one process owns the store and its caches are always current. On a shared store the
 turn's vector writes (written behind the reply, :mod:`memory.backends.behind`) land before the
 lock is let go, so the next holder finds them.
@@ -27,7 +28,8 @@ __all__ = ["ScopeLocks"]
 
 
 class ScopeLocks:
-    """Per-scope locks over ``records``; ``on_stale(scope)`` drops the scope's caches."""
+    """Per-scope locks over ``records``; ``on_stale(scope)`` brings the scope's caches up to
+    date (or drops them)."""
 
     def __init__(self, records: RecordStore, on_stale: Callable[[Scope], None],
                  flush: Callable[[], None] = lambda: None) -> None:

@@ -55,17 +55,24 @@ class StripedCache:
         return self._stripes.of(key)
 
     def get(self, key: Hashable, load: Callable[[], Any],
-            valid: Callable[[Any], bool] = lambda value: True) -> Any:
-        """The value of ``key``, loaded with ``load()`` when missing or not ``valid``."""
+            valid: Callable[[Any], bool] = lambda value: True,
+            refresh: Callable[[Any], bool] | None = None) -> Any:
+        """The value of ``key``, loaded with ``load()`` when missing or not ``valid``; a cached
+        value that is not valid is first offered to ``refresh``, which may bring it up to date
+        in place (returning True) more cheaply than a load."""
         with self.stripe(key):
             with self._lock:
                 found = self._items.get(key)
                 if found is not None and valid(found):
                     self._items.move_to_end(key)
                     return found
-            value = load()
+            if found is not None and refresh is not None and refresh(found) and valid(found):
+                value = found
+            else:
+                value = load()
             with self._lock:
                 self._items[key] = value
+                self._items.move_to_end(key)
                 while len(self._items) > self.max_items:
                     self._items.popitem(last=False)
             return value

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+import zlib
 
-__all__ = ["MAX_PIECES", "PARSE_CHARS", "PIECE_CHARS", "parse_prefix", "split_sentences",
-           "tail_pieces"]
+__all__ = ["MAX_PIECES", "PARSE_CHARS", "PIECE_CHARS", "digest", "parse_prefix",
+           "split_sentences", "tail_pieces"]
 
 # How much of one message spaCy reads for topics and traits. The embedder sees 256 word pieces
 # (about 1,000-1,200 characters of English), so nouns and statements past ~2,000 characters
@@ -63,3 +64,10 @@ def tail_pieces(text: str, size: int = PIECE_CHARS, most: int = MAX_PIECES) -> l
         tail = text[-size:]
         pieces[-1] = tail[tail.find(" ") + 1:].strip()
     return [p for p in pieces if p]
+
+
+def digest(text: str) -> int:
+    """A short fingerprint of an embedded text, kept in its vector's metadata: a process whose
+    copy holds an item under the same id can tell that another process stored new words (and
+    so a new vector) under it, without fetching the vector (:mod:`memory.backends.cached`)."""
+    return zlib.crc32(text.encode("utf-8")) & 0x7FFFFFFF

@@ -17,7 +17,7 @@ from memory.backends.base import LexicalHit, Record, VectorHit
 from memory.embeddings import Embedder
 from memory.hot import HotVectors
 from memory.scope import Scope, as_scope
-from memory.text import MAX_PIECES, PIECE_CHARS, tail_pieces
+from memory.text import MAX_PIECES, PIECE_CHARS, digest, tail_pieces
 from memory.types import Turn
 from memory.unit import UnitOfWork
 
@@ -93,7 +93,40 @@ class TurnIndex:
         """The user's cached vectors; reloaded when another process stored turns meanwhile
         (``fresh``: the caller has just checked, within the same query)."""
         return self.hot.get(scope.key, lambda: self._load(scope),
-                            None if fresh else self.count(scope))
+                            None if fresh else self.count(scope),
+                            lambda uv: self._catch_up(scope, uv))
+
+    def _catch_up(self, scope: Scope, uv) -> bool:
+        """Bring the user's copy up to date with what other processes stored, fetching only
+        the new turns (records, vectors, pieces); False (load it all again) when a turn was
+        deleted or stored with new words under its id.
+
+        Why: on replicas every turn of a user may follow another replica's turn; reloading
+        every vector of the user each time was most of a replica's Chroma server traffic."""
+        listed = {i["id"]: i["metadata"] for i in self._stores.vectors.get("turns", scope)}
+        if any(tid not in listed for tid in uv.ids):
+            return False
+        for tid, keys in listed.items():
+            at = uv.pos.get(tid)
+            if at is not None and keys.get("digest") not in (None, uv.meta[at].get("digest")):
+                return False
+        new = [tid for tid in listed if tid not in uv.pos]
+        if new:
+            turns = sorted(self.get(scope, new), key=lambda t: (t.ts, t.idx))
+            found = {i["id"]: i["vector"] for i in self._stores.vectors.get(
+                "turns", scope, [t.id for t in turns], with_vectors=True)}
+            turns = [t for t in turns if t.id in found]
+            if turns:
+                uv.put([t.id for t in turns], np.stack([found[t.id] for t in turns]),
+                       [self._meta(t) for t in turns], [t.text for t in turns])
+            wanted = [self.piece_id(t.id, n) for t in turns
+                      for n in range(1, len(self.piece_keys(t)) + 1)]
+            pieces = self._stores.vectors.get(_PIECES, scope, wanted, with_vectors=True)
+            if pieces:
+                uv.put_pieces([p["metadata"]["turn_id"] for p in pieces],
+                              np.stack([p["vector"] for p in pieces]))
+        uv.stale = False
+        return True
 
     def _load(self, scope: Scope) -> list[dict]:
         """The user's turns for the cache: vectors from the index, words from the records."""
@@ -179,12 +212,14 @@ class TurnIndex:
     def _meta(turn: Turn) -> dict:
         """What the in-process copy keeps of a turn besides its vector and words."""
         return {"session_id": turn.session_id, "role": turn.role, "speaker": turn.speaker,
-                "ts": turn.ts, "idx": turn.idx, "topics": list(turn.topics)}
+                "ts": turn.ts, "idx": turn.idx, "topics": list(turn.topics),
+                "digest": digest(TurnIndex.key_text(turn))}
 
     @staticmethod
     def _keys(turn: Turn) -> dict:
         """What the vector index keeps of a turn: no words (its nouns and speaker are words)."""
-        return {"session_id": turn.session_id, "role": turn.role, "ts": turn.ts, "idx": turn.idx}
+        return {"session_id": turn.session_id, "role": turn.role, "ts": turn.ts, "idx": turn.idx,
+                "digest": digest(TurnIndex.key_text(turn))}
 
     def search(self, who: Scope | str, vector: np.ndarray, k: int,
                exclude_session: str | None = None) -> list[VectorHit]:
@@ -248,6 +283,10 @@ class TurnIndex:
 
     def drop_cache(self, who: Scope | str) -> None:
         self.hot.drop(as_scope(who).key)
+
+    def stale_cache(self, who: Scope | str) -> None:
+        """Another process stored turns of the user: the copy catches up on its next use."""
+        self.hot.mark_stale(as_scope(who).key)
 
     @staticmethod
     def to_turn(record: Record) -> Turn:

@@ -8,6 +8,8 @@ from conftest import T0
 from fakes import RecordingChatModel
 
 from memory.events import EventMemory, ExtractiveSummariser, LLMSummariser
+from memory.scope import as_scope
+from memory.text import tail_pieces
 from memory.turns import TurnIndex
 from memory.types import Event, Turn
 
@@ -248,3 +250,78 @@ def test_the_hot_copy_of_a_user_with_nothing_stored_needs_no_load():
 
     hot = HotVectors(4)
     assert hot.get("ann", load, expected=0).ids == []
+
+
+class _CountingIndex:
+    """The real index, counting the vectors each read of one collection returns (what a replica
+    fetches from a Chroma server)."""
+
+    def __init__(self, index) -> None:
+        from memory.backends.base import GetVectors, VectorIndexLayer
+
+        self.fetched: dict[str, int] = {}
+
+        class Counting(VectorIndexLayer):
+            def batch(inner_self, ops):
+                out = inner_self.inner.batch(ops)
+                for op, result in zip(ops, out, strict=True):
+                    if isinstance(op, GetVectors) and op.with_vectors:
+                        self.fetched[op.collection] = (self.fetched.get(op.collection, 0)
+                                                       + len(result))
+                return out
+
+        self.layer = Counting(index)
+
+
+def test_a_replicas_copies_catch_up_with_what_another_stored_by_fetching_only_that(stores, embedder):
+    """Replica A keeps copies of a user's turns and events; replica B (another process: the same
+    stores, no copies) stores more. Told the scope changed (as its scope lock tells it), A finds
+    what B stored, having fetched only the new vectors; an edit or a delete under B is seen too
+    (those load the copy again)."""
+    from memory.backends import Stores
+    from memory.backends.cached import CachedVectorIndex
+    from memory.events import EventMemory
+
+    counting = _CountingIndex(stores.vectors)
+    mine = Stores(records=stores.records, lexical=stores.lexical,
+                  vectors=CachedVectorIndex(counting.layer))
+    a_turns, b_turns = TurnIndex(mine, embedder), TurnIndex(stores, embedder)
+    a_events, b_events = EventMemory(mine, embedder), EventMemory(stores, embedder)
+    said = ["I keep bees on the roof.", "My brother lives in Oslo.", "I play the cello.",
+            "We adopted a greyhound.", "I am learning Japanese.", "My car is a red Fiat."]
+    b_turns.add("ann", [_turn("ann", "s0001", n, text) for n, text in enumerate(said)])
+    b_events.add("ann", Event(id="ann/e1", session_id="s0001", summary="Ann keeps bees.", ts=T0))
+
+    def top(query: str) -> str:
+        return a_turns.search("ann", embedder.embed([query])[0], 1)[0].text
+
+    def top_event(query: str) -> str:
+        hits = a_events.search("ann", embedder.embed([query])[0], 1)
+        return a_events.get("ann", hits[0].id).summary
+
+    assert top("Where does my brother live?") == "My brother lives in Oslo."
+    assert top_event("bees") == "Ann keeps bees."
+    assert counting.fetched == {"turns": 6, "events": 1}
+
+    paste = " ".join(f"Line {n} of my notes is about the garden beds." for n in range(40))
+    paste += " The sourdough starter must be fed every twelve hours with rye flour."
+    b_turns.add("ann", [_turn("ann", "s0002", 0, "I moved to Lisbon in May."),
+                        _turn("ann", "s0002", 1, paste)])
+    b_events.add("ann", Event(id="ann/e2", session_id="s0002", summary="Ann moved to Lisbon.",
+                              ts=T0 + 60))
+    counting.fetched.clear()
+    a_turns.stale_cache("ann")
+    mine.stale_caches(as_scope("ann"))
+    assert top("Which city did I move to?") == "I moved to Lisbon in May."
+    assert top("How often is the sourdough starter fed?") == paste  # by its piece
+    assert top_event("Lisbon move") == "Ann moved to Lisbon."
+    assert counting.fetched == {"turns": 2, "pieces": len(tail_pieces(paste)), "events": 1}
+
+    b_turns.replace("ann", _turn("ann", "s0001", 2, "I play the harp."))
+    b_turns.delete("ann", ["ann/s0001/3"])
+    b_events.add("ann", Event(id="ann/e1", session_id="s0001", summary="Ann sells honey.", ts=T0))
+    a_turns.stale_cache("ann")
+    mine.stale_caches(as_scope("ann"))
+    assert top("Which instrument do I play?") == "I play the harp."
+    assert all(h.id != "ann/s0001/3" for h in a_turns.search("ann", embedder.embed(["dog"])[0], 10))
+    assert top_event("honey for sale") == "Ann sells honey."

@@ -66,6 +66,12 @@ class Stores:
         if drop is not None:
             drop(scope)
 
+    def stale_caches(self, scope) -> None:
+        """Another process wrote the scope: the index's copies catch up on next use."""
+        stale = getattr(self.vectors, "stale", None)
+        if stale is not None:
+            stale(scope)
+
     def close(self) -> None:
         """Close every store, the others too when one fails (vectors still queued that cannot be
         written raise here: repair derives them from the records at the next open)."""
