@@ -61,9 +61,13 @@ def main() -> None:
     ap.add_argument("--per-type", type=int, default=4)
     ap.add_argument("--cache", type=Path, default=Path("benchmarks/out/lme-replays"))
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--grid", type=json.loads, default=None,
+                    help='the weights to vary, as JSON (e.g. \'{"piece_margin": [0, 0.05, 1]}\'); '
+                         "the others stay at their defaults")
     args = ap.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
-    keys, grid = list(_GRID), list(itertools.product(*_GRID.values()))
+    chosen_grid = args.grid or _GRID
+    keys, grid = list(chosen_grid), list(itertools.product(*chosen_grid.values()))
     rows: dict[tuple, list[dict]] = {g: [] for g in grid}
     for q in track(_chosen(args.data, args.part, args.per_type), description="replay and rank"):
         bot, info = _replayed(q, args.cache)

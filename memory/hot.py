@@ -59,20 +59,24 @@ class UserVectors:
             self._pieces_of.setdefault(at, []).append(len(self._piece_of))
             self._piece_of.append(at)
 
-    def similarities(self, query: np.ndarray, rows: Sequence[int] | None = None) -> np.ndarray:
+    def similarities(self, query: np.ndarray, rows: Sequence[int] | None = None,
+                     piece_margin: float = 0.0) -> np.ndarray:
         """Cosine of ``query`` with every turn (or the given rows): a long turn's is the best of
-        its own vector and its pieces'."""
+        its own vector's and its pieces' less ``piece_margin`` (1 or more: its own only)."""
+        use_pieces = bool(self._piece_of) and piece_margin < 1.0
         if rows is None:
             sims = self.matrix @ query
-            if self._piece_of:
+            if use_pieces:
                 n = len(self._piece_of)
-                np.maximum.at(sims, np.asarray(self._piece_of), self._pieces[:n] @ query)
+                np.maximum.at(sims, np.asarray(self._piece_of),
+                              self._pieces[:n] @ query - piece_margin)
             return sims
         sims = self._matrix[np.asarray(rows, dtype=int)] @ query if rows else np.zeros(0)
         for i, at in enumerate(rows):
-            extra = self._pieces_of.get(at)
+            extra = self._pieces_of.get(at) if use_pieces else None
             if extra:
-                sims[i] = max(float(sims[i]), float(np.max(self._pieces[extra] @ query)))
+                best = float(np.max(self._pieces[extra] @ query)) - piece_margin
+                sims[i] = max(float(sims[i]), best)
         return sims
 
     def put(self, ids: Sequence[str], vectors: np.ndarray, metas: Sequence[Mapping[str, Any]],
@@ -93,13 +97,13 @@ class UserVectors:
             self._matrix[at] = vec
             self.sessions[at] = meta.get("session_id")
 
-    def top(self, query: np.ndarray, k: int, exclude_session: str | None = None
-            ) -> list[tuple[int, float]]:
+    def top(self, query: np.ndarray, k: int, exclude_session: str | None = None,
+            piece_margin: float = 0.0) -> list[tuple[int, float]]:
         """Indices and cosines of the ``k`` nearest turns (exact), nearest first."""
         n = len(self.ids)
         if n == 0 or k <= 0:
             return []
-        sims = self.similarities(query)
+        sims = self.similarities(query, piece_margin=piece_margin)
         if exclude_session is not None:
             sims = np.where(self.sessions[:n] == exclude_session, -np.inf, sims)
         k = min(k, n)

@@ -54,6 +54,9 @@ class HybridWeights(ComponentConfig):
     fact: float = 0.2
     candidates: int = Field(default=50, ge=1, description="per retriever (dense, BM25); "
                                                           "at least 2k are taken")
+    piece_margin: float = Field(default=0.0, ge=0.0, description=(
+        "a long turn's dense score is the best of its own vector's and its pieces' minus this "
+        "margin (1: its own vector only)"))
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,8 @@ class HybridRetriever:
         w = self.weights
         n = max(w.candidates, 2 * k)
         pool: dict[str, _Cand] = {}
-        for hit in self._turns.search(user_id, vector, n, exclude_session=exclude_session):
+        for hit in self._turns.search(user_id, vector, n, exclude_session=exclude_session,
+                                      piece_margin=w.piece_margin):
             pool[hit.id] = _Cand(hit.id, hit.text, hit.metadata, dense=hit.similarity)
         lexical = self._turns.search_lexical(user_id, text, n)
         best = max((h.score for h in lexical), default=0.0) or 1.0
@@ -113,8 +117,8 @@ class HybridRetriever:
                 fact_sim[tid] = max(fact_sim.get(tid, 0.0), fact.similarity)
                 if tid not in pool:
                     wanted.add(tid)
-        for tid, (sim, meta, body) in self._turns.similarities(user_id, vector, sorted(wanted),
-                                                               fresh=True).items():
+        for tid, (sim, meta, body) in self._turns.similarities(
+                user_id, vector, sorted(wanted), fresh=True, piece_margin=w.piece_margin).items():
             if exclude_session and meta.get("session_id") == exclude_session:
                 continue
             pool[tid] = _Cand(tid, body, meta, dense=sim)

@@ -165,13 +165,15 @@ class TurnIndex:
                 for tid in ids if tid in pos}
 
     def similarities(self, who: Scope | str, vector: np.ndarray, ids: Sequence[str], *,
-                     fresh: bool = False) -> dict[str, tuple[float, dict, str]]:
+                     fresh: bool = False, piece_margin: float = 0.0
+                     ) -> dict[str, tuple[float, dict, str]]:
         """Cosine of ``vector`` with the given turns of the user (a long turn's: the best of its
-        own vector and its pieces'), with their metadata and text; missing ids left out."""
+        own vector and its pieces', less ``piece_margin``), with their metadata and text;
+        missing ids left out."""
         uv = self._user_vectors(as_scope(who), fresh=fresh)
         found = [tid for tid in ids if tid in uv.pos]
         rows = [uv.pos[tid] for tid in found]
-        sims = uv.similarities(np.asarray(vector, dtype=np.float32), rows)
+        sims = uv.similarities(np.asarray(vector, dtype=np.float32), rows, piece_margin)
         return {tid: (float(sim), uv.meta[at], uv.texts[at])
                 for tid, at, sim in zip(found, rows, sims, strict=True)}
 
@@ -222,11 +224,14 @@ class TurnIndex:
                 "digest": digest(TurnIndex.key_text(turn))}
 
     def search(self, who: Scope | str, vector: np.ndarray, k: int,
-               exclude_session: str | None = None) -> list[VectorHit]:
-        """Nearest turns of the user (exact cosine), optionally leaving out one session."""
+               exclude_session: str | None = None, *, piece_margin: float = 0.0
+               ) -> list[VectorHit]:
+        """Nearest turns of the user (exact cosine; a long turn by its best piece, less
+        ``piece_margin``), optionally leaving out one session."""
         uv = self._user_vectors(as_scope(who))
         return [VectorHit(uv.ids[i], uv.texts[i], sim, uv.meta[i])
-                for i, sim in uv.top(np.asarray(vector, dtype=np.float32), k, exclude_session)]
+                for i, sim in uv.top(np.asarray(vector, dtype=np.float32), k, exclude_session,
+                                     piece_margin)]
 
     def list(self, who: Scope | str, session_id: str | None = None) -> list[Turn]:
         """A user's turns in time order (optionally of one session)."""

@@ -325,3 +325,26 @@ def test_a_replicas_copies_catch_up_with_what_another_stored_by_fetching_only_th
     assert top("Which instrument do I play?") == "I play the harp."
     assert all(h.id != "ann/s0001/3" for h in a_turns.search("ann", embedder.embed(["dog"])[0], 10))
     assert top_event("honey for sale") == "Ann sells honey."
+
+
+def test_a_long_turn_scores_by_its_best_piece_less_the_margin():
+    import numpy as np
+
+    from memory.hot import UserVectors
+
+    def unit(*xs):
+        v = np.array(xs, dtype=np.float32)
+        return v / np.linalg.norm(v)
+
+    uv = UserVectors(3)
+    uv.put(["short", "long"], np.stack([unit(1, 0, 0), unit(0, 1, 0)]),
+           [{"session_id": "s1"}, {"session_id": "s1"}], ["a", "b"])
+    uv.put_pieces(["long", "long"], np.stack([unit(0, 0, 1), unit(0, 1, 1)]))
+    uv.put_pieces(["long"], np.stack([unit(1, 0, 0)]))  # a retried turn: its pieces are kept
+    query = unit(0, 0, 1)
+    assert np.allclose(uv.similarities(query), [0.0, 1.0])
+    assert np.allclose(uv.similarities(query, piece_margin=0.25), [0.0, 0.75])
+    assert np.allclose(uv.similarities(query, piece_margin=1.0), [0.0, 0.0])  # its own only
+    assert np.allclose(uv.similarities(query, [1, 0], piece_margin=0.25), [0.75, 0.0])
+    assert [i for i, _ in uv.top(query, 2)] == [1, 0]
+    assert np.allclose(uv.similarities(unit(1, 0, 0)), [1.0, 0.0])  # the ignored retry
