@@ -61,6 +61,7 @@ def main() -> None:
     ap.add_argument("--per-type", type=int, default=4)
     ap.add_argument("--cache", type=Path, default=Path("benchmarks/out/lme-replays"))
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--plot", type=Path, default=None, help="a PNG of recall along the grid")
     ap.add_argument("--grid", type=json.loads, default=None,
                     help='the weights to vary, as JSON (e.g. \'{"piece_margin": [0, 0.05, 1]}\'); '
                          "the others stay at their defaults")
@@ -109,6 +110,28 @@ def main() -> None:
     Console().print(table)
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1))
+    if args.plot:
+        _plot(summary, keys, args)
+
+
+def _plot(summary: list[dict], keys: list[str], args) -> None:
+    """Turn recall@5/@10 along the grid (one line per measure; points in grid order)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = sorted(summary, key=lambda s: tuple(s["weights"].values()))
+    labels = [", ".join(f"{v:g}" for v in s["weights"].values()) for s in points]
+    fig, ax = plt.subplots(figsize=(max(5, len(points) * 0.9), 3.5))
+    for measure in ("turn_recall@5", "turn_recall@10", "recall_all@5"):
+        ax.plot(labels, [100 * s[measure] for s in points], marker="o", label=measure)
+    ax.set_xlabel(", ".join(keys))
+    ax.set_ylabel("%")
+    ax.set_title(f"LongMemEval dev, part {args.part}, {args.per_type} a type")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(args.plot, dpi=110)
 
 
 if __name__ == "__main__":
