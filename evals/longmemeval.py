@@ -34,7 +34,6 @@ import numpy as np
 
 from evals.checkpoint import Checkpoint
 from memory.errors import InvalidInputError
-from memory.turns import TurnIndex
 
 __all__ = ["TYPES", "LmeQuestion", "evaluate_longmemeval", "load_longmemeval", "parse_date",
            "session_metrics"]
@@ -164,7 +163,7 @@ def _replay(bot, user: str, q: LmeQuestion) -> tuple[dict[str, str], set[str], l
         ids = bot.ingest(user, [u for u, _, _ in call])
         for tid, (u, sid, t) in zip(ids, call, strict=True):
             session_of[tid] = sid
-            keys += TurnIndex.keys_of(u["speaker"], u["text"])  # a long turn's pieces too
+            keys += bot.memory.turns.keys_of(u["speaker"], u["text"])  # and a long turn's pieces
             if t.get("has_answer"):
                 gold.add(tid)
     if utterances:

@@ -16,6 +16,7 @@ from memory.embeddings import Embedder, default_embedder
 from memory.events import EventMemory
 from memory.feedback import FeedbackConfig, FeedbackMemory
 from memory.scope import Scope, as_scope
+from memory.text import MAX_PIECES
 from memory.topics import TopicExtractor
 from memory.turns import TurnIndex
 from memory.unit import UnitOfWork, forget_scope
@@ -42,16 +43,18 @@ class MemoryHub:
         """Open (or create) the stores of ``data_dir`` with the backends ``storage`` names."""
         storage = storage or StorageConfig()
         return cls.over(open_stores(data_dir, storage), embedder=embedder, topics=topics,
-                        feedback=feedback, hot_users=storage.hot_users)
+                        feedback=feedback, hot_users=storage.hot_users,
+                        max_pieces=storage.max_pieces)
 
     @classmethod
     def over(cls, stores: Stores, *, embedder: Embedder | None = None,
              topics: TopicExtractor | None = None, feedback: FeedbackConfig | None = None,
-             hot_users: int = 64) -> MemoryHub:
+             hot_users: int = 64, max_pieces: int = MAX_PIECES) -> MemoryHub:
         """The memory kinds over stores that are already open."""
         embedder = embedder or default_embedder()
         return cls(stores=stores, embedder=embedder, topics=topics or TopicExtractor.shared(),
-                   tokens=TokenCounter(), turns=TurnIndex(stores, embedder, hot_users=hot_users),
+                   tokens=TokenCounter(), turns=TurnIndex(stores, embedder, hot_users=hot_users,
+                                   max_pieces=max_pieces),
                    events=EventMemory(stores, embedder),
                    feedback=FeedbackMemory(stores, embedder, feedback, hot_users=hot_users))
 

@@ -30,8 +30,10 @@ _PIECES = "pieces"  # vectors of long turns' later parts, each keyed by its turn
 class TurnIndex:
     """Stores turns (records, lexical rows, vectors) and finds them again."""
 
-    def __init__(self, stores: Stores, embedder: Embedder, *, hot_users: int = 64) -> None:
+    def __init__(self, stores: Stores, embedder: Embedder, *, hot_users: int = 64,
+                 max_pieces: int = MAX_PIECES) -> None:
         self._stores, self._embedder = stores, embedder
+        self.max_pieces = max_pieces  # a long turn's vectors past its first (memory.text)
         self.hot = HotVectors(embedder.dim, max_users=hot_users)
 
     def add(self, who: Scope | str, turns: Sequence[Turn], vectors: np.ndarray | None = None,
@@ -66,21 +68,19 @@ class TurnIndex:
         if own:
             unit.commit()
 
-    @staticmethod
-    def piece_keys(turn: Turn) -> list[str]:
+    def piece_keys(self, turn: Turn) -> list[str]:
         """What is embedded for the parts of a long turn past its own vector's window
         (:func:`memory.text.tail_pieces`): the speaker's name and each piece."""
-        return TurnIndex.keys_of(turn.speaker, turn.text)[1:]
+        return self.keys_of(turn.speaker, turn.text)[1:]
 
     @staticmethod
     def piece_id(turn_id: str, n: int) -> str:
         """The id of a turn's ``n``-th piece (from 1): derived, so a retry overwrites it."""
         return f"{turn_id}#p{n}"
 
-    @staticmethod
-    def piece_ids(turn_id: str) -> list[str]:
+    def piece_ids(self, turn_id: str) -> list[str]:
         """Every id a piece of the turn may have (deletes need no look-up)."""
-        return [TurnIndex.piece_id(turn_id, n) for n in range(1, MAX_PIECES + 1)]
+        return [self.piece_id(turn_id, n) for n in range(1, max(self.max_pieces, MAX_PIECES) + 1)]
 
     @staticmethod
     def record(turn: Turn) -> Record:
@@ -204,11 +204,10 @@ class TurnIndex:
         self._embedder.embed([key for speaker, text in said
                               for key in self.keys_of(speaker, text)])
 
-    @staticmethod
-    def keys_of(speaker: str, text: str) -> list[str]:
+    def keys_of(self, speaker: str, text: str) -> list[str]:
         """Every text embedded for a turn: its key, then its pieces' keys (a long turn)."""
-        return [TurnIndex.key_of(speaker, text),
-                *(TurnIndex.key_of(speaker, p) for p in tail_pieces(text))]
+        return [self.key_of(speaker, text),
+                *(self.key_of(speaker, p) for p in tail_pieces(text, most=self.max_pieces))]
 
     @staticmethod
     def _meta(turn: Turn) -> dict:

@@ -348,3 +348,17 @@ def test_a_long_turn_scores_by_its_best_piece_less_the_margin():
     assert np.allclose(uv.similarities(query, [1, 0], piece_margin=0.25), [0.75, 0.0])
     assert [i for i, _ in uv.top(query, 2)] == [1, 0]
     assert np.allclose(uv.similarities(unit(1, 0, 0)), [1.0, 0.0])  # the ignored retry
+
+
+def test_storage_max_pieces_bounds_a_long_turns_vectors(stores, embedder):
+    """An operator trades finding the middle of long messages for ingest speed: 0 pieces stores
+    a long turn with its own vector only; 2 stores its first two later parts."""
+    from memory.backends import StorageConfig
+
+    paste = " ".join(f"Line {n} of my notes is about the garden beds and the roses." for n in range(80))
+    assert len(tail_pieces(paste)) > 2
+    assert StorageConfig().max_pieces == 16
+    for most, user in ((0, "ann"), (2, "bob")):
+        TurnIndex(stores, embedder, max_pieces=most).add(user, [_turn(user, "s0001", 0, paste)])
+        assert len(stores.vectors.get("pieces", user)) == most
+        assert stores.vectors.count("turns", user) == 1

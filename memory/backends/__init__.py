@@ -44,6 +44,10 @@ class StorageConfig(ComponentConfig):
     write_behind: bool = Field(default=True, description="write a turn's vectors on a writer "
                                                          "thread, behind the reply (reads wait "
                                                          "for them; memory/backends/behind.py)")
+    max_pieces: int = Field(default=16, ge=0, le=64, description=(
+        "vectors for the later parts of a long message, about 1,000 characters each, at most "
+        "this many (0: a message is found by meaning through its first ~1,000 characters only; "
+        "on LongMemEval's haystacks the pieces made bulk ingest 1.6x slower)"))
     repair_on_open: bool = Field(default=True, description="derive missing vectors from the "
                                                            "records and finish interrupted "
                                                            "consolidations when a data dir opens "
