@@ -105,9 +105,7 @@ def _vectors(bot: Kindred, scope: Scope, report: RepairReport) -> None:
 def _pieces(bot: Kindred, scope: Scope, turns: list, report: RepairReport) -> None:
     """Long turns whose piece vectors are missing are stored again (the same ids: idempotent);
     pieces of no turn are removed."""
-    index = bot.memory.turns
-    wanted = {turn.id: [index.piece_id(turn.id, n)
-                        for n in range(1, len(index.piece_keys(turn)) + 1)] for turn in turns}
+    wanted = {turn.id: [pid for pid, _ in bot.memory.turns.pieces_of(turn)] for turn in turns}
     held = {item["id"] for item in bot.memory.stores.vectors.get("pieces", scope)}
     lacking = [t for t in turns if not held.issuperset(wanted[t.id])]
     for start in range(0, len(lacking), 256):

@@ -43,7 +43,7 @@ class TurnIndex:
         if not turns:
             return
         scope = as_scope(who)
-        pieces = [(t, n, key) for t in turns for n, key in enumerate(self.piece_keys(t), 1)]
+        pieces = [(t, pid, key) for t in turns for pid, key in self.pieces_of(t)]
         keys = [key for _, _, key in pieces]
         if vectors is None:
             both = self._embedder.embed([self.key_text(t) for t in turns] + keys)
@@ -60,7 +60,7 @@ class TurnIndex:
         unit.upsert_vectors("turns", scope, ids, vectors, [self._keys(t) for t in turns])
         owners = [t.id for t, _, _ in pieces]
         if pieces:
-            unit.upsert_vectors(_PIECES, scope, [self.piece_id(t.id, n) for t, n, _ in pieces],
+            unit.upsert_vectors(_PIECES, scope, [pid for _, pid, _ in pieces],
                                 piece_vectors, [{**self._keys(t), "turn_id": t.id}
                                                 for t, _, _ in pieces])
         unit.then(lambda: self.hot.added(scope.key, ids, vectors, metas, texts,
@@ -68,10 +68,11 @@ class TurnIndex:
         if own:
             unit.commit()
 
-    def piece_keys(self, turn: Turn) -> list[str]:
-        """What is embedded for the parts of a long turn past its own vector's window
-        (:func:`memory.text.tail_pieces`): the speaker's name and each piece."""
-        return self.keys_of(turn.speaker, turn.text)[1:]
+    def pieces_of(self, turn: Turn) -> list[tuple[str, str]]:
+        """Id and embedded key of each part of a long turn past its own vector's window
+        (:func:`memory.text.tail_pieces`; the key: the speaker's name and the piece)."""
+        return [(self.piece_id(turn.id, n), key)
+                for n, key in enumerate(self.keys_of(turn.speaker, turn.text)[1:], 1)]
 
     @staticmethod
     def piece_id(turn_id: str, n: int) -> str:
@@ -119,8 +120,7 @@ class TurnIndex:
             if turns:
                 uv.put([t.id for t in turns], np.stack([found[t.id] for t in turns]),
                        [self._meta(t) for t in turns], [t.text for t in turns])
-            wanted = [self.piece_id(t.id, n) for t in turns
-                      for n in range(1, len(self.piece_keys(t)) + 1)]
+            wanted = [pid for t in turns for pid, _ in self.pieces_of(t)]
             pieces = self._stores.vectors.get(_PIECES, scope, wanted, with_vectors=True)
             if pieces:
                 uv.put_pieces([p["metadata"]["turn_id"] for p in pieces],
