@@ -47,6 +47,11 @@ class Summariser(Protocol):
 
     def summarise(self, turns: Sequence[Turn]) -> str: ...
 
+    def texts_to_embed(self, said: Sequence[tuple[str, str]]) -> list[str]:
+        """What :meth:`summarise` will encode for these (role, text) pairs, so a bulk ingest can
+        encode it in the same batch as the turns (none for a summariser that encodes nothing)."""
+        ...
+
 
 class ExtractiveSummariser:
     """The session's most central statements, told in the third person, within a word limit. No LLM.
@@ -65,10 +70,15 @@ class ExtractiveSummariser:
         self.config = config or SummariserConfig()
         self.max_words = max_words or self.config.max_words
 
+    def texts_to_embed(self, said: Sequence[tuple[str, str]]) -> list[str]:
+        """The user's statements in these (role, text) pairs: what :meth:`summarise` encodes for
+        a session that has any (a session of questions or of the agent alone is encoded when it
+        is summarised)."""
+        return [s for role, text in said if role == "user" for s in _sentences(text)
+                if not s.endswith("?")]
+
     def summarise(self, turns: Sequence[Turn]) -> str:
-        sents = [(t, _opening_stripped(s.strip())) for t in turns
-                 for s in split_sentences(parse_prefix(t.text))]  # a pasted document: its start
-        sents = [(t, s) for t, s in sents if s and not _small_talk(s)]
+        sents = [(t, s) for t in turns for s in _sentences(t.text)]
         statements = [(t, s) for t, s in sents if not s.endswith("?")]
         sents = statements or sents
         if any(t.role == "user" for t, _ in sents):
@@ -110,6 +120,13 @@ _PERSON = [(re.compile(rf"\b{a}\b", re.IGNORECASE), b) for a, b in (
     ("our", "their"), ("us", "them"), ("we", "they"), ("i", "they"))]
 _LOWER_FIRST = frozenset({"they", "their", "them", "the", "a", "an", "it", "this", "that",
                           "there", "he", "she", "his", "her", "its", "theirs", "these", "those"})
+
+
+def _sentences(text: str) -> list[str]:
+    """The candidate sentences of one message: a pasted document's start, interjections
+    stripped, small talk left out."""
+    sents = (_opening_stripped(s.strip()) for s in split_sentences(parse_prefix(text)))
+    return [s for s in sents if s and not _small_talk(s)]
 
 
 def _opening_stripped(sentence: str) -> str:
@@ -184,6 +201,10 @@ class LLMSummariser:
         dialogue = "\n".join(f"{t.speaker}: {t.text}" for t in turns)
         reply = self._model.invoke([HumanMessage(self._prompt.format(dialogue=dialogue))])
         return str(reply.content).strip()
+
+    def texts_to_embed(self, said: Sequence[tuple[str, str]]) -> list[str]:
+        """Nothing: the chat model reads the dialogue."""
+        return []
 
 
 def _content_words(sentence: str) -> list[str]:

@@ -193,17 +193,6 @@ class TurnIndex:
         """:meth:`key_text` of a turn not built yet."""
         return f"{speaker}: {text}"
 
-    def encode_ahead(self, said: Sequence[tuple[str, str]]) -> None:
-        """Encode the keys of turns about to be stored ((speaker, text) pairs) in one batch, so
-        the adds that follow, a session at a time, find their vectors in the embedder's cache.
-
-        Why: a bulk ingest stores a session per graph run; encoded a session at a time, a
-        LongMemEval haystack took 1.6x as long to embed as in one length-sorted batch (short
-        user lines padded to the width of the long replies beside them). A vector evicted
-        meanwhile is simply encoded again. Long turns' pieces are encoded with them."""
-        self._embedder.embed([key for speaker, text in said
-                              for key in self.keys_of(speaker, text)])
-
     def keys_of(self, speaker: str, text: str) -> list[str]:
         """Every text embedded for a turn: its key, then its pieces' keys (a long turn)."""
         return [self.key_of(speaker, text),

@@ -65,6 +65,41 @@ def test_bulk_ingest_stores_what_one_session_at_a_time_stores(make_bot, tmp_path
     assert len(whole.memory.events.list("di")) == len(piecewise.memory.events.list("di")) == 2
 
 
+def test_a_bulk_ingest_encodes_everything_it_stores_in_one_batch(make_bot, embedder):
+    """The turns' keys, a long turn's pieces and the statements the summariser scores when a
+    session ends are encoded in one length-sorted batch; the sessions' runs then find every
+    vector cached. (The summariser's sentences, encoded a session at a time when each session
+    ended, were a tenth of a LongMemEval replay.)"""
+    from fakes import RecordingEmbedder
+
+    recording = RecordingEmbedder(embedder)
+    bot = make_bot(embedder=recording, persona_extractor="rules", summariser="extractive")
+    long_reply = " ".join(f"Step {n} of the recipe is to fold the dough and let it rest." for n in
+                          range(40))
+    lines = [["I work as a nurse in Leeds. Night shifts are hard on me.", "That sounds tiring."],
+             ["My sister Ana is getting married in June!", long_reply],
+             ["Do you like cellos?", "I do."]]
+    embedder.clear_cache()
+    recording.calls.clear()
+    bot.ingest("di", [u for n, s in enumerate(lines)
+                      for u in _session("di", T0 + n * 600, s, first=n > 0)])
+    bot.end_session("di", at=T0 + 3000)
+    first, *rest = recording.calls
+    assert len(bot.memory.turns.keys_of("assistant", long_reply)) > 1  # a long turn: pieces
+    for speaker, text in [("di" if n % 2 == 0 else "assistant", t)
+                          for s in lines for n, t in enumerate(s)]:
+        assert set(bot.memory.turns.keys_of(speaker, text)) <= set(first)
+    assert {"I work as a nurse in Leeds.", "Night shifts are hard on me.",
+            "My sister Ana is getting married in June!"} <= set(first)
+    events = bot.memory.events.list("di")
+    assert len(events) == 3  # every session summarised
+    # encoded after the batch: the events' summaries, and the agent's "I do." that the
+    # summariser falls back to in a session where the user only asked (traits: cache hits)
+    cached = set(first) | {t.text for t in bot.personas.list("di")}
+    assert sorted(t for call in rest for t in call if t not in cached) == \
+        sorted([e.summary for e in events] + ["I do."])
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(1, 256), max_size=80), st.integers(1, 40), st.integers(1, 4096))
 def test_token_batches_cover_every_row_once_within_their_budget(lengths, rows, tokens):
