@@ -209,6 +209,10 @@ def _eval_longmemeval(
         judge: str | None = typer.Option(None, "--judge", help="the judge model (--qa)"),
         json_out: Path | None = typer.Option(None, "--json", help="write the report"),
         plot: Path | None = typer.Option(None, "--plot", help="write a PNG by question type"),
+        floor_every: int = typer.Option(1, "--floor-every", min=1,
+                                        help="time the embedder alone on every Nth question "
+                                             "(it costs about what the replay's encodes cost; "
+                                             "10 for the whole split)"),
         checkpoint: Path | None = _CHECKPOINT) -> None:
     """LongMemEval: session and turn recall by question type, with BM25 and dense baselines;
     ingest throughput against the embedder alone; --qa answers and judges."""
@@ -244,7 +248,8 @@ def _eval_longmemeval(
             chat_model, embedder,
             {"run": "longmemeval", "data": str(data.resolve()), "k": ks, "qa": qa,
              "judge": judge, "questions": [q.question_id for q in chosen], "settings": changed},
-            lambda **run: evaluate_longmemeval(chosen, ks, qa=qa, judge=judge_model, **run))
+            lambda **run: evaluate_longmemeval(chosen, ks, qa=qa, judge=judge_model,
+                                               floor_every=floor_every, **run))
     except KindredError as exc:
         _err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None

@@ -15,6 +15,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from agent import Kindred
 from evals.checkpoint import Checkpoint
 from evals.longmemeval import evaluate_longmemeval, load_longmemeval, parse_date, session_metrics
+from memory.errors import InvalidInputError
 
 KINDRED = str(Path(sys.executable).parent / "kindred")
 
@@ -98,6 +99,30 @@ def test_replay_retrieve_score_and_resume(data, tmp_path, embedder):
                                  checkpoint=Checkpoint(tmp_path / "run.jsonl", {"run": "test"}))
     assert len(made) == 3  # every question came from the checkpoint
     assert again["overall"] == report["overall"]
+
+
+def test_the_embedder_floor_is_timed_on_every_nth_question(data, embedder):
+    questions = load_longmemeval(data)
+    timed: list[int] = []
+
+    class _Counting:  # the real embedder, counting the floor's cold re-encodes
+        dim = embedder.dim
+
+        def embed(self, texts):
+            return embedder.embed(texts)
+
+        def clear_cache(self):
+            timed.append(1)
+            embedder.clear_cache()
+
+    def make_bot(d):
+        return Kindred(data_dir=d, chat_model="fake", embedder=_Counting())
+
+    report = evaluate_longmemeval(questions, [3], make_bot=make_bot, floor_every=2)
+    assert report["ingest"]["floor_questions"] == 2 == len(timed)  # the 1st and the 3rd
+    assert report["ingest"]["turns"] == 9 + 9 + 8 and report["ingest"]["ratio_to_embedder"] > 0
+    with pytest.raises(InvalidInputError, match="floor_every"):
+        evaluate_longmemeval(questions, [3], make_bot=make_bot, floor_every=0)
 
 
 def test_qa_runs_end_to_end_with_the_fake_model_and_judge(data, embedder):
