@@ -31,6 +31,27 @@ def test_onnx_and_torch_backends_agree(embedder):
     assert np.min(np.sum(embedder.embed(texts) * torch_vecs, axis=1)) > 0.9999
 
 
+def test_the_int8_backend_is_close_to_fp32_and_ranks_alike(embedder, tmp_path):
+    """``onnx-int8``: the same export with int8 weights, made once beside it and checked
+    against torch; its vectors are near the fp32 ones and put the same memory first."""
+    from memory.embeddings import OnnxEmbedder, default_embedder
+
+    int8 = default_embedder("onnx-int8")
+    assert isinstance(int8, OnnxEmbedder) and int8 is default_embedder("onnx-int8")
+    memories = ["I adopted a greyhound called Pixel.", "My sister is getting married in June.",
+                "I work night shifts as a nurse in Leeds.", "We baked sourdough on Sunday.",
+                "I have been learning the cello for a year."]
+    queries = ["What is my dog called?", "When is the wedding?", "What is my job?",
+               "What did we bake?", "Which instrument do I play?"]
+    a, b = embedder.embed(memories + queries), int8.embed(memories + queries)
+    cosines = np.sum(a * b, axis=1)
+    assert cosines.min() > 0.97 and cosines.mean() > 0.985
+    assert not np.allclose(a, b, atol=1e-3)  # really another model, not the fp32 one again
+    fp32_top = np.argmax(a[5:] @ a[:5].T, axis=1)
+    assert fp32_top.tolist() == [0, 1, 2, 3, 4]
+    assert np.argmax(b[5:] @ b[:5].T, axis=1).tolist() == fp32_top.tolist()
+
+
 def test_embedder_cache_returns_identical_vectors(embedder):
     a = embedder.embed(["a sentence to cache"])[0]
     b = embedder.embed(["another", "a sentence to cache"])[1]
