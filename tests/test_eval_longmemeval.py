@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -146,6 +147,8 @@ def test_the_command_writes_a_report_and_a_plot(data, tmp_path):
     assert report["n_retrieval"] == 2 and "provenance" in report
     assert png.stat().st_size > 10_000
     assert "LongMemEval retrieval" in res.stdout
+    assert re.search(r"the embedder alone [\d.]+ turns/s .* on 3 questions\); query p50 [\d.]+ ms",
+                     " ".join(res.stdout.split()))
     bad = subprocess.run([KINDRED, "eval", "longmemeval", "--data", str(data), "--types",
                           "gossip"], capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2 and "unknown --types" in bad.stderr
