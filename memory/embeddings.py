@@ -26,7 +26,9 @@ __all__ = ["Embedder", "SentenceTransformerEmbedder", "OnnxEmbedder", "default_m
 
 
 class Embedder(Protocol):
-    """What memory needs from an embedder: unit vectors for texts, in batches."""
+    """What memory needs from an embedder: unit vectors for texts, in batches. An embedder may
+    also have a ``name``: the vector store records it and refuses another embedder's queries
+    (vectors of two models do not compare)."""
 
     dim: int
 
@@ -117,6 +119,7 @@ class SentenceTransformerEmbedder(_CachingEmbedder):
 
         self._model = SentenceTransformer(str(self.model_path), device="cpu",
                                           local_files_only=True)
+        self.name = _name_of(self.model_path)
         self.dim = int(self._model.get_embedding_dimension()
                        if hasattr(self._model, "get_embedding_dimension")
                        else self._model.get_sentence_embedding_dimension())
@@ -171,8 +174,10 @@ class OnnxEmbedder(_CachingEmbedder):
 
         self.model_path = Path(model_path) if model_path else default_model_path()
         onnx_file = _export_onnx(self.model_path, Path(cache_dir).expanduser())
+        self.name = _name_of(self.model_path)  # the same vectors as torch's (cosine > 0.9999)
         if int8:
             onnx_file = _quantise(onnx_file, self.model_path)
+            self.name += " int8"
         self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_path),
                                                         local_files_only=True)
         # Two sessions: one thread for a single query (a thread pool costs more than it gives
@@ -347,6 +352,11 @@ def _probe_session(onnx_file: Path, model_path: Path) -> dict:
             "_inputs": {i.name for i in session.get_inputs()},
             "dim": int(session.get_outputs()[0].shape[-1]), "_batch_size": 32,
             "_batch_tokens": 1024}
+
+
+def _name_of(model_path: Path) -> str:
+    """The model's name: the shipped package's for the default, else the folder's."""
+    return "all-MiniLM-L6-v2" if model_path == default_model_path() else model_path.name
 
 
 def _fingerprint(model_path: Path) -> str:

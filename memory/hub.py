@@ -42,9 +42,13 @@ class MemoryHub:
              feedback: FeedbackConfig | None = None) -> MemoryHub:
         """Open (or create) the stores of ``data_dir`` with the backends ``storage`` names."""
         storage = storage or StorageConfig()
-        return cls.over(open_stores(data_dir, storage), embedder=embedder, topics=topics,
-                        feedback=feedback, hot_users=storage.hot_users,
-                        max_pieces=storage.max_pieces)
+        stores = open_stores(data_dir, storage)
+        try:
+            return cls.over(stores, embedder=embedder, topics=topics, feedback=feedback,
+                            hot_users=storage.hot_users, max_pieces=storage.max_pieces)
+        except BaseException:  # refused (another embedder's vectors): let go of the data dir
+            stores.close()
+            raise
 
     @classmethod
     def over(cls, stores: Stores, *, embedder: Embedder | None = None,
@@ -52,6 +56,9 @@ class MemoryHub:
              hot_users: int = 64, max_pieces: int = MAX_PIECES) -> MemoryHub:
         """The memory kinds over stores that are already open."""
         embedder = embedder or default_embedder()
+        name = getattr(embedder, "name", None)  # a test's or an app's own embedder may have none
+        if name:
+            stores.vectors.claim_embedder(name)
         return cls(stores=stores, embedder=embedder, topics=topics or TopicExtractor.shared(),
                    tokens=TokenCounter(), turns=TurnIndex(stores, embedder, hot_users=hot_users,
                                    max_pieces=max_pieces),

@@ -52,6 +52,44 @@ def test_the_int8_backend_is_close_to_fp32_and_ranks_alike(embedder, tmp_path):
     assert np.argmax(b[5:] @ b[:5].T, axis=1).tolist() == fp32_top.tolist()
 
 
+def test_a_memory_refuses_queries_from_another_embedder(hub, embedder, topics):
+    """The vector store keeps the name of the embedder that made its vectors: int8 and fp32
+    vectors do not compare, so a memory opened with the other one is an error that names the
+    setting and the way to move it; torch and onnx fp32 make the same vectors and share one."""
+    from memory.embeddings import SentenceTransformerEmbedder, default_embedder
+    from memory.errors import ConfigurationError
+    from memory.hub import MemoryHub
+
+    from memory.types import Turn
+
+    hub.turns.add("ann", [Turn(id="ann/s0001/0", session_id="s0001", idx=0, role="user",
+                               speaker="ann", text="I adopted a greyhound called Pixel.",
+                               ts=T0)])
+    assert embedder.name == "all-MiniLM-L6-v2"
+    with pytest.raises(ConfigurationError, match=r"made by the embedder 'all-MiniLM-L6-v2'.*"
+                                                 r"KINDRED_EMBEDDER.*kindred memory export"):
+        MemoryHub.over(hub.stores, embedder=default_embedder("onnx-int8"), topics=topics)
+    same = MemoryHub.over(hub.stores, embedder=SentenceTransformerEmbedder.shared(),
+                          topics=topics)
+    assert [h.id for h in same.turns.search("ann", embedder.embed(["my dog"])[0], 1)] == \
+        ["ann/s0001/0"]
+
+
+def test_an_agent_on_another_embedders_memory_is_refused_and_lets_the_dir_go(make_bot):
+    """Kindred refuses a data dir whose vectors another embedder made (the same error as the
+    store's) and leaves the dir as it was: the right embedder opens it next, with the memory."""
+    from memory.embeddings import default_embedder
+    from memory.errors import ConfigurationError
+
+    bot = make_bot()
+    bot.chat("ann", "I adopted a greyhound called Pixel.")
+    bot.close()
+    with pytest.raises(ConfigurationError, match="KINDRED_EMBEDDER"):
+        make_bot(embedder=default_embedder("onnx-int8"))
+    again = make_bot()
+    assert "Pixel" in again.recall("ann", "my dog", min_score=None).turns[0].text
+
+
 def test_embedder_cache_returns_identical_vectors(embedder):
     a = embedder.embed(["a sentence to cache"])[0]
     b = embedder.embed(["another", "a sentence to cache"])[1]

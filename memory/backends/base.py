@@ -375,6 +375,13 @@ class VectorIndex(_Transactional, ABC):
     def flush(self) -> None:
         """Return once every submitted write is applied (nothing to wait for here)."""
 
+    def claim_embedder(self, name: str) -> None:
+        """Record that this index's vectors are made by the embedder ``name``, or raise
+        :class:`~memory.errors.ConfigurationError` if they were made by another. Why: vectors
+        of two models (even int8 and fp32 weights of one) are not comparable, and a memory
+        searched with the wrong one ranks badly without any error. An index that keeps no
+        name accepts every embedder (this base class)."""
+
     def query(self, collection: str, scope: Scope | str, vector: np.ndarray, k: int,
               where: Mapping[str, Any] | None = None) -> list[VectorHit]:
         if k <= 0:
@@ -421,6 +428,10 @@ class VectorIndexLayer(VectorIndex):
 
     def transaction(self):
         return self.inner.transaction()
+
+    def claim_embedder(self, name: str) -> None:
+        self.flush()  # an index with vectors queued is not empty
+        self.inner.claim_embedder(name)
 
 
 def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
