@@ -238,6 +238,10 @@ def _eval_longmemeval(
                                     strict=True)
                  for q in group if q is not None]  # round robin over the types
         chosen = mixed[:questions] if questions else mixed
+        # a run over both halves reports each too (weights are chosen on one, reported on
+        # the other)
+        halves = ({q.question_id: ("even", "odd")[n % 2] for n, q in enumerate(loaded)}
+                  if part == "all" else None)
         settings = Settings()
         changed = _changed_settings(settings)
         chat_model = _answering_model(model, settings) if qa else "fake"
@@ -249,7 +253,7 @@ def _eval_longmemeval(
             {"run": "longmemeval", "data": str(data.resolve()), "k": ks, "qa": qa,
              "judge": judge, "questions": [q.question_id for q in chosen], "settings": changed},
             lambda **run: evaluate_longmemeval(chosen, ks, qa=qa, judge=judge_model,
-                                               floor_every=floor_every, **run))
+                                               floor_every=floor_every, parts=halves, **run))
     except KindredError as exc:
         _err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None

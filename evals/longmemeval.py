@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -282,9 +282,26 @@ def _summary(rows: Sequence[dict[str, Any]], system: str) -> dict[str, float]:
     return {k: _mean([s[k] for s in scored if k in s]) for k in keys}
 
 
+def _by_part(rows: Sequence[dict[str, Any]], parts: Mapping[str, str],
+             systems: Sequence[str]) -> dict[str, Any]:
+    """The figures of each part's questions (overall and by type), parts in sorted order."""
+    out: dict[str, Any] = {}
+    for part in sorted(set(parts.values())):
+        mine = [r for r in rows if parts.get(r["question_id"]) == part]
+        if not mine:
+            continue
+        types = [t for t in TYPES if any(r["type"] == t for r in mine)]
+        out[part] = {"n_retrieval": sum("scores" in r for r in mine),
+                     "overall": {s: _summary(mine, s) for s in systems},
+                     "by_type": {t: {s: _summary([r for r in mine if r["type"] == t], s)
+                                     for s in systems} for t in types}}
+    return out
+
+
 def evaluate_longmemeval(questions: Sequence[LmeQuestion], ks: Sequence[int], *,
                          make_bot: Callable[[Path], Any], qa: bool = False, judge: Any = None,
                          checkpoint: Checkpoint | None = None, floor_every: int = 1,
+                         parts: Mapping[str, str] | None = None,
                          progress: Callable[[int], Any] | None = None) -> dict[str, Any]:
     """Replay, retrieve (and answer), score; the report dict (the ``--json`` shape). Each
     question is one unit of ``checkpoint``: a resumed run skips the saved ones.
@@ -292,7 +309,12 @@ def evaluate_longmemeval(questions: Sequence[LmeQuestion], ks: Sequence[int], *,
     ``floor_every``: the embedder alone re-encodes the texts of every Nth question (the first,
     then every Nth), and the ingest ratio is taken over those questions. Why: the floor costs
     about as much as the encodes of the replay it measures (two thirds of a question's time
-    without it), so a whole-split run measures it on a sample."""
+    without it), so a whole-split run measures it on a sample.
+
+    ``parts``: question id → part name (the CLI's ``even``/``odd``: positions in the file); the
+    report then has ``by_part``, each part's figures as ``overall`` and ``by_type`` have them.
+    Why: weights are chosen on one part and reported on the other, and one run of the whole
+    split reports both halves and the whole in the same run, instead of two more replays."""
     if floor_every < 1:
         raise InvalidInputError(f"floor_every must be 1 or more, not {floor_every}.")
     checkpoint = checkpoint or Checkpoint(None, {})
@@ -323,6 +345,7 @@ def evaluate_longmemeval(questions: Sequence[LmeQuestion], ks: Sequence[int], *,
                                             else None),
                    "ratio_to_embedder": (round(embed_s / floor_ingest_s, 3) if floor_ingest_s
                                          else None)},
+        **({"by_part": _by_part(rows, parts, systems)} if parts else {}),
         "query_ms_p50": (round(statistics.median(r["query_ms"] for r in rows if "query_ms" in r),
                                2) if any("query_ms" in r for r in rows) else None),
         "seconds": round(checkpoint.seconds(), 1),

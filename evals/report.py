@@ -147,6 +147,12 @@ def print_longmemeval_report(report: dict[str, Any], console: Console, ks: list[
             table.add_row(short if name == "kindred" else "", name,
                           *([f"[bold]{c}[/]" for c in cells] if bold else cells))
     console.print(table)
+    k = max(ks)
+    for part, figures in report.get("by_part", {}).items():
+        cells = [f"{name} {_pct(res.get(f'recall_all@{k}'))} / {_pct(res.get(f'turn_recall@{k}'))}"
+                 for name, res in figures["overall"].items()]
+        console.print(f"{part} part ({figures['n_retrieval']} questions), S@{k} / T@{k}: "
+                      + ", ".join(cells))
     ing = report["ingest"]
     console.print(f"ingest {ing['turns_per_s']} turns/s; the embedder alone "
                   f"{ing['embedder_turns_per_s']} turns/s on the same texts (ratio "
@@ -158,6 +164,10 @@ def print_longmemeval_report(report: dict[str, Any], console: Console, ks: list[
         console.print(f"QA accuracy {100 * qa['accuracy']:.1f} ({qa['judged']} judged); by type "
                       + ", ".join(f"{t}: {100 * v:.1f}" for t, v in qa["by_type"].items()
                                   if v == v))
+
+
+def _pct(value: float | None) -> str:
+    return f"{100 * value:.1f}" if value is not None and value == value else "-"
 
 
 def plot_longmemeval(report: dict[str, Any], out: Path, ks: list[int]) -> None:

@@ -149,6 +149,15 @@ def test_the_command_writes_a_report_and_a_plot(data, tmp_path):
     assert "LongMemEval retrieval" in res.stdout
     assert re.search(r"the embedder alone [\d.]+ turns/s .* on 3 questions\); query p50 [\d.]+ ms",
                      " ".join(res.stdout.split()))
+    # the whole file's run reports each half too: q0 and q2 (abstention) are at even positions
+    even, odd = report["by_part"]["even"], report["by_part"]["odd"]
+    assert (even["n_retrieval"], odd["n_retrieval"]) == (1, 1)
+    assert list(even["by_type"]) == ["single-session-user"] and \
+        list(odd["by_type"]) == ["knowledge-update"]
+    assert even["overall"] == report["by_type"]["single-session-user"]
+    assert odd["overall"] == report["by_type"]["knowledge-update"]
+    assert re.search(r"even part \(1 questions\), S@3 / T@3: kindred [\d.]+ / [\d.]+, bm25",
+                     " ".join(res.stdout.split()))
     bad = subprocess.run([KINDRED, "eval", "longmemeval", "--data", str(data), "--types",
                           "gossip"], capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2 and "unknown --types" in bad.stderr
