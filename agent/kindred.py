@@ -41,7 +41,7 @@ from graphs import Services, TurnContext, compile_graph, prompts, thread_config
 from graphs.corrections import LLMCorrectionJudge
 from graphs.recall import DEFAULT, recall
 from graphs.state import Said
-from memory.embeddings import Embedder, default_embedder
+from memory.embeddings import Embedder
 from memory.backends.base import CountRecords, PutRecords, Record
 from memory.conversations import (
     DEFAULT_CONVERSATION,
@@ -105,9 +105,9 @@ class Kindred:
                 raise ConfigurationError(f"Invalid Kindred settings: {exc}") from exc
         self.settings = s = settings
         self.data_dir = Path(s.data_dir).expanduser()
-        embedder = embedder or default_embedder(s.embedder, s.model_cache_dir)
         self.memory = MemoryHub.open(self.data_dir, embedder=embedder, storage=s.storage,
-                                     feedback=s.feedback)
+                                     feedback=s.feedback, embedder_backend=s.embedder,
+                                     model_cache_dir=s.model_cache_dir)
         self.personas = PersonaBank(self.memory.stores, self.memory.embedder,
                                     s.personas.rehearsal)
         self.chat_model = make_chat_model(chat_model if isinstance(chat_model, BaseChatModel)

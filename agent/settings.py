@@ -124,10 +124,11 @@ class Settings(BaseSettings):
     persona: str = Field(default="kindred", description="agent persona card: name or YAML path")
     model_cache_dir: Path = Field(default=Path("~/.cache/kindred/models"),
                                   description="dequantised local weights, kept after the first load")
-    embedder: Literal["onnx", "onnx-int8", "torch"] = Field(
-        default="onnx", description="all-MiniLM-L6-v2 on onnxruntime (exported once), the same "
-                                    "with int8 weights (about 1.6x faster batches, vectors at "
-                                    "cosine 0.99 of fp32), or torch")
+    embedder: Literal["auto", "onnx", "onnx-int8", "torch"] = Field(
+        default="auto", description="auto: the one that made the data dir's vectors (onnx for a "
+                                    "new one); all-MiniLM-L6-v2 on onnxruntime (exported once), "
+                                    "the same with int8 weights (about 1.6x faster batches, "
+                                    "vectors at cosine 0.99 of fp32), or torch")
 
     session: SessionConfig = Field(default_factory=SessionConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)

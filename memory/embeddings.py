@@ -22,7 +22,11 @@ import numpy as np
 from memory.errors import ConfigurationError
 
 __all__ = ["Embedder", "SentenceTransformerEmbedder", "OnnxEmbedder", "default_model_path",
-           "default_embedder"]
+           "default_embedder", "backend_for", "BACKEND_OF_NAME"]
+
+#: the embedder names a vector store records, and the ``embedder`` setting that makes each
+#: (onnx and torch make the same vectors: cosine > 0.9999)
+BACKEND_OF_NAME = {"all-MiniLM-L6-v2": "onnx", "all-MiniLM-L6-v2 int8": "onnx-int8"}
 
 
 class Embedder(Protocol):
@@ -369,10 +373,26 @@ def _fingerprint(model_path: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+def backend_for(setting: str, recorded: str | None) -> str:
+    """The embedder backend to open a memory with: ``setting`` as given, or for ``auto`` the
+    one that made the memory's vectors (``recorded``, the name its vector store keeps), else
+    ``onnx`` for a new memory.
+
+    Why auto is the default: a data dir written with int8 vectors should open with int8 without
+    the user repeating the choice on every start (the other embedder is refused, see
+    :meth:`~memory.backends.base.VectorIndex.claim_embedder`). A model of the user's own
+    (``recorded`` not a name Kindred ships) is left to the store's check."""
+    if setting != "auto":
+        return setting
+    return BACKEND_OF_NAME.get(recorded or "", "onnx")
+
+
 def default_embedder(backend: str = "onnx", cache_dir: str | Path = "~/.cache/kindred/models"
                      ) -> _CachingEmbedder:
     """The process-wide default embedder of the given backend (``onnx``, ``onnx-int8`` or
-    ``torch``)."""
+    ``torch``; ``auto`` is ``onnx`` here, a new memory's: :func:`backend_for` resolves it
+    against a memory that exists)."""
+    backend = backend_for(backend, None)
     with _SHARED_LOCK:
         key = f"{backend}:{Path(cache_dir).expanduser()}"
         if key not in _BY_BACKEND:
@@ -381,8 +401,8 @@ def default_embedder(backend: str = "onnx", cache_dir: str | Path = "~/.cache/ki
             elif backend in ("onnx", "onnx-int8"):
                 _BY_BACKEND[key] = OnnxEmbedder(cache_dir=cache_dir, int8=backend == "onnx-int8")
             else:
-                raise ConfigurationError(f"Unknown embedder backend {backend!r}: use onnx, "
-                                         "onnx-int8 or torch.")
+                raise ConfigurationError(f"Unknown embedder backend {backend!r}: use auto, "
+                                         "onnx, onnx-int8 or torch.")
         return _BY_BACKEND[key]
 
 

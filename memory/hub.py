@@ -12,7 +12,7 @@ from pathlib import Path
 
 from memory.backends import StorageConfig, Stores, open_stores
 from memory.budget import TokenCounter
-from memory.embeddings import Embedder, default_embedder
+from memory.embeddings import Embedder, backend_for, default_embedder
 from memory.events import EventMemory
 from memory.feedback import FeedbackConfig, FeedbackMemory
 from memory.scope import Scope, as_scope
@@ -39,11 +39,18 @@ class MemoryHub:
     @classmethod
     def open(cls, data_dir: str | Path, *, embedder: Embedder | None = None,
              topics: TopicExtractor | None = None, storage: StorageConfig | None = None,
-             feedback: FeedbackConfig | None = None) -> MemoryHub:
-        """Open (or create) the stores of ``data_dir`` with the backends ``storage`` names."""
+             feedback: FeedbackConfig | None = None, embedder_backend: str = "auto",
+             model_cache_dir: str | Path = "~/.cache/kindred/models") -> MemoryHub:
+        """Open (or create) the stores of ``data_dir`` with the backends ``storage`` names.
+        Without an ``embedder``, the default one of ``embedder_backend`` (``auto``: the one
+        that made the memory's vectors, see :func:`~memory.embeddings.backend_for`)."""
         storage = storage or StorageConfig()
         stores = open_stores(data_dir, storage)
         try:
+            if embedder is None:
+                embedder = default_embedder(
+                    backend_for(embedder_backend, stores.vectors.recorded_embedder()),
+                    model_cache_dir)
             return cls.over(stores, embedder=embedder, topics=topics, feedback=feedback,
                             hot_users=storage.hot_users, max_pieces=storage.max_pieces)
         except BaseException:  # refused (another embedder's vectors): let go of the data dir

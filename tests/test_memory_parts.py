@@ -90,6 +90,27 @@ def test_an_agent_on_another_embedders_memory_is_refused_and_lets_the_dir_go(mak
     assert "Pixel" in again.recall("ann", "my dog", min_score=None).turns[0].text
 
 
+def test_auto_opens_a_memory_with_the_embedder_that_made_it(tmp_path, monkeypatch):
+    """``embedder=auto`` (the default) opens a data dir with the embedder its vectors were made
+    by, and a new one with onnx; an explicit setting that disagrees is refused."""
+    from agent import Kindred
+    from memory.embeddings import default_embedder
+    from memory.errors import ConfigurationError
+
+    int8_dir, new_dir = tmp_path / "int8", tmp_path / "new"
+    with Kindred(int8_dir, "fake", embedder=default_embedder("onnx-int8")) as bot:
+        bot.chat("ann", "I adopted a greyhound called Pixel.")
+    with Kindred(int8_dir, "fake") as bot:
+        assert bot.settings.embedder == "auto"
+        assert bot.memory.embedder.name == "all-MiniLM-L6-v2 int8"
+        assert "Pixel" in bot.recall("ann", "my dog", min_score=None).turns[0].text
+    with Kindred(new_dir, "fake") as bot:
+        assert bot.memory.embedder.name == "all-MiniLM-L6-v2"
+    monkeypatch.setenv("KINDRED_EMBEDDER", "onnx")
+    with pytest.raises(ConfigurationError, match="Set KINDRED_EMBEDDER to onnx-int8 or to auto"):
+        Kindred(int8_dir, "fake")
+
+
 def test_embedder_cache_returns_identical_vectors(embedder):
     a = embedder.embed(["a sentence to cache"])[0]
     b = embedder.embed(["another", "a sentence to cache"])[1]

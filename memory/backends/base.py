@@ -382,6 +382,11 @@ class VectorIndex(_Transactional, ABC):
         searched with the wrong one ranks badly without any error. An index that keeps no
         name accepts every embedder (this base class)."""
 
+    def recorded_embedder(self) -> str | None:
+        """The name of the embedder that made this index's vectors, if it is known (None for an
+        empty index, and here, for an index that keeps no name)."""
+        return None
+
     def query(self, collection: str, scope: Scope | str, vector: np.ndarray, k: int,
               where: Mapping[str, Any] | None = None) -> list[VectorHit]:
         if k <= 0:
@@ -432,6 +437,10 @@ class VectorIndexLayer(VectorIndex):
     def claim_embedder(self, name: str) -> None:
         self.flush()  # an index with vectors queued is not empty
         self.inner.claim_embedder(name)
+
+    def recorded_embedder(self) -> str | None:
+        self.flush()
+        return self.inner.recorded_embedder()
 
 
 def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -34,6 +34,7 @@ from memory.backends.base import (
     VectorIndex,
     iter_chunks,
 )
+from memory.embeddings import BACKEND_OF_NAME
 from memory.errors import ConfigurationError, StoreError
 from memory.scope import Scope
 
@@ -49,7 +50,6 @@ _PAGE = 1000
 #: turns collection metadata: the name of the embedder that made the vectors
 _EMBEDDER = "kindred_embedder"
 _LEGACY_EMBEDDER = "all-MiniLM-L6-v2"
-_SETTING_OF = {"all-MiniLM-L6-v2": "onnx or torch", "all-MiniLM-L6-v2 int8": "onnx-int8"}
 
 
 class ChromaVectorIndex(VectorIndex):
@@ -68,22 +68,28 @@ class ChromaVectorIndex(VectorIndex):
                     _upgrade(col)
                 self._collections[name] = col
 
-    def claim_embedder(self, name: str) -> None:
-        """The embedder's name is kept in the turns collection's metadata; a collection with
-        vectors and no name was written before names were kept, by all-MiniLM-L6-v2 (the
-        only embedder Kindred shipped then)."""
+    def recorded_embedder(self) -> str | None:
+        """Kept in the turns collection's metadata; a collection with vectors and no name was
+        written before names were kept, by all-MiniLM-L6-v2 (the only embedder Kindred shipped
+        then)."""
         col = self._collections["turns"]
         with self._guard("reading which embedder made its vectors"):
             found = (col.metadata or {}).get(_EMBEDDER)
-            if found is None and col.count() > 0:
-                found = _LEGACY_EMBEDDER
+            return _LEGACY_EMBEDDER if found is None and col.count() > 0 else found
+
+    def claim_embedder(self, name: str) -> None:
+        found = self.recorded_embedder()
         if found is not None and found != name:
+            setting = BACKEND_OF_NAME.get(found)
             raise ConfigurationError(
                 f"The vectors in {self._where} were made by the embedder {found!r}, and this "
-                f"process embeds with {name!r}: their scores would not compare. Set "
-                f"KINDRED_EMBEDDER to the one that made them ({_SETTING_OF.get(found, found)}), "
-                "or move the memory into a new data directory with `kindred memory export` and "
-                "`kindred memory import`, which encode it again.")
+                f"process embeds with {name!r}: their scores would not compare. "
+                + (f"Set KINDRED_EMBEDDER to {setting} or to auto (the default: the embedder "
+                   "that made the data dir's vectors), " if setting else
+                   "Open it with the embedder that made it, ")
+                + "or move the memory into a new data directory with `kindred memory export` "
+                "and `kindred memory import`, which encode it again.")
+        col = self._collections["turns"]
         if (col.metadata or {}).get(_EMBEDDER) != name:
             with self._guard("recording which embedder makes its vectors"):
                 col.modify(metadata={**(col.metadata or {}), _EMBEDDER: name})
