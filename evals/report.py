@@ -157,7 +157,8 @@ def print_longmemeval_report(report: dict[str, Any], console: Console, ks: list[
     console.print(f"ingest {ing['turns_per_s']} turns/s; the embedder alone "
                   f"{ing['embedder_turns_per_s']} turns/s on the same texts (ratio "
                   f"{ing['ratio_to_embedder']}, on {ing.get('floor_questions', '?')} "
-                  f"questions); query p50 {report['query_ms_p50']} ms; "
+                  f"questions); query p50 {report['query_ms_p50']} ms (each the first after "
+                  "its replay: it loads the user's vectors); "
                   f"{report['seconds']:.0f} s in all")
     if "qa" in report:
         qa = report["qa"]
