@@ -260,6 +260,39 @@ def _memory_import(file: Path = typer.Argument(..., help="a document `memory exp
     _console.print(f"Imported {count} records for {target}.")
 
 
+@_memory_app.command("reencode")
+def _memory_reencode(embedder: str = typer.Option(..., "--embedder", "-e",
+                                                  help="onnx | onnx-int8 | torch"),
+                     data_dir: Path | None = _DATA) -> None:
+    """Make every vector of a data dir again with another embedder, in place (stop the other
+    processes on it first). Safe to interrupt: run it again to finish."""
+    from rich.progress import Progress
+
+    from agent.reencode import reencode
+    from agent.settings import Settings
+
+    path = _existing(data_dir)
+    try:
+        settings = Settings(data_dir=path)
+        with Progress(console=_err, transient=True) as bar:
+            task = bar.add_task("encoding every user's memory", total=None)
+            done = reencode(settings, embedder,
+                            lambda n, total: bar.update(task, completed=n, total=total))
+    except KindredError as exc:
+        _err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    made = sum(done.repair.vectors_added.values())
+    _console.print(f"{made} vectors made by {done.after} (they were made by "
+                   f"{done.before or 'no embedder yet'}); open it with KINDRED_EMBEDDER=auto "
+                   "(the default) or " + _setting_for(done.after) + ".")
+
+
+def _setting_for(name: str) -> str:
+    from memory.embeddings import BACKEND_OF_NAME
+
+    return f"KINDRED_EMBEDDER={BACKEND_OF_NAME.get(name, name)}"
+
+
 @_memory_app.command("schema")
 def _memory_schema() -> None:
     """Print the JSON Schema of the export document (docs/export.schema.json)."""

@@ -15,7 +15,7 @@ derive from the records), so a kill during the repair is repaired by the next op
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from graphs import thread_config
 from graphs.nodes import consolidate_session, event_id_for, session_id_for
@@ -46,12 +46,17 @@ class RepairReport:
                     or self.events_made)
 
 
-def repair(bot: Kindred) -> RepairReport:
+def repair(bot: Kindred, progress: Callable[[int, int], Any] | None = None) -> RepairReport:
+    """Put every user's stores right (see the module docstring); ``progress(done, total)``
+    after each user."""
     report = RepairReport()
-    for scope in bot.memory.stores.records.scopes():
+    scopes = list(bot.memory.stores.records.scopes())
+    for n, scope in enumerate(scopes, 1):
         with bot._lock(scope):  # a replica may be mid-turn for this user
             _vectors(bot, scope, report)
             _sessions(bot, scope, report)
+        if progress is not None:
+            progress(n, len(scopes))
     return report
 
 
@@ -69,14 +74,17 @@ def _vectors(bot: Kindred, scope: Scope, report: RepairReport) -> None:
     missing = [TurnIndex.to_turn(r) for r in turns if r.id not in held]
     worded = set(stores.lexical.ids(scope))
     unworded = [TurnIndex.to_turn(r) for r in turns if r.id not in worded and r.id in held]
+    pieces_held = {item["id"] for item in stores.vectors.get("pieces", scope)}
     for start in range(0, len(missing), 256):
-        memory.turns.add(scope, missing[start:start + 256])
+        memory.turns.add(scope, missing[start:start + 256])  # with their pieces
+    _count(report.vectors_added, "pieces", sum(
+        pid not in pieces_held for turn in missing for pid, _ in memory.turns.pieces_of(turn)))
     if unworded:
         memory.turns.add(scope, unworded)
     _count(report.vectors_added, "turns", len(missing))
     report.words_added += len(unworded)
     _drop(bot, "turns", scope, held - wanted, report)
-    _pieces(bot, scope, [TurnIndex.to_turn(r) for r in turns if r.id in held], report)
+    _pieces(bot, scope, [TurnIndex.to_turn(r) for r in turns], {t.id for t in missing}, report)
     # events
     events = {e.id: e for e in memory.events.list(scope)}
     held = {item["id"] for item in stores.vectors.get("events", scope)}
@@ -102,12 +110,15 @@ def _vectors(bot: Kindred, scope: Scope, report: RepairReport) -> None:
     _drop(bot, "feedback", scope, held - records.keys(), report)
 
 
-def _pieces(bot: Kindred, scope: Scope, turns: list, report: RepairReport) -> None:
+def _pieces(bot: Kindred, scope: Scope, turns: list, stored_again: set[str],
+            report: RepairReport) -> None:
     """Long turns whose piece vectors are missing are stored again (the same ids: idempotent);
-    pieces of no turn are removed."""
+    pieces of no turn are removed. ``stored_again``: turns the repair just stored, with their
+    pieces (their pieces are wanted, not orphans: dropping them left a long turn found by its
+    first piece only until the next open)."""
     wanted = {turn.id: [pid for pid, _ in bot.memory.turns.pieces_of(turn)] for turn in turns}
     held = {item["id"] for item in bot.memory.stores.vectors.get("pieces", scope)}
-    lacking = [t for t in turns if not held.issuperset(wanted[t.id])]
+    lacking = [t for t in turns if t.id not in stored_again and not held.issuperset(wanted[t.id])]
     for start in range(0, len(lacking), 256):
         bot.memory.turns.add(scope, lacking[start:start + 256])
     _count(report.vectors_added, "pieces", sum(len(set(wanted[t.id]) - held) for t in lacking))

@@ -123,6 +123,17 @@ def test_a_long_answer_is_found_by_what_its_middle_says_and_its_pieces_go_with_i
     assert len(bot.memory.stores.vectors.get("pieces", "ann")) == len(pieces)
     assert bot.recall("ann", query, at=T0 + DAY).turns[0].id == long_turn.id
 
+    # a write cut before the turn's own vector and every piece: the turn is stored again with
+    # its pieces, and they are kept (they were once dropped as pieces of no turn)
+    stores = bot.memory.stores
+    stores.vectors.delete("turns", "ann", [long_turn.id])
+    stores.vectors.delete("pieces", "ann", [p["id"] for p in pieces])
+    bot.close()
+    bot = make_bot()
+    assert bot.last_repair.vectors_added == {"turns": 1, "pieces": len(pieces)}
+    assert len(bot.memory.stores.vectors.get("pieces", "ann")) == len(pieces)
+    assert bot.recall("ann", query, at=T0 + DAY).turns[0].id == long_turn.id
+
     bot.memory.turns.delete("ann", [long_turn.id])
     bot.memory.stores.vectors.flush()
     assert bot.memory.stores.vectors.get("pieces", "ann") == []

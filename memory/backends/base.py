@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from memory.errors import ConfigurationError
 from memory.scope import Scope, as_scope
 
 __all__ = [
@@ -387,6 +388,14 @@ class VectorIndex(_Transactional, ABC):
         empty index, and here, for an index that keeps no name)."""
         return None
 
+    def start_over(self, embedder: str) -> None:
+        """Delete every vector and record ``embedder`` as the one that will make them again
+        (``kindred memory reencode``: the record store is the log, and the repair on open
+        derives every vector from it). An index that cannot do this says so (this base)."""
+        raise ConfigurationError(f"{type(self).__name__} cannot drop its vectors to encode "
+                                 "them again; export the users and import them into a new data "
+                                 "directory instead (`kindred memory export` / `import`).")
+
     def query(self, collection: str, scope: Scope | str, vector: np.ndarray, k: int,
               where: Mapping[str, Any] | None = None) -> list[VectorHit]:
         if k <= 0:
@@ -441,6 +450,10 @@ class VectorIndexLayer(VectorIndex):
     def recorded_embedder(self) -> str | None:
         self.flush()
         return self.inner.recorded_embedder()
+
+    def start_over(self, embedder: str) -> None:
+        self.flush()
+        self.inner.start_over(embedder)
 
 
 def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

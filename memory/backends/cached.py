@@ -111,6 +111,11 @@ class CachedVectorIndex(VectorIndexLayer):
         self._users.clear()
         self.inner.reset()
 
+    def start_over(self, embedder: str) -> None:
+        """The backend's start-over, and an empty copy."""
+        self._users.clear()
+        self.inner.start_over(embedder)
+
     def close(self) -> None:
         self.inner.close()
 

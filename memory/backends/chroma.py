@@ -130,6 +130,17 @@ class ChromaVectorIndex(VectorIndex):
                 self._client.delete_collection(_PREFIX + name)
         self.__init__(self._client, self._where)
 
+    def start_over(self, embedder: str) -> None:
+        """Every collection is dropped, the turns last: they carry the embedder's name, so a
+        process killed half-way leaves turns that still name the embedder of the vectors left
+        in the others (the repair on open derives the rest with that one), or none at all."""
+        order = [name for name in self.collections if name != "turns"] + ["turns"]
+        with self._guard("dropping its vectors to encode them again"):
+            for name in order:
+                self._client.delete_collection(_PREFIX + name)
+        self.__init__(self._client, self._where)
+        self.claim_embedder(embedder)
+
     def _guard(self, what: str):
         return _Guard(self._where, what)
 
