@@ -67,7 +67,8 @@ def test_a_memory_refuses_queries_from_another_embedder(hub, embedder, topics):
                                ts=T0)])
     assert embedder.name == "all-MiniLM-L6-v2"
     with pytest.raises(ConfigurationError, match=r"made by the embedder 'all-MiniLM-L6-v2'.*"
-                                                 r"KINDRED_EMBEDDER.*kindred memory export"):
+                                                 r"KINDRED_EMBEDDER.*"
+                                                 r"kindred memory reencode --embedder onnx-int8"):
         MemoryHub.over(hub.stores, embedder=default_embedder("onnx-int8"), topics=topics)
     same = MemoryHub.over(hub.stores, embedder=SentenceTransformerEmbedder.shared(),
                           topics=topics)

@@ -80,15 +80,15 @@ class ChromaVectorIndex(VectorIndex):
     def claim_embedder(self, name: str) -> None:
         found = self.recorded_embedder()
         if found is not None and found != name:
-            setting = BACKEND_OF_NAME.get(found)
+            setting, wanted = BACKEND_OF_NAME.get(found), BACKEND_OF_NAME.get(name, "E")
             raise ConfigurationError(
                 f"The vectors in {self._where} were made by the embedder {found!r}, and this "
                 f"process embeds with {name!r}: their scores would not compare. "
                 + (f"Set KINDRED_EMBEDDER to {setting} or to auto (the default: the embedder "
                    "that made the data dir's vectors), " if setting else
                    "Open it with the embedder that made it, ")
-                + "or move the memory into a new data directory with `kindred memory export` "
-                "and `kindred memory import`, which encode it again.")
+                + f"or make every vector again with `kindred memory reencode --embedder "
+                f"{wanted}`.")
         col = self._collections["turns"]
         if (col.metadata or {}).get(_EMBEDDER) != name:
             with self._guard("recording which embedder makes its vectors"):
