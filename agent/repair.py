@@ -77,14 +77,13 @@ def _vectors(bot: Kindred, scope: Scope, report: RepairReport) -> None:
     pieces_held = {item["id"] for item in stores.vectors.get("pieces", scope)}
     for start in range(0, len(missing), 256):
         memory.turns.add(scope, missing[start:start + 256])  # with their pieces
-    _count(report.vectors_added, "pieces", sum(
-        pid not in pieces_held for turn in missing for pid, _ in memory.turns.pieces_of(turn)))
     if unworded:
         memory.turns.add(scope, unworded)
     _count(report.vectors_added, "turns", len(missing))
     report.words_added += len(unworded)
     _drop(bot, "turns", scope, held - wanted, report)
-    _pieces(bot, scope, [TurnIndex.to_turn(r) for r in turns], {t.id for t in missing}, report)
+    _pieces(bot, scope, [TurnIndex.to_turn(r) for r in turns], {t.id for t in missing},
+            pieces_held, report)
     # events
     events = {e.id: e for e in memory.events.list(scope)}
     held = {item["id"] for item in stores.vectors.get("events", scope)}
@@ -110,18 +109,18 @@ def _vectors(bot: Kindred, scope: Scope, report: RepairReport) -> None:
     _drop(bot, "feedback", scope, held - records.keys(), report)
 
 
-def _pieces(bot: Kindred, scope: Scope, turns: list, stored_again: set[str],
+def _pieces(bot: Kindred, scope: Scope, turns: list, stored_again: set[str], held: set[str],
             report: RepairReport) -> None:
     """Long turns whose piece vectors are missing are stored again (the same ids: idempotent);
     pieces of no turn are removed. ``stored_again``: turns the repair just stored, with their
     pieces (their pieces are wanted, not orphans: dropping them left a long turn found by its
-    first piece only until the next open)."""
+    first piece only until the next open); ``held``: the piece ids stored before that."""
     wanted = {turn.id: [pid for pid, _ in bot.memory.turns.pieces_of(turn)] for turn in turns}
-    held = {item["id"] for item in bot.memory.stores.vectors.get("pieces", scope)}
     lacking = [t for t in turns if t.id not in stored_again and not held.issuperset(wanted[t.id])]
     for start in range(0, len(lacking), 256):
         bot.memory.turns.add(scope, lacking[start:start + 256])
-    _count(report.vectors_added, "pieces", sum(len(set(wanted[t.id]) - held) for t in lacking))
+    # every wanted piece not held before was stored now (with its turn, or just above)
+    _count(report.vectors_added, "pieces", sum(len(set(ids) - held) for ids in wanted.values()))
     _drop(bot, "pieces", scope, held - {p for ids in wanted.values() for p in ids}, report)
 
 

@@ -231,17 +231,14 @@ def _eval_longmemeval(
         raise typer.Exit(2)
     try:
         loaded = load_longmemeval(data)
-        chosen = [q for n, q in enumerate(loaded) if q.question_type in wanted
-                  and (part == "all" or n % 2 == (0 if part == "even" else 1))]
+        half = {q.question_id: ("even", "odd")[n % 2] for n, q in enumerate(loaded)}
+        chosen = [q for q in loaded if q.question_type in wanted
+                  and part in ("all", half[q.question_id])]
         by_type = [[q for q in chosen if q.question_type == t] for t in wanted]
         mixed = [q for group in zip(*[g + [None] * (len(chosen) - len(g)) for g in by_type],
                                     strict=True)
                  for q in group if q is not None]  # round robin over the types
         chosen = mixed[:questions] if questions else mixed
-        # a run over both halves reports each too (weights are chosen on one, reported on
-        # the other)
-        halves = ({q.question_id: ("even", "odd")[n % 2] for n, q in enumerate(loaded)}
-                  if part == "all" else None)
         settings = Settings()
         changed = _changed_settings(settings)
         chat_model = _answering_model(model, settings) if qa else "fake"
@@ -253,7 +250,9 @@ def _eval_longmemeval(
             {"run": "longmemeval", "data": str(data.resolve()), "k": ks, "qa": qa,
              "judge": judge, "questions": [q.question_id for q in chosen], "settings": changed},
             lambda **run: evaluate_longmemeval(chosen, ks, qa=qa, judge=judge_model,
-                                               floor_every=floor_every, parts=halves, **run))
+                                               floor_every=floor_every,
+                                               # a run over both halves reports each too
+                                               parts=half if part == "all" else None, **run))
     except KindredError as exc:
         _err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None

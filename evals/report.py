@@ -140,8 +140,7 @@ def print_longmemeval_report(report: dict[str, Any], console: Console, ks: list[
     for group, systems in groups:
         for name, res in systems.items():
             bold = name == "kindred"
-            cells = [f"{100 * res[m]:.1f}" if m in res and res[m] == res[m] else "-"
-                     for m in metrics]
+            cells = [_pct(res.get(m)) for m in metrics]
             short = (group.replace("single-session-", "ss-").replace("-reasoning", "")
                      .replace("knowledge-", "").replace("multi-session", "multi"))
             table.add_row(short if name == "kindred" else "", name,
