@@ -22,11 +22,13 @@ import numpy as np
 from memory.errors import ConfigurationError
 
 __all__ = ["Embedder", "SentenceTransformerEmbedder", "OnnxEmbedder", "default_model_path",
-           "default_embedder", "backend_for", "BACKEND_OF_NAME"]
+           "default_embedder", "backend_for", "BACKEND_OF_NAME", "DEFAULT_NAME"]
 
+#: the shipped model's name, as a vector store records it (its fp32 vectors)
+DEFAULT_NAME = "all-MiniLM-L6-v2"
 #: the embedder names a vector store records, and the ``embedder`` setting that makes each
 #: (onnx and torch make the same vectors: cosine > 0.9999)
-BACKEND_OF_NAME = {"all-MiniLM-L6-v2": "onnx", "all-MiniLM-L6-v2 int8": "onnx-int8"}
+BACKEND_OF_NAME = {DEFAULT_NAME: "onnx", f"{DEFAULT_NAME} int8": "onnx-int8"}
 
 
 class Embedder(Protocol):
@@ -360,7 +362,7 @@ def _probe_session(onnx_file: Path, model_path: Path) -> dict:
 
 def _name_of(model_path: Path) -> str:
     """The model's name: the shipped package's for the default, else the folder's."""
-    return "all-MiniLM-L6-v2" if model_path == default_model_path() else model_path.name
+    return DEFAULT_NAME if model_path == default_model_path() else model_path.name
 
 
 def _fingerprint(model_path: Path) -> str:

@@ -34,7 +34,7 @@ from memory.backends.base import (
     VectorIndex,
     iter_chunks,
 )
-from memory.embeddings import BACKEND_OF_NAME
+from memory.embeddings import BACKEND_OF_NAME, DEFAULT_NAME
 from memory.errors import ConfigurationError, StoreError
 from memory.scope import Scope
 
@@ -49,7 +49,6 @@ _TEXT_KEYS = ("topics", "speaker")
 _PAGE = 1000
 #: turns collection metadata: the name of the embedder that made the vectors
 _EMBEDDER = "kindred_embedder"
-_LEGACY_EMBEDDER = "all-MiniLM-L6-v2"
 
 
 class ChromaVectorIndex(VectorIndex):
@@ -75,7 +74,7 @@ class ChromaVectorIndex(VectorIndex):
         col = self._collections["turns"]
         with self._guard("reading which embedder made its vectors"):
             found = (col.metadata or {}).get(_EMBEDDER)
-            return _LEGACY_EMBEDDER if found is None and col.count() > 0 else found
+            return DEFAULT_NAME if found is None and col.count() > 0 else found
 
     def claim_embedder(self, name: str) -> None:
         found = self.recorded_embedder()
