@@ -1,11 +1,14 @@
 """Choose the hybrid turn weights on one part of the LongMemEval dev split; report another.
 
 Each question's haystack is replayed once through ``Kindred.ingest`` (as ``kindred eval
-longmemeval`` does) into a data dir kept under ``--cache``; then every weight set of the grid
-ranks the same stored turns through the public recall path (``graphs.recall.recall``, what a
-chat turn retrieves, no score floor), and the grid is printed as turn recall@10 and session
-recall_all@5, overall and by question type. ``--part even`` (questions at even positions of the
-file) is for choosing, ``--part odd`` for reporting the choice on questions it was not chosen on.
+longmemeval`` does) into a data dir kept under ``--cache``; its turn pool (``graphs.recall.
+turn_pool``: the candidates recall ranks, with their unweighted components) is kept beside it
+as ``pool.json``, with BM25's and dense's rankings of the same stored turns. Every weight set
+of the grid then ranks the kept pools (what recall would return, no score floor: a test holds
+the two equal), and the grid is printed as turn recall@10 and session recall_all@5, overall and
+by question type, with the baselines on the same questions. ``--part even`` (questions at even
+positions of the file) is for choosing, ``--part odd`` for reporting the choice on questions it
+was not chosen on.
 
     python benchmarks/lme_weights.py --data ../shared/data/longmemeval/longmemeval_s_dev.json.gz \\
         --part even --per-type 4
@@ -14,7 +17,6 @@ file) is for choosing, ``--part odd`` for reporting the choice on questions it w
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import itertools
 import json
 import statistics
@@ -26,9 +28,9 @@ from rich.progress import track
 from rich.table import Table
 
 from agent import Kindred
-from agent.validation import check_scope
-from evals.longmemeval import TYPES, _replay, _scores, load_longmemeval
-from graphs.recall import recall
+from evals.longmemeval import TYPES, _baselines, _replay, _scores, load_longmemeval
+from graphs.recall import turn_pool
+from memory.hybrid import HybridWeights, TurnPool
 
 _DEPTH = 50
 _GRID = {"lexical": (0.8, 1.2, 1.6), "neighbour": (0.25, 0.5), "session": (0.0, 0.15, 0.3),
@@ -42,16 +44,38 @@ def _chosen(path: Path, part: str, per_type: int):
     return [q for t in TYPES for q in [q for q in questions if q.question_type == t][:per_type]]
 
 
-def _replayed(q, cache: Path) -> tuple[Kindred, dict]:
+def _pooled(q, cache: Path) -> tuple[TurnPool, dict]:
+    """The question's pool and replay facts, from ``cache`` or by replaying it there."""
     where = cache / q.question_id
-    meta = where / "replay.json"
-    if meta.is_file():
-        return Kindred(data_dir=where, chat_model="fake"), json.loads(meta.read_text())
+    meta, kept = where / "replay.json", where / "pool.json"
+    if kept.is_file():
+        return TurnPool.from_json(json.loads(kept.read_text())), json.loads(meta.read_text())
     bot = Kindred(data_dir=where, chat_model="fake")
-    session_of, gold, _, seconds = _replay(bot, "user", q)
-    info = {"session_of": session_of, "gold": sorted(gold), "ingest_s": seconds}
-    meta.write_text(json.dumps(info))
-    return bot, info
+    try:
+        if meta.is_file():
+            info = json.loads(meta.read_text())
+        else:
+            session_of, gold, _, seconds = _replay(bot, "user", q)
+            info = {"session_of": session_of, "gold": sorted(gold), "ingest_s": seconds}
+            meta.write_text(json.dumps(info))
+        pool = turn_pool(bot._services, "user", q.question, q.date, k=_DEPTH)
+        info["baselines"] = _baselines(bot, "user", q.question, info["session_of"])
+        meta.write_text(json.dumps(info))
+        kept.write_text(json.dumps(pool.to_json()))
+    finally:
+        bot.close()
+    return pool, info
+
+
+_MEASURES = ("turn_recall@5", "turn_recall@10", "recall_all@5")
+
+
+def _summary(scored: list[dict]) -> dict:
+    """Mean of each measure over the questions, overall and by type."""
+    def mean(rows):
+        return {m: statistics.fmean(r[m] for r in rows) for m in _MEASURES}
+    return {**mean(scored), "by_type": {t: mean([r for r in scored if r["type"] == t])
+                                        for t in TYPES if any(r["type"] == t for r in scored)}}
 
 
 def main() -> None:
@@ -61,6 +85,10 @@ def main() -> None:
     ap.add_argument("--per-type", type=int, default=4)
     ap.add_argument("--cache", type=Path, default=Path("benchmarks/out/lme-replays"))
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--cached", action="store_true",
+                    help="only the questions already replayed under --cache (a replay of the "
+                         "part may be running beside: its latest question is left alone)")
+    ap.add_argument("--top", type=int, default=12, help="grid rows printed, best first")
     ap.add_argument("--plot", type=Path, default=None, help="a PNG of recall along the grid")
     ap.add_argument("--grid", type=json.loads, default=None,
                     help='the weights to vary, as JSON (e.g. \'{"piece_margin": [0, 0.05, 1]}\'); '
@@ -70,46 +98,45 @@ def main() -> None:
     chosen_grid = args.grid or _GRID
     keys, grid = list(chosen_grid), list(itertools.product(*chosen_grid.values()))
     rows: dict[tuple, list[dict]] = {g: [] for g in grid}
-    for q in track(_chosen(args.data, args.part, args.per_type), description="replay and rank"):
-        bot, info = _replayed(q, args.cache)
-        try:
-            services = bot._services
-            scope = check_scope("user")
-            for g in grid:
-                base = services.config
-                hybrid = base.retrieval.hybrid.model_copy(update=dict(zip(keys, g, strict=True)))
-                cfg = base.model_copy(update={"retrieval": base.retrieval.model_copy(
-                    update={"hybrid": hybrid})})
-                found = recall(dataclasses.replace(services, config=cfg), scope,
-                               q.question, q.date, k=_DEPTH, min_score=None, count_hit=False,
-                               feedback=False)
-                rows[g].append({"type": q.question_type, **_scores(
-                    [m.id for m in found.turns], frozenset(info["gold"]), info["session_of"],
-                    q.answer_sessions, (5, 10))})
-        finally:
-            bot.close()
-    summary = []
-    for g, scored in rows.items():
-        by_type = {t: statistics.fmean(r["turn_recall@10"] for r in scored if r["type"] == t)
-                   for t in TYPES if any(r["type"] == t for r in scored)}
-        summary.append({"weights": dict(zip(keys, g, strict=True)),
-                        "turn_recall@10": statistics.fmean(r["turn_recall@10"] for r in scored),
-                        "turn_recall@5": statistics.fmean(r["turn_recall@5"] for r in scored),
-                        "recall_all@5": statistics.fmean(r["recall_all@5"] for r in scored),
-                        "by_type": by_type})
+    base_rows: dict[str, list[dict]] = {"bm25": [], "dense": []}
+    defaults = HybridWeights()
+    chosen = _chosen(args.data, args.part, args.per_type)
+    if args.cached:
+        done = [q for q in chosen if (args.cache / q.question_id / "replay.json").is_file()]
+        chosen = done[:-1] if done and not (args.cache / done[-1].question_id / "pool.json"
+                                             ).is_file() else done
+    for q in track(chosen, description="replay and rank"):
+        pool, info = _pooled(q, args.cache)
+        gold, session_of = frozenset(info["gold"]), info["session_of"]
+        for g in grid:
+            ranked = [pool.ids[i] for i in pool.rank(
+                defaults.model_copy(update=dict(zip(keys, g, strict=True))), _DEPTH)]
+            rows[g].append({"type": q.question_type, **_scores(
+                ranked, gold, session_of, q.answer_sessions, (5, 10))})
+        for name, ranked in info["baselines"].items():
+            base_rows[name].append({"type": q.question_type, **_scores(
+                ranked, gold, session_of, q.answer_sessions, (5, 10))})
+    summary = [{"weights": dict(zip(keys, g, strict=True)), **_summary(scored)}
+               for g, scored in rows.items()]
     summary.sort(key=lambda s: -s["turn_recall@10"])
-    table = Table(title=f"LongMemEval dev, part {args.part}, {len(next(iter(rows.values())))} "
-                        "questions: hybrid weights by turn recall@10")
-    for col in [*keys, "R@5", "R@10", "all@5", *[t.split("-")[-1][:6] for t in TYPES]]:
+    baselines = {name: _summary(scored) for name, scored in base_rows.items()}
+    n = len(next(iter(rows.values())))
+    table = Table(title=f"LongMemEval dev, part {args.part}, {n} questions: hybrid weights by "
+                        "turn recall@10 (by type: turn recall@10 / session recall_all@5)")
+    for col in [*keys, "T@5", "T@10", "S@5", *[t.split("-")[-1][:6] for t in TYPES]]:
         table.add_column(col, justify="right")
-    for s in summary[:12]:
-        table.add_row(*[str(v) for v in s["weights"].values()],
+    for label, s in [*[(list(s["weights"].values()), s) for s in summary[:args.top]],
+                     *[([name] + [""] * (len(keys) - 1), s) for name, s in baselines.items()]]:
+        table.add_row(*[str(v) for v in label],
                       *[f"{100 * s[m]:.1f}" for m in ("turn_recall@5", "turn_recall@10",
                                                       "recall_all@5")],
-                      *[f"{100 * s['by_type'].get(t, float('nan')):.0f}" for t in TYPES])
-    Console().print(table)
+                      *[f"{100 * s['by_type'][t]['turn_recall@10']:.0f}/"
+                        f"{100 * s['by_type'][t]['recall_all@5']:.0f}"
+                        if t in s["by_type"] else "" for t in TYPES])
+    Console(width=200).print(table)
     if args.json:
-        args.json.write_text(json.dumps(summary, indent=1))
+        args.json.write_text(json.dumps({"part": args.part, "questions": n, "grid": summary,
+                                         "baselines": baselines}, indent=1))
     if args.plot:
         _plot(summary, keys, args)
 

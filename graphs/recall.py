@@ -20,13 +20,13 @@ from pydantic import BaseModel, Field
 
 from graphs.services import Services
 from graphs.trace import FeedbackUsed, TimeWindowView
-from memory.hybrid import FactPointer, HybridRetriever
+from memory.hybrid import FactPointer, HybridRetriever, TurnPool
 from memory.retrieval import score_hits
 from memory.scope import Scope
 from memory.timeexpr import resolve_time_window
 from memory.types import RetrievedMemory
 
-__all__ = ["DEFAULT", "Recall", "recall"]
+__all__ = ["DEFAULT", "Recall", "recall", "turn_pool"]
 
 
 class _Default:
@@ -69,11 +69,7 @@ def recall(services: Services, scope: Scope, text: str, now: float, *, k: int | 
                    time_window=(TimeWindowView(start=window.start, end=window.end,
                                                expression=window.expression) if window else None))
     if cfg.use_events:
-        event_hits = memory.events.search(scope, qvec, cfg.candidates)
-        needs_topics = bool(event_hits) or bool(cfg.hybrid.topic) or cfg.turn_scoring == "ld-agent"
-        if q_topics is None:  # spaCy costs ~5 ms a query: only when something uses the nouns
-            q_topics = memory.topics.topics(text) if needs_topics else []
-        found.events = score_hits(event_hits, q_topics, now, cfg.scoring, "event", cfg.events_k)
+        found.events, q_topics = _events(services, scope, text, qvec, q_topics, now)
         turns = _turns(services, scope, text, qvec, list(q_topics), now, k, found.events,
                        exclude_session, window)
         floor = cfg.turn_min_score if min_score is DEFAULT else min_score
@@ -90,6 +86,44 @@ def recall(services: Services, scope: Scope, text: str, now: float, *, k: int | 
     return found
 
 
+def turn_pool(services: Services, scope: Scope, text: str, now: float, *,
+              k: int | None = None) -> TurnPool:
+    """The hybrid turn candidates :func:`recall` would rank for ``text`` at ``now``, with their
+    unweighted components: ranking the pool with the configured weights gives recall's turns
+    (before the score floor); ranking it with others is how weights are chosen."""
+    memory, cfg = services.memory, services.config.retrieval
+    k = cfg.turns_k if k is None else k
+    qvec = memory.embedder.embed([text])[0]
+    events, q_topics = _events(services, scope, text, qvec, None, now)
+    return HybridRetriever(memory.turns, cfg.hybrid, cfg.scoring).pool(
+        scope, text=text, vector=qvec, topics=list(q_topics), now=now, k=k,
+        window=resolve_time_window(text, now), facts=_facts(services, scope, qvec, events))
+
+
+def _events(services: Services, scope: Scope, text: str, qvec, q_topics: Sequence[str] | None,
+            now: float) -> tuple[list[RetrievedMemory], Sequence[str]]:
+    """The events recalled for the query, and its nouns (parsed only when something uses them)."""
+    memory, cfg = services.memory, services.config.retrieval
+    event_hits = memory.events.search(scope, qvec, cfg.candidates)
+    needs_topics = bool(event_hits) or bool(cfg.hybrid.topic) or cfg.turn_scoring == "ld-agent"
+    if q_topics is None:  # spaCy costs ~5 ms a query: only when something uses the nouns
+        q_topics = memory.topics.topics(text) if needs_topics else []
+    return score_hits(event_hits, q_topics, now, cfg.scoring, "event", cfg.events_k), q_topics
+
+
+def _facts(services: Services, scope: Scope, qvec, events: list[RetrievedMemory]
+           ) -> list[FactPointer]:
+    """The recalled events and the matching persona traits, as pointers to their turns."""
+    cfg = services.config.retrieval
+    facts = [FactPointer(tuple(ev.turn_ids), ev.scores.get("semantic", 0.0), "event")
+             for ev in events if ev.turn_ids]
+    if services.config.personas.enabled:
+        for trait, similarity in services.personas.search(scope, qvec, cfg.facts_k):
+            if similarity >= cfg.fact_min_similarity and trait.source_turn_ids:
+                facts.append(FactPointer(trait.source_turn_ids, similarity, "trait"))
+    return facts
+
+
 def _turns(services: Services, scope: Scope, text: str, qvec, q_topics: list[str], now: float,
            k: int, events: list[RetrievedMemory], exclude_session: str | None,
            window) -> list[RetrievedMemory]:
@@ -97,12 +131,7 @@ def _turns(services: Services, scope: Scope, text: str, qvec, q_topics: list[str
     if cfg.turn_scoring == "ld-agent":
         return score_hits(memory.turns.search(scope, qvec, cfg.candidates, exclude_session),
                           q_topics, now, cfg.scoring, "turn", k)
-    facts = [FactPointer(tuple(ev.turn_ids), ev.scores.get("semantic", 0.0), "event")
-             for ev in events if ev.turn_ids]
-    if services.config.personas.enabled:
-        for trait, similarity in services.personas.search(scope, qvec, cfg.facts_k):
-            if similarity >= cfg.fact_min_similarity and trait.source_turn_ids:
-                facts.append(FactPointer(trait.source_turn_ids, similarity, "trait"))
     retriever = HybridRetriever(memory.turns, cfg.hybrid, cfg.scoring)
     return retriever.search(scope, text=text, vector=qvec, topics=q_topics, now=now, k=k,
-                            window=window, exclude_session=exclude_session, facts=facts)
+                            window=window, exclude_session=exclude_session,
+                            facts=_facts(services, scope, qvec, events))

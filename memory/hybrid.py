@@ -34,7 +34,7 @@ from memory.topics import topic_overlap
 from memory.turns import TurnIndex
 from memory.types import RetrievedMemory
 
-__all__ = ["HybridWeights", "HybridRetriever", "FactPointer"]
+__all__ = ["HybridWeights", "HybridRetriever", "FactPointer", "TurnPool"]
 
 
 class HybridWeights(ComponentConfig):
@@ -86,6 +86,68 @@ def _neighbour_ids(turn_id: str) -> tuple[str, ...]:
     return tuple(f"{head}/{j}" for j in (i - 1, i + 1) if j >= 0)
 
 
+@dataclass(frozen=True)
+class TurnPool:
+    """The scored candidates of one query, before the weights: every component that does not
+    depend on them (dense, lexical, topic, time window, decay, fact), one array entry per
+    candidate, with each candidate's id and session. :meth:`scores` fuses them with any
+    weights, so that a weight grid ranks the same pool without querying the stores again
+    (``benchmarks/lme_weights.py`` keeps pools as JSON: :meth:`to_json`, :meth:`from_json`)."""
+
+    ids: tuple[str, ...]
+    sessions: tuple[str, ...]
+    components: Mapping[str, np.ndarray]
+    items: tuple[_Cand, ...] = ()
+
+    def to_json(self) -> dict:
+        return {"ids": list(self.ids), "sessions": list(self.sessions),
+                "components": {k: [round(float(x), 6) for x in v]
+                               for k, v in self.components.items()}}
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> TurnPool:
+        return cls(tuple(data["ids"]), tuple(data["sessions"]),
+                   {k: np.asarray(v, dtype=float) for k, v in data["components"].items()})
+
+    def scores(self, weights: HybridWeights, use_topics: bool = True) -> dict[str, np.ndarray]:
+        """Every component and the fused ``base`` and ``total``, as arrays (one pass)."""
+        w, c, n = weights, self.components, len(self.ids)
+        w_topic = w.topic if use_topics else 0.0
+        s = {name: values for name, values in c.items()}
+        base = (w.dense * c["dense"] + w.lexical * c["lexical"] + w_topic * c["topic"]
+                + w.time_window * c["time_window"] + w.decay * c["decay"])
+        s["base"] = base
+        pos = {tid: i for i, tid in enumerate(self.ids)}
+        neighbour = np.zeros(n)
+        for i, tid in enumerate(self.ids):
+            for j in _neighbour_ids(tid):
+                at = pos.get(j)
+                if at is not None and base[at] > neighbour[i]:
+                    neighbour[i] = base[at]
+        s["neighbour"] = neighbour
+        _, group = np.unique(np.array(self.sessions, dtype=str), return_inverse=True)
+        order = np.lexsort((-base, group))           # by session, best base first
+        rank = np.empty(n, dtype=int)
+        starts = np.r_[0, np.flatnonzero(np.diff(group[order])) + 1]
+        for a, b in zip(starts, np.r_[starts[1:], len(order)], strict=True):
+            rank[order[a:b]] = np.arange(b - a)
+        top = rank < w.session_top
+        sums = np.bincount(group, weights=base * top)
+        counts = np.bincount(group, weights=top.astype(float))
+        s["session"] = (sums / np.maximum(counts, 1))[group]
+        s["total"] = (base + w.neighbour * s["neighbour"] + w.session * s["session"]
+                      + w.fact * c["fact"])
+        return s
+
+    def rank(self, weights: HybridWeights, k: int, use_topics: bool = True) -> list[int]:
+        """Positions of the ``k`` best candidates under ``weights``, best first (ties: pool
+        order)."""
+        if not self.ids:
+            return []
+        total = self.scores(weights, use_topics)["total"]
+        return [int(i) for i in np.lexsort((np.arange(len(self.ids)), -total))[:k]]
+
+
 class HybridRetriever:
     """Finds a user's turns for a query with the fused score above."""
 
@@ -100,6 +162,29 @@ class HybridRetriever:
                exclude_session: str | None = None, facts: Sequence[FactPointer] = ()
                ) -> list[RetrievedMemory]:
         """The ``k`` best turns, best first, each with its component scores."""
+        pool = self.pool(user_id, text=text, vector=vector, topics=topics, now=now, k=k,
+                         window=window, exclude_session=exclude_session, facts=facts)
+        if not pool.ids:
+            return []
+        scores = pool.scores(self.weights, self.scoring.use_topics)
+        out = []
+        for i in pool.rank(self.weights, k, self.scoring.use_topics):
+            c = pool.items[i]
+            ts = float(c.meta.get("ts", now))
+            comp = {name: round(float(values[i]), 4) for name, values in scores.items()}
+            out.append(RetrievedMemory(kind="turn", id=c.id, text=c.text,
+                                       session_id=c.meta.get("session_id"), ts=ts,
+                                       age=format_age(now - ts), speaker=c.meta.get("speaker"),
+                                       scores=comp,
+                                       reason=self._reason(comp)))
+        return out
+
+    def pool(self, user_id: str, *, text: str, vector: np.ndarray, topics: Sequence[str],
+             now: float, k: int, window: TimeWindow | None = None,
+             exclude_session: str | None = None, facts: Sequence[FactPointer] = ()) -> TurnPool:
+        """The candidates :meth:`search` ranks for a query (the union of the dense and BM25
+        candidates, their neighbours and the turns facts point at), with their unweighted
+        components. Only ``candidates``, ``piece_margin`` and ``k`` shape it."""
         w = self.weights
         n = max(w.candidates, 2 * k)
         pool: dict[str, _Cand] = {}
@@ -123,64 +208,21 @@ class HybridRetriever:
             if exclude_session and meta.get("session_id") == exclude_session:
                 continue
             pool[tid] = _Cand(tid, body, meta, dense=sim)
-        if not pool:
-            return []
-        cands = list(pool.values())
-        scores = self._score(cands, lex, fact_sim, topics, now, window)
-        order = np.lexsort((np.arange(len(cands)), -scores["total"]))[:k]
-        out = []
-        for i in order:
-            c, ts = cands[i], float(cands[i].meta.get("ts", now))
-            comp = {name: round(float(values[i]), 4) for name, values in scores.items()}
-            out.append(RetrievedMemory(kind="turn", id=c.id, text=c.text,
-                                       session_id=c.meta.get("session_id"), ts=ts,
-                                       age=format_age(now - ts), speaker=c.meta.get("speaker"),
-                                       scores=comp,
-                                       reason=self._reason(comp)))
-        return out
-
-    def _score(self, cands: list[_Cand], lex: Mapping[str, float],
-               fact_sim: Mapping[str, float], topics: Sequence[str], now: float,
-               window: TimeWindow | None) -> dict[str, np.ndarray]:
-        """Every component for every candidate, as arrays (one pass, no per-item objects)."""
-        w = self.weights
-        w_topic = w.topic if self.scoring.use_topics else 0.0
+        cands = tuple(pool.values())
         ts = np.array([float(c.meta.get("ts", now)) for c in cands])
-        s: dict[str, np.ndarray] = {
+        use_topics = bool(w.topic) and self.scoring.use_topics
+        components = {
             "dense": np.array([c.dense for c in cands]),
             "lexical": np.array([lex.get(c.id, 0.0) for c in cands]),
             "topic": (np.array([topic_overlap(topics, c.meta.get("topics") or [])
-                                for c in cands]) if w_topic else np.zeros(len(cands))),
+                                for c in cands]) if use_topics else np.zeros(len(cands))),
             "time_window": (((ts >= window.start) & (ts <= window.end)).astype(float)
                             if window else np.zeros(len(cands))),
             "decay": np.exp(-np.maximum(now - ts, 0.0) / self.scoring.tau_s),
+            "fact": np.array([fact_sim.get(c.id, 0.0) for c in cands]),
         }
-        base = (w.dense * s["dense"] + w.lexical * s["lexical"] + w_topic * s["topic"]
-                + w.time_window * s["time_window"] + w.decay * s["decay"])
-        s["base"] = base
-        pos = {c.id: i for i, c in enumerate(cands)}
-        neighbour = np.zeros(len(cands))
-        for i, c in enumerate(cands):
-            for j in _neighbour_ids(c.id):
-                at = pos.get(j)
-                if at is not None and base[at] > neighbour[i]:
-                    neighbour[i] = base[at]
-        s["neighbour"] = neighbour
-        sessions = np.array([str(c.meta.get("session_id")) for c in cands])
-        _, group = np.unique(sessions, return_inverse=True)
-        order = np.lexsort((-base, group))           # by session, best base first
-        rank = np.empty(len(cands), dtype=int)
-        starts = np.r_[0, np.flatnonzero(np.diff(group[order])) + 1]
-        for a, b in zip(starts, np.r_[starts[1:], len(order)], strict=True):
-            rank[order[a:b]] = np.arange(b - a)
-        top3 = rank < w.session_top
-        sums = np.bincount(group, weights=base * top3)
-        counts = np.bincount(group, weights=top3.astype(float))
-        s["session"] = (sums / np.maximum(counts, 1))[group]
-        s["fact"] = np.array([fact_sim.get(c.id, 0.0) for c in cands])
-        s["total"] = (base + w.neighbour * s["neighbour"] + w.session * s["session"]
-                      + w.fact * s["fact"])
-        return s
+        return TurnPool(tuple(c.id for c in cands),
+                        tuple(str(c.meta.get("session_id")) for c in cands), components, cands)
 
     @staticmethod
     def _reason(s: Mapping[str, float]) -> str:

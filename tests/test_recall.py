@@ -138,3 +138,28 @@ def test_a_long_answer_is_found_by_what_its_middle_says_and_its_pieces_go_with_i
     bot.memory.stores.vectors.flush()
     assert bot.memory.stores.vectors.get("pieces", "ann") == []
     assert all(t.id != long_turn.id for t in bot.recall("ann", query, at=T0 + DAY).turns)
+
+
+def test_the_turn_pool_ranked_with_the_configured_weights_is_recalls_ranking(make_bot):
+    from graphs.recall import turn_pool
+    from memory.hybrid import HybridWeights
+
+    bot = make_bot()
+    _remember(bot)
+    bot.ingest("ann", [{"speaker": "ann", "text": "Porto has the best custard tarts, says Ana.",
+                        "at": T0 + 2 * DAY}])
+    bot.end_session("ann", at=T0 + 2 * DAY + 10)
+    query, at = "Where does my sister live now?", T0 + 3 * DAY
+    found = bot.recall("ann", query, at=at, k=10, min_score=None)
+    pool = turn_pool(bot._services, "ann", query, at, k=10)
+    weights = bot.settings.retrieval.hybrid
+    assert [pool.ids[i] for i in pool.rank(weights, 10)] == [t.id for t in found.turns]
+    totals = pool.scores(weights)["total"]
+    assert [round(float(totals[pool.ids.index(t.id)]), 4) for t in found.turns] == [
+        t.scores["total"] for t in found.turns]
+    # another weight set ranks the same pool differently: lexical alone puts the turn that
+    # shares the query's words ("sister") first, dense alone the one closest in meaning
+    lexical_only = HybridWeights(dense=0, lexical=1, time_window=0, neighbour=0, session=0,
+                                 fact=0)
+    top = pool.ids[pool.rank(lexical_only, 1)[0]]
+    assert pool.components["lexical"][pool.ids.index(top)] == 1.0
