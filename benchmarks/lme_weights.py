@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import re
 import statistics
 from pathlib import Path
 
@@ -68,6 +69,48 @@ def _pooled(q, cache: Path) -> tuple[TurnPool, dict]:
 
 
 _MEASURES = ("turn_recall@5", "turn_recall@10", "recall_all@5")
+_LOCOMO_KS = (5, 10, 25)
+
+
+def _locomo_pools(path: Path, cache: Path) -> list[tuple[TurnPool, frozenset[str], dict]]:
+    """Every LoCoMo question's pool (as ``kindred eval locomo`` queries: a day after the last
+    session, k = 25), with its gold dia ids and the turn id → dia id map; replayed once into
+    ``cache/locomo``."""
+    from evals.locomo import load_locomo, replay
+
+    out = []
+    for conv in track(load_locomo(path), description="LoCoMo pools"):
+        where = cache / "locomo" / conv.sample_id
+        kept = where / "pools.json"
+        if not kept.is_file():
+            where.mkdir(parents=True, exist_ok=True)
+            bot = Kindred(data_dir=where, chat_model="fake")
+            try:
+                user = re.sub(r"[^A-Za-z0-9_.@-]", "-", conv.sample_id)
+                to_dia = replay(bot, user, conv, [])
+                now = conv.sessions[-1][1] + 86400
+                pools = [turn_pool(bot._services, user, q.question, now,
+                                   k=max(_LOCOMO_KS)).to_json() for q in conv.questions]
+            finally:
+                bot.close()
+            kept.write_text(json.dumps({"to_dia": to_dia, "pools": pools}))
+        data = json.loads(kept.read_text())
+        out += [(TurnPool.from_json(p), q.gold, data["to_dia"])
+                for p, q in zip(data["pools"], conv.questions, strict=True)]
+    return out
+
+
+def _locomo_recall(pools, weights: HybridWeights) -> dict[int, float]:
+    """LoCoMo evidence recall@k of the pools ranked with ``weights``."""
+    from evals.locomo import recall_at_k
+
+    got = {k: [] for k in _LOCOMO_KS}
+    for pool, gold, to_dia in pools:
+        ranked = [to_dia[pool.ids[i]] for i in pool.rank(weights, max(_LOCOMO_KS))
+                  if pool.ids[i] in to_dia]
+        for k in _LOCOMO_KS:
+            got[k].append(recall_at_k(ranked, gold, k))
+    return {k: statistics.fmean(v) for k, v in got.items()}
 
 
 def _summary(scored: list[dict]) -> dict:
@@ -88,6 +131,9 @@ def main() -> None:
     ap.add_argument("--cached", action="store_true",
                     help="only the questions already replayed under --cache (a replay of the "
                          "part may be running beside: its latest question is left alone)")
+    ap.add_argument("--locomo", type=Path, default=None,
+                    help="LoCoMo's JSON: also rank its questions with every weight set (the "
+                         "weights chosen here must keep its evidence recall)")
     ap.add_argument("--top", type=int, default=12, help="grid rows printed, best first")
     ap.add_argument("--plot", type=Path, default=None, help="a PNG of recall along the grid")
     ap.add_argument("--grid", type=json.loads, default=None,
@@ -100,6 +146,8 @@ def main() -> None:
     rows: dict[tuple, list[dict]] = {g: [] for g in grid}
     base_rows: dict[str, list[dict]] = {"bm25": [], "dense": []}
     defaults = HybridWeights()
+    defaults_row = tuple(getattr(defaults, k) for k in keys)
+    rows.setdefault(defaults_row, [])  # today's defaults are always a row of the grid
     chosen = _chosen(args.data, args.part, args.per_type)
     if args.cached:
         done = [q for q in chosen if (args.cache / q.question_id / "replay.json").is_file()]
@@ -108,7 +156,7 @@ def main() -> None:
     for q in track(chosen, description="replay and rank"):
         pool, info = _pooled(q, args.cache)
         gold, session_of = frozenset(info["gold"]), info["session_of"]
-        for g in grid:
+        for g in rows:
             ranked = [pool.ids[i] for i in pool.rank(
                 defaults.model_copy(update=dict(zip(keys, g, strict=True))), _DEPTH)]
             rows[g].append({"type": q.question_type, **_scores(
@@ -120,19 +168,26 @@ def main() -> None:
                for g, scored in rows.items()]
     summary.sort(key=lambda s: -s["turn_recall@10"])
     baselines = {name: _summary(scored) for name, scored in base_rows.items()}
+    if args.locomo:
+        pools = _locomo_pools(args.locomo, args.cache)
+        for s in summary:
+            s["locomo"] = _locomo_recall(pools, defaults.model_copy(update=s["weights"]))
+        baselines["default"] = {"locomo": _locomo_recall(pools, defaults)}
     n = len(next(iter(rows.values())))
     table = Table(title=f"LongMemEval dev, part {args.part}, {n} questions: hybrid weights by "
                         "turn recall@10 (by type: turn recall@10 / session recall_all@5)")
-    for col in [*keys, "T@5", "T@10", "S@5", *[t.split("-")[-1][:6] for t in TYPES]]:
+    lo = [f"L@{k}" for k in _LOCOMO_KS] if args.locomo else []
+    for col in [*keys, "T@5", "T@10", "S@5", *[t.split("-")[-1][:6] for t in TYPES], *lo]:
         table.add_column(col, justify="right")
     for label, s in [*[(list(s["weights"].values()), s) for s in summary[:args.top]],
                      *[([name] + [""] * (len(keys) - 1), s) for name, s in baselines.items()]]:
         table.add_row(*[str(v) for v in label],
-                      *[f"{100 * s[m]:.1f}" for m in ("turn_recall@5", "turn_recall@10",
-                                                      "recall_all@5")],
+                      *[f"{100 * s[m]:.1f}" if m in s else "" for m in _MEASURES],
                       *[f"{100 * s['by_type'][t]['turn_recall@10']:.0f}/"
                         f"{100 * s['by_type'][t]['recall_all@5']:.0f}"
-                        if t in s["by_type"] else "" for t in TYPES])
+                        if t in s.get("by_type", {}) else "" for t in TYPES],
+                      *[f"{100 * s['locomo'][k]:.2f}" if "locomo" in s else ""
+                        for k in _LOCOMO_KS][:len(lo)])
     Console(width=200).print(table)
     if args.json:
         args.json.write_text(json.dumps({"part": args.part, "questions": n, "grid": summary,
