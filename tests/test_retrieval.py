@@ -217,3 +217,35 @@ def test_a_second_process_sees_turns_stored_by_the_first(stores, embedder):
     assert [h.id for h in second.search("alice", vec, 5)] == ["alice/s0001/0"]
     first.add("alice", _turns("alice", [("s0002", 0, "The tortoise is called Speedy.")]))
     assert len(second.search("alice", vec, 5)) == 2  # the stale cache was refreshed
+
+
+def test_a_long_turn_takes_and_lends_context_scaled_but_an_answer_lends_in_full():
+    """Neighbour and session evidence stand in for what a short turn leaves unsaid; a turn of
+    hundreds of words must win on its own words, and the reply after it need not be about the
+    part that matched; the question before a long answer is found by it (memory.hybrid's c)."""
+    import numpy as np
+
+    from memory.hybrid import TurnPool
+
+    # session s: a short turn that matches, a 400-word answer after it, a short reply after
+    # that; session q: a short question and the long answer that matches; t/0 matches alone
+    ids = ("s/0", "s/1", "s/2", "q/0", "q/1", "t/0")
+    pool = TurnPool(ids=ids, sessions=tuple(i[0] for i in ids), words=(12, 400, 5, 9, 400, 30),
+                    components={"dense": np.array([0.9, 0.3, 0.3, 0.3, 0.9, 0.45]),
+                                **{k: np.zeros(6) for k in ("lexical", "topic", "time_window",
+                                                            "decay", "fact")}})
+    w = HybridWeights(neighbour=0.5, session=0.3, context_words=80)
+    got = pool.scores(w)
+    assert got["neighbour"].tolist() == pytest.approx([0.3, 0.9, 0.2 * 0.3, 0.9, 0.3, 0.0])
+    assert got["total"][1] == pytest.approx(0.3 + 0.2 * (0.5 * 0.9 + 0.3 * got["session"][1]))
+    assert got["total"][3] == pytest.approx(0.3 + 0.5 * 0.9 + 0.3 * got["session"][3])
+    ranked = [ids[i] for i in pool.rank(w, 6)]
+    assert ranked.index("t/0") < ranked.index("s/1")  # the long answer does not ride on s/0
+    assert ranked.index("t/0") < ranked.index("s/2")  # nor the reply on the long answer
+    assert ranked.index("q/0") < ranked.index("t/0")  # the question is found by its answer
+    # with the scaling off, the long answer and the reply ride past t/0
+    full = [ids[i] for i in pool.rank(w.model_copy(update={"context_words": 0}), 6)]
+    assert full.index("s/1") < full.index("t/0") and full.index("s/2") < full.index("t/0")
+    # and a pool survives its JSON form
+    again = TurnPool.from_json(pool.to_json())
+    assert again.rank(w, 6) == pool.rank(w, 6) and again.words == pool.words
