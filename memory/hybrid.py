@@ -127,7 +127,7 @@ class TurnPool:
     def to_json(self) -> dict:
         return {"ids": list(self.ids), "sessions": list(self.sessions),
                 "words": list(self.words),
-                "components": {k: [round(float(x), 6) for x in v]
+                "components": {k: [float(x) for x in v]
                                for k, v in self.components.items()}}
 
     @classmethod
