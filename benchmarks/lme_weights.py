@@ -193,11 +193,12 @@ def main() -> None:
         args.json.write_text(json.dumps({"part": args.part, "questions": n, "grid": summary,
                                          "baselines": baselines}, indent=1))
     if args.plot:
-        _plot(summary, keys, args)
+        _plot(summary, keys, args, n)
 
 
-def _plot(summary: list[dict], keys: list[str], args) -> None:
-    """Turn recall@5/@10 along the grid (one line per measure; points in grid order)."""
+def _plot(summary: list[dict], keys: list[str], args, n: int) -> None:
+    """Turn recall@5/@10 and session recall_all@5 along the grid, and LoCoMo's evidence recall
+    when it was ranked too (dashed; one line per measure, points in grid order)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -205,13 +206,17 @@ def _plot(summary: list[dict], keys: list[str], args) -> None:
 
     points = sorted(summary, key=lambda s: tuple(s["weights"].values()))
     labels = [", ".join(f"{v:g}" for v in s["weights"].values()) for s in points]
-    fig, ax = plt.subplots(figsize=(max(5, len(points) * 0.9), 3.5))
+    fig, ax = plt.subplots(figsize=(max(5, len(points) * 0.9) + 2, 3.5))
     for measure in ("turn_recall@5", "turn_recall@10", "recall_all@5"):
-        ax.plot(labels, [100 * s[measure] for s in points], marker="o", label=measure)
+        ax.plot(labels, [100 * s[measure] for s in points], marker="o", label=f"LME {measure}")
+    if "locomo" in points[0]:
+        for k in _LOCOMO_KS[:2]:
+            ax.plot(labels, [100 * s["locomo"][k] for s in points], marker="s", linestyle="--",
+                    label=f"LoCoMo R@{k}")
     ax.set_xlabel(", ".join(keys))
     ax.set_ylabel("%")
-    ax.set_title(f"LongMemEval dev, part {args.part}, {args.per_type} a type")
-    ax.legend()
+    ax.set_title(f"LongMemEval dev, part {args.part} ({n} questions)")
+    ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")
     fig.tight_layout()
     fig.savefig(args.plot, dpi=110)
 
