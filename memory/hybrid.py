@@ -101,13 +101,13 @@ def _neighbour_pair(turn_id: str) -> tuple[str | None, str | None]:
     return (f"{head}/{i - 1}" if i > 0 else None), f"{head}/{i + 1}"
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def _neighbour_ids(turn_id: str) -> tuple[str, ...]:
-    head, _, idx = turn_id.rpartition("/")
-    if not idx.isdigit():
-        return ()
-    i = int(idx)
-    return tuple(f"{head}/{j}" for j in (i - 1, i + 1) if j >= 0)
+    return tuple(i for i in _neighbour_pair(turn_id) if i is not None)
+
+
+def _best(total: np.ndarray, k: int) -> list[int]:
+    """Positions of the ``k`` highest totals, best first (ties: pool order)."""
+    return [int(i) for i in np.lexsort((np.arange(len(total)), -total))[:k]]
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ class TurnPool:
         """Every component and the fused ``base`` and ``total``, as arrays (one pass)."""
         w, c, n = weights, self.components, len(self.ids)
         w_topic = w.topic if use_topics else 0.0
-        s = {name: values for name, values in c.items()}
+        s = dict(c)
         base = (w.dense * c["dense"] + w.lexical * c["lexical"] + w_topic * c["topic"]
                 + w.time_window * c["time_window"] + w.decay * c["decay"])
         s["base"] = base
@@ -175,8 +175,7 @@ class TurnPool:
         order)."""
         if not self.ids:
             return []
-        total = self.scores(weights, use_topics)["total"]
-        return [int(i) for i in np.lexsort((np.arange(len(self.ids)), -total))[:k]]
+        return _best(self.scores(weights, use_topics)["total"], k)
 
 
 class HybridRetriever:
@@ -199,7 +198,7 @@ class HybridRetriever:
             return []
         scores = pool.scores(self.weights, self.scoring.use_topics)
         out = []
-        for i in pool.rank(self.weights, k, self.scoring.use_topics):
+        for i in _best(scores["total"], k):
             c = pool.items[i]
             ts = float(c.meta.get("ts", now))
             comp = {name: round(float(values[i]), 4) for name, values in scores.items()}
