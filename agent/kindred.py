@@ -40,6 +40,7 @@ from agent.validation import check_scope, check_text, check_time
 from graphs import Services, TurnContext, compile_graph, prompts, thread_config
 from graphs.corrections import LLMCorrectionJudge
 from graphs.recall import DEFAULT, recall
+from graphs.nodes.persona import read_traits_ahead
 from graphs.state import Said
 from memory.embeddings import Embedder
 from memory.backends.base import CountRecords, PutRecords, Record
@@ -63,6 +64,7 @@ from memory.hub import MemoryHub
 from memory.locks import ScopeLocks
 from memory.scope import DEFAULT_TENANT, Scope
 from memory.types import Event, Turn
+from memory.text import parse_span
 from personas.bank import PersonaBank, Trait
 from personas.cards import load_card
 from personas.extract import HybridTraitExtractor, LLMTraitExtractor, RuleTraitExtractor
@@ -138,6 +140,7 @@ class Kindred:
         use_llm_summary = summariser_kind == "llm" or (summariser_kind == "auto" and capable)
         use_llm_traits = extractor == "llm" or (extractor == "auto" and capable)
         rules = RuleTraitExtractor(max_clauses=s.personas.max_clauses)
+        own_rules = RuleTraitExtractor(max_clauses=s.personas.max_clauses, role="agent")
         llm_traits = LLMTraitExtractor(chat_model, prompts.EXTRACT_PERSONA)
         user_extractor = (HybridTraitExtractor(rules, llm_traits) if extractor == "hybrid"
                           else llm_traits if use_llm_traits else rules)
@@ -145,7 +148,7 @@ class Kindred:
                       else ExtractiveSummariser(self.memory.embedder,
                                                 config=s.generation.summariser))
         return Services(memory=self.memory, personas=self.personas,
-                        user_extractor=user_extractor, agent_extractor=rules,
+                        user_extractor=user_extractor, agent_extractor=own_rules,
                         summariser=summariser, chat_model=chat_model,
                         card=load_card(s.persona),
                         correction_judge=(LLMCorrectionJudge(chat_model, prompts.IS_CORRECTION)
@@ -414,25 +417,35 @@ class Kindred:
         return ids
 
     def _read_ahead(self, batch: list[Said]) -> None:
-        """Encode and parse a bulk ingest's texts before its sessions run, at the same time.
+        """Encode and read a bulk ingest's texts before its sessions run, at the same time.
 
         Why: the sessions run one graph run each, and a session at a time the encoder pads
         short lines to the long replies beside them; in one batch sorted by length a
         LongMemEval haystack encoded 1.6x faster. The batch holds every text the runs will
         encode: the turns' keys (a long turn's pieces too) and the sentences the summariser
         scores when a session ends (encoded a session at a time, those were a tenth of a
-        replay). spaCy parses in another thread meanwhile (measured: 9.2-9.6 s for both at
-        once against 11.6-12.6 s one after the other, on 2 cores), and the runs then find their
-        vectors and parses in the caches; a vector evicted meanwhile is encoded again."""
+        replay). Another thread meanwhile parses the texts and reads their topics and traits
+        (kept with the parses): the encoder leaves a core partly idle (2 threads run 1.5-1.6x
+        faster than one) and that work holds the GIL, which the encoder does not need. The
+        traits found are encoded after, in one batch (in the runs' write-backs they were ~50
+        batches of a few). The runs then find vectors, topics and traits in the caches; a
+        vector evicted meanwhile is encoded again."""
         said = [s for s in batch if s.text]
         if len(said) < 2:
             return
         texts = [key for s in said for key in self.memory.turns.keys_of(s.speaker, s.text)]
         texts += self._services.summariser.texts_to_embed([(s.role, s.text) for s in said])
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kindred-parse") as pool:
-            parsed = pool.submit(self.memory.topics.parse_ahead, [s.text for s in said])
+            read = pool.submit(self._read_texts_ahead, said)
             self.memory.embedder.embed(texts)
-            parsed.result()
+            traits = read.result()
+        if traits:
+            self.memory.embedder.embed(traits)
+
+    def _read_texts_ahead(self, said: list[Said]) -> list[str]:
+        """Parse, then read topics and traits: the texts of the traits found."""
+        self.memory.topics.parse_ahead([parse_span(s.role, s.text) for s in said])
+        return read_traits_ahead(self._services, said)
 
     def _pieces(self, batch: list[Said]) -> Iterator[list[Said]]:
         """The batch as graph runs: a new run at every gap longer than β (so a replay ends its

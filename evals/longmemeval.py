@@ -7,7 +7,8 @@ each session then ended, so it becomes an event) and the question is asked at it
 the public recall (``Kindred.recall``, what a chat turn retrieves, with no score floor). Scored as
 the paper's ``src/retrieval/eval_utils.py``: session-level recall_any@k, recall_all@k and NDCG@k
 (sessions ranked by their best turn), and turn-level recall@k of the ``has_answer`` turns;
-abstention questions (``_abs``) are left out of retrieval, as in the paper. BM25 alone (bm25s) and
+abstention questions (``_abs``) are left out of retrieval, as in the paper (and, without
+``--qa``, not replayed: nothing of theirs is scored). BM25 alone (bm25s) and
 dense alone (the same embedder, flat cosine) rank the same stored turns in the same run. The ingest
 throughput is reported as turns/s and as a ratio to the embedder alone encoding the same texts.
 
@@ -239,6 +240,9 @@ def _question_row(make_bot: Callable[[Path], Any], q: LmeQuestion, ks: Sequence[
                   qa: bool, judge: Any, floor: bool = True) -> dict[str, Any]:
     from graphs import prompts
 
+    if q.abstention and not qa:  # not scored without answers (as the paper): nothing to replay
+        return {"question_id": q.question_id, "type": q.question_type, "abstention": True,
+                "turns": 0, "texts_embedded": 0, "ingest_s": 0.0}
     with tempfile.TemporaryDirectory(prefix="kindred-lme-") as tmp:
         bot = make_bot(Path(tmp))
         try:

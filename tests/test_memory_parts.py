@@ -192,6 +192,18 @@ def test_a_long_message_is_parsed_from_its_start_and_stored_whole(make_bot):
     assert [t.text for t in bot.persona("lia")] == ["I adopted a beagle called Biscuit."]
 
 
+def test_spacy_reads_a_users_first_thousand_characters_and_the_agents_opening():
+    from memory.text import AGENT_PARSE_CHARS, PARSE_CHARS, parse_span
+
+    text = " ".join(f"Point {n} is about the garden shed." for n in range(100))
+    user, agent = parse_span("user", text), parse_span("agent", text)
+    assert text.startswith(user) and user.endswith(".") and len(user) <= PARSE_CHARS
+    assert text.startswith(agent) and agent.endswith(".") and len(agent) <= AGENT_PARSE_CHARS
+    assert len(agent) > AGENT_PARSE_CHARS - 40 and len(user) > PARSE_CHARS - 40
+    short = "I moved to Porto last spring."
+    assert parse_span("user", short) == parse_span("agent", short) == short
+
+
 def test_a_long_message_is_cut_into_pieces_past_its_own_vectors_window():
     from memory.text import MAX_PIECES, PIECE_CHARS, parse_prefix, tail_pieces
 

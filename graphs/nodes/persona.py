@@ -10,6 +10,7 @@ not its persona.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -20,12 +21,42 @@ from graphs.trace import TraitNote
 from personas.consistency import speaks_of_itself
 from personas.extract.base import ExtractedTrait
 
-__all__ = ["make_extract_persona"]
+__all__ = ["make_extract_persona", "read_traits_ahead"]
 
 
 def _extract_all(extractor, texts: list[str]) -> list[ExtractedTrait | None]:
     many = getattr(extractor, "extract_many", None)  # one spaCy pass for the batch
     return many(texts) if many else [extractor.extract(t) for t in texts]
+
+
+def _extractors(services: Services):
+    return (("user", services.user_extractor), ("agent", services.agent_extractor))
+
+
+def _kept(role: str, traits: list[ExtractedTrait | None]) -> list[ExtractedTrait | None]:
+    """A replayed agent turn's trait passes the test a chat turn's reply passes (own_trait)."""
+    if role != "agent":
+        return traits
+    return [t if t and speaks_of_itself(t.text) else None for t in traits]
+
+
+def read_traits_ahead(services: Services, said: Sequence[Said]) -> list[str]:
+    """Read the traits of a bulk ingest's utterances before its graph runs (the extractors keep
+    what they read with each text's parse, where ``extract_persona`` finds it); the texts of the
+    traits this node will attach, as far as known now, for the caller to encode with the rest.
+
+    Why here: the same extractors and the same test of an agent's trait as the node, so what is
+    read ahead is what the node would read. An extractor without ``read_ahead`` (an LLM) is
+    asked by the node, as before."""
+    if not services.config.personas.enabled:
+        return []
+    found: list[str] = []
+    for role, extractor in _extractors(services):
+        ahead = getattr(extractor, "read_ahead", None)
+        texts = [s.text for s in said if s.role == role]
+        if ahead is not None and texts:
+            found += [t.text for t in _kept(role, ahead(texts)) if t]
+    return found
 
 
 def make_extract_persona(services: Services):
@@ -35,13 +66,10 @@ def make_extract_persona(services: Services):
             return {"user_trait": None}
         if state.get("kind") == "observe":
             batch: list[Said] = list(state.get("batch") or [])
-            for role, extractor in (("user", services.user_extractor),
-                                    ("agent", services.agent_extractor)):
+            for role, extractor in _extractors(services):
                 at = [n for n, said in enumerate(batch) if said.role == role]
                 if at:
-                    traits = _extract_all(extractor, [batch[n].text for n in at])
-                    if role == "agent":  # the same test as a chat turn's reply (own_trait)
-                        traits = [t if t and speaks_of_itself(t.text) else None for t in traits]
+                    traits = _kept(role, _extract_all(extractor, [batch[n].text for n in at]))
                     for n, trait in zip(at, traits, strict=True):
                         batch[n] = batch[n].model_copy(update={"trait": trait})
             found = sum(1 for said in batch if said.trait)

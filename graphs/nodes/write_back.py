@@ -20,6 +20,7 @@ from graphs.services import Services
 from graphs.state import Said, TurnContext, TurnState, stm_of
 from graphs.trace import StoredTrait
 from memory.short_term import next_index
+from memory.text import parse_span
 from memory.turns import TurnIndex
 from memory.types import Turn
 
@@ -47,7 +48,7 @@ def make_write_back(services: Services):
         scope, now = runtime.context.scope, runtime.context.now
         session_id, stm = state["session_id"], stm_of(state)
         said = _said(state, services, scope.user, now)
-        topics = memory.topics.topics_many([s.text for s in said])
+        topics = memory.topics.topics_many([parse_span(s.role, s.text) for s in said])
         idx = next_index(stm[-1:])
         turns = [Turn(id=turn_id_for(scope.user, session_id, idx + i), session_id=session_id,
                       idx=idx + i, role=s.role, speaker=s.speaker, text=s.text, ts=s.ts,

@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from memory.errors import ConfigurationError
 from memory.nlp import shared_parser
+from memory.text import parse_span
 from personas.extract.base import MAX_TRAIT_WORDS, ExtractedTrait, clean_trait
 from personas.extract.clauses import (
     addresses_the_assistant,
@@ -71,21 +73,32 @@ class RuleTraitExtractor:
 
     ``extract_many`` parses a batch at once (``nlp.pipe``), which is how evaluations and replays
     reach several hundred utterances a second on two cores; the parse is the one the topics read
-    (:mod:`memory.nlp`), so a text is parsed once.
+    (:mod:`memory.nlp`), so a text is parsed once. ``role``: whose utterances it reads ("user" or
+    "agent"); it reads the span :func:`~memory.text.parse_span` gives that role.
     """
 
-    def __init__(self, detector: TraitDetector | None = None, *, max_clauses: int = 3) -> None:
+    def __init__(self, detector: TraitDetector | None = None, *, max_clauses: int = 3,
+                 role: str = "user") -> None:
         self._parser = shared_parser()
         self._detector = detector or TraitDetector.load()
         self._max_clauses = max_clauses
+        if role not in ("user", "agent"):
+            raise ConfigurationError(f"A trait extractor reads a 'user' or an 'agent', not {role!r}.")
+        self._role = role
+        self._reading = object()  # this extractor's trait, kept on each Doc (Parser.read_many)
 
     def extract(self, text: str) -> ExtractedTrait | None:
         return self.extract_many([text])[0]
 
-    def extract_many(self, texts: Sequence[str], batch_size: int = 256
-                     ) -> list[ExtractedTrait | None]:
-        docs = self._parser.parse_many(texts, batch_size=batch_size)
-        return [self._from_doc(doc) for doc in docs]
+    def extract_many(self, texts: Sequence[str]) -> list[ExtractedTrait | None]:
+        return self._parser.read_many([parse_span(self._role, t) for t in texts],
+                                      self._from_doc, self._reading)
+
+    def read_ahead(self, texts: Sequence[str]) -> list[ExtractedTrait | None]:
+        """The traits of texts about to be stored, read now (a bulk ingest calls it in the
+        thread that parses while the embedder encodes) and kept with their parses, so the
+        graph's ``extract_persona`` finds them; the same as :meth:`extract_many`."""
+        return self.extract_many(texts)
 
     def _from_doc(self, doc) -> ExtractedTrait | None:
         if addresses_the_assistant(doc):  # a command to the assistant is not a fact about anyone
