@@ -5,7 +5,8 @@ extractor, the stored turn's topics) and the reply twice, by two pipelines that 
 tok2vec and tagger; a replayed haystack spent half of its spaCy time parsing every text a second
 time. Here each text is parsed once by the superset pipeline (tagger and parser; NER, the attribute
 ruler and the lemmatizer off: together they cost about a third of the parse time) and the Doc is
-kept in a small LRU cache, so every reader of the same text in a run gets the same Doc.
+kept in a small LRU cache, so every reader of the same text in a run gets the same Doc, and
+what a reader made of it (topics, a trait: :meth:`Parser.read_many`) is kept on the Doc too.
 ``_TagLemmas`` gives the coarse POS (NOUN, PROPN, VERB, AUX for the rules) and the lemmas of
 verbs and nouns from the tagger's fine-grained tags and the lemmatizer's own rules.
 

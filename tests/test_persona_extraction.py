@@ -9,7 +9,7 @@ import pytest
 
 from evals.msc import load_persona_utterances, load_session3
 from evals.msc_persona import bank_coverage, evaluate_extraction, naive_rule, text_scores
-from memory.errors import InvalidInputError
+from memory.errors import ConfigurationError, InvalidInputError
 from personas.extract import RuleTraitExtractor
 
 MSC = Path(__file__).resolve().parents[2] / "shared" / "data" / "msc"
@@ -19,6 +19,11 @@ needs_msc = pytest.mark.skipif(not MSC.exists(), reason=f"MSC data not found at 
 @pytest.fixture(scope="module")
 def rules() -> RuleTraitExtractor:
     return RuleTraitExtractor()
+
+
+def test_an_extractor_reads_a_user_or_an_agent():
+    with pytest.raises(ConfigurationError, match="'user' or an 'agent'"):
+        RuleTraitExtractor(role="assistant")
 
 
 @pytest.mark.parametrize("text, expected, subject", [
