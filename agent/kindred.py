@@ -425,11 +425,12 @@ class Kindred:
         encode: the turns' keys (a long turn's pieces too) and the sentences the summariser
         scores when a session ends (encoded a session at a time, those were a tenth of a
         replay). Another thread meanwhile parses the texts and reads their topics and traits
-        (kept with the parses): the encoder leaves a core partly idle (2 threads run 1.5-1.6x
-        faster than one) and that work holds the GIL, which the encoder does not need. The
-        traits found are encoded after, in one batch (in the runs' write-backs they were ~50
-        batches of a few). The runs then find vectors, topics and traits in the caches; a
-        vector evicted meanwhile is encoded again."""
+        (kept with the parses), so the runs do not walk the tokens again; that work still
+        costs its CPU time, as the encoder's two threads fill both cores (measured: the encoder
+        kept to one thread during the parse gained nothing). The traits found are encoded
+        after, in one batch (in the runs' write-backs they were ~50 batches of a few). The runs
+        then find vectors, topics and traits in the caches; a vector evicted meanwhile is
+        encoded again."""
         said = [s for s in batch if s.text]
         if len(said) < 2:
             return

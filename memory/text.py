@@ -15,7 +15,8 @@ __all__ = ["AGENT_PARSE_CHARS", "MAX_PIECES", "PARSE_CHARS", "PIECE_CHARS", "dig
 # the long answers of a LongMemEval haystack took 6.8 s of CPU per question, as much as a
 # third of the embedder's own work, for nouns only the session's event topics read (measured
 # 2026-12-05: two haystacks parsed in 10.0-12.9 s at 2,000 characters, 6.1-6.3 s at 1,000).
-# Conversational turns (LoCoMo's longest is 489 characters, MSC's shorter) are never cut.
+# Conversational turns (LoCoMo's longest is 486 characters with its photo caption, MSC's
+# shorter) are never cut.
 PARSE_CHARS = 1000
 
 # How much of the agent's own message spaCy reads: its opening, where a reply says what it is
@@ -23,8 +24,8 @@ PARSE_CHARS = 1000
 # haystack's parse at PARSE_CHARS (3.5-4 s of CPU per question, a third of the encoder's work),
 # and at 500 characters the rules kept the same 92 self-statements from 500 replies of two
 # haystacks as at 1,000, in a quarter of the time (measured 2026-12-05). The rest of an answer is
-# found by its vectors and its words. Conversational turns are never cut (LoCoMo's longest, 454
-# characters, is either speaker's).
+# found by its vectors and its words. Conversational turns are never cut (LoCoMo's longest, 486
+# characters with its photo caption, is under it, whichever speaker is the agent).
 AGENT_PARSE_CHARS = 500
 
 # What one vector of a long message reads: about the embedder's 256 word pieces. A message longer
