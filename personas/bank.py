@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+
 from memory.backends import Stores
 from memory.backends.base import Record
 from memory.consolidation import RehearsalPolicy
@@ -30,7 +32,8 @@ from memory.unit import UnitOfWork
 from personas.extract.base import ExtractedTrait, clean_trait
 from personas.extract.rules import subject_of
 
-__all__ = ["EXCLUSIVE_SUBJECTS", "Owner", "PersonaBank", "Tier", "Trait", "record_trait"]
+__all__ = ["EXCLUSIVE_SUBJECTS", "Observation", "Owner", "PersonaBank", "Tier", "Trait",
+           "record_trait"]
 
 Owner = Literal["user", "agent"]
 Tier = Literal["short", "long"]
@@ -58,6 +61,41 @@ class Trait:
     valid_to: float | None = None
     superseded_by: str | None = None
     merged: bool = field(default=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One trait said by ``owner`` at ``ts``, in the turns ``turn_ids``."""
+
+    owner: Owner
+    trait: ExtractedTrait
+    ts: float
+    turn_ids: tuple[str, ...] = ()
+
+
+class _Batch:
+    """The bank as one :meth:`PersonaBank.observe_many` call has left it so far: its active
+    traits, the records it changed, the vectors it added (not stored yet) and those it ended."""
+
+    def __init__(self, traits: Sequence[Trait]) -> None:
+        self.active = {t.id: t for t in traits}
+        self.changed: dict[str, Trait] = {}
+        self.added: dict[str, np.ndarray] = {}
+        self.dropped: set[str] = set()
+
+    def update(self, trait: Trait) -> Trait:
+        self.active[trait.id] = self.changed[trait.id] = trait
+        return trait
+
+    def add(self, trait: Trait, vector: np.ndarray) -> Trait:
+        self.added[trait.id] = vector
+        return self.update(trait)
+
+    def end(self, trait: Trait) -> None:
+        self.active.pop(trait.id, None)
+        self.changed[trait.id] = trait
+        if trait.id not in self.added:  # one added and ended in this batch was never stored
+            self.dropped.add(trait.id)
 
 
 def _normal(text: str) -> str:
@@ -93,45 +131,95 @@ class PersonaBank:
         With ``correction`` (the user corrected the agent), a matching trait with other words is
         replaced instead ("my sister is called Ana" corrects "... Anna"); the old one is history.
         """
+        return self.observe_many(who, [Observation(owner, trait, ts, tuple(turn_ids))],
+                                 session_no, correction=correction)[0]
+
+    def observe_many(self, who: Scope | str, seen: Sequence[Observation], session_no: int = 0,
+                     *, correction: bool = False, unit: UnitOfWork | None = None) -> list[Trait]:
+        """:meth:`observe` each of ``seen`` in order, as one unit of work: the result of each.
+
+        Why: a replayed session carries a trait in one utterance of two or three, and observed
+        one at a time each listed the bank, queried the index and committed its own transaction
+        (a LongMemEval haystack: 211 of each). Here the bank is listed once, the traits are
+        encoded in one batch and the writes are one transaction (with ``unit``, the caller's:
+        a run's turns and their traits land together). Each trait is matched against the
+        bank as the ones before it left it: the index as stored, less the vectors this batch
+        ended, plus the traits it added, so the outcome is the one of observing them in turn.
+        """
         scope = as_scope(who)
-        active = self.list(scope, owner)
+        if not seen:
+            return []
+        batch = _Batch(self.list(scope))
+        vecs = self._embedder.embed([s.trait.text for s in seen])
+        out = [self._observe_one(scope, batch, s, vec, session_no, correction)
+               for s, vec in zip(seen, vecs, strict=True)]
+        own = unit is None
+        unit = unit or UnitOfWork(self._stores)
+        unit.put(scope, [_record(t) for t in batch.changed.values()])
+        unit.delete_vectors("traits", scope, sorted(batch.dropped))
+        added = [t for t in batch.added if t in batch.active]
+        if added:
+            unit.upsert_vectors("traits", scope, added,
+                                np.stack([batch.added[t] for t in added]),
+                                [_meta(batch.active[t].owner, batch.active[t].subject)
+                                 for t in added])
+        if own:
+            unit.commit()
+        return out
+
+    def _observe_one(self, scope: Scope, batch: _Batch, seen: Observation, vec: np.ndarray,
+                     session_no: int, correction: bool) -> Trait:
+        owner, trait, ts = seen.owner, seen.trait, seen.ts
+        active = [t for t in batch.active.values() if t.owner == owner]
         match = next((old for old in active if old.tier == "short"
                       and self.policy.stm_match(trait.text, old.text)), None)
-        vec = self._embedder.embed([trait.text])[0]
         if match is None:
-            hits = self._stores.vectors.query("traits", scope, vec, 1, {"owner": owner})
-            if hits and hits[0].similarity >= self.merge_threshold:
-                match = next((t for t in active if t.id == hits[0].id), None)
+            hit_id, similarity = self._nearest(scope, batch, owner, vec)
+            if hit_id is not None and similarity >= self.merge_threshold:
+                match = batch.active.get(hit_id)
                 if match is None:  # a vector left behind by an interrupted write: repair it
-                    self._stores.vectors.delete("traits", scope, [hits[0].id])
+                    batch.dropped.add(hit_id)
         if match is not None:
             if correction and _normal(match.text) != _normal(trait.text) \
                     and match.subject == trait.subject:  # a correction touches its own subject only
-                return self._replace(scope, match, trait.text, ts)
-            return self._merge(scope, match, ts, turn_ids, session_no)
+                new = _replacement(match, trait.text, ts)
+                batch.end(_ended(match, "superseded", ts, new.id))
+                return batch.add(new, vec)
+            return batch.update(self._merged(match, ts, seen.turn_ids, session_no))
         new = Trait(id=f"tr-{uuid.uuid4().hex}", owner=owner, text=trait.text,
                     subject=trait.subject, first_seen=ts, last_seen=ts, count=1,
-                    tier=self._tier(1), source_turn_ids=tuple(turn_ids), last_session=session_no)
-        unit = UnitOfWork(self._stores)
-        old = ([t for t in active if t.subject == trait.subject]
-               if trait.subject in EXCLUSIVE_SUBJECTS else [])
-        unit.put(scope, [_record(_ended(t, "superseded", ts, new.id)) for t in old] + [_record(new)])
-        unit.delete_vectors("traits", scope, [t.id for t in old])
-        unit.upsert_vectors("traits", scope, [new.id], vec[None, :],
-                            [_meta(owner, new.subject)])
-        unit.commit()
-        return new
+                    tier=self._tier(1), source_turn_ids=seen.turn_ids, last_session=session_no)
+        if trait.subject in EXCLUSIVE_SUBJECTS:
+            for old in active:
+                if old.subject == trait.subject:
+                    batch.end(_ended(old, "superseded", ts, new.id))
+        return batch.add(new, vec)
 
-    def _merge(self, scope: Scope, current: Trait, ts: float, turn_ids: tuple[str, ...],
-               session_no: int = 0) -> Trait:
+    def _nearest(self, scope: Scope, batch: _Batch, owner: Owner, vec: np.ndarray
+                 ) -> tuple[str | None, float]:
+        """The nearest trait vector of ``owner`` as this batch has left the index, and its cosine."""
+        best: tuple[str | None, float] = (None, -2.0)
+        hits = self._stores.vectors.query("traits", scope, vec, 1 + len(batch.dropped),
+                                          {"owner": owner})
+        hit = next((h for h in hits if h.id not in batch.dropped), None)
+        if hit is not None:
+            best = (hit.id, hit.similarity)
+        for tid, other in batch.added.items():
+            trait = batch.active.get(tid)
+            if trait is not None and trait.owner == owner:
+                similarity = float(vec @ other)
+                if similarity > best[1]:
+                    best = (tid, similarity)
+        return best
+
+    def _merged(self, current: Trait, ts: float, turn_ids: tuple[str, ...],
+                session_no: int = 0) -> Trait:
         count = current.count + 1
         ids = tuple(dict.fromkeys([*current.source_turn_ids, *turn_ids]))
-        merged = Trait(**{**current.__dict__, "count": count,
-                          "last_seen": max(ts, current.last_seen), "tier": self._tier(count),
-                          "source_turn_ids": ids,
-                          "last_session": max(current.last_session, session_no), "merged": True})
-        UnitOfWork(self._stores).put(scope, [_record(merged)]).commit()
-        return merged
+        return Trait(**{**current.__dict__, "count": count,
+                        "last_seen": max(ts, current.last_seen), "tier": self._tier(count),
+                        "source_turn_ids": ids,
+                        "last_session": max(current.last_session, session_no), "merged": True})
 
     def _tier(self, count: int) -> Tier:
         return self.policy.tier(count)  # type: ignore[return-value]
@@ -202,10 +290,7 @@ class PersonaBank:
         return self._replace(scope, current, cleaned, ts)
 
     def _replace(self, scope: Scope, current: Trait, text: str, ts: float) -> Trait:
-        new = Trait(id=f"tr-{uuid.uuid4().hex}", owner=current.owner, text=text,
-                    subject=subject_of(text), first_seen=ts, last_seen=ts, count=current.count,
-                    tier=current.tier, source_turn_ids=current.source_turn_ids,
-                    last_session=current.last_session)
+        new = _replacement(current, text, ts)
         unit = UnitOfWork(self._stores).put(
             scope, [_record(_ended(current, "superseded", ts, new.id)), _record(new)])
         unit.delete_vectors("traits", scope, [current.id])
@@ -232,6 +317,14 @@ class PersonaBank:
         trait_id = self.resolve(scope, trait_id)
         self._stores.vectors.delete("traits", scope, [trait_id])
         self._stores.records.delete(scope, _KIND, [trait_id])
+
+
+def _replacement(current: Trait, text: str, ts: float) -> Trait:
+    """A corrected trait: new words (and the subject they name), the old one's count and turns."""
+    return Trait(id=f"tr-{uuid.uuid4().hex}", owner=current.owner, text=text,
+                 subject=subject_of(text), first_seen=ts, last_seen=ts, count=current.count,
+                 tier=current.tier, source_turn_ids=current.source_turn_ids,
+                 last_session=current.last_session)
 
 
 def _ended(trait: Trait, status: str, ts: float, by: str | None = None) -> Trait:

@@ -156,3 +156,69 @@ def test_traits_know_their_source_turns_and_their_vectors_only_whose_they_are(ba
     assert bank.get("alice", t.id).source_turn_ids == ("alice/s0001/0", "alice/s0002/4")
     [item] = index.get("traits", "alice", ids=[t.id])
     assert item["metadata"] == {"owner": "user", "subject": "pet", "user_id": "alice"}
+
+
+_BEFORE = [("user", "I am a teacher.", "job"), ("user", "I play chess.", "hobby"),
+           ("agent", "I love jazz.", "preference")]
+_RUN = [("user", "I have two cats.", "pet"), ("user", "I have two cats", "pet"),
+        ("agent", "I love jazz music.", "preference"), ("user", "I live in Paris.", "home"),
+        ("user", "I own two cats.", "pet"), ("user", "I moved to Berlin.", "home"),
+        ("user", "I love jazz.", "preference"), ("user", "I play chess!", "hobby"),
+        ("user", "I work as a nurse.", "job"), ("user", "I moved to Amsterdam.", "home"),
+        ("user", "I am the owner of two cats.", "pet"),
+        ("agent", "Jazz is the music I love.", "preference")]
+
+
+def _bank_as_seen(bank, user):
+    """A user's traits, history included, without their random ids (a superseding trait is
+    named by its text)."""
+    traits = bank.list(user, include_history=True)
+    text_of = {t.id: t.text for t in traits}
+    return sorted((t.owner, t.text, t.subject, t.count, t.tier, t.status, t.source_turn_ids,
+                   t.last_session, t.valid_to, text_of.get(t.superseded_by)) for t in traits)
+
+
+def test_observing_a_run_at_once_leaves_the_bank_as_observing_it_in_turn(bank, stores):
+    """One run's traits, observed as one unit, merge, supersede and add exactly as one at a
+    time: against the stored bank and against traits added earlier in the same run (the cats
+    four times, the last in other words; a home said and changed twice; a job superseding a
+    stored one); the index holds the vectors of the active traits only."""
+    from personas.bank import Observation
+
+    for user in ("alice", "bob"):
+        for n, (owner, text, subject) in enumerate(_BEFORE):
+            bank.observe(user, owner, ExtractedTrait(text, subject), T0 + n, (f"b{n}",), 1)
+    run = [Observation(owner, ExtractedTrait(text, subject), T0 + DAY + n, (f"r{n}",))
+           for n, (owner, text, subject) in enumerate(_RUN)]
+    one_by_one = [bank.observe("alice", s.owner, s.trait, s.ts, s.turn_ids, 2) for s in run]
+    at_once = bank.observe_many("bob", run, 2)
+    assert [(t.text, t.count, t.merged) for t in at_once] == \
+        [(t.text, t.count, t.merged) for t in one_by_one]
+    assert _bank_as_seen(bank, "bob") == _bank_as_seen(bank, "alice")
+    shape = _bank_as_seen(bank, "bob")
+    assert ("user", "I have two cats.", "pet", 4, "long", "active", ("r0", "r1", "r4", "r10"),
+            2, None, None) in shape  # the last by its vector, added in this run
+    assert ("agent", "I love jazz.", "preference", 3, "long", "active", ("b2", "r2", "r11"),
+            2, None, None) in shape  # by the stored vector
+    homes = [(text, status, by) for _, text, subject, _, _, status, _, _, _, by in shape
+             if subject == "home"]
+    assert homes == [("I live in Paris.", "superseded", "I moved to Berlin."),
+                     ("I moved to Amsterdam.", "active", None),
+                     ("I moved to Berlin.", "superseded", "I moved to Amsterdam.")]
+    for user in ("alice", "bob"):
+        active = {t.id for t in bank.list(user)}
+        assert {v["id"] for v in stores.vectors.get("traits", user)} == active
+
+
+def test_a_runs_traits_land_with_its_unit_of_work(bank, stores):
+    """With the caller's unit (a run's turns and traits) nothing is stored before it commits."""
+    from memory.unit import UnitOfWork
+    from personas.bank import Observation
+
+    unit = UnitOfWork(stores)
+    [trait] = bank.observe_many("alice", [Observation("user", ExtractedTrait(
+        "I have a dog.", "pet"), T0, ("t1",))], unit=unit)
+    assert bank.list("alice") == [] and stores.vectors.count("traits", "alice") == 0
+    unit.commit()
+    assert [t.id for t in bank.list("alice")] == [trait.id]
+    assert stores.vectors.count("traits", "alice") == 1

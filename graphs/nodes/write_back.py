@@ -5,9 +5,10 @@ generation stores nothing. For a chat turn the utterances are the user's message
 ``extract_persona`` found) and the reply (with the trait ``check_persona`` found: LD-Agent
 extracts the agent's traits only after replying, or the reply would leak into its own prompt); for
 an ``observe`` run (replayed dialogue, no generation) they are the given batch, each with its own
-trait. The turns are one unit of work (:mod:`memory.unit`); each trait is observed after them, so
-it can merge with a trait stored a moment before. Turn ids are ``user/session/idx``, so a retried
-run overwrites rather than duplicates.
+trait. The turns and their traits are one unit of work (:mod:`memory.unit`): a run's writes land
+together or not at all (a kill between them left turns without their traits). The traits are
+observed in order, so one can merge with a trait said a moment before in the same run. Turn ids
+are ``user/session/idx``, so a retried run overwrites rather than duplicates.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from memory.short_term import next_index
 from memory.text import parse_span
 from memory.turns import TurnIndex
 from memory.types import Turn
+from memory.unit import UnitOfWork
+from personas.bank import Observation
 
 __all__ = ["make_write_back", "turn_id_for"]
 
@@ -61,15 +64,16 @@ def make_write_back(services: Services):
         # finds the traits' vectors in the embedder's cache). A chat turn's two turns and a
         # trait cost 8.0 ms in one batch, 10.5 ms as two; a replay's turns are cache hits
         vectors = memory.embedder.embed([TurnIndex.key_text(t) for t in kept] + traits)
-        memory.turns.add(scope, kept, vectors[:len(kept)])
-        stored = []
-        for s, turn in zip(said, turns, strict=True):
-            if s.trait is None or not cfg.personas.enabled:
-                continue
-            trait = services.personas.observe(scope, s.role, s.trait, turn.ts, (turn.id,),
-                                              session_no=state.get("session_no", 0))
-            stored.append(StoredTrait(id=trait.id, owner=trait.owner, text=trait.text,
-                                      count=trait.count, tier=trait.tier, merged=trait.merged))
+        unit = UnitOfWork(memory.stores)
+        memory.turns.add(scope, kept, vectors[:len(kept)], unit=unit)
+        carried = [(s, turn) for s, turn in zip(said, turns, strict=True)
+                   if s.trait is not None and cfg.personas.enabled]
+        observed = services.personas.observe_many(
+            scope, [Observation(s.role, s.trait, turn.ts, (turn.id,)) for s, turn in carried],
+            state.get("session_no", 0), unit=unit)
+        unit.commit()
+        stored = [StoredTrait(id=t.id, owner=t.owner, text=t.text, count=t.count, tier=t.tier,
+                              merged=t.merged) for t in observed]
         stm = (stm + turns)[-cfg.session.stm_keep:]
         ids = [t.id for t in turns]
         trace = state["trace"].model_copy(update={"turn_ids": ids, "traits_stored": stored})
