@@ -40,6 +40,7 @@ from agent.validation import check_scope, check_text, check_time
 from graphs import Services, TurnContext, compile_graph, prompts, thread_config
 from graphs.corrections import LLMCorrectionJudge
 from graphs.recall import DEFAULT, recall
+from graphs.nodes.consolidate import summaries_ahead
 from graphs.nodes.persona import read_traits_ahead
 from graphs.state import Said
 from memory.embeddings import Embedder
@@ -404,7 +405,7 @@ class Kindred:
             checked.append((utt, text, self._check_at(utt.at)))
         with self._lock(scope), self._undo_on_failure(scope, conv) as thread:
             batch = self._timed_batch(checked, thread)
-            self._read_ahead(batch)
+            self._read_ahead(batch, thread)
             ids: list[str] = []
             for piece in self._pieces(batch):
                 state = self.graph.invoke({"kind": "observe", "text": "", "batch": piece},
@@ -416,7 +417,7 @@ class Kindred:
                                      batch[0].text)
         return ids
 
-    def _read_ahead(self, batch: list[Said]) -> None:
+    def _read_ahead(self, batch: list[Said], thread: dict[str, Any]) -> None:
         """Encode and read a bulk ingest's texts before its sessions run, at the same time.
 
         Why: the sessions run one graph run each, and a session at a time the encoder pads
@@ -430,7 +431,9 @@ class Kindred:
         kept to one thread during the parse gained nothing). The traits found are encoded
         after, in one batch (in the runs' write-backs they were ~50 batches of a few). The runs
         then find vectors, topics and traits in the caches; a vector evicted meanwhile is
-        encoded again."""
+        encoded again. The summaries of the sessions the batch closes are known once their
+        sentences are encoded: they go in the traits' batch (one at a time, at each
+        consolidation, they were ~9 ms each, 0.4 s of a haystack)."""
         said = [s for s in batch if s.text]
         if len(said) < 2:
             return
@@ -440,8 +443,9 @@ class Kindred:
             read = pool.submit(self._read_texts_ahead, said)
             self.memory.embedder.embed(texts)
             traits = read.result()
-        if traits:
-            self.memory.embedder.embed(traits)
+        summaries = summaries_ahead(self._services, self._sessions_closed(batch, thread))
+        if traits or summaries:
+            self.memory.embedder.embed(traits + summaries)
 
     def _read_texts_ahead(self, said: list[Said]) -> list[str]:
         """Parse, then read topics and traits: the texts of the traits found."""
@@ -454,16 +458,35 @@ class Kindred:
         most ``ingest_chunk`` utterances per run (500 by default: smaller pieces, meant to let
         other users' turns in between, measured no fairer on two cores, where the contention is
         for the CPU, not for a lock)."""
-        beta, size = self.settings.session.beta_s, self.settings.limits.ingest_chunk
+        size = self.settings.limits.ingest_chunk
         piece: list[Said] = []
         for said in batch:
-            if piece and (len(piece) >= size or said.ts - piece[-1].ts > beta
-                          or said.opens_session):
+            if piece and (len(piece) >= size or self._opens(piece[-1].ts, said)):
                 yield piece
                 piece = []
             piece.append(said)
         if piece:
             yield piece
+
+    def _opens(self, last_ts: float | None, said: Said) -> bool:
+        """Whether ``said`` opens a session after a turn at ``last_ts``, as the graph's
+        ``perceive`` will decide: a gap longer than β, or the caller says so."""
+        return said.opens_session or (last_ts is not None
+                                      and said.ts - last_ts > self.settings.session.beta_s)
+
+    def _sessions_closed(self, batch: list[Said], thread: dict[str, Any]) -> list[list[Said]]:
+        """The whole sessions of the batch that its runs will close: each run that starts a
+        session and is followed by one that starts the next. The first run starts one when
+        the thread's session holds no turn yet or when it opens a new one; the batch's last
+        session stays open, and a run cut by ``ingest_chunk`` holds part of a session."""
+        pieces = list(self._pieces(batch))
+
+        def starts(n: int) -> bool:
+            if n:
+                return self._opens(pieces[n - 1][-1].ts, pieces[n][0])
+            return not thread.get("stm") or self._opens(thread.get("last_ts"), pieces[0][0])
+
+        return [pieces[n] for n in range(len(pieces) - 1) if starts(n) and starts(n + 1)]
 
     def _timed_batch(self, checked: list[tuple[Utterance, str, float | None]],
                      thread: dict[str, Any]) -> list[Said]:

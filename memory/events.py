@@ -52,6 +52,11 @@ class Summariser(Protocol):
         encode it in the same batch as the turns (none for a summariser that encodes nothing)."""
         ...
 
+    def summarise_ahead(self, turns: Sequence[Turn]) -> str | None:
+        """The summary :meth:`summarise` will give, when it costs no model call (None: unknown),
+        so a bulk ingest can encode the summaries of the sessions it closes in one batch."""
+        ...
+
 
 class ExtractiveSummariser:
     """The session's most central statements, told in the third person, within a word limit. No LLM.
@@ -76,6 +81,10 @@ class ExtractiveSummariser:
         is summarised)."""
         return [s for role, text in said if role == "user" for s in _sentences(text)
                 if not s.endswith("?")]
+
+    def summarise_ahead(self, turns: Sequence[Turn]) -> str | None:
+        """:meth:`summarise` (it needs no model; its sentence vectors are in the cache by then)."""
+        return self.summarise(turns)
 
     def summarise(self, turns: Sequence[Turn]) -> str:
         sents = [(t, s) for t in turns for s in _sentences(t.text)]
@@ -205,6 +214,10 @@ class LLMSummariser:
     def texts_to_embed(self, said: Sequence[tuple[str, str]]) -> list[str]:
         """Nothing: the chat model reads the dialogue."""
         return []
+
+    def summarise_ahead(self, turns: Sequence[Turn]) -> str | None:
+        """None: a summary ahead would be a second model call per session."""
+        return None
 
 
 def _content_words(sentence: str) -> list[str]:

@@ -67,9 +67,10 @@ def test_bulk_ingest_stores_what_one_session_at_a_time_stores(make_bot, tmp_path
 
 def test_a_bulk_ingest_encodes_everything_it_stores_in_one_batch(make_bot, embedder):
     """The turns' keys, a long turn's pieces and the statements the summariser scores when a
-    session ends are encoded in one length-sorted batch, the traits read meanwhile in a second
-    one; the sessions' runs then find every vector cached. (The summariser's sentences, encoded
-    a session at a time when each session ended, were a tenth of a LongMemEval replay.)"""
+    session ends are encoded in one length-sorted batch; the traits read meanwhile and the
+    summaries of the sessions the batch closes in a second one; the sessions' runs then find
+    every vector cached. (The summariser's sentences, encoded a session at a time when each
+    session ended, were a tenth of a LongMemEval replay; each summary alone, ~9 ms.)"""
     from fakes import RecordingEmbedder
 
     recording = RecordingEmbedder(embedder)
@@ -84,22 +85,46 @@ def test_a_bulk_ingest_encodes_everything_it_stores_in_one_batch(make_bot, embed
     bot.ingest("di", [u for n, s in enumerate(lines)
                       for u in _session("di", T0 + n * 600, s, first=n > 0)])
     bot.end_session("di", at=T0 + 3000)
-    first, traits, *rest = recording.calls
-    # the traits, read while the batch was encoded, in one batch after it: those the bank keeps
+    summaries = [e.summary for e in sorted(bot.memory.events.list("di"), key=lambda e: e.ts)]
+    assert len(summaries) == 3  # every session summarised
+    first, *rest = recording.calls
+    # after the batch (and the summariser's look at its sentences, in it), in one batch: the
+    # traits read meanwhile (those the bank keeps) and the summaries of the two sessions the
+    # ingest closed (the last one stays open until end_session)
+    at = next(n for n, call in enumerate(rest) if set(call) & set(summaries))
+    assert all(set(call) <= set(first) for call in rest[:at])
+    second = rest[at]
+    traits = [t for t in second if t not in summaries]
     assert sorted(traits) == sorted(t.text for t in bot.personas.list("di")) and traits
+    assert sorted(t for t in second if t in summaries) == sorted(summaries[:2])
     assert len(bot.memory.turns.keys_of("assistant", long_reply)) > 1  # a long turn: pieces
     for speaker, text in [("di" if n % 2 == 0 else "assistant", t)
                           for s in lines for n, t in enumerate(s)]:
         assert set(bot.memory.turns.keys_of(speaker, text)) <= set(first)
     assert {"I work as a nurse in Leeds.", "Night shifts are hard on me.",
             "My sister Ana is getting married in June!"} <= set(first)
-    events = bot.memory.events.list("di")
-    assert len(events) == 3  # every session summarised
-    # encoded after the batch: the events' summaries, and the agent's "I do." that the
-    # summariser falls back to in a session where the user only asked (traits: cache hits)
-    cached = set(first) | set(traits)
-    assert sorted(t for call in rest for t in call if t not in cached) == \
-        sorted([e.summary for e in events] + ["I do."])
+    # encoded later: the last session's summary, and the agent's "I do." that the summariser
+    # falls back to in a session where the user only asked (everything else: cache hits)
+    cached = set(first) | set(second)
+    assert sorted(t for call in rest[at:] for t in call if t not in cached) == \
+        sorted([summaries[2], "I do."])
+
+
+def test_only_whole_sessions_are_summarised_ahead(make_bot, embedder):
+    """A session begun in an earlier ingest is not summarised from this ingest's part of it:
+    every summary encoded is an event's own."""
+    from fakes import RecordingEmbedder
+
+    recording = RecordingEmbedder(embedder)
+    bot = make_bot(embedder=recording, persona_extractor="rules", summariser="extractive")
+    bot.ingest("ed", _session("ed", T0, ["I grow tomatoes in my garden.", "Nice."]))
+    recording.calls.clear()
+    bot.ingest("ed", _session("ed", T0 + 10, ["My tomatoes are ripe now.", "Great!"])
+               + _session("ed", T0 + 600, ["I bought a red bike.", "Cool."], first=True)
+               + _session("ed", T0 + 1200, ["I am painting my kitchen.", "Fun."], first=True))
+    summaries = {e.summary for e in bot.memory.events.list("ed")}
+    assert len(summaries) == 2 and any("grow tomatoes" in s and "ripe" in s for s in summaries)
+    assert {t for call in recording.calls for t in call if t.startswith("Ed said")} == summaries
 
 
 def test_an_agents_long_answer_is_read_from_its_opening(make_bot):
