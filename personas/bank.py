@@ -224,18 +224,23 @@ class PersonaBank:
     def _tier(self, count: int) -> Tier:
         return self.policy.tier(count)  # type: ignore[return-value]
 
-    def flush(self, who: Scope | str, session_no: int, ts: float) -> list[str]:
+    def flush(self, who: Scope | str, session_no: int, ts: float, *,
+              unit: UnitOfWork | None = None) -> list[str]:
         """Expire short-term traits not rehearsed within the flush period (MaLP). Returns their ids.
 
-        Long-term traits are never flushed; expired ones stay in the history.
+        Long-term traits are never flushed; expired ones stay in the history. With ``unit`` the
+        writes join it (a session's event and the expiries its end brings land together).
         """
         scope = as_scope(who)
         gone = [t for t in self.list(scope) if t.tier == "short"
                 and self.policy.expired(t.last_session, session_no)]
         if gone:
-            unit = UnitOfWork(self._stores).put(scope, [_record(_ended(t, "expired", ts))
-                                                        for t in gone])
-            unit.delete_vectors("traits", scope, [t.id for t in gone]).commit()
+            own = unit is None
+            unit = unit or UnitOfWork(self._stores)
+            unit.put(scope, [_record(_ended(t, "expired", ts)) for t in gone])
+            unit.delete_vectors("traits", scope, [t.id for t in gone])
+            if own:
+                unit.commit()
         return [t.id for t in gone]
 
     def search(self, who: Scope | str, vector, k: int, owner: Owner | None = None

@@ -222,3 +222,18 @@ def test_a_runs_traits_land_with_its_unit_of_work(bank, stores):
     unit.commit()
     assert [t.id for t in bank.list("alice")] == [trait.id]
     assert stores.vectors.count("traits", "alice") == 1
+
+
+def test_expiries_join_the_unit_of_work_of_the_sessions_event(bank, stores):
+    """A session's end expires its unrehearsed traits in the event's unit of work: nothing is
+    ended before that unit commits, so a kill between them leaves neither."""
+    from memory.unit import UnitOfWork
+
+    once = bank.observe("alice", "user", ExtractedTrait("I went to Rome once.", "other"), T0,
+                        session_no=1)
+    unit = UnitOfWork(stores)
+    assert bank.flush("alice", 6, T0 + 6 * DAY, unit=unit) == [once.id]
+    assert [t.id for t in bank.list("alice")] == [once.id]  # not yet
+    unit.commit()
+    assert bank.list("alice") == [] and bank.get("alice", once.id).status == "expired"
+    assert stores.vectors.count("traits", "alice") == 0
