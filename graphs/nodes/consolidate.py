@@ -18,7 +18,6 @@ from graphs.services import Services
 from graphs.state import Said, TurnContext, TurnState
 from memory.scope import Scope
 from memory.types import Event, Turn
-from memory.unit import UnitOfWork
 
 __all__ = ["consolidate_session", "event_id_for", "make_consolidate", "summaries_ahead"]
 
@@ -43,7 +42,7 @@ def consolidate_session(services: Services, scope: Scope, session_id: str, sessi
                   summary=summary, topics=tuple(t for t, _ in counts.most_common()),
                   ts=turns[-1].ts, turn_ids=tuple(t.id for t in turns),
                   conversation=conversation)
-    unit = UnitOfWork(memory.stores)
+    unit = memory.unit()
     memory.events.add(scope, event, unit=unit)
     # MaLP: a session ended, so short-term traits that were not rehearsed may expire; in the
     # event's unit of work, so a kill leaves both or neither (a resumed consolidation redoes both)

@@ -24,7 +24,6 @@ from memory.short_term import next_index
 from memory.text import parse_span
 from memory.turns import TurnIndex
 from memory.types import Turn
-from memory.unit import UnitOfWork
 from personas.bank import Observation
 
 __all__ = ["make_write_back", "turn_id_for"]
@@ -64,7 +63,7 @@ def make_write_back(services: Services):
         # finds the traits' vectors in the embedder's cache). A chat turn's two turns and a
         # trait cost 8.0 ms in one batch, 10.5 ms as two; a replay's turns are cache hits
         vectors = memory.embedder.embed([TurnIndex.key_text(t) for t in kept] + traits)
-        unit = UnitOfWork(memory.stores)
+        unit = memory.unit()
         memory.turns.add(scope, kept, vectors[:len(kept)], unit=unit)
         carried = [(s, turn) for s, turn in zip(said, turns, strict=True)
                    if s.trait is not None and cfg.personas.enabled]
