@@ -24,7 +24,7 @@ import numpy as np
 
 from memory.backends import Stores
 from memory.backends.base import Record
-from memory.consolidation import RehearsalPolicy
+from memory.consolidation import RehearsalPolicy, names_other_numbers
 from memory.embeddings import Embedder
 from memory.errors import InvalidInputError
 from memory.scope import Scope, as_scope
@@ -179,6 +179,8 @@ class PersonaBank:
                 match = batch.active.get(hit_id)
                 if match is None:  # a vector left behind by an interrupted write: repair it
                     batch.dropped.add(hit_id)
+                elif not correction and names_other_numbers(trait.text, match.text):
+                    match = None  # "I am 31." is not "I am 30." said again (cosine 0.94)
         if match is not None:
             if correction and _normal(match.text) != _normal(trait.text) \
                     and match.subject == trait.subject:  # a correction touches its own subject only

@@ -237,3 +237,31 @@ def test_expiries_join_the_unit_of_work_of_the_sessions_event(bank, stores):
     unit.commit()
     assert bank.list("alice") == [] and bank.get("alice", once.id).status == "expired"
     assert stores.vectors.count("traits", "alice") == 0
+
+
+@pytest.mark.parametrize("old, new", [
+    ("I moved to Berlin.", "I moved to Lisbon."),      # 5 edits apart
+    ("I live in Paris.", "I live in Rome."),
+    ("I work as a nurse.", "I work as a chef."),
+    ("I am 30 years old.", "I am 31 years old."),      # one edit, and cosine 0.94
+])
+def test_a_new_value_is_not_a_rehearsal_of_the_old_one(bank, old, new):
+    """A changed fact a few letters from the old one supersedes it instead of being counted
+    as the old one said again (MaLP's edit distance alone merged them: the bank kept the old
+    city with a count of 2)."""
+    subject = {"I moved": "home", "I live ": "home", "I work ": "job", "I am 30": "age"}
+    first = bank.observe("alice", "user", ExtractedTrait(old, subject[old[:7]]), T0)
+    second = bank.observe("alice", "user", ExtractedTrait(new, subject[old[:7]]), T0 + DAY)
+    assert second.id != first.id and not second.merged
+    assert [t.text for t in bank.list("alice", "user")] == [new]
+    assert bank.get("alice", first.id).status == "superseded"
+
+
+def test_surface_edits_are_still_the_same_trait():
+    from memory.consolidation import RehearsalPolicy, names_other_values
+
+    policy = RehearsalPolicy()
+    for a, b in [("I have two cats.", "i have 2 cats"), ("I have two cats.", "I own two cats."),
+                 ("My sister is called Ana.", "My sister is called Anna."),
+                 ("I play chess.", "I play chess!"), ("I love my cat.", "I love my cats.")]:
+        assert policy.stm_match(a, b) and not names_other_values(a, b)
