@@ -405,9 +405,10 @@ class Kindred:
             checked.append((utt, text, self._check_at(utt.at)))
         with self._lock(scope), self._undo_on_failure(scope, conv) as thread:
             batch = self._timed_batch(checked, thread)
-            self._read_ahead(batch, thread)
+            pieces = list(self._pieces(batch))
+            self._read_ahead(batch, pieces, thread)
             ids: list[str] = []
-            for piece in self._pieces(batch):
+            for piece in pieces:
                 state = self.graph.invoke({"kind": "observe", "text": "", "batch": piece},
                                           thread_config(scope, conv),
                                           context=self._context(scope, conv, piece[0].ts),
@@ -417,7 +418,8 @@ class Kindred:
                                      batch[0].text)
         return ids
 
-    def _read_ahead(self, batch: list[Said], thread: dict[str, Any]) -> None:
+    def _read_ahead(self, batch: list[Said], pieces: list[list[Said]],
+                    thread: dict[str, Any]) -> None:
         """Encode and read a bulk ingest's texts before its sessions run, at the same time.
 
         Why: the sessions run one graph run each, and a session at a time the encoder pads
@@ -443,7 +445,7 @@ class Kindred:
             read = pool.submit(self._read_texts_ahead, said)
             self.memory.embedder.embed(texts)
             traits = read.result()
-        summaries = summaries_ahead(self._services, self._sessions_closed(batch, thread))
+        summaries = summaries_ahead(self._services, self._sessions_closed(pieces, thread))
         if traits or summaries:
             self.memory.embedder.embed(traits + summaries)
 
@@ -474,12 +476,13 @@ class Kindred:
         return said.opens_session or (last_ts is not None
                                       and said.ts - last_ts > self.settings.session.beta_s)
 
-    def _sessions_closed(self, batch: list[Said], thread: dict[str, Any]) -> list[list[Said]]:
-        """The whole sessions of the batch that its runs will close: each run that starts a
-        session and is followed by one that starts the next. The first run starts one when
-        the thread's session holds no turn yet or when it opens a new one; the batch's last
-        session stays open, and a run cut by ``ingest_chunk`` holds part of a session."""
-        pieces = list(self._pieces(batch))
+    def _sessions_closed(self, pieces: list[list[Said]], thread: dict[str, Any]
+                         ) -> list[list[Said]]:
+        """The whole sessions among a batch's runs (``pieces``) that the runs will close: each
+        run that starts a session and is followed by one that starts the next. The first run
+        starts one when the thread's session holds no turn yet or when it opens a new one; the
+        batch's last session stays open, and a run cut by ``ingest_chunk`` holds part of a
+        session."""
 
         def starts(n: int) -> bool:
             if n:

@@ -153,6 +153,12 @@ class PersonaBank:
         vecs = self._embedder.embed([s.trait.text for s in seen])
         out = [self._observe_one(scope, batch, s, vec, session_no, correction)
                for s, vec in zip(seen, vecs, strict=True)]
+        self._write(scope, batch, unit)
+        return out
+
+    def _write(self, scope: Scope, batch: _Batch, unit: UnitOfWork | None = None) -> None:
+        """What ``batch`` changed, in ``unit`` (committed here when None): the changed records,
+        the vectors it ended gone, those of the traits it added and kept stored."""
         own = unit is None
         unit = unit or UnitOfWork(self._stores)
         unit.put(scope, [_record(t) for t in batch.changed.values()])
@@ -165,7 +171,6 @@ class PersonaBank:
                                  for t in added])
         if own:
             unit.commit()
-        return out
 
     def _observe_one(self, scope: Scope, batch: _Batch, seen: Observation, vec: np.ndarray,
                      session_no: int, correction: bool) -> Trait:
@@ -297,13 +302,11 @@ class PersonaBank:
         return self._replace(scope, current, cleaned, ts)
 
     def _replace(self, scope: Scope, current: Trait, text: str, ts: float) -> Trait:
+        batch = _Batch([current])
         new = _replacement(current, text, ts)
-        unit = UnitOfWork(self._stores).put(
-            scope, [_record(_ended(current, "superseded", ts, new.id)), _record(new)])
-        unit.delete_vectors("traits", scope, [current.id])
-        unit.upsert_vectors("traits", scope, [new.id], self._embedder.embed([text]),
-                            [_meta(current.owner, new.subject)])
-        unit.commit()
+        batch.end(_ended(current, "superseded", ts, new.id))
+        batch.add(new, self._embedder.embed([text])[0])
+        self._write(scope, batch)
         return new
 
     def restore(self, who: Scope | str, traits: Sequence[Trait]) -> None:
