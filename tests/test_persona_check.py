@@ -6,7 +6,7 @@ import pytest
 from conftest import T0
 from fakes import RecordingChatModel
 
-from personas.consistency import find_contradiction
+from personas.consistency import find_contradiction, speaks_of_itself
 
 FACTS = ["I am Kindred, a conversational assistant.", "I cannot browse the internet.",
          "I live in London."]
@@ -132,3 +132,40 @@ def test_a_replayed_assistant_keeps_only_what_it_says_of_itself(make_bot):
          "at": T0 + 5}])
     assert [t.text for t in bot.persona("eve", "agent")] == ["I love growing basil myself."]
     assert len(bot.persona("eve", "user")) == 2
+
+
+# said by the assistants of LongMemEval's haystacks and by the 135M local model in the demo
+_SERVICE_TALK = ["I don't have personal opinions or beliefs.", "As an AI, I don't have personal "
+                 "preferences or recipes.", "I have got some tips to help you out.",
+                 "I have included the address and Google rank for each place.",
+                 "I am here to help.", "I'd be happy to give you advice.",
+                 "I need a bit more information from you.", "I made an error in my previous response.",
+                 "I don't have direct access to your Instagram account.",
+                 "I cannot predict the future.", "I can provide some information on that."]
+# said of themselves by LoCoMo's speakers (the agent side of a replay of two people)
+_OWN_FACTS = ["I have got a pup and a kitty.", "I love growing basil myself.",
+              "I volunteered at the homeless shelter and they gave me a medal.",
+              "I am always looking for something new to read.", "I don't have a car anymore.",
+              "I can't swim.", "I am here in Boston for a conference."]
+
+
+@pytest.mark.parametrize("text", _SERVICE_TALK)
+def test_an_assistants_talk_about_its_service_is_not_its_persona(text):
+    assert not speaks_of_itself(text)
+
+
+@pytest.mark.parametrize("text", _OWN_FACTS)
+def test_what_a_speaker_says_of_itself_is_its_persona(text):
+    assert speaks_of_itself(text)
+
+
+def test_a_reply_that_disclaims_does_not_become_who_the_agent_is(make_bot):
+    """Seen with the local model: its "I don't have personal preferences or recipes." was stored
+    as an agent trait and put in every later prompt as who the agent is."""
+    bot, model = _bot(make_bot, ["As an AI, I don't have personal preferences or recipes.",
+                                 "How about a risotto?"])
+    bot.chat("gus", "What should I cook tonight?", at=T0)
+    bot.chat("gus", "Any idea at all?", at=T0 + 60)
+    assert bot.persona("gus", "agent") == []
+    system = model.calls[1][0].content
+    assert "personal preferences" not in system
