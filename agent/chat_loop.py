@@ -116,7 +116,7 @@ class ChatLoop:
                 # the draft stays on screen (a terminal cannot unprint); say it was withdrawn
                 self.console.print()
                 why = {"persona_check": "it contradicted who I am",
-                       "repeat": "it repeated what I said before",
+                       "repeat": "it repeated what was said before",
                        "prompt_leak": "it copied my instructions"}.get(item.reason, item.reason)
                 self.console.print(f"[dim](withdrawn: {why}; /why says more)[/]")
                 self.console.print(f"[bold magenta]{_show(self.bot.agent_name)} ›[/] ",

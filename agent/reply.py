@@ -43,9 +43,10 @@ class Retraction(BaseModel):
     reason: Literal["persona_check", "repeat", "prompt_leak"] = Field(
         default="persona_check",
         description="why: persona_check (the draft contradicted the agent's persona; "
-                    "Reply.trace.persona_check says how), repeat (it repeated an earlier reply and "
-                    "was regenerated), prompt_leak (it copied the prompt's instructions: the "
-                    "revision is the draft without them); Reply.trace.reply_review says more")
+                    "Reply.trace.persona_check says how), repeat (it repeated an earlier reply or "
+                    "said the user's message back, and was regenerated), prompt_leak (it copied "
+                    "the prompt's instructions: the revision is the draft without them); "
+                    "Reply.trace.reply_review says more")
 
 
 class Reply(BaseModel):

@@ -10,9 +10,10 @@
 ``say``/``end_session`` steps and their ``reply_contains``/``reply_matches`` probes itself, so it
 runs on older checkouts too (``PYTHONPATH=<checkout>``): a before/after pair is the same command on
 two trees. ``score`` reports, per run: the share of probes whose reply uses the remembered fact,
-the share of replies that repeat an earlier reply of their session and the share that copy the
-prompt's instructions, counted by :func:`evals.script_runner.reply_stats` (the rules of
-:mod:`graphs.reply_review`, as ``kindred eval script`` reports them).
+the share of replies that repeat an earlier reply of their session, that say the user's message
+back, and that copy the prompt's instructions, counted by
+:func:`evals.script_runner.reply_stats` (the rules of :mod:`graphs.reply_review`, as ``kindred eval
+script`` reports them).
 """
 
 from __future__ import annotations
@@ -91,21 +92,24 @@ def score(paths: list[Path]) -> None:
     from evals.script_runner import reply_stats
 
     print(f"# reply quality — {stamp()} — {machine()}")
-    print("| run | replies | failed turns | probes using the fact | repeats | prompt leaks | s/reply |")
-    print("|---|---|---|---|---|---|---|")
+    print("| run | replies | failed turns | probes using the fact | repeats | echoes | prompt leaks "
+          "| s/reply |")
+    print("|---|---|---|---|---|---|---|---|")
     for path in paths:
         run_ = json.loads(path.read_text())
         rows = run_["replies"]
         answered = [row for row in rows if not row.get("error")]
-        stats = reply_stats([{"user": r["user"], "session": r["session"], "text": r["reply"]}
-                             for r in answered], run_["agent"])  # the rules `eval script` uses
+        stats = reply_stats([{"user": r["user"], "session": r["session"], "text": r["reply"],
+                              "said": r["text"]} for r in answered],
+                            run_["agent"])  # the rules `eval script` uses
         probes = sum(len(row["probes"]) for row in rows)
         used = sum(_uses(probe, row["reply"]) for row in answered for probe in row["probes"])
         n, failed = len(rows) or 1, len(rows) - len(answered)
-        repeated, leaked = stats["repeats"], stats["leaks"]
+        repeated, echoed, leaked = stats["repeats"], stats["echoes"], stats["leaks"]
         print(f"| {path.stem} ({run_['model']}) | {len(rows)} | {failed} | {used}/{probes} "
               f"({100 * used / max(probes, 1):.0f}%) | {repeated} ({100 * repeated / n:.0f}%) "
-              f"| {leaked} ({100 * leaked / n:.0f}%) | {run_['seconds'] / n:.1f} |")
+              f"| {echoed} ({100 * echoed / n:.0f}%) | {leaked} ({100 * leaked / n:.0f}%) "
+              f"| {run_['seconds'] / n:.1f} |")
 
 
 def main() -> None:

@@ -139,7 +139,7 @@ def run_script(script: Script, *, make_bot: Callable[[Path, BaseChatModel | None
                     if body.agent is None:
                         reply = bot.chat(body.user, body.text, at=now)
                         replies.append({"step": i, "user": body.user, "text": reply.text,
-                                        "session": reply.session_id})
+                                        "session": reply.session_id, "said": body.text})
                     else:
                         bot.ingest(body.user, [
                             Utterance(speaker=body.user, text=body.text, at=now),
@@ -171,15 +171,17 @@ def run_script(script: Script, *, make_bot: Callable[[Path, BaseChatModel | None
 
 
 def reply_stats(replies: list[dict[str, Any]], agent_name: str) -> dict[str, int]:
-    """How many generated replies repeat an earlier reply of their session, and how many copy
-    the reply prompt's instructions (the review rules of :mod:`graphs.reply_review`)."""
+    """How many generated replies repeat an earlier reply of their session, say the user's
+    message back (``said``, where a reply has it) and copy the reply prompt's instructions (the
+    review rules of :mod:`graphs.reply_review`)."""
     templates = prompts.REPLY_TEMPLATES
     earlier: dict[tuple[str, str], list[str]] = {}
-    repeated = leaked = 0
+    repeated = echoed = leaked = 0
     for r in replies:
         key = (r["user"], r.get("session", ""))
         repeated += repeats(r["text"], earlier.get(key, [])) is not None
+        echoed += bool(r.get("said")) and repeats(r["text"], [r["said"]]) is not None
         earlier.setdefault(key, []).append(r["text"])
         leaked += bool(leaked_sentences(r["text"], instruction_text(
             templates, agent_name=agent_name, user_name=r["user"], max_words="60")))
-    return {"replies": len(replies), "repeats": repeated, "leaks": leaked}
+    return {"replies": len(replies), "repeats": repeated, "echoes": echoed, "leaks": leaked}

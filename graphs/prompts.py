@@ -76,10 +76,12 @@ The user said: "{request}"
 The agent replied: "{reply}"
 Does the reply satisfy the rubric? Answer YES or NO, then one short reason."""
 
-# Sent after a draft that repeated an earlier reply or copied the instructions (review node).
+# Sent after a draft that repeated an earlier reply, said the user's message back or copied the
+# instructions (review node).
 REVIEW_REGENERATE = """Your draft reply {problem}. Write a new reply to {user_name}'s last message in your own words, in at most {max_words} words."""
 
 REVIEW_PROBLEMS = {"repeat": "said again what you said before: \"{earlier}\"",
+                   "echo": "only said {user_name}'s message back: \"{earlier}\"",
                    "leak": "copied your instructions instead of answering"}
 
 # Sent after a draft reply that contradicted the agent's persona (check_persona node).

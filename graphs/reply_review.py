@@ -8,7 +8,7 @@ without a model:
 * a **leak** is a sentence of the reply that shares a run of four words with the instruction text
   of the prompt (the templates with their fields filled in, not the recalled memories: repeating a
   remembered fact is the point), or that copies the memory lines' own format ("3 days ago, alice
-  said: …") or a section tag (``<MEMORY>``);
+  said: …") or a section tag (``<memory>`` in any case, or any all-capitals tag);
 * a **repeat** is a reply whose words are (nearly) those of an earlier reply of the same session.
 
 The ``review`` node strips leaked sentences and regenerates once when nothing is left or the
@@ -20,12 +20,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from graphs import prompts
 from memory.text import split_sentences
 
 __all__ = ["instruction_text", "leaked_sentences", "repeats", "strip_leaks"]
 
 _WORD = re.compile(r"[a-z0-9']+")
-_TAG = re.compile(r"</?\s*[A-Z][A-Z_]{2,}\s*>")
+# the prompt's own block tags in any case ("</memory>" came back in a 135M model's reply), and any
+# all-capitals tag ("<FEEDBACK>"); a reply's lower-case markup ("<div>") is its own
+_BLOCK_TAGS = "|".join(sorted(set(re.findall(r"</?(\w+)>", prompts.MEMORY_BLOCK))))
+_TAG = re.compile(rf"</?\s*(?:(?i:{_BLOCK_TAGS})|[A-Z][A-Z_]{{2,}})\s*>")
 _MEMORY_LINE = re.compile(r"(?:^|\s)-?\s*(?:\d+ days? \d+ hours?|\d+ minutes?|on \w+day \d+ \w+ "
                           r"\d{4}) ago,?\s+[\w.@-]+ said:", re.IGNORECASE)
 _GRAM = 4

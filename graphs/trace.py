@@ -78,10 +78,12 @@ class PersonaCheck(_Strict):
 
 
 class ReplyReview(_Strict):
-    """What the review of the draft found: copied instructions (stripped), a repeated reply."""
+    """What the review of the draft found: copied instructions (stripped), a repeated reply, the
+    user's message said back (``echoed``: the message)."""
 
     leaked: list[str] = Field(default_factory=list)
     repeated: str | None = None
+    echoed: str | None = None
     regenerated: bool = False
     first_reply: str | None = None
 
@@ -144,8 +146,9 @@ class Trace(_Strict):
         if self.user_traits:
             lines.append("user traits: " + "; ".join(self.user_traits))
         review = self.reply_review
-        if review and (review.leaked or review.repeated):
+        if review and (review.leaked or review.repeated or review.echoed):
             lines.append("draft " + ("repeated an earlier reply" if review.repeated else
+                                     "said the user's message back" if review.echoed else
                                      "copied the prompt's instructions (stripped)")
                          + ("; regenerated" if review.regenerated else ""))
         check = self.persona_check

@@ -151,6 +151,14 @@ def test_prompt_text_in_a_reply_is_stripped_and_the_stream_says_so(make_bot):
     assert not any("talking with" in t.text for t in bot.persona("alice", "agent"))
 
 
+def test_the_memory_blocks_closing_tag_in_a_reply_is_stripped(make_bot):
+    """Seen with the 135M local model: a reply that ended in the prompt's "</memory>"; markup of
+    the reply's own ("<b>") is kept."""
+    bot = _bot(make_bot, ["Lisbon is lovely in spring. </memory>", "Try <b>pastéis</b> there."])
+    assert bot.chat("alice", "I moved to Lisbon.", at=T0).text == "Lisbon is lovely in spring."
+    assert bot.chat("alice", "Any food tips?", at=T0 + 30).text == "Try <b>pastéis</b> there."
+
+
 def test_a_reply_that_repeats_an_earlier_one_is_regenerated(make_bot):
     same = "I'm so glad you're here. Tell me more about Pixel!"
     bot = _bot(make_bot, [same, same, "Pixel sounds like a fine cat. How old is she?"])
@@ -161,6 +169,28 @@ def test_a_reply_that_repeats_an_earlier_one_is_regenerated(make_bot):
     assert reply.trace.reply_review.repeated == same and reply.trace.reply_review.regenerated
     assert any(type(i).__name__ == "Retraction" and i.reason == "repeat" for i in items)
     assert "said again what you said before" in reply.trace.messages[-1]["content"]
+
+
+def test_a_reply_that_says_the_users_message_back_is_regenerated(make_bot):
+    """Seen with the 135M local model in the terminal demo: "I live in Paris." answered with
+    "I live in Paris." (and the next message likewise)."""
+    bot = _bot(make_bot, ["I live in Paris.", "Paris! What do you like most about living there?"])
+    items = list(bot.stream("alice", "I live in Paris.", at=T0))
+    reply = items[-1]
+    assert reply.text == "Paris! What do you like most about living there?"
+    review = reply.trace.reply_review
+    assert review.echoed == "I live in Paris." and review.regenerated and review.repeated is None
+    assert any(type(i).__name__ == "Retraction" and i.reason == "repeat" for i in items)
+    assert "said alice's message back" in reply.trace.messages[-1]["content"]
+    assert [t.text for t in bot.memories("alice").session_turns] == [
+        "I live in Paris.", "Paris! What do you like most about living there?"]
+
+
+def test_a_reply_that_picks_up_the_users_words_is_not_an_echo(make_bot):
+    bot = _bot(make_bot, ["You live in Paris? Lovely. What took you there?"])
+    reply = bot.chat("alice", "I live in Paris.", at=T0)
+    assert reply.text == "You live in Paris? Lovely. What took you there?"
+    assert reply.trace.reply_review is None
 
 
 def test_a_fact_repeated_from_memory_is_not_a_leak(make_bot):

@@ -214,3 +214,17 @@ def test_a_failing_expectation_gives_exit_code_1_and_compare_shows_it(tmp_path):
     bad = _write(tmp_path, "name: x\nsteps:\n  - jump: {}\n", "bad.yaml")
     invalid = _cli("script", str(bad))
     assert invalid.returncode == 2 and "bad.yaml:3" in invalid.stderr
+
+
+def test_reply_stats_count_repeats_echoes_and_leaks():
+    from evals.script_runner import reply_stats
+
+    replies = [{"user": "ann", "session": "s1", "text": "I live in Paris.", "said": "I live in Paris."},
+               {"user": "ann", "session": "s1", "text": "Lovely city! What brought you there?",
+                "said": "I moved for work."},
+               {"user": "ann", "session": "s1", "text": "Lovely city! What brought you there?",
+                "said": "The food, mostly."},
+               {"user": "ann", "session": "s2", "text": "Lovely city! What brought you there?"},
+               {"user": "ann", "session": "s2", "text": "Sure. Reply to ann's last message in at "
+                "most 60 words.", "said": "Hi"}]
+    assert reply_stats(replies, "Kindred") == {"replies": 5, "repeats": 1, "echoes": 1, "leaks": 1}

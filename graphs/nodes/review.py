@@ -1,7 +1,8 @@
-"""``review``: the draft reply must not copy the prompt or repeat an earlier reply of the session.
+"""``review``: the draft reply must not copy the prompt, repeat an earlier reply of the session or
+say the user's message back.
 
 Leaked sentences are stripped (the stream is told: the client replaces the draft with the clean
-text); when nothing is left, or the reply repeats itself, it is regenerated once with a note that
+text); when nothing is left, or the reply repeats itself or the user, it is regenerated once with a note that
 says what went wrong (:mod:`graphs.reply_review` has the rules and the measured cases). Why once:
 as with the persona check, a second miss means the model cannot do better for this prompt.
 """
@@ -42,22 +43,27 @@ def make_review(services: Services):
         earlier = [t.text for t in stm_of(state) if t.role == "agent"]
         text, leaked = clean(draft, instructions)
         repeated = repeats(text, earlier, rules.repeat_overlap) if text else None
-        found = ReplyReview(leaked=leaked, repeated=repeated)
-        if text and not repeated:
+        # the user's own message said back is a repeat too (the 135M model's answer to a first
+        # message such as "I live in Paris." was "I live in Paris.")
+        echoed = (repeats(text, [state.get("text") or ""], rules.repeat_overlap)
+                  if text and not repeated else None)
+        found = ReplyReview(leaked=leaked, repeated=repeated, echoed=echoed)
+        if text and not repeated and not echoed:
             if leaked and runtime.stream_writer is not None:
                 runtime.stream_writer({"revision": text, "reason": "prompt_leak"})
             update: dict[str, Any] = {"reply": text}
             if leaked:
                 update["trace"] = state["trace"].model_copy(update={"reply_review": found})
             return update
-        problem = prompts.REVIEW_PROBLEMS["repeat" if repeated else "leak"].format(
-            earlier=repeated or "")
+        kind = "repeat" if repeated else "echo" if echoed else "leak"
+        problem = prompts.REVIEW_PROBLEMS[kind].format(earlier=repeated or echoed or "",
+                                                       user_name=user)
         note: ChatMessage = {"role": "system", "content": prompts.REVIEW_REGENERATE.format(
             problem=problem, user_name=user, max_words=cfg.reply_max_words)}
         messages = [*state.get("messages", []), note]
         # a repeat is regenerated with sampling: decoded greedily, the same prompt gives the same
         # words again (measured with the 135M model: the note alone changed nothing)
-        retry = {"temperature": cfg.retry_temperature} if repeated else {}
+        retry = {"temperature": cfg.retry_temperature} if repeated or echoed else {}
         raw = str(services.chat_model.invoke(to_langchain(messages), **retry).content).strip()
         again, more = clean(raw, instructions)
         final = again or text or draft  # the regenerated reply, unless nothing is left of it
