@@ -22,6 +22,7 @@ class RecordingChatModel(BaseChatModel):
 
     replies: list[str] = ["OK."]
     _calls: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
+    _options: list[dict[str, Any]] = PrivateAttr(default_factory=list)
     _respond: Callable[[list[BaseMessage]], str] | None = PrivateAttr(default=None)
 
     def __init__(self, respond: Callable[[list[BaseMessage]], str] | None = None, **kw: Any):
@@ -36,18 +37,25 @@ class RecordingChatModel(BaseChatModel):
     def calls(self) -> list[list[BaseMessage]]:
         return self._calls
 
-    def _text(self, messages: list[BaseMessage]) -> str:
+    @property
+    def options(self) -> list[dict[str, Any]]:
+        """The options each call was made with (``temperature`` for a sampled retry)."""
+        return self._options
+
+    def _text(self, messages: list[BaseMessage], options: dict[str, Any]) -> str:
         self._calls.append(list(messages))
+        self._options.append(dict(options))
         if self._respond is not None:
             return self._respond(messages)
         return self.replies[(len(self._calls) - 1) % len(self.replies)]
 
     def _generate(self, messages, stop=None, run_manager=None, **kw: Any) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self._text(messages)))])
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(
+            content=self._text(messages, kw)))])
 
     def _stream(self, messages, stop=None, run_manager: CallbackManagerForLLMRun | None = None,
                 **kw: Any) -> Iterator[ChatGenerationChunk]:
-        for word in self._text(messages).split(" "):
+        for word in self._text(messages, kw).split(" "):
             piece = word + " "
             chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
             if run_manager:

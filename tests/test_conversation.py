@@ -169,6 +169,7 @@ def test_a_reply_that_repeats_an_earlier_one_is_regenerated(make_bot):
     assert reply.trace.reply_review.repeated == same and reply.trace.reply_review.regenerated
     assert any(type(i).__name__ == "Retraction" and i.reason == "repeat" for i in items)
     assert "said again what you said before" in reply.trace.messages[-1]["content"]
+    assert bot.chat_model.options[-1]["temperature"] == 0.8  # greedy would say it again
 
 
 def test_a_reply_that_says_the_users_message_back_is_regenerated(make_bot):
@@ -182,6 +183,8 @@ def test_a_reply_that_says_the_users_message_back_is_regenerated(make_bot):
     assert review.echoed == "I live in Paris." and review.regenerated and review.repeated is None
     assert any(type(i).__name__ == "Retraction" and i.reason == "repeat" for i in items)
     assert "said alice's message back" in reply.trace.messages[-1]["content"]
+    # sampled, as a repeat's retry (greedy, the 135M model kept 3 of 3 echoes of a scripted run)
+    assert bot.chat_model.options[-1]["temperature"] == 0.8
     assert [t.text for t in bot.memories("alice").session_turns] == [
         "I live in Paris.", "Paris! What do you like most about living there?"]
 

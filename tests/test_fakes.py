@@ -13,6 +13,8 @@ def test_recording_model_cycles_replies_and_records_prompts():
     assert model.invoke([HumanMessage("b")]).content == "two"
     assert model.invoke([HumanMessage("c")]).content == "one"
     assert [c[0].content for c in model.calls] == ["a", "b", "c"]
+    model.invoke([HumanMessage("d")], temperature=0.8)
+    assert model.options == [{}, {}, {}, {"temperature": 0.8}]
 
 
 def test_recording_model_streams_the_same_text_and_uses_respond():

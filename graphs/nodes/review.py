@@ -61,8 +61,9 @@ def make_review(services: Services):
         note: ChatMessage = {"role": "system", "content": prompts.REVIEW_REGENERATE.format(
             problem=problem, user_name=user, max_words=cfg.reply_max_words)}
         messages = [*state.get("messages", []), note]
-        # a repeat is regenerated with sampling: decoded greedily, the same prompt gives the same
-        # words again (measured with the 135M model: the note alone changed nothing)
+        # a repeat or an echo is regenerated with sampling: decoded greedily, the same prompt
+        # gives the same words again (measured with the 135M model: the note alone changed
+        # nothing; of a scripted run's three echoes, greedy retries kept all three)
         retry = {"temperature": cfg.retry_temperature} if repeated or echoed else {}
         raw = str(services.chat_model.invoke(to_langchain(messages), **retry).content).strip()
         again, more = clean(raw, instructions)
