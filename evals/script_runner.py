@@ -22,7 +22,7 @@ from evals.script import Expectation, Script, parse_gap
 from agent.models import FAKE_REPLIES
 from agent.reply import Reply, Utterance
 from graphs import prompts
-from graphs.reply_review import instruction_text, leaked_sentences, repeats
+from graphs.reply_review import echoes, instruction_text, leaked_sentences, repeats
 from memory.errors import InvalidInputError
 
 __all__ = ["Outcome", "reply_stats", "run_script"]
@@ -180,7 +180,7 @@ def reply_stats(replies: list[dict[str, Any]], agent_name: str) -> dict[str, int
     for r in replies:
         key = (r["user"], r.get("session", ""))
         repeated += repeats(r["text"], earlier.get(key, [])) is not None
-        echoed += bool(r.get("said")) and repeats(r["text"], [r["said"]]) is not None
+        echoed += echoes(r["text"], r.get("said") or "") is not None
         earlier.setdefault(key, []).append(r["text"])
         leaked += bool(leaked_sentences(r["text"], instruction_text(
             templates, agent_name=agent_name, user_name=r["user"], max_words="60")))

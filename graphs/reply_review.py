@@ -22,8 +22,9 @@ from collections.abc import Iterable, Sequence
 
 from graphs import prompts
 from memory.text import split_sentences
+from personas.extract.clauses import is_small_talk
 
-__all__ = ["instruction_text", "leaked_sentences", "repeats", "strip_leaks"]
+__all__ = ["echoes", "instruction_text", "leaked_sentences", "repeats", "strip_leaks"]
 
 _WORD = re.compile(r"[a-z0-9']+")
 # the prompt's own block tags in any case ("</memory>" came back in a 135M model's reply), and any
@@ -72,6 +73,15 @@ def strip_leaks(reply: str, leaked: Sequence[str]) -> str:
     """``reply`` without the leaked sentences (and any tag left in it)."""
     kept = [s for s in split_sentences(reply) if s not in set(leaked)]
     return _TAG.sub("", " ".join(kept)).strip()
+
+
+def echoes(reply: str, message: str, overlap: float = _REPEAT_OVERLAP) -> str | None:
+    """``message`` when ``reply`` only says it back (:func:`repeats`): "I live in Paris."
+    answered with "I live in Paris.". Small talk said back is an answer, not an echo ("Good
+    morning!" to "Good morning!"): a retry of it with the 135M model began a letter."""
+    if not message or is_small_talk(_words(message)):
+        return None
+    return repeats(reply, [message], overlap)
 
 
 def repeats(reply: str, earlier: Sequence[str], overlap: float = _REPEAT_OVERLAP) -> str | None:

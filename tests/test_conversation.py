@@ -189,6 +189,12 @@ def test_a_reply_that_says_the_users_message_back_is_regenerated(make_bot):
         "I live in Paris.", "Paris! What do you like most about living there?"]
 
 
+def test_small_talk_said_back_is_an_answer_not_an_echo(make_bot):
+    bot = _bot(make_bot, ["Good morning!"])
+    reply = bot.chat("alice", "Good morning!", at=T0)
+    assert reply.text == "Good morning!" and reply.trace.reply_review is None
+
+
 def test_a_reply_that_picks_up_the_users_words_is_not_an_echo(make_bot):
     bot = _bot(make_bot, ["You live in Paris? Lovely. What took you there?"])
     reply = bot.chat("alice", "I live in Paris.", at=T0)

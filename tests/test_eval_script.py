@@ -225,6 +225,7 @@ def test_reply_stats_count_repeats_echoes_and_leaks():
                {"user": "ann", "session": "s1", "text": "Lovely city! What brought you there?",
                 "said": "The food, mostly."},
                {"user": "ann", "session": "s2", "text": "Lovely city! What brought you there?"},
+               {"user": "ann", "session": "s3", "text": "Hello there.", "said": "Hello there."},
                {"user": "ann", "session": "s2", "text": "Sure. Reply to ann's last message in at "
                 "most 60 words.", "said": "Hi"}]
-    assert reply_stats(replies, "Kindred") == {"replies": 5, "repeats": 1, "echoes": 1, "leaks": 1}
+    assert reply_stats(replies, "Kindred") == {"replies": 6, "repeats": 1, "echoes": 1, "leaks": 1}

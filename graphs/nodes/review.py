@@ -15,7 +15,7 @@ from langgraph.runtime import Runtime
 
 from graphs import prompts
 from graphs.nodes.generate import to_langchain
-from graphs.reply_review import instruction_text, leaked_sentences, repeats, strip_leaks
+from graphs.reply_review import echoes, instruction_text, leaked_sentences, repeats, strip_leaks
 from graphs.services import Services
 from graphs.state import TurnContext, TurnState, stm_of
 from graphs.trace import ChatMessage, ReplyReview
@@ -45,7 +45,7 @@ def make_review(services: Services):
         repeated = repeats(text, earlier, rules.repeat_overlap) if text else None
         # the user's own message said back is a repeat too (the 135M model's answer to a first
         # message such as "I live in Paris." was "I live in Paris.")
-        echoed = (repeats(text, [state.get("text") or ""], rules.repeat_overlap)
+        echoed = (echoes(text, state.get("text") or "", rules.repeat_overlap)
                   if text and not repeated else None)
         found = ReplyReview(leaked=leaked, repeated=repeated, echoed=echoed)
         if text and not repeated and not echoed:

@@ -11,12 +11,13 @@ speaker). Negation is part of the subtree and is always kept.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from spacy.tokens import Doc, Span, Token
 
 __all__ = ["ClauseInfo", "addresses_the_assistant", "clause_traits", "first_person_clauses",
-           "has_content", "is_directive", "is_social", "render_clause", "statement_fallback"]
+           "has_content", "is_directive", "is_small_talk", "is_social", "render_clause",
+           "statement_fallback"]
 
 _FIRST = frozenset({"i", "we"})
 _POSSESSIVE = frozenset({"my", "our"})
@@ -257,7 +258,12 @@ def has_content(tokens: Iterable[Token]) -> bool:
 
 def is_social(sent: Span) -> bool:
     """Small talk: a short sentence opening with a greeting, thanks, yes/no or an interjection."""
-    words = [t.lower_ for t in sent if t.is_alpha]
+    return is_small_talk([t.lower_ for t in sent if t.is_alpha])
+
+
+def is_small_talk(words: Sequence[str]) -> bool:
+    """:func:`is_social` on plain lower-case words (no parse): at most four, the first a
+    greeting, thanks, yes/no or an interjection ("hello there", "good morning")."""
     return bool(words) and len(words) <= 4 and words[0] in _SOCIAL
 
 
