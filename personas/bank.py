@@ -74,8 +74,9 @@ class Observation:
 
 
 class _Batch:
-    """The bank as one :meth:`PersonaBank.observe_many` call has left it so far: its active
-    traits, the records it changed, the vectors it added (not stored yet) and those it ended."""
+    """The bank as one write has left it so far (an :meth:`PersonaBank.observe_many` call, a
+    correction, a flush's expiries): its active traits, the records it changed, the vectors it
+    added (not stored yet) and those it ended; :meth:`PersonaBank._write` stores it."""
 
     def __init__(self, traits: Sequence[Trait]) -> None:
         self.active = {t.id: t for t in traits}
@@ -242,12 +243,10 @@ class PersonaBank:
         gone = [t for t in self.list(scope) if t.tier == "short"
                 and self.policy.expired(t.last_session, session_no)]
         if gone:
-            own = unit is None
-            unit = unit or UnitOfWork(self._stores)
-            unit.put(scope, [_record(_ended(t, "expired", ts)) for t in gone])
-            unit.delete_vectors("traits", scope, [t.id for t in gone])
-            if own:
-                unit.commit()
+            batch = _Batch(gone)
+            for t in gone:
+                batch.end(_ended(t, "expired", ts))
+            self._write(scope, batch, unit)
         return [t.id for t in gone]
 
     def search(self, who: Scope | str, vector, k: int, owner: Owner | None = None
