@@ -126,7 +126,7 @@ class Kindred:
         self._preview_graph = compile_graph(self._services)  # no checkpointer: stores nothing
         self.conversations = ConversationIndex(self.memory.stores)
         self._locks = ScopeLocks(self.memory.stores.records, self.memory.stale_caches,
-                                 self.memory.stores.vectors.flush)
+                                 self.memory.stores.vectors.flush, self.memory.stores.written)
         self._model_label = model_label(self.chat_model)
         # the records are the log: what a killed process left half-written is put right now
         self.last_repair = repair(self) if s.storage.repair_on_open else RepairReport()

@@ -83,14 +83,16 @@ class MemoryHub:
         self.feedback.drop_cache(scope)
         self.stores.drop_caches(scope)
 
-    def stale_caches(self, who: Scope | str) -> None:
-        """Another process wrote the user's memory: the copies of turns and of events and traits
-        catch up on their next use, fetching only what they lack (corrections, a handful, are
-        dropped and read again)."""
+    def stale_caches(self, who: Scope | str, collections: frozenset[str] | None = None) -> None:
+        """Another process wrote the user's memory (the vectors of ``collections``; None: of
+        any): the copies of turns and of events and traits catch up on their next use, fetching
+        only what they lack (corrections, a handful, are dropped and read again)."""
         scope = as_scope(who)
-        self.turns.stale_cache(scope)
-        self.feedback.drop_cache(scope)
-        self.stores.stale_caches(scope)
+        if collections is None or collections & {"turns", "pieces"}:
+            self.turns.stale_cache(scope)
+        if collections is None or "feedback" in collections:
+            self.feedback.drop_cache(scope)
+        self.stores.stale_caches(scope, collections)
 
     def forget(self, who: Scope | str, *, compact: bool = True) -> None:
         """Remove the user's records, words and vectors of every kind, and their caches; with

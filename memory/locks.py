@@ -9,7 +9,11 @@ The scope lock also says whether the scope changed behind this process: the stor
 per scope, raised by every process that held it; a process that finds another version than the one
 it left marks its caches of that scope stale (the in-process vectors of turns, events and traits
 fetch what they lack before their next use; corrections are dropped), so a replica never answers
-from a copy another replica has outgrown. On an embedded store the version
+from a copy another replica has outgrown. Each holder also tells the store which vector
+collections it wrote (``written``), and only their copies are marked: a turn on the other
+replica writes turns, seldom events or traits, and listing those on the Chroma server for
+nothing cost every turn two network reads. Where the store cannot say (an older writer, a
+forgotten scope, a reader too far behind), every copy is marked. On an embedded store the version
 is None: one process owns the store and its caches are always current. On a shared store the
 turn's vector writes (written behind the reply, :mod:`memory.backends.behind`) land before the
 lock is let go, so the next holder finds them.
@@ -21,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from memory.backends.base import RecordStore
+from memory.backends.base import RecordStore, ScopeHold
 from memory.scope import Scope
 
 __all__ = ["ScopeLocks"]
@@ -31,9 +35,12 @@ class ScopeLocks:
     """Per-scope locks over ``records``; ``on_stale(scope)`` brings the scope's caches up to
     date (or drops them)."""
 
-    def __init__(self, records: RecordStore, on_stale: Callable[[Scope], None],
-                 flush: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, records: RecordStore,
+                 on_stale: Callable[[Scope, frozenset[str] | None], None],
+                 flush: Callable[[], None] = lambda: None,
+                 written: Callable[[Scope], frozenset[str] | None] = lambda scope: None) -> None:
         self._records, self._on_stale, self._flush = records, on_stale, flush
+        self._written = written
         self._locks: dict[str, threading.Lock] = {}
         self._seen: dict[str, int] = {}
         self._guard = threading.Lock()
@@ -47,23 +54,25 @@ class ScopeLocks:
         """The scope to this caller alone, for the block (see the module docstring)."""
         with self._thread_lock(scope):
             with self._records.scope_lock(scope) as hold:
-                self._check(scope, hold.version)
+                self._check(scope, hold)
                 yield
                 if hold.version is not None:  # shared: another replica may have it next
                     self._flush()
+                    hold.wrote = self._written(scope)  # after the flush: every write landed
             if hold.after is not None:
                 with self._guard:
                     self._seen[scope.key] = hold.after  # this process's own writes are cached
 
     def sync(self, scope: Scope) -> None:
-        """Drop the scope's caches if another process changed it (reads that take no lock)."""
-        self._check(scope, self._records.scope_version(scope))
+        """Mark the scope's caches stale if another process changed it (reads that take no
+        lock; they do not learn which collections changed, so every copy is marked)."""
+        self._check(scope, ScopeHold(self._records.scope_version(scope)))
 
-    def _check(self, scope: Scope, version: int | None) -> None:
-        if version is None:
+    def _check(self, scope: Scope, hold: ScopeHold) -> None:
+        if hold.version is None:
             return
         with self._guard:
-            stale = self._seen.get(scope.key) != version
-            self._seen[scope.key] = version
-        if stale:
-            self._on_stale(scope)
+            seen = self._seen.get(scope.key)
+            self._seen[scope.key] = hold.version
+        if seen != hold.version:
+            self._on_stale(scope, hold.changed_since(seen))

@@ -21,6 +21,7 @@ from memory.backends.cached import CachedVectorIndex
 from memory.backends.chroma import ChromaVectorIndex
 from memory.backends.lock import DataDirLock
 from memory.backends.sqlite import Database, SqliteLexicalIndex, SqliteRecordStore
+from memory.backends.written import WrittenVectorIndex
 from memory.config import ComponentConfig
 from memory.lexical import LexicalWeights
 
@@ -70,11 +71,18 @@ class Stores:
         if drop is not None:
             drop(scope)
 
-    def stale_caches(self, scope) -> None:
-        """Another process wrote the scope: the index's copies catch up on next use."""
+    def stale_caches(self, scope, collections: frozenset[str] | None = None) -> None:
+        """Another process wrote the scope (in ``collections``; None: any of them): the
+        index's copies of those catch up on next use."""
         stale = getattr(self.vectors, "stale", None)
         if stale is not None:
-            stale(scope)
+            stale(scope, collections)
+
+    def written(self, scope) -> frozenset[str] | None:
+        """The vector collections this process wrote in the scope since the last call (None:
+        the index does not keep count)."""
+        take = getattr(self.vectors, "take_written", None)
+        return take(scope) if take is not None else None
 
     def close(self) -> None:
         """Close every store, the others too when one fails (vectors still queued that cannot be
@@ -111,8 +119,10 @@ def open_stores(data_dir: str | Path, config: StorageConfig | None = None) -> St
         raise
     if config.write_behind:
         vectors = WriteBehindVectorIndex(vectors)
-    return Stores(records=records, lexical=lexical, lock=lock,
-                  vectors=CachedVectorIndex(vectors, max_users=config.hot_users))
+    vectors = CachedVectorIndex(vectors, max_users=config.hot_users)
+    if not embedded:  # replicas: each says which collections it wrote (memory/locks.py)
+        vectors = WrittenVectorIndex(vectors)
+    return Stores(records=records, lexical=lexical, lock=lock, vectors=vectors)
 
 
 def _records(data_dir: Path, config: StorageConfig) -> tuple[RecordStore, LexicalIndex]:

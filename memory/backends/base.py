@@ -166,6 +166,21 @@ class ScopeHold:
 
     version: int | None
     after: int | None = None
+    #: which vector collections were written at which version, complete for every version after
+    #: ``since``; None where the store cannot say (a writer that did not record it, a scope
+    #: forgotten or new): then every copy of the scope is behind
+    written: Mapping[str, int] | None = None
+    since: int = 0
+    #: set by the holder before release: the vector collections this process wrote in the
+    #: scope since its last release (None: unknown, and the store stops vouching for ``written``)
+    wrote: frozenset[str] | None = None
+
+    def changed_since(self, seen: int | None) -> frozenset[str] | None:
+        """The vector collections written after version ``seen``; None when that is not known
+        (then a copy of each is behind)."""
+        if seen is None or self.written is None or seen < self.since:
+            return None
+        return frozenset(name for name, version in self.written.items() if version > seen)
 
 
 class RecordStore(_Transactional, ABC):
@@ -442,6 +457,20 @@ class VectorIndexLayer(VectorIndex):
 
     def transaction(self):
         return self.inner.transaction()
+
+    # what VectorIndex defines as no-ops for an index of its own reaches the index below
+    # (inherited, they would have hidden it: a layer's flush that waited for nothing)
+    def submit(self, ops: Sequence[VectorOp]) -> None:
+        self.inner.submit(ops)
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def purge(self, *, vacuum: bool = False) -> None:
+        self.inner.purge(vacuum=vacuum)
 
     def claim_embedder(self, name: str) -> None:
         self.flush()  # an index with vectors queued is not empty

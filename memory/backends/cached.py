@@ -127,14 +127,17 @@ class CachedVectorIndex(VectorIndexLayer):
         for name in self.cached:
             self._users.pop((name, scope.key))
 
-    def stale(self, scope: Scope) -> None:
-        """Another process wrote ``scope``: each copy catches up on its next query, fetching
-        only the vectors it lacks (:meth:`_catch_up`) instead of all of them again.
+    def stale(self, scope: Scope, collections: frozenset[str] | None = None) -> None:
+        """Another process wrote ``scope`` (in ``collections``; None: in any): each copy of
+        those catches up on its next query, fetching only the vectors it lacks
+        (:meth:`_catch_up`) instead of all of them again.
 
         Why: on replicas every turn of a user may follow another replica's, and reloading the
         user's events and traits with their vectors each time was a Chroma server read of a
         few hundred kilobytes of JSON a turn, on both processes' CPU."""
         for name in self.cached:
+            if collections is not None and name not in collections:
+                continue
             key = (name, scope.key)
             with self._users.stripe(key):
                 items = self._users.peek(key)

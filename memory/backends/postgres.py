@@ -13,8 +13,13 @@ field-weighted term frequency over the row's total token count), over the scope'
 the words are cut and stemmed as FTS5's ``porter unicode61 remove_diacritics 2`` tokenizer does
 (:func:`fts_tokens`): the two backends rank alike (measured on LoCoMo, benchmarks/RESULTS.md).
 ``kindred_scopes`` holds a version per scope, raised by every replica that held the scope's lock,
-so a replica knows when its caches are stale. A database written by a newer Kindred is refused
-with the command that upgrades.
+so a replica knows when its caches are stale, and which vector collections were written at which
+version (``written``, complete for the versions after ``since`` while ``tracked`` equals
+``version``), so that it catches up only those: on two replicas taking turns, listing a user's
+events and traits on the Chroma server after every turn of the other replica (which wrote
+neither) was a fifth of the turn's work. The three columns are added to an older database in
+place (a writer that does not keep them only makes readers catch up on everything). A database
+written by a newer Kindred is refused with the command that upgrades.
 """
 
 from __future__ import annotations
@@ -85,7 +90,10 @@ CREATE INDEX IF NOT EXISTS kindred_lex_terms_turn ON kindred_lex_terms(tenant, u
 CREATE TABLE IF NOT EXISTS kindred_scopes (
     tenant TEXT NOT NULL, user_id TEXT NOT NULL, version BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (tenant, user_id));
-CREATE SEQUENCE IF NOT EXISTS kindred_scope_seq
+CREATE SEQUENCE IF NOT EXISTS kindred_scope_seq;
+ALTER TABLE kindred_scopes ADD COLUMN IF NOT EXISTS written JSONB NOT NULL DEFAULT '{}'::jsonb;
+ALTER TABLE kindred_scopes ADD COLUMN IF NOT EXISTS since BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE kindred_scopes ADD COLUMN IF NOT EXISTS tracked BIGINT NOT NULL DEFAULT -1
 """
 _COLUMNS = RECORD_COLUMNS
 _UPSERT = (f"INSERT INTO kindred_records (tenant, user_id, {_COLUMNS}) "
@@ -322,35 +330,56 @@ class PgRecordStore(RecordStore):
         key = scope.key
         with self.db.lock_slots, self.db.connection() as conn:
             conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
-            hold = ScopeHold(self._version(conn, scope.tenant, scope.user))
+            hold = self._hold(conn, scope.tenant, scope.user)
             try:
                 with self.db.holding(conn):
                     yield hold
             finally:  # raised even after a failure: what was undone may have been seen
-                hold.after = self._advance(conn, scope)
+                hold.after = self._advance(conn, scope, hold.wrote)
                 conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
 
     @staticmethod
-    def _advance(conn: Any, scope: Scope) -> int:
-        params = [scope.tenant, scope.user]
-        row = conn.execute("UPDATE kindred_scopes SET version = nextval('kindred_scope_seq') "
-                           "WHERE tenant=%s AND user_id=%s RETURNING version", params).fetchone()
-        if row is None:
+    def _advance(conn: Any, scope: Scope, wrote: frozenset[str] | None) -> int:
+        """The scope's next version, with what this holder wrote added to ``written``. A holder
+        that does not say (``wrote`` None) leaves ``tracked`` behind ``version``, so readers
+        stop trusting ``written``; the next holder that says starts it again from the version
+        it found (``since``)."""
+        params = {"tenant": scope.tenant, "user": scope.user, "known": wrote is not None,
+                  "wrote": sorted(wrote or ())}
+        row = conn.execute(
+            "UPDATE kindred_scopes s SET version = v.n, "
+            "written = CASE WHEN NOT %(known)s THEN s.written "
+            "  WHEN s.tracked = s.version THEN s.written || v.added ELSE v.added END, "
+            "since = CASE WHEN %(known)s AND s.tracked <> s.version THEN s.version "
+            "  ELSE s.since END, "
+            "tracked = CASE WHEN %(known)s THEN v.n ELSE s.tracked END "
+            "FROM (SELECT n, COALESCE((SELECT jsonb_object_agg(c, n) FROM "
+            "  unnest(%(wrote)s::text[]) c), '{}'::jsonb) AS added "
+            "  FROM (SELECT nextval('kindred_scope_seq') AS n) q) v "
+            "WHERE s.tenant=%(tenant)s AND s.user_id=%(user)s RETURNING s.version",
+            params).fetchone()
+        if row is None:  # a new (or forgotten) scope: nothing before this version is vouched for
             row = conn.execute(
-                "INSERT INTO kindred_scopes SELECT %s, %s, nextval('kindred_scope_seq') WHERE "
-                "EXISTS (SELECT 1 FROM kindred_records WHERE tenant=%s AND user_id=%s) "
-                "RETURNING version", params * 2).fetchone()
+                "INSERT INTO kindred_scopes (tenant, user_id, version, since, tracked) "
+                "SELECT %(tenant)s, %(user)s, n, n, CASE WHEN %(known)s THEN n ELSE -1 END "
+                "FROM (SELECT nextval('kindred_scope_seq') AS n) v WHERE EXISTS (SELECT 1 FROM "
+                "kindred_records WHERE tenant=%(tenant)s AND user_id=%(user)s) "
+                "RETURNING version", params).fetchone()
         return int(row[0]) if row else 0
 
     def scope_version(self, scope: Scope) -> int:
         with self.db.connection() as conn:
-            return self._version(conn, scope.tenant, scope.user)
+            return self._hold(conn, scope.tenant, scope.user).version
 
     @staticmethod
-    def _version(conn: Any, tenant: str, user: str) -> int:
-        row = conn.execute("SELECT version FROM kindred_scopes WHERE tenant=%s AND user_id=%s",
-                           [tenant, user]).fetchone()
-        return int(row[0]) if row else 0
+    def _hold(conn: Any, tenant: str, user: str) -> ScopeHold:
+        row = conn.execute("SELECT version, since, tracked, written FROM kindred_scopes "
+                           "WHERE tenant=%s AND user_id=%s", [tenant, user]).fetchone()
+        if row is None:  # never written, or forgotten: no copy of it can be trusted
+            return ScopeHold(0)
+        version, since, tracked, written = int(row[0]), int(row[1]), int(row[2]), row[3]
+        return ScopeHold(version, written=dict(written) if tracked == version else None,
+                         since=since)
 
 
 # ----------------------------------------------------------------------------- words
