@@ -25,6 +25,7 @@ class UserVectors:
 
     def __init__(self, dim: int) -> None:
         self.stale = False  # another process wrote the user: catch up before the next use
+        self.stale_ids: set[str] | None = set()  # ... these turns (None: unknown, list them)
         self.ids: list[str] = []
         self.pos: dict[str, int] = {}
         self.meta: list[Mapping[str, Any]] = []
@@ -147,12 +148,18 @@ class HotVectors:
             user_id, fresh, lambda uv: not uv.stale and (expected is None or len(uv.ids) == expected),
             catch_up)
 
-    def mark_stale(self, user_id: str) -> None:
-        """Another process wrote the user: the copy catches up on its next use (``get``'s
-        ``catch_up``), or is loaded again without one."""
+    def mark_stale(self, user_id: str, ids: frozenset[str] | None = None) -> None:
+        """Another process wrote the user (the turns ``ids``; None: unknown): the copy catches
+        up on its next use (``get``'s ``catch_up``), or is loaded again without one."""
         with self._users.stripe(user_id):
             found = self._users.peek(user_id)
             if found is not None:
+                if ids is None or found.stale_ids is None:
+                    found.stale_ids = None
+                elif found.stale:
+                    found.stale_ids |= ids
+                else:
+                    found.stale_ids = set(ids)
                 found.stale = True
 
     def added(self, user_id: str, ids: Sequence[str], vectors: np.ndarray,

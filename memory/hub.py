@@ -15,6 +15,7 @@ from memory.budget import TokenCounter
 from memory.embeddings import Embedder, backend_for, default_embedder
 from memory.events import EventMemory
 from memory.feedback import FeedbackConfig, FeedbackMemory
+from memory.locks import Changes
 from memory.scope import Scope, as_scope
 from memory.text import MAX_PIECES
 from memory.topics import TopicExtractor
@@ -83,16 +84,18 @@ class MemoryHub:
         self.feedback.drop_cache(scope)
         self.stores.drop_caches(scope)
 
-    def stale_caches(self, who: Scope | str, collections: frozenset[str] | None = None) -> None:
-        """Another process wrote the user's memory (the vectors of ``collections``; None: of
-        any): the copies of turns and of events and traits catch up on their next use, fetching
-        only what they lack (corrections, a handful, are dropped and read again)."""
+    def stale_caches(self, who: Scope | str, changes: Changes | None = None) -> None:
+        """Another process wrote the user's memory (``changes``: the vector items, by
+        collection; None: unknown): the copies of turns and of events and traits catch up on
+        their next use, fetching only what they lack (corrections, a handful, are dropped and
+        read again)."""
         scope = as_scope(who)
-        if collections is None or collections & {"turns", "pieces"}:
-            self.turns.stale_cache(scope)
-        if collections is None or "feedback" in collections:
+        if changes is None or "turns" in changes or "pieces" in changes:
+            # a long turn's pieces are written with it: its id says what to fetch
+            self.turns.stale_cache(scope, None if changes is None else changes.get("turns"))
+        if changes is None or "feedback" in changes:
             self.feedback.drop_cache(scope)
-        self.stores.stale_caches(scope, collections)
+        self.stores.stale_caches(scope, changes)
 
     def forget(self, who: Scope | str, *, compact: bool = True) -> None:
         """Remove the user's records, words and vectors of every kind, and their caches; with

@@ -9,11 +9,12 @@ The scope lock also says whether the scope changed behind this process: the stor
 per scope, raised by every process that held it; a process that finds another version than the one
 it left marks its caches of that scope stale (the in-process vectors of turns, events and traits
 fetch what they lack before their next use; corrections are dropped), so a replica never answers
-from a copy another replica has outgrown. Each holder also tells the store which vector
-collections it wrote (``written``), and only their copies are marked: a turn on the other
-replica writes turns, seldom events or traits, and listing those on the Chroma server for
-nothing cost every turn two network reads. Where the store cannot say (an older writer, a
-forgotten scope, a reader too far behind), every copy is marked. On an embedded store the version
+from a copy another replica has outgrown. Each holder also tells the store which vector items it
+wrote (``ScopeHold.wrote``), and a copy is told which of its items to fetch: a turn on the other
+replica writes two turns, seldom an event or a trait, and listing all of the user's turns, events
+and traits on the Chroma server to find them cost every turn three network reads that grew with
+the user's history. Where the store cannot say (an older writer, a forgotten scope, a reader too
+far behind), every copy lists what it holds. On an embedded store the version
 is None: one process owns the store and its caches are always current. On a shared store the
 turn's vector writes (written behind the reply, :mod:`memory.backends.behind`) land before the
 lock is let go, so the next holder finds them.
@@ -22,23 +23,26 @@ lock is let go, so the next holder finds them.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 from memory.backends.base import RecordStore, ScopeHold
 from memory.scope import Scope
 
-__all__ = ["ScopeLocks"]
+__all__ = ["Changes", "ScopeLocks"]
+
+#: vector items by collection: their ids, or None for "any of the collection's"
+Changes = Mapping[str, frozenset[str] | None]
 
 
 class ScopeLocks:
-    """Per-scope locks over ``records``; ``on_stale(scope)`` brings the scope's caches up to
-    date (or drops them)."""
+    """Per-scope locks over ``records``; ``on_stale(scope, changes)`` marks the scope's caches
+    behind (``changes``: the vector items written meanwhile, by collection; None: unknown), and
+    ``written(scope)`` says what this process wrote in the scope since it last asked."""
 
-    def __init__(self, records: RecordStore,
-                 on_stale: Callable[[Scope, frozenset[str] | None], None],
+    def __init__(self, records: RecordStore, on_stale: Callable[[Scope, Changes | None], None],
                  flush: Callable[[], None] = lambda: None,
-                 written: Callable[[Scope], frozenset[str] | None] = lambda scope: None) -> None:
+                 written: Callable[[Scope], Changes | None] = lambda scope: None) -> None:
         self._records, self._on_stale, self._flush = records, on_stale, flush
         self._written = written
         self._locks: dict[str, threading.Lock] = {}
@@ -65,7 +69,7 @@ class ScopeLocks:
 
     def sync(self, scope: Scope) -> None:
         """Mark the scope's caches stale if another process changed it (reads that take no
-        lock; they do not learn which collections changed, so every copy is marked)."""
+        lock; they do not learn what changed, so every copy is marked)."""
         self._check(scope, ScopeHold(self._records.scope_version(scope)))
 
     def _check(self, scope: Scope, hold: ScopeHold) -> None:

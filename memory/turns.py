@@ -103,15 +103,22 @@ class TurnIndex:
         deleted or stored with new words under its id.
 
         Why: on replicas every turn of a user may follow another replica's turn; reloading
-        every vector of the user each time was most of a replica's Chroma server traffic."""
-        listed = {i["id"]: i["metadata"] for i in self._stores.vectors.get("turns", scope)}
-        if any(tid not in listed for tid in uv.ids):
-            return False
-        for tid, keys in listed.items():
-            at = uv.pos.get(tid)
-            if at is not None and keys.get("digest") not in (None, uv.meta[at].get("digest")):
+        every vector of the user each time was most of a replica's Chroma server traffic. When
+        the scope lock said which turns were written (``uv.stale_ids``), only those are read;
+        otherwise the user's turns are listed (ids and keys, no vectors) to find them."""
+        if uv.stale and uv.stale_ids is not None:
+            if any(tid in uv.pos for tid in uv.stale_ids):  # edited or deleted: load again
                 return False
-        new = [tid for tid in listed if tid not in uv.pos]
+            new = list(uv.stale_ids)
+        else:
+            listed = {i["id"]: i["metadata"] for i in self._stores.vectors.get("turns", scope)}
+            if any(tid not in listed for tid in uv.ids):
+                return False
+            for tid, keys in listed.items():
+                at = uv.pos.get(tid)
+                if at is not None and keys.get("digest") not in (None, uv.meta[at].get("digest")):
+                    return False
+            new = [tid for tid in listed if tid not in uv.pos]
         if new:
             turns = sorted(self.get(scope, new), key=lambda t: (t.ts, t.idx))
             found = {i["id"]: i["vector"] for i in self._stores.vectors.get(
@@ -125,7 +132,7 @@ class TurnIndex:
             if pieces:
                 uv.put_pieces([p["metadata"]["turn_id"] for p in pieces],
                               np.stack([p["vector"] for p in pieces]))
-        uv.stale = False
+        uv.stale, uv.stale_ids = False, set()
         return True
 
     def _load(self, scope: Scope) -> list[dict]:
@@ -277,9 +284,10 @@ class TurnIndex:
     def drop_cache(self, who: Scope | str) -> None:
         self.hot.drop(as_scope(who).key)
 
-    def stale_cache(self, who: Scope | str) -> None:
-        """Another process stored turns of the user: the copy catches up on its next use."""
-        self.hot.mark_stale(as_scope(who).key)
+    def stale_cache(self, who: Scope | str, ids: frozenset[str] | None = None) -> None:
+        """Another process stored turns of the user (``ids``; None: unknown which): the copy
+        catches up on its next use."""
+        self.hot.mark_stale(as_scope(who).key, ids)
 
     @staticmethod
     def to_turn(record: Record) -> Turn:

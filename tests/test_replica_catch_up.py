@@ -1,4 +1,4 @@
-"""Replicas catch up only on the vector collections another replica wrote (memory/locks.py).
+"""Replicas catch up on just the vector items another replica wrote (memory/locks.py).
 
 Two ``Kindred`` objects on one PostgreSQL and one Chroma server stand for two replicas here: each
 has its own in-process copies, write queue and scope locks, exactly as two processes do (the
@@ -19,21 +19,25 @@ from memory.scope import as_scope
 
 
 class _Counting(VectorIndexLayer):
-    """Counts the index reads (listings and fetches) of each collection that pass it, and
-    keeps the ids of the vectors fetched."""
+    """Counts the index reads of each collection that pass it: listings (no ids given) and
+    fetches (the ids of the vectors read)."""
 
     def __init__(self, inner) -> None:
         super().__init__(inner)
-        self.reads: dict[str, int] = {}
+        self.listed: dict[str, int] = {}
         self.fetched: dict[str, list[str]] = {}
+
+    def clear(self) -> None:
+        self.listed.clear()
+        self.fetched.clear()
 
     def batch(self, ops):
         out = self.inner.batch(ops)
         for op, result in zip(ops, out, strict=True):
-            if isinstance(op, GetVectors):
-                self.reads[op.collection] = self.reads.get(op.collection, 0) + 1
-                if op.with_vectors:
-                    self.fetched.setdefault(op.collection, []).extend(i["id"] for i in result)
+            if isinstance(op, GetVectors) and op.ids is None:
+                self.listed[op.collection] = self.listed.get(op.collection, 0) + 1
+            elif isinstance(op, GetVectors):
+                self.fetched.setdefault(op.collection, []).extend(i["id"] for i in result)
         return out
 
 
@@ -55,7 +59,7 @@ def _counted(bot: Kindred) -> _Counting:
     return cached.inner
 
 
-def test_a_replica_lists_only_the_collections_the_other_wrote(shared, tmp_path, embedder):
+def test_a_replica_fetches_just_what_the_other_wrote(shared, tmp_path, embedder):
     with Kindred(data_dir=tmp_path / "a", chat_model="fake", embedder=embedder,
                  storage=shared) as a, \
             Kindred(data_dir=tmp_path / "b", chat_model="fake", embedder=embedder,
@@ -65,20 +69,31 @@ def test_a_replica_lists_only_the_collections_the_other_wrote(shared, tmp_path, 
                 "We adopted a greyhound."]
         for n, text in enumerate(said):
             (a, b)[n % 2].chat("ann", text, at=T0 + n)
-        b_reads.reads.clear()
-        a.chat("ann", "Good morning!", at=T0 + 10)  # small talk: turns only, no trait
-        b.chat("ann", "My car is a red Fiat.", at=T0 + 11)
-        assert b_reads.reads.get("turns", 0) >= 1  # A's turns: caught up
-        assert "events" not in b_reads.reads and "traits" not in b_reads.reads
+        before = {t.id for t in a.memory.turns.list("ann")}
+        a.chat("ann", "Good morning!", at=T0 + 10)  # small talk: two turns, no trait
+        new = sorted({t.id for t in a.memory.turns.list("ann")} - before)
+        assert len(new) == 2
+        b_reads.clear()
+        reply = b.chat("ann", "Good morning! What do I keep on the roof?", at=T0 + 11)
+        assert b_reads.listed == {}  # nothing listed: neither turns nor events nor traits
+        assert sorted(b_reads.fetched["turns"]) == new  # A's two turns, and only they
+        assert "Good morning!" in [m.text for m in b.recall("ann", "good morning", k=20).turns]
+        assert reply.text
 
         event = a.end_session("ann", at=T0 + 20)  # A writes the session's event
         assert event is not None
-        b_reads.reads.clear()
-        b_reads.fetched.clear()
+        b_reads.clear()
         b.chat("ann", "What do I keep on the roof?", at=T0 + 8 * 86400)
-        assert b_reads.reads.get("events", 0) >= 1  # ... which B now fetches
+        assert "events" not in b_reads.listed
         assert b_reads.fetched.get("events") == [event.id]  # the new event's vector, only it
         assert event.id in {m.id for m in b.recall("ann", "bees on the roof").events}
+
+        # an edit on A: B reads the turn again and ranks with its new words
+        bees = next(t for t in a.memory.turns.list("ann") if t.text == "I keep bees on the roof.")
+        a.edit_memory("ann", "turn", bees.id, "I keep wasps on the roof.")
+        b.chat("ann", "Which insects live on my roof?", at=T0 + 8 * 86400 + 60)
+        texts = [m.text for m in b.recall("ann", "insects on the roof", k=20).turns]
+        assert "I keep wasps on the roof." in texts and "I keep bees on the roof." not in texts
 
 
 def _store(url: str) -> PgRecordStore:
@@ -86,41 +101,58 @@ def _store(url: str) -> PgRecordStore:
 
 
 def test_the_scope_row_says_what_was_written_until_a_writer_does_not(database_url):
+    from memory.backends.postgres import KEPT_CHANGES
+
     store = _store(database_url)
     scope = as_scope("ann")
     try:
         store.put(scope, [Record("turn", "ann/s1/0", {"text": "hi"}, ts=T0)])
         with store.scope_lock(scope) as hold:
             assert hold.changed_since(None) is None  # a reader that saw nothing: everything
-            hold.wrote = frozenset({"turns"})
+            hold.wrote = {"turns": frozenset({"ann/s1/0", "ann/s1/1"})}
         first = hold.after
         with store.scope_lock(scope) as hold:
-            hold.wrote = frozenset({"events"})
+            hold.wrote = {"events": frozenset({"ann/e1"}), "turns": frozenset({"ann/s1/2"})}
         second = hold.after
         with store.scope_lock(scope) as hold:
             assert hold.version == second
-            assert hold.changed_since(second) == frozenset()
-            assert hold.changed_since(first) == {"events"}
-            hold.wrote = frozenset()
+            assert hold.changed_since(second) == {}
+            assert hold.changed_since(first) == {"events": {"ann/e1"}, "turns": {"ann/s1/2"}}
+            hold.wrote = {"traits": None}  # too many to list, or all of the scope's
         third = hold.after
+        with store.scope_lock(scope) as hold:
+            assert hold.changed_since(second) == {"traits": None}
+            assert hold.changed_since(0) is None  # older than the row's lists reach
+            hold.wrote = {}
+        fourth = hold.after
 
         # a writer that keeps no list (an older Kindred): nobody can tell what it wrote
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute("UPDATE kindred_scopes SET version = nextval('kindred_scope_seq')")
         with store.scope_lock(scope) as hold:
-            assert hold.changed_since(third) is None
-            hold.wrote = frozenset({"traits"})
+            assert hold.changed_since(fourth) is None
+            hold.wrote = {"turns": frozenset({"ann/s1/3"})}
         restarted = hold.after
         with store.scope_lock(scope) as hold:
-            assert hold.changed_since(third) is None  # behind the older writer: everything
-            assert hold.changed_since(restarted) == frozenset()
-            hold.wrote = frozenset({"turns"})
+            assert hold.changed_since(fourth) is None  # behind the older writer: everything
+            assert hold.changed_since(restarted) == {}
+            # a holder that failed before it could say (wrote stays None) ends the lists too
         with store.scope_lock(scope) as hold:
-            assert hold.changed_since(restarted) == {"turns"}
-            # a holder that failed before it could say (wrote stays None) ends the list too
+            assert hold.changes is None and hold.changed_since(restarted) is None
+            hold.wrote = {}
 
+        for n in range(KEPT_CHANGES + 3):  # only the last lists are kept
+            with store.scope_lock(scope) as hold:
+                hold.wrote = {"turns": frozenset({f"ann/s2/{n}"})}
+            if n == 2:
+                early = hold.after
         with store.scope_lock(scope) as hold:
-            assert hold.written is None and hold.changed_since(restarted) is None
+            assert len(hold.changes) == KEPT_CHANGES
+            assert hold.changed_since(early - 1) is None
+            assert hold.changed_since(early) == {
+                "turns": {f"ann/s2/{n}" for n in range(3, KEPT_CHANGES + 3)}}
+        assert third < fourth < restarted
+
         store.delete(scope)  # forgotten: its row goes, and no copy of it can be trusted
         with store.scope_lock(scope) as hold:
             assert hold.version == 0 and hold.changed_since(restarted) is None
@@ -144,8 +176,10 @@ def test_a_layer_waits_for_the_writes_queued_below_it(shared, tmp_path, embedder
                                              ({"session_id": "s1"},))])
         stores.vectors.flush()
         assert [i["id"] for i in other.vectors.get("turns", "ann")] == ["ann/s1/0"]
-        assert stores.written(as_scope("ann")) == {"turns"}
-        assert stores.written(as_scope("ann")) == frozenset()  # taken once
+        assert stores.written(as_scope("ann")) == {"turns": {"ann/s1/0"}}
+        assert stores.written(as_scope("ann")) == {}  # taken once
+        stores.vectors.delete("turns", "ann")
+        assert stores.written(as_scope("ann")) == {"turns": None}  # all of the scope's
     finally:
         stores.close()
         other.close()

@@ -71,16 +71,16 @@ class Stores:
         if drop is not None:
             drop(scope)
 
-    def stale_caches(self, scope, collections: frozenset[str] | None = None) -> None:
-        """Another process wrote the scope (in ``collections``; None: any of them): the
-        index's copies of those catch up on next use."""
+    def stale_caches(self, scope, changes=None) -> None:
+        """Another process wrote the scope (``changes``: which vector items, by collection;
+        None: unknown): the index's copies of those catch up on next use."""
         stale = getattr(self.vectors, "stale", None)
         if stale is not None:
-            stale(scope, collections)
+            stale(scope, changes)
 
-    def written(self, scope) -> frozenset[str] | None:
-        """The vector collections this process wrote in the scope since the last call (None:
-        the index does not keep count)."""
+    def written(self, scope):
+        """The vector items this process wrote in the scope since the last call, by collection
+        (None: the index does not keep count)."""
         take = getattr(self.vectors, "take_written", None)
         return take(scope) if take is not None else None
 

@@ -166,21 +166,31 @@ class ScopeHold:
 
     version: int | None
     after: int | None = None
-    #: which vector collections were written at which version, complete for every version after
-    #: ``since``; None where the store cannot say (a writer that did not record it, a scope
-    #: forgotten or new): then every copy of the scope is behind
-    written: Mapping[str, int] | None = None
+    #: the vector items written by the last holders, as (version, {collection: ids, or None for
+    #: "any of them"}) oldest first, complete for every version after ``since``; None where the
+    #: store cannot say (a writer that did not record it, a forgotten or new scope): then every
+    #: copy of the scope is behind
+    changes: tuple[tuple[int, Mapping[str, tuple[str, ...] | None]], ...] | None = None
     since: int = 0
-    #: set by the holder before release: the vector collections this process wrote in the
-    #: scope since its last release (None: unknown, and the store stops vouching for ``written``)
-    wrote: frozenset[str] | None = None
+    #: set by the holder before release: the vector items this process wrote in the scope since
+    #: its last release (None: unknown, and the store stops vouching for ``changes``)
+    wrote: Mapping[str, frozenset[str] | None] | None = None
 
-    def changed_since(self, seen: int | None) -> frozenset[str] | None:
-        """The vector collections written after version ``seen``; None when that is not known
-        (then a copy of each is behind)."""
-        if seen is None or self.written is None or seen < self.since:
+    def changed_since(self, seen: int | None) -> dict[str, frozenset[str] | None] | None:
+        """The vector items written after version ``seen``, by collection (ids, or None: any of
+        the collection's); None when that is not known (then every copy is behind)."""
+        if seen is None or self.changes is None or seen < self.since:
             return None
-        return frozenset(name for name, version in self.written.items() if version > seen)
+        out: dict[str, frozenset[str] | None] = {}
+        for version, written in self.changes:
+            if version <= seen:
+                continue
+            for name, ids in written.items():
+                if ids is None or (name in out and out[name] is None):
+                    out[name] = None
+                else:
+                    out[name] = out.get(name, frozenset()) | frozenset(ids)
+        return out
 
 
 class RecordStore(_Transactional, ABC):

@@ -42,6 +42,7 @@ class _Items:
 
     def __init__(self, items: Sequence[Mapping[str, Any]], dim: int | None) -> None:
         self.stale = False  # another process wrote the scope: catch up before the next query
+        self.stale_ids: set[str] | None = set()  # ... these items (None: unknown, list them)
         self.ids = [i["id"] for i in items]
         self.metas = [_meta(i["metadata"] or {}) for i in items]
         vectors = [np.asarray(i["vector"], dtype=np.float32) for i in items]
@@ -127,21 +128,29 @@ class CachedVectorIndex(VectorIndexLayer):
         for name in self.cached:
             self._users.pop((name, scope.key))
 
-    def stale(self, scope: Scope, collections: frozenset[str] | None = None) -> None:
-        """Another process wrote ``scope`` (in ``collections``; None: in any): each copy of
-        those catches up on its next query, fetching only the vectors it lacks
-        (:meth:`_catch_up`) instead of all of them again.
+    def stale(self, scope: Scope, changes: Mapping[str, frozenset[str] | None] | None = None
+              ) -> None:
+        """Another process wrote ``scope`` (``changes``: which items, by collection; None:
+        unknown): each copy of those catches up on its next query, fetching only the vectors
+        it lacks (:meth:`_catch_up`) instead of all of them again.
 
         Why: on replicas every turn of a user may follow another replica's, and reloading the
         user's events and traits with their vectors each time was a Chroma server read of a
         few hundred kilobytes of JSON a turn, on both processes' CPU."""
         for name in self.cached:
-            if collections is not None and name not in collections:
+            if changes is not None and name not in changes:
                 continue
+            ids = None if changes is None else changes[name]
             key = (name, scope.key)
             with self._users.stripe(key):
                 items = self._users.peek(key)
                 if items is not None:
+                    if ids is None or items.stale_ids is None:
+                        items.stale_ids = None
+                    elif items.stale:
+                        items.stale_ids |= ids
+                    else:
+                        items.stale_ids = set(ids)
                     items.stale = True
 
     def submit(self, ops) -> None:
@@ -175,9 +184,22 @@ class CachedVectorIndex(VectorIndexLayer):
             return items.query(op.vector, op.k, op.where)
 
     def _catch_up(self, items: _Items, collection: str, scope: Scope) -> None:
-        """Bring a stale copy in step with the index below: ids and metadata of every item
-        (no vectors), then the vectors of items new or changed since (an item's vector changes
-        only with its metadata: events carry a digest of their text)."""
+        """Bring a stale copy in step with the index below: the items the scope lock said were
+        written, as they are now (gone from below: gone from the copy); when it could not say,
+        ids and metadata of every item (no vectors), then the vectors of items new or changed
+        since (an item's vector changes only with its metadata: events carry a digest of their
+        text)."""
+        if items.stale_ids is not None:
+            wanted = sorted(items.stale_ids)
+            fetched = self.inner.get(collection, scope, ids=wanted, with_vectors=True)
+            if fetched:
+                items.upsert([f["id"] for f in fetched], np.stack([f["vector"] for f in fetched]),
+                             [f["metadata"] for f in fetched])
+            gone = set(wanted) - {f["id"] for f in fetched}
+            if gone:
+                items.delete(gone)
+            items.stale, items.stale_ids = False, set()
+            return
         listed = {i["id"]: _meta(i["metadata"] or {}) for i in self.inner.get(collection, scope)}
         gone = set(items.ids) - listed.keys()
         if gone:
@@ -189,7 +211,7 @@ class CachedVectorIndex(VectorIndexLayer):
             if fetched:
                 items.upsert([f["id"] for f in fetched], np.stack([f["vector"] for f in fetched]),
                              [f["metadata"] for f in fetched])
-        items.stale = False
+        items.stale, items.stale_ids = False, set()
 
     def _follow(self, op: Any) -> None:
         """Keep a cached user's copy in step with a write that just landed below."""

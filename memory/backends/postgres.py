@@ -13,17 +13,19 @@ field-weighted term frequency over the row's total token count), over the scope'
 the words are cut and stemmed as FTS5's ``porter unicode61 remove_diacritics 2`` tokenizer does
 (:func:`fts_tokens`): the two backends rank alike (measured on LoCoMo, benchmarks/RESULTS.md).
 ``kindred_scopes`` holds a version per scope, raised by every replica that held the scope's lock,
-so a replica knows when its caches are stale, and which vector collections were written at which
-version (``written``, complete for the versions after ``since`` while ``tracked`` equals
-``version``), so that it catches up only those: on two replicas taking turns, listing a user's
-events and traits on the Chroma server after every turn of the other replica (which wrote
-neither) was a fifth of the turn's work. The three columns are added to an older database in
-place (a writer that does not keep them only makes readers catch up on everything). A database
+so a replica knows when its caches are stale, and which vector items the last holders wrote
+(``changes``: the last :data:`KEPT_CHANGES` holds' lists, complete for the versions after
+``since`` while ``tracked`` equals ``version``), so that it fetches just those: on two replicas
+taking turns, listing a user's turns, events and traits on the Chroma server after every turn of
+the other replica was most of the turn's Chroma traffic, and the turns' listing grew with the
+user's history. The three columns are added to an older database in place (a writer that does
+not keep them only makes readers catch up on everything). A database
 written by a newer Kindred is refused with the command that upgrades.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import unicodedata
 from collections import Counter
@@ -52,7 +54,7 @@ from memory.errors import StoreError
 from memory.lexical import LexicalWeights, query_terms
 from memory.scope import Scope
 
-__all__ = ["PG_SCHEMA_VERSION", "PgDatabase", "PgLexicalIndex", "PgRecordStore", "fts_tokens",
+__all__ = ["KEPT_CHANGES", "PG_SCHEMA_VERSION", "PgDatabase", "PgLexicalIndex", "PgRecordStore", "fts_tokens",
            "lend", "open_pool"]
 
 #: seconds a pool keeps retrying a lost server before it gives up and starts afresh at the next
@@ -91,10 +93,13 @@ CREATE TABLE IF NOT EXISTS kindred_scopes (
     tenant TEXT NOT NULL, user_id TEXT NOT NULL, version BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (tenant, user_id));
 CREATE SEQUENCE IF NOT EXISTS kindred_scope_seq;
-ALTER TABLE kindred_scopes ADD COLUMN IF NOT EXISTS written JSONB NOT NULL DEFAULT '{}'::jsonb;
+ALTER TABLE kindred_scopes ADD COLUMN IF NOT EXISTS changes JSONB NOT NULL DEFAULT '[]'::jsonb;
 ALTER TABLE kindred_scopes ADD COLUMN IF NOT EXISTS since BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE kindred_scopes ADD COLUMN IF NOT EXISTS tracked BIGINT NOT NULL DEFAULT -1
 """
+#: how many holds' lists of written vector items a scope's row keeps (a replica further behind
+#: lists what it holds instead)
+KEPT_CHANGES = 32
 _COLUMNS = RECORD_COLUMNS
 _UPSERT = (f"INSERT INTO kindred_records (tenant, user_id, {_COLUMNS}) "
            "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
@@ -335,36 +340,42 @@ class PgRecordStore(RecordStore):
                 with self.db.holding(conn):
                     yield hold
             finally:  # raised even after a failure: what was undone may have been seen
-                hold.after = self._advance(conn, scope, hold.wrote)
+                hold.after = self._advance(conn, scope, hold)
                 conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
 
     @staticmethod
-    def _advance(conn: Any, scope: Scope, wrote: frozenset[str] | None) -> int:
-        """The scope's next version, with what this holder wrote added to ``written``. A holder
-        that does not say (``wrote`` None) leaves ``tracked`` behind ``version``, so readers
-        stop trusting ``written``; the next holder that says starts it again from the version
-        it found (``since``)."""
-        params = {"tenant": scope.tenant, "user": scope.user, "known": wrote is not None,
-                  "wrote": sorted(wrote or ())}
-        row = conn.execute(
-            "UPDATE kindred_scopes s SET version = v.n, "
-            "written = CASE WHEN NOT %(known)s THEN s.written "
-            "  WHEN s.tracked = s.version THEN s.written || v.added ELSE v.added END, "
-            "since = CASE WHEN %(known)s AND s.tracked <> s.version THEN s.version "
-            "  ELSE s.since END, "
-            "tracked = CASE WHEN %(known)s THEN v.n ELSE s.tracked END "
-            "FROM (SELECT n, COALESCE((SELECT jsonb_object_agg(c, n) FROM "
-            "  unnest(%(wrote)s::text[]) c), '{}'::jsonb) AS added "
-            "  FROM (SELECT nextval('kindred_scope_seq') AS n) q) v "
-            "WHERE s.tenant=%(tenant)s AND s.user_id=%(user)s RETURNING s.version",
-            params).fetchone()
+    def _advance(conn: Any, scope: Scope, hold: ScopeHold) -> int:
+        """The scope's next version, with what this holder wrote added to ``changes`` (the last
+        :data:`KEPT_CHANGES` kept). A holder that does not say (``wrote`` None) leaves
+        ``tracked`` behind ``version``, so readers stop trusting ``changes``; the next holder
+        that says starts them again from the version it found (``since``). The scope's lock is
+        held: nothing else writes its row meanwhile."""
+        params: dict[str, Any] = {"tenant": scope.tenant, "user": scope.user}
+        n = int(conn.execute("SELECT nextval('kindred_scope_seq')").fetchone()[0])
+        if hold.wrote is None:
+            row = conn.execute("UPDATE kindred_scopes SET version = %(n)s WHERE tenant=%(tenant)s "
+                               "AND user_id=%(user)s RETURNING version", {**params, "n": n}
+                               ).fetchone()
+        else:
+            kept = list(hold.changes) if hold.changes is not None else []
+            since = hold.since if hold.changes is not None else (hold.version or 0)
+            if hold.wrote:
+                kept.append((n, {name: None if ids is None else sorted(ids)
+                                 for name, ids in hold.wrote.items()}))
+            while len(kept) > KEPT_CHANGES:
+                since = kept.pop(0)[0]
+            row = conn.execute(
+                "UPDATE kindred_scopes SET version = %(n)s, tracked = %(n)s, since = %(since)s, "
+                "changes = %(changes)s::jsonb WHERE tenant=%(tenant)s AND user_id=%(user)s "
+                "RETURNING version", {**params, "n": n, "since": since,
+                                      "changes": json.dumps(kept)}).fetchone()
         if row is None:  # a new (or forgotten) scope: nothing before this version is vouched for
             row = conn.execute(
                 "INSERT INTO kindred_scopes (tenant, user_id, version, since, tracked) "
-                "SELECT %(tenant)s, %(user)s, n, n, CASE WHEN %(known)s THEN n ELSE -1 END "
-                "FROM (SELECT nextval('kindred_scope_seq') AS n) v WHERE EXISTS (SELECT 1 FROM "
-                "kindred_records WHERE tenant=%(tenant)s AND user_id=%(user)s) "
-                "RETURNING version", params).fetchone()
+                "SELECT %(tenant)s, %(user)s, %(n)s, %(n)s, %(tracked)s WHERE EXISTS (SELECT 1 "
+                "FROM kindred_records WHERE tenant=%(tenant)s AND user_id=%(user)s) "
+                "RETURNING version",
+                {**params, "n": n, "tracked": -1 if hold.wrote is None else n}).fetchone()
         return int(row[0]) if row else 0
 
     def scope_version(self, scope: Scope) -> int:
@@ -373,13 +384,14 @@ class PgRecordStore(RecordStore):
 
     @staticmethod
     def _hold(conn: Any, tenant: str, user: str) -> ScopeHold:
-        row = conn.execute("SELECT version, since, tracked, written FROM kindred_scopes "
+        row = conn.execute("SELECT version, since, tracked, changes FROM kindred_scopes "
                            "WHERE tenant=%s AND user_id=%s", [tenant, user]).fetchone()
         if row is None:  # never written, or forgotten: no copy of it can be trusted
             return ScopeHold(0)
-        version, since, tracked, written = int(row[0]), int(row[1]), int(row[2]), row[3]
-        return ScopeHold(version, written=dict(written) if tracked == version else None,
-                         since=since)
+        version, since, tracked = int(row[0]), int(row[1]), int(row[2])
+        changes = tuple((int(v), {name: None if ids is None else tuple(ids)
+                                  for name, ids in written.items()}) for v, written in row[3])
+        return ScopeHold(version, changes=changes if tracked == version else None, since=since)
 
 
 # ----------------------------------------------------------------------------- words
