@@ -1,0 +1,95 @@
+"""BM25 search latency on each record backend: SQLite's FTS5 against PostgreSQL's SQL BM25.
+
+Fills one user's words with ``--turns`` real turns (LoCoMo's, replayed under distinct sessions)
+in batches of 500, as a bulk ingest writes them, into a fresh SQLite file and a fresh PostgreSQL
+database (started here; Debian's postgresql, ``make services``), then times ``--queries`` LoCoMo
+questions on each, straight after the fill (PostgreSQL has gathered no statistics yet, as after
+any bulk ingest) and again after ``ANALYZE``. PostgreSQL's time is given as a ratio to FTS5's
+on the same queries in the same run, and the two backends' top-10 are compared (they compute
+the same formula over the same stemmed words).
+
+    python benchmarks/lexical_latency.py [--turns 2000] [--queries 100]
+"""
+
+from __future__ import annotations
+
+import _common  # noqa: F401  (process defaults before torch)
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import machine, pct, stamp
+from evals.locomo import load_locomo
+from memory.backends.base import IndexTexts
+from memory.backends.postgres import PgDatabase, PgLexicalIndex
+from memory.backends.sqlite import Database, SqliteLexicalIndex
+from memory.scope import as_scope
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from servers import postgres_server  # noqa: E402
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo10.json"
+_USER = as_scope("bench")
+
+
+def _fill(index, rows: list[tuple[str, str, str]]) -> None:
+    for start in range(0, len(rows), 500):
+        with index.transaction():
+            index.batch([IndexTexts(_USER, tuple(rows[start:start + 500]))])
+
+
+def _timed(index, questions: list[str]) -> tuple[list[float], list[list[str]]]:
+    times, tops = [], []
+    for q in questions:
+        started = time.perf_counter()
+        hits = index.search(_USER, q, 10)
+        times.append(time.perf_counter() - started)
+        tops.append([h.turn_id for h in hits])
+    return times, tops
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--turns", type=int, default=2000)
+    parser.add_argument("--queries", type=int, default=100)
+    args = parser.parse_args()
+    convs = load_locomo(args.data)
+    source = [(t["speaker"], t["text"]) for c in convs for _, _, ts in c.sessions for t in ts]
+    rows, prev = [], ""
+    for n in range(args.turns):
+        speaker, text = source[n % len(source)]
+        rows.append((f"bench/s{n // 20:04d}/{n % 20}", f"{speaker}: {text}", prev))
+        prev = text
+    questions = [q.question for c in convs for q in c.questions][: args.queries]
+    with tempfile.TemporaryDirectory() as tmp, postgres_server() as url:
+        sqlite = SqliteLexicalIndex(Database(Path(tmp) / "kindred.db"))
+        pg_db = PgDatabase(url, max_connections=4)
+        pg = PgLexicalIndex(pg_db)
+        try:
+            _fill(sqlite, rows)
+            _fill(pg, rows)
+            fts, fts_top = _timed(sqlite, questions)
+            cold, pg_top = _timed(pg, questions)
+            with pg_db.connection() as conn:
+                conn.execute("ANALYZE kindred_lex_docs")
+                conn.execute("ANALYZE kindred_lex_terms")
+            warm, _ = _timed(pg, questions)
+        finally:
+            sqlite.db.close()
+            pg_db.close()
+    same = sum(a == b for a, b in zip(fts_top, pg_top, strict=True))
+    print(f"# lexical search, {stamp()}, {machine()}")
+    print(f"{args.turns} turns of one user, {len(questions)} LoCoMo questions, top 10")
+    for name, t in (("SQLite FTS5", fts), ("PostgreSQL, no statistics", cold),
+                    ("PostgreSQL, after ANALYZE", warm)):
+        print(f"{name:28s} p50 {1000 * pct(t, 50):7.2f} ms  p95 {1000 * pct(t, 95):7.2f} ms  "
+              f"{pct(t, 50) / pct(fts, 50):6.1f}x FTS5 at p50")
+    print(f"same top 10 on both backends: {same} of {len(questions)}")
+
+
+if __name__ == "__main__":
+    main()
