@@ -61,8 +61,10 @@ class ScopeLocks:
                 self._check(scope, hold)
                 yield
                 if hold.version is not None:  # shared: another replica may have it next
+                    # taken before the flush, so every write reported has landed when the lock
+                    # goes (one submitted meanwhile by another thread is reported next time)
+                    hold.wrote = self._written(scope)
                     self._flush()
-                    hold.wrote = self._written(scope)  # after the flush: every write landed
             if hold.after is not None:
                 with self._guard:
                     self._seen[scope.key] = hold.after  # this process's own writes are cached

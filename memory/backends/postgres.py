@@ -19,8 +19,8 @@ so a replica knows when its caches are stale, and which vector items the last ho
 taking turns, listing a user's turns, events and traits on the Chroma server after every turn of
 the other replica was most of the turn's Chroma traffic, and the turns' listing grew with the
 user's history. The three columns are added to an older database in place (a writer that does
-not keep them only makes readers catch up on everything). A database
-written by a newer Kindred is refused with the command that upgrades.
+not keep them only makes readers catch up on everything). A database written by a newer Kindred
+is refused with the command that upgrades.
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ from memory.errors import StoreError
 from memory.lexical import LexicalWeights, query_terms
 from memory.scope import Scope
 
-__all__ = ["KEPT_CHANGES", "PG_SCHEMA_VERSION", "PgDatabase", "PgLexicalIndex", "PgRecordStore", "fts_tokens",
-           "lend", "open_pool"]
+__all__ = ["KEPT_CHANGES", "PG_SCHEMA_VERSION", "PgDatabase", "PgLexicalIndex", "PgRecordStore",
+           "fts_tokens", "lend", "open_pool"]
 
 #: seconds a pool keeps retrying a lost server before it gives up and starts afresh at the next
 #: request: psycopg_pool's default (300 s, doubling delays) left one attempt 30 s+ after the
