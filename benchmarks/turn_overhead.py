@@ -9,7 +9,10 @@ Every reply is a new text by default, as a real model's would be: the ``fake`` m
 canned replies (``--canned``, the figures before 2026-12-03) are always in the embedder's cache,
 so a turn never paid for encoding its reply, which the floor counts.
 
-    python benchmarks/turn_overhead.py [--turns 1000] [--probe 100] [--canned]
+``--backend server`` runs the same on PostgreSQL + a Chroma server (both started here, on
+loopback; Debian's postgresql, ``make services``), one process, as a replica would.
+
+    python benchmarks/turn_overhead.py [--turns 1000] [--probe 100] [--canned] [--backend server]
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ from __future__ import annotations
 import _common  # noqa: F401  (environment first)
 
 import argparse
+import contextlib
 import random
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from rich.progress import track
@@ -32,18 +38,39 @@ TOPICS = ["my dog Biscuit", "my new job at the hospital", "hiking in the Alps", 
           "the book club", "running a marathon"]
 
 
+@contextlib.contextmanager
+def _storage(backend: str):
+    """The storage settings of ``backend`` (servers started for the run)."""
+    if backend == "embedded":
+        yield None
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from servers import chroma_server, postgres_server
+
+    with postgres_server() as url, chroma_server() as (host, port):
+        yield {"database_url": url, "chroma_host": host, "chroma_port": port}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--turns", type=int, default=1000)
     parser.add_argument("--probe", type=int, default=100)
     parser.add_argument("--canned", action="store_true",
                         help="the fake model's three canned replies (always cached)")
+    parser.add_argument("--backend", choices=("embedded", "server"), default="embedded",
+                        help="server: PostgreSQL + a Chroma server, started here")
     args = parser.parse_args()
+    with _storage(args.backend) as storage:
+        _run(args, storage)
+
+
+def _run(args, storage: dict | None) -> None:
     rng = random.Random(7)
     model = "fake" if args.canned else FakeListChatModel(responses=[
         f"I hear you, and I will keep note {n} of this in mind."
         for n in range(args.turns // 2 + args.probe + 1)])
-    bot = Kindred(data_dir=tempfile.mkdtemp(prefix="kindred-bench-"), chat_model=model)
+    bot = Kindred(data_dir=tempfile.mkdtemp(prefix="kindred-bench-"), chat_model=model,
+                  **({"storage": storage} if storage else {}))
     t0 = 1_700_000_000.0
     now = t0
     for i in track(range(args.turns // 2), description="prefill"):
@@ -71,12 +98,14 @@ def main() -> None:
 
     base = pct(encode, 50)
     print(f"# turn overhead — {stamp()} — {machine()}")
-    print(f"stored turns before probing: {stored}; probe turns: {args.probe}")
+    print(f"backend: {args.backend}; stored turns before probing: {stored}; "
+          f"probe turns: {args.probe}")
     print(f"overhead per turn (all nodes but generate, plus graph/checkpoint): "
           f"p50 {pct(overhead, 50):.1f} ms, p95 {pct(overhead, 95):.1f} ms")
     print(f"baseline, one MiniLM query encode: p50 {base:.1f} ms "
           f"→ overhead p50 = {pct(overhead, 50) / base:.1f}× one encode")
     for node, values in nodes.items():
+        values = values * 2 if len(values) == 1 else values  # a node that ran once (a short run)
         print(f"  {node:16s} p50 {pct(values, 50):7.1f} ms   p95 {pct(values, 95):7.1f} ms")
 
 
