@@ -15,17 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from memory.striped import StripedCache
+from memory.striped import StaleCopy, StripedCache
 
 __all__ = ["HotVectors", "UserVectors"]
 
 
-class UserVectors:
+class UserVectors(StaleCopy):
     """One user's turn vectors and metadata, growable."""
 
     def __init__(self, dim: int) -> None:
-        self.stale = False  # another process wrote the user: catch up before the next use
-        self.stale_ids: set[str] | None = set()  # ... these turns (None: unknown, list them)
+        super().__init__()  # another process wrote the user: catch up before the next use
         self.ids: list[str] = []
         self.pos: dict[str, int] = {}
         self.meta: list[Mapping[str, Any]] = []
@@ -154,13 +153,7 @@ class HotVectors:
         with self._users.stripe(user_id):
             found = self._users.peek(user_id)
             if found is not None:
-                if ids is None or found.stale_ids is None:
-                    found.stale_ids = None
-                elif found.stale:
-                    found.stale_ids |= ids
-                else:
-                    found.stale_ids = set(ids)
-                found.stale = True
+                found.mark_behind(ids)
 
     def added(self, user_id: str, ids: Sequence[str], vectors: np.ndarray,
               metas: Sequence[Mapping[str, Any]], texts: Sequence[str],

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from memory.backends import StorageConfig, Stores, open_stores
+from memory.backends.base import Changes
 from memory.budget import TokenCounter
 from memory.embeddings import Embedder, backend_for, default_embedder
 from memory.events import EventMemory
 from memory.feedback import FeedbackConfig, FeedbackMemory
-from memory.locks import Changes
 from memory.scope import Scope, as_scope
 from memory.text import MAX_PIECES
 from memory.topics import TopicExtractor

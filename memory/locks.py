@@ -23,16 +23,13 @@ lock is let go, so the next holder finds them.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from memory.backends.base import RecordStore, ScopeHold
+from memory.backends.base import Changes, RecordStore, ScopeHold
 from memory.scope import Scope
 
-__all__ = ["Changes", "ScopeLocks"]
-
-#: vector items by collection: their ids, or None for "any of the collection's"
-Changes = Mapping[str, frozenset[str] | None]
+__all__ = ["ScopeLocks"]
 
 
 class ScopeLocks:

@@ -7,7 +7,8 @@ Under one lock for the whole cache every other user's turn waited for that load 
 replica under 50 users: a third of its samples waiting on those two locks). With stripes a load
 holds only its own key's stripe; the cache's dictionary is guarded by a short lock of its own.
 Lock order: a stripe first, then the dictionary's lock, never the other way round; both caches
-get it from :class:`StripedCache`, which owns that order.
+get it from :class:`StripedCache`, which owns that order. Both caches' copies also say how far
+another process has left them behind the same way (:class:`StaleCopy`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,30 @@ from collections.abc import Callable, Hashable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-__all__ = ["StripedCache", "StripedLocks"]
+__all__ = ["StaleCopy", "StripedCache", "StripedLocks"]
+
+
+class StaleCopy:
+    """An in-process copy of one user's items that another process may have outgrown: current,
+    behind by known ids (``stale_ids``: fetch just those), or behind by unknown ones
+    (``stale_ids`` None: list what the store holds). Change it holding the copy's stripe."""
+
+    def __init__(self) -> None:
+        self.stale = False
+        self.stale_ids: set[str] | None = set()
+
+    def mark_behind(self, ids: frozenset[str] | None) -> None:
+        """Another process wrote ``ids`` (None: unknown which) since the copy was current."""
+        if ids is None or self.stale_ids is None:
+            self.stale_ids = None
+        elif self.stale:
+            self.stale_ids |= ids
+        else:
+            self.stale_ids = set(ids)
+        self.stale = True
+
+    def caught_up(self) -> None:
+        self.stale, self.stale_ids = False, set()
 
 
 class StripedLocks:

@@ -132,7 +132,7 @@ class TurnIndex:
             if pieces:
                 uv.put_pieces([p["metadata"]["turn_id"] for p in pieces],
                               np.stack([p["vector"] for p in pieces]))
-        uv.stale, uv.stale_ids = False, set()
+        uv.caught_up()
         return True
 
     def _load(self, scope: Scope) -> list[dict]:

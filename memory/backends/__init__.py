@@ -120,7 +120,7 @@ def open_stores(data_dir: str | Path, config: StorageConfig | None = None) -> St
     if config.write_behind:
         vectors = WriteBehindVectorIndex(vectors)
     vectors = CachedVectorIndex(vectors, max_users=config.hot_users)
-    if not embedded:  # replicas: each says which collections it wrote (memory/locks.py)
+    if not embedded:  # replicas: each says which items it wrote (memory/locks.py)
         vectors = WrittenVectorIndex(vectors)
     return Stores(records=records, lexical=lexical, lock=lock, vectors=vectors)
 

@@ -31,6 +31,7 @@ from memory.errors import ConfigurationError
 from memory.scope import Scope, as_scope
 
 __all__ = [
+    "Changes",
     "CountRecords",
     "CountVectors",
     "DeleteRecords",
@@ -158,6 +159,10 @@ class _Transactional:
         pages keep divider keys). ``forget`` calls it."""
 
 
+#: vector items by collection: their ids, or None for "any of the collection's"
+Changes = Mapping[str, frozenset[str] | None]
+
+
 @dataclass(slots=True)
 class ScopeHold:
     """A scope's version (a number any process changes when it writes the scope) when its lock
@@ -174,7 +179,7 @@ class ScopeHold:
     since: int = 0
     #: set by the holder before release: the vector items this process wrote in the scope since
     #: its last release (None: unknown, and the store stops vouching for ``changes``)
-    wrote: Mapping[str, frozenset[str] | None] | None = None
+    wrote: Changes | None = None
 
     def changed_since(self, seen: int | None) -> dict[str, frozenset[str] | None] | None:
         """The vector items written after version ``seen``, by collection (ids, or None: any of

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from memory.backends.base import (
+    Changes,
     DeleteVectors,
     QueryVectors,
     UpdateVectorMetadata,
@@ -32,17 +33,16 @@ from memory.backends.base import (
     VectorIndexLayer,
 )
 from memory.scope import Scope
-from memory.striped import StripedCache
+from memory.striped import StaleCopy, StripedCache
 
 __all__ = ["CachedVectorIndex"]
 
 
-class _Items:
+class _Items(StaleCopy):
     """One user's items of one collection: ids, metadata, unit vectors."""
 
     def __init__(self, items: Sequence[Mapping[str, Any]], dim: int | None) -> None:
-        self.stale = False  # another process wrote the scope: catch up before the next query
-        self.stale_ids: set[str] | None = set()  # ... these items (None: unknown, list them)
+        super().__init__()  # another process wrote the scope: catch up before the next query
         self.ids = [i["id"] for i in items]
         self.metas = [_meta(i["metadata"] or {}) for i in items]
         vectors = [np.asarray(i["vector"], dtype=np.float32) for i in items]
@@ -128,8 +128,7 @@ class CachedVectorIndex(VectorIndexLayer):
         for name in self.cached:
             self._users.pop((name, scope.key))
 
-    def stale(self, scope: Scope, changes: Mapping[str, frozenset[str] | None] | None = None
-              ) -> None:
+    def stale(self, scope: Scope, changes: Changes | None = None) -> None:
         """Another process wrote ``scope`` (``changes``: which items, by collection; None:
         unknown): each copy of those catches up on its next query, fetching only the vectors
         it lacks (:meth:`_catch_up`) instead of all of them again.
@@ -145,13 +144,7 @@ class CachedVectorIndex(VectorIndexLayer):
             with self._users.stripe(key):
                 items = self._users.peek(key)
                 if items is not None:
-                    if ids is None or items.stale_ids is None:
-                        items.stale_ids = None
-                    elif items.stale:
-                        items.stale_ids |= ids
-                    else:
-                        items.stale_ids = set(ids)
-                    items.stale = True
+                    items.mark_behind(ids)
 
     def submit(self, ops) -> None:
         """Writes the index below may apply later; the copies follow them now."""
@@ -198,7 +191,7 @@ class CachedVectorIndex(VectorIndexLayer):
             gone = set(wanted) - {f["id"] for f in fetched}
             if gone:
                 items.delete(gone)
-            items.stale, items.stale_ids = False, set()
+            items.caught_up()
             return
         listed = {i["id"]: _meta(i["metadata"] or {}) for i in self.inner.get(collection, scope)}
         gone = set(items.ids) - listed.keys()
@@ -211,7 +204,7 @@ class CachedVectorIndex(VectorIndexLayer):
             if fetched:
                 items.upsert([f["id"] for f in fetched], np.stack([f["vector"] for f in fetched]),
                              [f["metadata"] for f in fetched])
-        items.stale, items.stale_ids = False, set()
+        items.caught_up()
 
     def _follow(self, op: Any) -> None:
         """Keep a cached user's copy in step with a write that just landed below."""
