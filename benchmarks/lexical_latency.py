@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import machine, pct, stamp
+from _common import LOCOMO, locomo_text, machine, pct, stamp
 from evals.locomo import load_locomo
 from memory.backends.base import IndexTexts
 from memory.backends.postgres import PgDatabase, PgLexicalIndex
@@ -31,7 +31,6 @@ from memory.scope import as_scope
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from servers import postgres_server  # noqa: E402
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo10.json"
 _USER = as_scope("bench")
 
 
@@ -53,18 +52,17 @@ def _timed(index, questions: list[str]) -> tuple[list[float], list[list[str]]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=LOCOMO)
     parser.add_argument("--turns", type=int, default=2000)
     parser.add_argument("--queries", type=int, default=100)
     args = parser.parse_args()
-    convs = load_locomo(args.data)
-    source = [(t["speaker"], t["text"]) for c in convs for _, _, ts in c.sessions for t in ts]
+    source, questions = locomo_text(load_locomo(args.data))
+    questions = questions[: args.queries]
     rows, prev = [], ""
     for n in range(args.turns):
         speaker, text = source[n % len(source)]
         rows.append((f"bench/s{n // 20:04d}/{n % 20}", f"{speaker}: {text}", prev))
         prev = text
-    questions = [q.question for c in convs for q in c.questions][: args.queries]
     with tempfile.TemporaryDirectory() as tmp, postgres_server() as url:
         sqlite = SqliteLexicalIndex(Database(Path(tmp) / "kindred.db"))
         pg_db = PgDatabase(url, max_connections=4)

@@ -21,23 +21,22 @@ from pathlib import Path
 import numpy as np
 from rich.progress import track
 
-from _common import machine, pct, stamp
+from _common import LOCOMO, locomo_text, machine, pct, stamp
 from agent import Kindred
 from evals.locomo import load_locomo
 from memory.types import Turn
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo10.json"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=LOCOMO)
     parser.add_argument("--turns", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
     convs = load_locomo(args.data)
-    source = [(t["speaker"], t["text"]) for c in convs for _, _, ts in c.sessions for t in ts]
-    questions = [q.question for c in convs for q in c.questions][: args.queries]
+    source, questions = locomo_text(convs)
+    questions = questions[: args.queries]
 
     bot = Kindred(data_dir=tempfile.mkdtemp(prefix="kindred-lat-"), chat_model="fake")
     user, t0, batch, turns = "bench", 1_600_000_000.0, 100, []
