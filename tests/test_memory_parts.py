@@ -103,7 +103,7 @@ def test_auto_opens_a_memory_with_the_embedder_that_made_it(tmp_path, monkeypatc
         bot.chat("ann", "I adopted a greyhound called Pixel.")
     with Kindred(int8_dir, "fake") as bot:
         assert bot.settings.embedder == "auto"
-        assert bot.memory.embedder.name == "all-MiniLM-L6-v2 int8"
+        assert bot.memory.embedder.name == "all-MiniLM-L6-v2 int8 fused"
         assert "Pixel" in bot.recall("ann", "my dog", min_score=None).turns[0].text
     with Kindred(new_dir, "fake") as bot:
         assert bot.memory.embedder.name == "all-MiniLM-L6-v2"

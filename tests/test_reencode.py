@@ -20,7 +20,8 @@ from memory.scope import as_scope
 KINDRED = str(Path(sys.executable).parent / "kindred")
 T0 = 1_700_000_000.0
 KINDS = ("turns", "events", "traits", "feedback", "pieces")
-INT8 = "all-MiniLM-L6-v2 int8"
+INT8 = "all-MiniLM-L6-v2 int8 fused"
+RETIRED = "all-MiniLM-L6-v2 int8"  # the int8 model before its attention was fused
 
 
 def _memory(data_dir: Path, embedder) -> tuple[dict[str, int], list[str]]:
@@ -81,6 +82,32 @@ def test_a_reencode_cut_short_is_finished_by_the_next_open(tmp_path, embedder):
         assert _tops(bot) == tops
     again = reencode(Settings(data_dir=data_dir), "onnx-int8")
     assert again.before == again.after == INT8 and not again.repair.changed
+
+
+def test_a_memory_of_the_retired_int8_model_is_refused_until_it_is_reencoded(tmp_path, embedder):
+    """The int8 model an earlier Kindred made (attention unfused) is no longer shipped: ``auto``
+    takes its successor, whose vectors do not compare with the old ones, so the dir is refused
+    with the command that moves it, and nothing is derived into it; after that command it opens
+    and ranks as before."""
+    data_dir = tmp_path / "data"
+    counts, tops = _memory(data_dir, embedder)
+    stores = open_stores(data_dir)
+    stores.vectors.start_over(RETIRED)  # what such a dir records (its vectors left aside)
+    stores.close()
+    for choice in ({}, {"embedder": default_embedder("onnx-int8")}):
+        with pytest.raises(ConfigurationError, match=f"made by '{RETIRED}', an embedder this "
+                           r"Kindred no longer ships.*`kindred memory reencode --embedder "
+                           r"onnx-int8`"):
+            Kindred(data_dir, "fake", **choice)
+    stores = open_stores(data_dir)
+    assert stores.vectors.recorded_embedder() == RETIRED
+    assert stores.vectors.count("turns", as_scope("ann")) == 0  # nothing derived meanwhile
+    stores.close()
+    done = reencode(Settings(data_dir=data_dir), "onnx-int8")
+    assert (done.before, done.after) == (RETIRED, INT8)
+    with Kindred(data_dir, "fake") as bot:
+        assert bot.memory.embedder.name == INT8 and _counts(bot) == counts
+        assert _tops(bot) == tops
 
 
 def test_reencode_needs_a_named_embedder(tmp_path, embedder):

@@ -34,7 +34,7 @@ from memory.backends.base import (
     VectorIndex,
     iter_chunks,
 )
-from memory.embeddings import BACKEND_OF_NAME, DEFAULT_NAME
+from memory.embeddings import BACKEND_OF_NAME, DEFAULT_NAME, RETIRED_NAMES
 from memory.errors import ConfigurationError, StoreError
 from memory.scope import Scope
 
@@ -78,6 +78,12 @@ class ChromaVectorIndex(VectorIndex):
 
     def claim_embedder(self, name: str) -> None:
         found = self.recorded_embedder()
+        if found is not None and found != name and found in RETIRED_NAMES:
+            raise ConfigurationError(
+                f"The vectors in {self._where} were made by {found!r}, an embedder this Kindred "
+                f"no longer ships (this process embeds with {name!r}: their scores would not "
+                f"compare). Make every vector again with `kindred memory reencode --embedder "
+                f"{RETIRED_NAMES[found]}` (the records are kept; only the vectors are made anew).")
         if found is not None and found != name:
             setting, wanted = BACKEND_OF_NAME.get(found), BACKEND_OF_NAME.get(name, "E")
             raise ConfigurationError(
