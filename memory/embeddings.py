@@ -296,7 +296,11 @@ def _export_onnx(model_path: Path, cache_dir: Path, *, fused: bool = False) -> P
                           dynamic_axes={"input_ids": axes, "attention_mask": axes,
                                         "token_type_ids": axes, "last_hidden_state": axes})
     if fused:
-        _fuse(tmp / "model.onnx", model.config)
+        try:
+            _fuse(tmp / "model.onnx", model.config)
+        except BaseException:  # a half-made export must not stay beside the cache; re-raised
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     (tmp / "READY").write_text(str(model_path))
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
