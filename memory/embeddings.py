@@ -8,12 +8,14 @@ dot product is the cosine similarity.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import shutil
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -344,18 +346,12 @@ def _quantise(onnx_file: Path, model_path: Path) -> Path:
     tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    import logging
-
-    quiet = logging.getLogger().level
-    logging.getLogger().setLevel(logging.ERROR)  # "consider pre-processing": not for dynamic
-    try:
+    with _quiet_root_logger():  # "consider pre-processing": not for dynamic quantisation
         # a fused Attention node holds its layer's query, key and value weights: int8 too
         quantize_dynamic(str(onnx_file), str(tmp / "model.onnx"), weight_type=QuantType.QInt8,
                          per_channel=True, op_types_to_quantize=["MatMul", "Attention"],
                          extra_options={"MatMulConstBOnly": True,
                                         "DefaultTensorType": 1})  # fp32 (fused nodes' outputs)
-    finally:
-        logging.getLogger().setLevel(quiet)
     reference = SentenceTransformerEmbedder(model_path)._encode(_PROBES)
     candidate = OnnxEmbedder.__new__(OnnxEmbedder)
     candidate.__dict__.update(_probe_session(tmp / "model.onnx", model_path))
@@ -373,23 +369,30 @@ def _quantise(onnx_file: Path, model_path: Path) -> Path:
 def _fuse(onnx_file: Path, config: Any) -> None:
     """Rewrite ``onnx_file`` with onnxruntime's BERT fusions (see :func:`_export_onnx`); raise if
     the attention did not fuse, which would leave the int8 model as slow as before unnoticed."""
-    import logging
-
     from onnxruntime.transformers.optimizer import optimize_model
 
-    quiet = logging.getLogger().level
-    logging.getLogger().setLevel(logging.ERROR)
-    try:
+    with _quiet_root_logger():
         model = optimize_model(str(onnx_file), model_type="bert",
                                num_heads=config.num_attention_heads,
                                hidden_size=config.hidden_size, opt_level=0)
-    finally:
-        logging.getLogger().setLevel(quiet)
     fused = model.get_fused_operator_statistics().get("Attention", 0)
     if fused != config.num_hidden_layers:
         raise ConfigurationError(f"Fusing the int8 model's attention matched {fused} of "
                                  f"{config.num_hidden_layers} layers; set KINDRED_EMBEDDER=onnx.")
     model.save_model_to_file(str(onnx_file))
+
+
+@contextlib.contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """onnxruntime's model tools warn through the root logger about steps Kindred skips on
+    purpose; only errors get through while they run."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 def _probe_session(onnx_file: Path, model_path: Path) -> dict:

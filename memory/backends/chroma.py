@@ -78,13 +78,14 @@ class ChromaVectorIndex(VectorIndex):
 
     def claim_embedder(self, name: str) -> None:
         found = self.recorded_embedder()
-        if found is not None and found != name and found in RETIRED_NAMES:
-            raise ConfigurationError(
-                f"The vectors in {self._where} were made by {found!r}, an embedder this Kindred "
-                f"no longer ships (this process embeds with {name!r}: their scores would not "
-                f"compare). Make every vector again with `kindred memory reencode --embedder "
-                f"{RETIRED_NAMES[found]}` (the records are kept; only the vectors are made anew).")
         if found is not None and found != name:
+            if found in RETIRED_NAMES:  # no setting makes it any more: only reencoding helps
+                raise ConfigurationError(
+                    f"The vectors in {self._where} were made by {found!r}, an embedder this "
+                    f"Kindred no longer ships (this process embeds with {name!r}: their scores "
+                    f"would not compare). Make every vector again with `kindred memory reencode "
+                    f"--embedder {RETIRED_NAMES[found]}` (the records are kept; only the vectors "
+                    "are made anew).")
             setting, wanted = BACKEND_OF_NAME.get(found), BACKEND_OF_NAME.get(name, "E")
             raise ConfigurationError(
                 f"The vectors in {self._where} were made by the embedder {found!r}, and this "
