@@ -127,8 +127,8 @@ class Settings(BaseSettings):
     embedder: Literal["auto", "onnx", "onnx-int8", "torch"] = Field(
         default="auto", description="auto: the one that made the data dir's vectors (onnx for a "
                                     "new one); all-MiniLM-L6-v2 on onnxruntime (exported once), "
-                                    "the same in int8 with fused attention (about 1.9x faster "
-                                    "batches, vectors at cosine 0.99 of fp32), or torch")
+                                    "the same in int8 with fused attention (about 2-2.7x faster, "
+                                    "vectors at cosine 0.99 of fp32), or torch")
 
     session: SessionConfig = Field(default_factory=SessionConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
