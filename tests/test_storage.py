@@ -244,3 +244,76 @@ def test_collections_an_older_kindred_wrote_lose_their_words_and_keep_their_vect
     index = ChromaVectorIndex.embedded(path)  # marked: a second open rewrites nothing
     assert len(index.get("turns", ALICE)) == 2
     index.close()
+
+
+def _files_holding(root, marker: bytes) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")
+                  if p.is_file() and marker in p.read_bytes())
+
+
+def test_chromas_new_index_files_hold_no_stale_heap_bytes(tmp_path):
+    """Chroma's HNSW library writes a new index's unused slots straight from the heap, which
+    held what the process's other threads freed (here a marker; in a server, anyone's words):
+    a raw collection's files hold the marker, Kindred's, zeroed right after the first write,
+    do not (each in a fresh process whose heap is prepared the same way)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    marker = "quokkaheapmarker"
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    for which in ("raw", "kindred"):
+        done = subprocess.run([sys.executable, str(Path(__file__).with_name("heap_worker.py")),
+                               which, marker, str(tmp_path / which)],
+                              capture_output=True, text=True, timeout=120, env=env)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert _files_holding(tmp_path / "raw", marker.encode())  # the leak this guards against
+    assert _files_holding(tmp_path / "kindred", marker.encode()) == []
+
+
+def test_zeroing_a_chroma_index_keeps_every_vector(tmp_path):
+    """The slots zeroed are those no element fills: past Chroma's first thousand vectors
+    (when it moves them into the index), after a reopen, every item and its query are as before,
+    and a tail left by a process killed before it zeroed is zeroed on the next open."""
+    from memory.backends.chroma import ChromaVectorIndex
+    from memory.backends.hnsw_files import zero_unused_slots
+
+    rng = np.random.default_rng(1)
+    vecs = rng.normal(size=(1300, 384)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    index = ChromaVectorIndex.embedded(tmp_path / "chroma")
+    index.add("turns", ALICE, [f"t{n}" for n in range(5)], vecs[:5],
+              [{"ts": float(n)} for n in range(5)])
+    [segment] = [p for p in (tmp_path / "chroma").iterdir() if p.is_dir()]
+    assert (segment / "length.bin").read_bytes() == bytes(400)  # 100 slots, none filled yet
+    index.add("turns", ALICE, [f"t{n}" for n in range(5, 1300)], vecs[5:],
+              [{"ts": float(n)} for n in range(5, 1300)])
+    before = [h.id for h in index.query("turns", ALICE, vecs[7], 5)]
+    index.close()
+    lengths = np.frombuffer((segment / "length.bin").read_bytes(), dtype=np.float32)
+    assert len(lengths) == 1300 and np.allclose(lengths, 1.0, atol=1e-3)  # every slot an element
+    with open(segment / "length.bin", "ab") as f:  # a stale tail a killed process left
+        f.write(b"stalebytes" * 40)
+    index = ChromaVectorIndex.embedded(tmp_path / "chroma")
+    assert (segment / "length.bin").read_bytes()[1300 * 4:] == bytes(400)
+    assert [h.id for h in index.query("turns", ALICE, vecs[7], 5)] == before
+    assert before[0] == "t7"
+    held = index.get("turns", ALICE, with_vectors=True)
+    assert len(held) == 1300
+    got = {i["id"]: i["vector"] for i in held}
+    assert np.allclose(got["t1299"], vecs[1299], atol=1e-5)
+    index.close()
+    assert zero_unused_slots(tmp_path) is False  # not an index directory
+
+
+def test_a_chroma_index_of_an_unknown_layout_is_refused_not_guessed(tmp_path):
+    import struct
+
+    from memory.backends.hnsw_files import zero_unused_slots
+
+    (tmp_path / "header.bin").write_bytes(struct.pack("<iQQQQ", 2, 0, 100, 0, 1676))
+    (tmp_path / "length.bin").write_bytes(b"x" * 400)
+    with pytest.raises(StoreError, match="layout 2.*chromadb version"):
+        zero_unused_slots(tmp_path)
+    assert (tmp_path / "length.bin").read_bytes() == b"x" * 400

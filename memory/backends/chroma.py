@@ -17,7 +17,10 @@ Chroma's own exceptions (assorted transport, value and internal errors) leave th
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,7 @@ from memory.backends.base import (
     VectorIndex,
     iter_chunks,
 )
+from memory.backends.hnsw_files import zero_unused_slots
 from memory.embeddings import BACKEND_OF_NAME, DEFAULT_NAME, RETIRED_NAMES
 from memory.errors import ConfigurationError, StoreError
 from memory.scope import Scope
@@ -54,9 +58,13 @@ _EMBEDDER = "kindred_embedder"
 class ChromaVectorIndex(VectorIndex):
     """Chroma access for Kindred. Build it with :meth:`embedded` or :meth:`server`."""
 
-    def __init__(self, client: Any, where: str = "Chroma") -> None:
+    def __init__(self, client: Any, where: str = "Chroma", files: Path | None = None) -> None:
         self._client = client
         self._where = where
+        #: an embedded client's directory, whose index files are cleaned (see hnsw_files)
+        self._files = files
+        self._clean: set[str] = set()  # its index directories cleaned since opening
+        self._upserting = threading.Lock()
         self._collections: dict[str, Any] = {}
         with self._guard("opening its collections"):
             for name in self.collections:
@@ -66,6 +74,7 @@ class ChromaVectorIndex(VectorIndex):
                 if (col.metadata or {}).get("kindred_ids") != _ID_SCHEME:
                     _upgrade(col)
                 self._collections[name] = col
+            self._clean_new_indexes()  # also those a process killed before it cleaned them made
 
     def recorded_embedder(self) -> str | None:
         """Kept in the turns collection's metadata; a collection with vectors and no name was
@@ -112,7 +121,7 @@ class ChromaVectorIndex(VectorIndex):
         except Exception as exc:  # chromadb raises assorted errors; re-raised as ours
             raise StoreError(f"Cannot open the vector store at {path} ({exc}). Check that the "
                              "data directory is writable and not used by another process.") from exc
-        return cls(client, f"the vector store at {path}")
+        return cls(client, f"the vector store at {path}", Path(path))
 
     @classmethod
     def server(cls, host: str, port: int) -> ChromaVectorIndex:
@@ -134,7 +143,7 @@ class ChromaVectorIndex(VectorIndex):
         with self._guard("resetting its collections"):
             for name in self.collections:
                 self._client.delete_collection(_PREFIX + name)
-        self.__init__(self._client, self._where)
+        self.__init__(self._client, self._where, self._files)
 
     def start_over(self, embedder: str) -> None:
         """Every collection is dropped, the turns last: they carry the embedder's name, so a
@@ -144,7 +153,7 @@ class ChromaVectorIndex(VectorIndex):
         with self._guard("dropping its vectors to encode them again"):
             for name in order:
                 self._client.delete_collection(_PREFIX + name)
-        self.__init__(self._client, self._where)
+        self.__init__(self._client, self._where, self._files)
         self.claim_embedder(embedder)
 
     def _guard(self, what: str):
@@ -162,13 +171,39 @@ class ChromaVectorIndex(VectorIndex):
             raise StoreError(f"{self._where} is closed: open a new Kindred on the data dir.")
         out: list[Any] = []
         for run in _runs(ops):
-            with self._guard(type(run[0]).__name__):
+            with self._guard(type(run[0]).__name__), self._upsert(run[0]):
                 if len(run) > 1:
                     self._upsert_many(run)
                     out.extend([None] * len(run))
                 else:
                     out.append(self._run(run[0]))
         return out
+
+    def _upsert(self, op: Any):
+        """Around a run of upserts on the embedded client: a collection's first upsert is what
+        makes Chroma create its index files, with stale heap bytes in their unused slots, which
+        are zeroed right after (:mod:`memory.backends.hnsw_files`). Upserts take turns meanwhile:
+        one running beside the zeroing could persist an element into the slots being zeroed."""
+        if self._files is None or not isinstance(op, UpsertVectors):
+            return nullcontext()
+        return self._upserting_then_clean()
+
+    @contextmanager
+    def _upserting_then_clean(self) -> Iterator[None]:
+        with self._upserting:
+            yield
+            self._clean_new_indexes()
+
+    def _clean_new_indexes(self) -> None:
+        """Zero the unused slots of every index directory not cleaned yet (a listing of a few
+        names, each index cleaned once)."""
+        if self._files is None:
+            return
+        with os.scandir(self._files) as entries:
+            fresh = [e.path for e in entries if e.is_dir() and e.name not in self._clean]
+        for path in fresh:
+            if zero_unused_slots(path):
+                self._clean.add(os.path.basename(path))
 
     def _upsert_many(self, ops: Sequence[UpsertVectors]) -> None:
         """Consecutive upserts of one collection (several users' turns written behind) as one
