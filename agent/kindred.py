@@ -425,22 +425,21 @@ class Kindred:
         Why: the sessions run one graph run each, and a session at a time the encoder pads
         short lines to the long replies beside them; in one batch sorted by length a
         LongMemEval haystack encoded 1.6x faster. The batch holds every text the runs will
-        encode: the turns' keys (a long turn's pieces too) and the sentences the summariser
-        scores when a session ends (encoded a session at a time, those were a tenth of a
-        replay). Another thread meanwhile parses the texts and reads their topics and traits
-        (kept with the parses), so the runs do not walk the tokens again; that work still
+        encode: the turns' keys (a long turn's pieces too; the summariser scores a session's
+        sentences by their turns' keys). Another thread meanwhile parses the texts and reads
+        their topics and traits (kept with the parses), so the runs do not walk the tokens
+        again; that work still
         costs its CPU time, as the encoder's two threads fill both cores (measured: the encoder
         kept to one thread during the parse gained nothing). The traits found are encoded
         after, in one batch (in the runs' write-backs they were ~50 batches of a few). The runs
         then find vectors, topics and traits in the caches; a vector evicted meanwhile is
         encoded again. The summaries of the sessions the batch closes are known once their
-        sentences are encoded: they go in the traits' batch (one at a time, at each
+        turns are encoded: they go in the traits' batch (one at a time, at each
         consolidation, they were ~9 ms each, 0.4 s of a haystack)."""
         said = [s for s in batch if s.text]
         if len(said) < 2:
             return
         texts = [key for s in said for key in self.memory.turns.keys_of(s.speaker, s.text)]
-        texts += self._services.summariser.texts_to_embed([(s.role, s.text) for s in said])
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kindred-parse") as pool:
             read = pool.submit(self._read_texts_ahead, said)
             self.memory.embedder.embed(texts)

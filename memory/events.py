@@ -22,6 +22,7 @@ from memory.config import ComponentConfig
 from memory.embeddings import Embedder
 from memory.scope import Scope, as_scope
 from memory.text import digest, parse_prefix, split_sentences
+from memory.turns import TurnIndex
 from memory.types import Event, Turn
 from memory.unit import UnitOfWork
 
@@ -47,11 +48,6 @@ class Summariser(Protocol):
 
     def summarise(self, turns: Sequence[Turn]) -> str: ...
 
-    def texts_to_embed(self, said: Sequence[tuple[str, str]]) -> list[str]:
-        """What :meth:`summarise` will encode for these (role, text) pairs, so a bulk ingest can
-        encode it in the same batch as the turns (none for a summariser that encodes nothing)."""
-        ...
-
     def summarise_ahead(self, turns: Sequence[Turn]) -> str | None:
         """The summary :meth:`summarise` will give, when it costs no model call (None: unknown),
         so a bulk ingest can encode the summaries of the sessions it closes in one batch."""
@@ -61,8 +57,10 @@ class Summariser(Protocol):
 class ExtractiveSummariser:
     """The session's most central statements, told in the third person, within a word limit. No LLM.
 
-    Score of a sentence = cosine to the centroid of the user's sentences (what the session was about)
-    + a small bonus per content word. Candidates are the user's statements when there are any
+    Score of a sentence = cosine of its turn's vector to the centroid of the candidates' (what the
+    session was about) + a small bonus per content word. The turn's vector is its key's, made when
+    the turn was stored (:meth:`TurnIndex.key_text`): a cache hit, where encoding each sentence
+    was most of a session's consolidation. Candidates are the user's statements when there are any
     (questions and small talk carry no event; the agent's replies restate or, with a small model,
     invent). The chosen sentences keep their order and are reported, not quoted: "Alice said their
     cat is called Pixel and that they work as a nurse." Only pronouns change (singular "they", whose
@@ -75,15 +73,8 @@ class ExtractiveSummariser:
         self.config = config or SummariserConfig()
         self.max_words = max_words or self.config.max_words
 
-    def texts_to_embed(self, said: Sequence[tuple[str, str]]) -> list[str]:
-        """The user's statements in these (role, text) pairs: what :meth:`summarise` encodes for
-        a session that has any (a session of questions or of the agent alone is encoded when it
-        is summarised)."""
-        return [s for role, text in said if role == "user" for s in _sentences(text)
-                if not s.endswith("?")]
-
     def summarise_ahead(self, turns: Sequence[Turn]) -> str | None:
-        """:meth:`summarise` (it needs no model; its sentence vectors are in the cache by then)."""
+        """:meth:`summarise` (it needs no model; its turns' vectors are in the cache by then)."""
         return self.summarise(turns)
 
     def summarise(self, turns: Sequence[Turn]) -> str:
@@ -94,7 +85,9 @@ class ExtractiveSummariser:
             sents = [(t, s) for t, s in sents if t.role == "user"]
         if not sents:
             return ""
-        vecs = self._embedder.embed([s for _, s in sents])
+        owners = list({id(t): t for t, _ in sents}.values())
+        owner = [owners.index(t) for t, _ in sents]
+        vecs = self._embedder.embed([TurnIndex.key_text(t) for t in owners])[owner]
         centroid = vecs.mean(axis=0)
         centroid /= float(np.linalg.norm(centroid)) or 1.0
         scores = vecs @ centroid
@@ -106,8 +99,9 @@ class ExtractiveSummariser:
             n = len(sents[i][1].split())
             if words and words + n > self.max_words:
                 continue
-            if any(float(vecs[i] @ vecs[j]) > self.config.near_repeat for j in chosen):
-                continue  # a near-repeat adds nothing
+            if any(owner[i] != owner[j] and float(vecs[i] @ vecs[j]) > self.config.near_repeat
+                   for j in chosen):
+                continue  # a near-repeat adds nothing (one turn's sentences share its vector)
             chosen.append(int(i))
             words += n
             if words >= self.max_words:
@@ -210,10 +204,6 @@ class LLMSummariser:
         dialogue = "\n".join(f"{t.speaker}: {t.text}" for t in turns)
         reply = self._model.invoke([HumanMessage(self._prompt.format(dialogue=dialogue))])
         return str(reply.content).strip()
-
-    def texts_to_embed(self, said: Sequence[tuple[str, str]]) -> list[str]:
-        """Nothing: the chat model reads the dialogue."""
-        return []
 
     def summarise_ahead(self, turns: Sequence[Turn]) -> str | None:
         """None: a summary ahead would be a second model call per session."""

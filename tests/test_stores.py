@@ -72,6 +72,22 @@ def test_extractive_summary_reports_the_users_facts_in_the_third_person(embedder
     assert len(summary.split()) <= 20 + 6  # the limit on what was said, plus "said … that"
 
 
+def test_the_summariser_scores_sentences_by_their_turns_stored_vectors(embedder):
+    """It encodes the turns' keys (what the turn index stored: cache hits in chat and ingest),
+    never a sentence, and two sentences of one turn, which share its vector, are not taken for
+    near-repeats of each other: both can be told."""
+    from fakes import RecordingEmbedder
+
+    recording = RecordingEmbedder(embedder)
+    turns = [_turn("alice", "s1", 0, "My dog is called Biscuit. He is a beagle from Leeds."),
+             _turn("alice", "s1", 1, "Lovely.", role="agent"),
+             _turn("alice", "s1", 2, "I work as a nurse at the city hospital.")]
+    summary = ExtractiveSummariser(recording, max_words=40).summarise(turns)
+    assert recording.calls == [[TurnIndex.key_text(turns[0]), TurnIndex.key_text(turns[2])]]
+    assert summary == ("Alice said their dog is called Biscuit, that he is a beagle from Leeds "
+                       "and that they work as a nurse at the city hospital.")
+
+
 def test_a_summary_names_the_listener_instead_of_you(embedder):
     turns = [_turn("alice", "s1", 0, "I loved your advice about my garden!"),
              _turn("alice", "s1", 1, "Happy to help.", role="agent")]
