@@ -449,9 +449,12 @@ class Kindred:
             self.memory.embedder.embed(traits + summaries)
 
     def _read_texts_ahead(self, said: list[Said]) -> list[str]:
-        """Parse, then read topics and traits: the texts of the traits found."""
+        """Read traits, then topics: the texts of the traits found. Traits first: they need the
+        dependency parse, topics only the tags, so the texts no extractor reads (an assistant's
+        replies that never say "I") are only tagged."""
+        traits = read_traits_ahead(self._services, said)
         self.memory.topics.parse_ahead([parse_span(s.role, s.text) for s in said])
-        return read_traits_ahead(self._services, said)
+        return traits
 
     def _pieces(self, batch: list[Said]) -> Iterator[list[Said]]:
         """The batch as graph runs: a new run at every gap longer than β (so a replay ends its

@@ -58,22 +58,29 @@ class Parser:
         self._cache_size = cache_size
         self._lock = _FifoLock()  # spaCy's Language is not documented as thread-safe
 
-    def parse_many(self, texts: Sequence[str], *, batch_size: int = 256) -> list:
+    def parse_many(self, texts: Sequence[str], *, batch_size: int = 256,
+                   dependencies: bool = True) -> list:
         """The Docs of ``texts`` (each read up to :data:`~memory.text.PARSE_CHARS`, stripped),
-        in order; a text parsed a moment ago is not parsed again."""
+        in order; a text parsed a moment ago is not parsed again.
+
+        ``dependencies=False`` for a reader of tags alone (topics): a text not parsed yet is
+        tagged without the dependency parser, about a third of spaCy's time on a long reply;
+        a Doc so made is parsed again, whole, for a reader that needs its dependencies."""
         keys = [parse_prefix(str(t).strip()) for t in texts]
         with self._lock:
-            found = {k: self._cache[k] for k in keys if k in self._cache}
+            found = {k: doc for k in keys if (doc := self._cache.get(k)) is not None
+                     and (not dependencies or doc.has_annotation("DEP"))}
             for k in found:
                 self._cache.move_to_end(k)
         missing = list(dict.fromkeys(k for k in keys if k not in found))
+        disable = [] if dependencies else ["parser"]
         # the lock is taken a slice at a time: a bulk ingest parsing ahead (hundreds of long
         # texts, seconds) must not hold up another user's turn for all of it
         for start in range(0, len(missing), _LOCK_SLICE):
             part = missing[start:start + _LOCK_SLICE]
             with self._lock:
-                for key, doc in zip(part, self.nlp.pipe(part, batch_size=batch_size),
-                                    strict=True):
+                for key, doc in zip(part, self.nlp.pipe(part, batch_size=batch_size,
+                                                        disable=disable), strict=True):
                     doc.tensor = _EMPTY_TENSOR
                     found[key] = doc
                     self._cache[key] = doc
@@ -84,8 +91,8 @@ class Parser:
     def parse(self, text: str):
         return self.parse_many([text])[0]
 
-    def read_many(self, texts: Sequence[str], reader: Callable[[Any], _T], key: Hashable
-                  ) -> list[_T]:
+    def read_many(self, texts: Sequence[str], reader: Callable[[Any], _T], key: Hashable, *,
+                  dependencies: bool = True) -> list[_T]:
         """What ``reader`` makes of each text's Doc, made once per Doc and kept with it under
         ``key`` (the reader's own token), so the Doc's eviction takes its readings along.
 
@@ -93,8 +100,9 @@ class Parser:
         them while the embedder encodes (:meth:`agent.kindred.Kindred.ingest`), and the graph's
         nodes then find those readings here instead of walking the tokens again (a LongMemEval
         haystack: about 0.4 s of the rules and topics over its Docs). A reader must be a pure
-        function of the Doc; two threads reading one Doc at once both compute it."""
-        docs = self.parse_many(texts)
+        function of the Doc; two threads reading one Doc at once both compute it.
+        ``dependencies``: as in :meth:`parse_many`."""
+        docs = self.parse_many(texts, dependencies=dependencies)
         out: list[_T] = []
         for doc in docs:
             found = doc.user_data.get(key, _UNREAD)

@@ -46,13 +46,15 @@ class TopicExtractor:
 
     def topics_many(self, texts: Sequence[str]) -> list[list[str]]:
         """Topics of many texts at once (``nlp.pipe`` batches them); a text read a moment ago
-        (a bulk ingest reads its texts ahead) is not read again."""
-        found = self._parser.read_many(texts, self._read, self._reading)
+        (a bulk ingest reads its texts ahead) is not read again. Nouns are the tagger's: a text
+        no trait extractor parsed is not given to the dependency parser."""
+        found = self._parser.read_many(texts, self._read, self._reading, dependencies=False)
         return [list(topics) for topics in found]
 
     def parse_ahead(self, texts: Sequence[str]) -> None:
         """Parse texts about to be stored and read their topics (kept with the shared parse's
-        Docs), so the topics and traits read from them later in the same ingest cost no parse."""
+        Docs), so the topics read from them later in the same ingest cost no parse (read the
+        traits first: a text tagged here alone is parsed again for them)."""
         self.topics_many(texts)
 
     def _read(self, doc) -> tuple[str, ...]:

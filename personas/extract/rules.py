@@ -27,6 +27,14 @@ from personas.extract.detector import TraitDetector
 
 __all__ = ["RuleTraitExtractor", "subject_of"]
 
+#: Words without which an agent's span yields no trait its readers keep: every reader of the
+#: agent's traits (a chat turn's reply, a replayed turn) keeps only those that name the agent
+#: (:func:`personas.consistency.speaks_of_itself`: "I", "me", "my"…), and a trait's words are the
+#: span's, but for "we" told as "I" ("We grow leeks on our allotment." → "I grow leeks on my
+#: allotment.") and an echo question ("Do you also like to garden?" → "I like to garden."). Such a
+#: span is not parsed: a LongMemEval assistant's answers are mostly long and impersonal.
+_MAY_NAME_THE_SPEAKER = re.compile(
+    r"\b(?:i|me|my|mine|myself|we|us|our|ours|ourselves)\b|\b(?:do|did)\s+you\b", re.IGNORECASE)
 
 
 def _ci(pattern: str) -> re.Pattern:
@@ -91,8 +99,16 @@ class RuleTraitExtractor:
         return self.extract_many([text])[0]
 
     def extract_many(self, texts: Sequence[str]) -> list[ExtractedTrait | None]:
-        return self._parser.read_many([parse_span(self._role, t) for t in texts],
-                                      self._from_doc, self._reading)
+        spans = [parse_span(self._role, t) for t in texts]
+        read = [n for n, span in enumerate(spans)
+                if self._role == "user" or _MAY_NAME_THE_SPEAKER.search(span)]
+        found: list[ExtractedTrait | None] = [None] * len(spans)
+        if read:
+            traits = self._parser.read_many([spans[n] for n in read], self._from_doc,
+                                            self._reading)
+            for n, trait in zip(read, traits, strict=True):
+                found[n] = trait
+        return found
 
     def read_ahead(self, texts: Sequence[str]) -> list[ExtractedTrait | None]:
         """The traits of texts about to be stored, read now (a bulk ingest calls it in the
