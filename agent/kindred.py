@@ -422,20 +422,18 @@ class Kindred:
                     thread: dict[str, Any]) -> None:
         """Encode and read a bulk ingest's texts before its sessions run, at the same time.
 
-        Why: the sessions run one graph run each, and a session at a time the encoder pads
-        short lines to the long replies beside them; in one batch sorted by length a
-        LongMemEval haystack encoded 1.6x faster. The batch holds every text the runs will
-        encode: the turns' keys (a long turn's pieces too; the summariser scores a session's
-        sentences by their turns' keys). Another thread meanwhile parses the texts and reads
-        their topics and traits (kept with the parses), so the runs do not walk the tokens
-        again; that work still
-        costs its CPU time, as the encoder's two threads fill both cores (measured: the encoder
-        kept to one thread during the parse gained nothing). The traits found are encoded
-        after, in one batch (in the runs' write-backs they were ~50 batches of a few). The runs
-        then find vectors, topics and traits in the caches; a vector evicted meanwhile is
-        encoded again. The summaries of the sessions the batch closes are known once their
-        turns are encoded: they go in the traits' batch (one at a time, at each
-        consolidation, they were ~9 ms each, 0.4 s of a haystack)."""
+        Why: the sessions run one graph run each, and a session at a time the encoder pads short
+        lines to the long replies beside them; in one batch sorted by length a LongMemEval haystack
+        encoded 1.6x faster. The batch holds every text the runs will encode: the turns' keys (a
+        long turn's pieces too; the summariser scores a session's sentences by their turns' keys).
+        Another thread meanwhile parses the texts and reads their topics and traits (kept with the
+        parses), so the runs do not walk the tokens again; that work still costs its CPU time, as
+        the encoder's two threads fill both cores (measured: the encoder kept to one thread during
+        the parse gained nothing). The traits found are encoded after, in one batch (in the runs'
+        write-backs they were ~50 batches of a few). The runs then find vectors, topics and traits
+        in the caches; a vector evicted meanwhile is encoded again. The summaries of the sessions
+        the batch closes are known once their turns are encoded: they go in the traits' batch (one
+        at a time, at each consolidation, they were ~9 ms each, 0.4 s of a haystack)."""
         said = [s for s in batch if s.text]
         if len(said) < 2:
             return

@@ -45,6 +45,11 @@ def _rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
+def _after_warmup(samples: list[tuple[float, float]], minutes: float) -> float:
+    """The first RSS sampled after the warm-up (the run's first fifth)."""
+    return next(mb for t, mb in samples if t >= minutes * 60 / 5)
+
+
 @contextlib.contextmanager
 def _storage(backend: str):
     """Environment for the server on ``backend`` and the Chroma server's pid (None: embedded)."""
@@ -87,11 +92,14 @@ def main() -> None:
             stop = threading.Event()
             started = time.time()
 
+            def take() -> None:
+                samples.append((time.time() - started, _rss_mb(proc.pid)))
+                if chroma_pid:
+                    chroma.append((time.time() - started, _rss_mb(chroma_pid)))
+
             def sample() -> None:
                 while not stop.is_set():
-                    samples.append((time.time() - started, _rss_mb(proc.pid)))
-                    if chroma_pid:
-                        chroma.append((time.time() - started, _rss_mb(chroma_pid)))
+                    take()
                     stop.wait(15)
 
             threading.Thread(target=sample, daemon=True).start()
@@ -116,14 +124,11 @@ def main() -> None:
                     errors += r.status_code != 200
                     sent += 1
             stop.set()
-            samples.append((time.time() - started, _rss_mb(proc.pid)))
-            if chroma_pid:
-                chroma.append((time.time() - started, _rss_mb(chroma_pid)))
+            take()
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-    warm = [mb for t, mb in samples if t >= args.minutes * 60 / 5]
-    after_warmup, last = warm[0], samples[-1][1]
+    after_warmup, last = _after_warmup(samples, args.minutes), samples[-1][1]
     growth = 100 * (last - after_warmup) / after_warmup
     print(f"# soak, {stamp()}, {machine()}")
     print(f"{args.minutes:.0f} min at {args.rate} req/s, {args.users} users, fake model, "
@@ -134,7 +139,7 @@ def main() -> None:
           f"{last:.0f} MB, max {max(mb for _, mb in samples):.0f} MB; growth after warm-up "
           f"{growth:+.1f}% (target < 5%)")
     if chroma:
-        c_warm = [mb for t, mb in chroma if t >= args.minutes * 60 / 5][0]
+        c_warm = _after_warmup(chroma, args.minutes)
         print(f"Chroma server RSS: start {chroma[0][1]:.0f} MB, after warm-up {c_warm:.0f} MB, "
               f"end {chroma[-1][1]:.0f} MB ({100 * (chroma[-1][1] - c_warm) / c_warm:+.1f}%)")
     if args.plot:

@@ -85,9 +85,10 @@ class ExtractiveSummariser:
             sents = [(t, s) for t, s in sents if t.role == "user"]
         if not sents:
             return ""
-        owners = list({id(t): t for t, _ in sents}.values())
-        owner = [owners.index(t) for t, _ in sents]
-        vecs = self._embedder.embed([TurnIndex.key_text(t) for t in owners])[owner]
+        owners = {id(t): t for t, _ in sents}  # each turn once, in order
+        rows = {key: row for row, key in enumerate(owners)}
+        owner = [rows[id(t)] for t, _ in sents]
+        vecs = self._embedder.embed([TurnIndex.key_text(t) for t in owners.values()])[owner]
         centroid = vecs.mean(axis=0)
         centroid /= float(np.linalg.norm(centroid)) or 1.0
         scores = vecs @ centroid

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -179,17 +179,15 @@ class ChromaVectorIndex(VectorIndex):
                     out.append(self._run(run[0]))
         return out
 
-    def _upsert(self, op: Any):
+    @contextmanager
+    def _upsert(self, op: Any) -> Iterator[None]:
         """Around a run of upserts on the embedded client: a collection's first upsert is what
         makes Chroma create its index files, with stale heap bytes in their unused slots, which
         are zeroed right after (:mod:`memory.backends.hnsw_files`). Upserts take turns meanwhile:
         one running beside the zeroing could persist an element into the slots being zeroed."""
         if self._files is None or not isinstance(op, UpsertVectors):
-            return nullcontext()
-        return self._upserting_then_clean()
-
-    @contextmanager
-    def _upserting_then_clean(self) -> Iterator[None]:
+            yield
+            return
         with self._upserting:
             yield
             self._clean_new_indexes()
