@@ -165,7 +165,7 @@ class FeedbackMemory:
         keys = self._keys(scope)
         if not keys.ids:
             return []
-        sims = keys.matrix @ np.asarray(vector, dtype=np.float32)
+        sims = keys.similarities(np.asarray(vector, dtype=np.float32))
         records = {r.id: self._from(r)
                    for r in self._stores.records.get_many(scope, _KIND, list(keys.ids))}
         return [(records[i], float(s)) for i, s in zip(keys.ids, sims, strict=True)

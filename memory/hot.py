@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from memory.rows import Rows
 from memory.striped import StaleCopy, StripedCache
 
 __all__ = ["HotVectors", "UserVectors"]
@@ -29,16 +30,16 @@ class UserVectors(StaleCopy):
         self.pos: dict[str, int] = {}
         self.meta: list[Mapping[str, Any]] = []
         self.texts: list[str] = []
-        self._matrix = np.zeros((64, dim), dtype=np.float32)
+        self._vectors = Rows(dim)  # in blocks, never moved (memory.rows: a flat soak)
         self.sessions = np.zeros(64, dtype=object)
         # vectors of the parts of long turns past their own vector's window (memory.text)
-        self._pieces = np.zeros((0, dim), dtype=np.float32)
+        self._pieces = Rows(dim, block=16)
         self._piece_of: list[int] = []               # row of the turn each piece belongs to
         self._pieces_of: dict[int, list[int]] = {}   # turn row -> its piece rows
 
-    @property
-    def matrix(self) -> np.ndarray:
-        return self._matrix[: len(self.ids)]
+    def vectors(self, rows: Sequence[int] | None = None) -> np.ndarray:
+        """A copy of the given rows' vectors (None: every turn's), in that order."""
+        return self._vectors.array() if rows is None else self._vectors.take(rows)
 
     def put_pieces(self, owners: Sequence[str], vectors: np.ndarray) -> None:
         """Add piece vectors of turns already put (``owners``: each piece's turn id). Pieces of
@@ -48,16 +49,10 @@ class UserVectors(StaleCopy):
                 if tid in self.pos and self.pos[tid] not in self._pieces_of]
         if not rows:
             return
-        n = len(self._piece_of)
-        if n + len(rows) > len(self._pieces):
-            grown = np.zeros((max(2 * len(self._pieces), n + len(rows), 16), self._pieces.shape[1]),
-                             dtype=np.float32)
-            grown[:n] = self._pieces[:n]
-            self._pieces = grown
-        for at, vec in rows:
-            self._pieces[len(self._piece_of)] = vec
+        for at, _ in rows:
             self._pieces_of.setdefault(at, []).append(len(self._piece_of))
             self._piece_of.append(at)
+        self._pieces.append(np.stack([vec for _, vec in rows]))
 
     def similarities(self, query: np.ndarray, rows: Sequence[int] | None = None,
                      piece_margin: float = 0.0) -> np.ndarray:
@@ -65,17 +60,16 @@ class UserVectors(StaleCopy):
         its own vector's and its pieces' less ``piece_margin`` (1 or more: its own only)."""
         use_pieces = bool(self._piece_of) and piece_margin < 1.0
         if rows is None:
-            sims = self.matrix @ query
+            sims = self._vectors.dot(query)
             if use_pieces:
-                n = len(self._piece_of)
                 np.maximum.at(sims, np.asarray(self._piece_of),
-                              self._pieces[:n] @ query - piece_margin)
+                              self._pieces.dot(query) - piece_margin)
             return sims
-        sims = self._matrix[np.asarray(rows, dtype=int)] @ query if rows else np.zeros(0)
+        sims = self._vectors.take(rows) @ query if rows else np.zeros(0)
         for i, at in enumerate(rows):
             extra = self._pieces_of.get(at) if use_pieces else None
             if extra:
-                best = float(np.max(self._pieces[extra] @ query)) - piece_margin
+                best = float(np.max(self._pieces.take(extra) @ query)) - piece_margin
                 sims[i] = max(float(sims[i]), best)
         return sims
 
@@ -85,16 +79,16 @@ class UserVectors(StaleCopy):
             at = self.pos.get(tid)
             if at is None:
                 at = len(self.ids)
-                if at == len(self._matrix):
-                    self._matrix = np.concatenate([self._matrix, np.zeros_like(self._matrix)])
+                if at == len(self.sessions):  # 8 bytes a turn: doubling it costs little
                     self.sessions = np.concatenate([self.sessions, np.zeros_like(self.sessions)])
                 self.ids.append(tid)
                 self.meta.append(meta)
                 self.texts.append(text)
                 self.pos[tid] = at
+                self._vectors.append(vec)
             else:
                 self.meta[at], self.texts[at] = meta, text
-            self._matrix[at] = vec
+                self._vectors[at] = vec
             self.sessions[at] = meta.get("session_id")
 
     def top(self, query: np.ndarray, k: int, exclude_session: str | None = None,

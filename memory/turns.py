@@ -167,9 +167,10 @@ class TurnIndex:
                 ) -> dict[str, tuple[np.ndarray, dict, str]]:
         """Vector, metadata and text of the given turns of the user (missing ids left out)."""
         uv = self._user_vectors(as_scope(who), fresh=fresh)
-        matrix, pos = uv.matrix, uv.pos
-        return {tid: (matrix[pos[tid]], uv.meta[pos[tid]], uv.texts[pos[tid]])
-                for tid in ids if tid in pos}
+        found = [tid for tid in ids if tid in uv.pos]
+        rows = [uv.pos[tid] for tid in found]
+        return {tid: (vec, uv.meta[at], uv.texts[at])
+                for tid, at, vec in zip(found, rows, uv.vectors(rows), strict=True)}
 
     def similarities(self, who: Scope | str, vector: np.ndarray, ids: Sequence[str], *,
                      fresh: bool = False, piece_margin: float = 0.0
@@ -188,7 +189,7 @@ class TurnIndex:
         """Every stored turn of the user: ids, texts and the vector matrix (for baselines that
         search the same vectors another way)."""
         uv = self._user_vectors(as_scope(who))
-        return list(uv.ids), list(uv.texts), np.array(uv.matrix)
+        return list(uv.ids), list(uv.texts), uv.vectors()
 
     @staticmethod
     def key_text(turn: Turn) -> str:

@@ -388,3 +388,63 @@ def test_storage_max_pieces_bounds_a_long_turns_vectors(stores, embedder):
         TurnIndex(stores, embedder, max_pieces=most).add(user, [_turn(user, "s0001", 0, paste)])
         assert len(stores.vectors.get("pieces", user)) == most
         assert stores.vectors.count("turns", user) == 1
+
+
+def test_vector_rows_in_blocks_read_back_as_one_matrix():
+    """The in-process copies keep vectors in fixed-size blocks (memory.rows): across block
+    edges, rows read back, multiply and overwrite exactly as one matrix would, and growing adds
+    blocks without moving the ones already filled."""
+    import numpy as np
+
+    from memory.rows import Rows
+
+    rng = np.random.default_rng(7)
+    matrix = rng.standard_normal((23, 5)).astype(np.float32)
+    rows = Rows(5, block=4)
+    rows.append(matrix[:3])
+    first = rows._blocks[0]
+    for vec in matrix[3:9]:
+        rows.append(vec)
+    rows.append(matrix[9:])
+    assert len(rows) == 23 and rows._blocks[0] is first and len(rows._blocks) == 6
+    assert np.array_equal(rows.array(), matrix)
+    query = rng.standard_normal(5).astype(np.float32)
+    assert np.allclose(rows.dot(query), matrix @ query)
+    assert np.array_equal(rows.take([22, 0, 4, 4]), matrix[[22, 0, 4, 4]])
+    rows[5] = np.ones(5, dtype=np.float32)
+    matrix[5] = 1.0
+    assert np.array_equal(rows.array(), matrix) and np.allclose(rows.dot(query), matrix @ query)
+    with pytest.raises(IndexError):
+        rows.take([23])
+    with pytest.raises(IndexError):
+        rows[23] = matrix[0]
+    empty = Rows(5)
+    assert empty.dot(query).shape == (0,) and empty.array().shape == (0, 5)
+
+
+def test_the_hot_copy_past_a_block_edge_finds_and_replaces_turns_as_before():
+    """A user whose turns fill several blocks of the copy: exact top-k, a stored turn's vector
+    replaced in place, one session left out, and the whole matrix for the baselines."""
+    import numpy as np
+
+    from memory.hot import UserVectors
+    from memory.rows import BLOCK_ROWS
+
+    rng = np.random.default_rng(3)
+    n = BLOCK_ROWS * 2 + 17
+    vecs = rng.standard_normal((n, 8)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    uv = UserVectors(8)
+    ids = [f"t{i}" for i in range(n)]
+    for at in range(0, n, 50):  # turns arrive in batches that straddle the blocks' edges
+        uv.put(ids[at: at + 50], vecs[at: at + 50],
+               [{"session_id": f"s{i // 30}"} for i in range(at, min(at + 50, n))],
+               ids[at: at + 50])
+    query = vecs[200] + 0.1 * vecs[7]
+    expected = np.argsort(-(vecs @ query), kind="stable")[:5]
+    assert [i for i, _ in uv.top(query, 5)] == list(expected)
+    uv.put(["t200"], -vecs[200][None, :], [{"session_id": "s6"}], ["t200"])  # a turn edited
+    assert 200 not in [i for i, _ in uv.top(query, 5)]
+    assert all(uv.sessions[i] != "s0" for i, _ in uv.top(vecs[3], 40, exclude_session="s0"))
+    assert np.array_equal(uv.vectors([200, 7]), np.stack([-vecs[200], vecs[7]]))
+    assert uv.vectors().shape == (n, 8) and len(uv.ids) == n

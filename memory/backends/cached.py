@@ -32,6 +32,7 @@ from memory.backends.base import (
     VectorIndex,
     VectorIndexLayer,
 )
+from memory.rows import Rows
 from memory.scope import Scope
 from memory.striped import StaleCopy, StripedCache
 
@@ -39,44 +40,49 @@ __all__ = ["CachedVectorIndex"]
 
 
 class _Items(StaleCopy):
-    """One user's items of one collection: ids, metadata, unit vectors."""
+    """One user's items of one collection: ids, metadata, unit vectors (in blocks that never move:
+    :mod:`memory.rows`)."""
 
     def __init__(self, items: Sequence[Mapping[str, Any]], dim: int | None) -> None:
         super().__init__()  # another process wrote the scope: catch up before the next query
-        self.ids = [i["id"] for i in items]
-        self.metas = [_meta(i["metadata"] or {}) for i in items]
-        vectors = [np.asarray(i["vector"], dtype=np.float32) for i in items]
-        self.matrix = _unit(np.stack(vectors)) if vectors else np.zeros((0, dim or 0), np.float32)
+        self.ids: list[str] = []
+        self.metas: list[dict[str, Any]] = []
+        self._rows: Rows | None = Rows(dim) if dim else None  # no dim yet: from the first write
+        if items:
+            self.upsert([i["id"] for i in items], [i["vector"] for i in items],
+                        [i["metadata"] for i in items])
 
     def upsert(self, ids, vectors, metas) -> None:
         vectors = _unit(np.asarray(vectors, dtype=np.float32))
+        if self._rows is None:
+            self._rows = Rows(vectors.shape[1])
         pos = {item_id: n for n, item_id in enumerate(self.ids)}
-        new_rows = []
         for item_id, vec, meta in zip(ids, vectors, metas, strict=True):
             meta = _meta(meta or {})
             if item_id in pos:
                 n = pos[item_id]
                 self.metas[n] = meta
-                self.matrix[n] = vec
+                self._rows[n] = vec
             else:
                 pos[item_id] = len(self.ids)
                 self.ids.append(item_id)
                 self.metas.append(meta)
-                new_rows.append(vec)
-        if new_rows:
-            rows = np.stack(new_rows)
-            self.matrix = rows if self.matrix.shape[0] == 0 else np.vstack([self.matrix, rows])
+                self._rows.append(vec)
 
     def delete(self, ids: set[str]) -> None:
         keep = [n for n, item_id in enumerate(self.ids) if item_id not in ids]
+        if len(keep) == len(self.ids) or self._rows is None:
+            return
+        kept = self._rows.take(keep)
         self.ids = [self.ids[n] for n in keep]
         self.metas = [self.metas[n] for n in keep]
-        self.matrix = self.matrix[keep]
+        self._rows = Rows(self._rows.dim)
+        self._rows.append(kept)
 
     def query(self, vector: np.ndarray, k: int, where: Mapping[str, Any] | None) -> list[VectorHit]:
-        if not self.ids or k <= 0:
+        if not self.ids or k <= 0 or self._rows is None:
             return []
-        sims = self.matrix @ _unit(np.asarray(vector, dtype=np.float32)[None, :])[0]
+        sims = self._rows.dot(_unit(np.asarray(vector, dtype=np.float32)[None, :])[0])
         if where:
             ok = np.array([all(m.get(f) == v for f, v in where.items()) for m in self.metas])
             sims = np.where(ok, sims, -np.inf)
