@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from memory.rows import Rows
+from memory.blocks import VectorBlocks
 from memory.striped import StaleCopy, StripedCache
 
 __all__ = ["HotVectors", "UserVectors"]
@@ -30,10 +30,10 @@ class UserVectors(StaleCopy):
         self.pos: dict[str, int] = {}
         self.meta: list[Mapping[str, Any]] = []
         self.texts: list[str] = []
-        self._vectors = Rows(dim)  # in blocks, never moved (memory.rows: a flat soak)
+        self._vectors = VectorBlocks(dim)  # in blocks, never moved (memory.blocks: a flat soak)
         self.sessions = np.zeros(64, dtype=object)
         # vectors of the parts of long turns past their own vector's window (memory.text)
-        self._pieces = Rows(dim, block=16)
+        self._pieces = VectorBlocks(dim, block=16)
         self._piece_of: list[int] = []               # row of the turn each piece belongs to
         self._pieces_of: dict[int, list[int]] = {}   # turn row -> its piece rows
 

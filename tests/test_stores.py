@@ -391,16 +391,16 @@ def test_storage_max_pieces_bounds_a_long_turns_vectors(stores, embedder):
 
 
 def test_vector_rows_in_blocks_read_back_as_one_matrix():
-    """The in-process copies keep vectors in fixed-size blocks (memory.rows): across block
+    """The in-process copies keep vectors in fixed-size blocks (memory.blocks): across block
     edges, rows read back, multiply and overwrite exactly as one matrix would, and growing adds
     blocks without moving the ones already filled."""
     import numpy as np
 
-    from memory.rows import Rows
+    from memory.blocks import VectorBlocks
 
     rng = np.random.default_rng(7)
     matrix = rng.standard_normal((23, 5)).astype(np.float32)
-    rows = Rows(5, block=4)
+    rows = VectorBlocks(5, block=4)
     rows.append(matrix[:3])
     first = rows._blocks[0]
     for vec in matrix[3:9]:
@@ -418,7 +418,7 @@ def test_vector_rows_in_blocks_read_back_as_one_matrix():
         rows.take([23])
     with pytest.raises(IndexError):
         rows[23] = matrix[0]
-    empty = Rows(5)
+    empty = VectorBlocks(5)
     assert empty.dot(query).shape == (0,) and empty.array().shape == (0, 5)
 
 
@@ -428,7 +428,7 @@ def test_the_hot_copy_past_a_block_edge_finds_and_replaces_turns_as_before():
     import numpy as np
 
     from memory.hot import UserVectors
-    from memory.rows import BLOCK_ROWS
+    from memory.blocks import BLOCK_ROWS
 
     rng = np.random.default_rng(3)
     n = BLOCK_ROWS * 2 + 17

@@ -32,7 +32,7 @@ from memory.backends.base import (
     VectorIndex,
     VectorIndexLayer,
 )
-from memory.rows import Rows
+from memory.blocks import VectorBlocks
 from memory.scope import Scope
 from memory.striped import StaleCopy, StripedCache
 
@@ -41,13 +41,14 @@ __all__ = ["CachedVectorIndex"]
 
 class _Items(StaleCopy):
     """One user's items of one collection: ids, metadata, unit vectors (in blocks that never move:
-    :mod:`memory.rows`)."""
+    :mod:`memory.blocks`)."""
 
     def __init__(self, items: Sequence[Mapping[str, Any]], dim: int | None) -> None:
         super().__init__()  # another process wrote the scope: catch up before the next query
         self.ids: list[str] = []
         self.metas: list[dict[str, Any]] = []
-        self._rows: Rows | None = Rows(dim) if dim else None  # no dim yet: from the first write
+        # no dim yet: made at the first write
+        self._rows: VectorBlocks | None = VectorBlocks(dim) if dim else None
         if items:
             self.upsert([i["id"] for i in items], [i["vector"] for i in items],
                         [i["metadata"] for i in items])
@@ -55,7 +56,7 @@ class _Items(StaleCopy):
     def upsert(self, ids, vectors, metas) -> None:
         vectors = _unit(np.asarray(vectors, dtype=np.float32))
         if self._rows is None:
-            self._rows = Rows(vectors.shape[1])
+            self._rows = VectorBlocks(vectors.shape[1])
         pos = {item_id: n for n, item_id in enumerate(self.ids)}
         for item_id, vec, meta in zip(ids, vectors, metas, strict=True):
             meta = _meta(meta or {})
@@ -76,7 +77,7 @@ class _Items(StaleCopy):
         kept = self._rows.take(keep)
         self.ids = [self.ids[n] for n in keep]
         self.metas = [self.metas[n] for n in keep]
-        self._rows = Rows(self._rows.dim)
+        self._rows = VectorBlocks(self._rows.dim)
         self._rows.append(kept)
 
     def query(self, vector: np.ndarray, k: int, where: Mapping[str, Any] | None) -> list[VectorHit]:

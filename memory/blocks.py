@@ -18,14 +18,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["BLOCK_ROWS", "Rows"]
+__all__ = ["BLOCK_ROWS", "VectorBlocks"]
 
 BLOCK_ROWS = 128
 """Rows per block: 192 KiB of 384-dimensional vectors; a user's copy wastes at most one block's
 unused rows (most chat users hold fewer turns than one block)."""
 
 
-class Rows:
+class VectorBlocks:
     """``dim``-wide float32 rows, appended, overwritten in place and multiplied as one matrix."""
 
     def __init__(self, dim: int, block: int = BLOCK_ROWS) -> None:
