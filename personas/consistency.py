@@ -133,29 +133,51 @@ _SERVICE_TALK = re.compile(r"""
   | \bpredict\ the\ future\b""", re.IGNORECASE | re.VERBOSE)
 
 
-def speaks_of_itself(text: str) -> bool:
+def speaks_of_itself(text: str, said: str = "") -> bool:
     """Whether a trait the agent said names the agent (I, me, my…) and is neither a promise
     about the conversation ("I'll look that up") nor an assistant's talk about its service
-    ("As an AI, I don't have personal opinions.", "I have got some tips for you.").
+    ("As an AI, I don't have personal opinions.", "I have got some tips for you."). ``said``:
+    the utterance the trait was read from, whose sentence holding the trait is tested too.
 
     Why the agent's traits need it and the user's do not: an assistant's replies state facts
     about the world ("Tomatoes need six hours of sun."), and the extractor's fallback keeps a
     statement without "I" because a person who says it of themself is telling something about
     themself. Every agent trait passes here, in a chat turn (:func:`own_trait`) and in a
     replay; without it half of a LongMemEval history's traits were world facts filed as the
-    agent's persona.
+    agent's persona. Why the sentence too: the extractor keeps a clause, and the clause may
+    leave out what made its sentence a disclaimer ("As a chatbot designed to assist with
+    cooking, I don't have recipes or ingredients available." gave "I don't have recipes or
+    ingredients available.", which the local model then read in every later prompt as who it
+    is, and refused recipes).
     """
-    return (bool(_FIRST_PERSON.search(text)) and not _FUTURE.search(text)
-            and not _SERVICE_TALK.search(text))
+    if not _FIRST_PERSON.search(text) or _FUTURE.search(text) or _SERVICE_TALK.search(text):
+        return False
+    source = _source_sentence(text, said) if said else ""
+    return not (source and _SERVICE_TALK.search(source))
+
+
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def _source_sentence(trait: str, said: str) -> str:
+    """The sentence of ``said`` that shares most of the trait's words ("" when none shares
+    half of them: the trait was reworded past recognition, and only its own words are tested)."""
+    words = set(_WORD.findall(trait.lower()))
+    best, share = "", 0.5
+    for sentence in split_sentences(said):
+        found = len(words & set(_WORD.findall(sentence.lower()))) / max(len(words), 1)
+        if found >= share:
+            best, share = sentence, found + 1e-9
+    return best
 
 
 def own_trait(trait: str, user_facts: Sequence[str], embedder: Embedder, *, user_name: str = "",
-              config: ConsistencyConfig | None = None) -> bool:
+              said: str = "", config: ConsistencyConfig | None = None) -> bool:
     """Whether a trait found in the agent's own reply says something about the agent: not a
     promise about the conversation ("I'll remember that…"), not the user's fact said back to them
     ("My dog is called Biscuit." after the user said so), not about the user by name."""
     config = config or ConsistencyConfig()
-    if not speaks_of_itself(trait):
+    if not speaks_of_itself(trait, said):
         return False
     if user_name and re.search(rf"\b{re.escape(user_name)}\b", trait, re.IGNORECASE):
         return False

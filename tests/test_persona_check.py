@@ -169,3 +169,26 @@ def test_a_reply_that_disclaims_does_not_become_who_the_agent_is(make_bot):
     assert bot.persona("gus", "agent") == []
     system = model.calls[1][0].content
     assert "personal preferences" not in system
+
+
+def test_a_disclaimers_clause_cut_from_its_sentence_is_not_the_agents_persona(make_bot):
+    """Seen in the terminal demo with the local model: "as a chatbot designed to assist with
+    cooking and baking tasks, I don't have recipes or ingredients available." gave the clause
+    "I don't have recipes or ingredients available.", which passed the test alone and became the
+    agent's persona in every later prompt. The sentence the trait came from is tested too, in a
+    chat turn and in a replay; a trait of the same reply from another sentence is kept."""
+    reply = ("I'm sorry for the confusion, but as a chatbot designed to assist with cooking and "
+             "baking tasks, I don't have recipes or ingredients available.")
+    trait = "I don't have recipes or ingredients available."
+    assert speaks_of_itself(trait) and not speaks_of_itself(trait, reply)
+    assert speaks_of_itself("I love growing basil myself.",
+                            "As an AI, I can't garden. I love growing basil myself.")
+    bot, model = _bot(make_bot, [reply, "How about a chickpea curry?"])
+    bot.chat("dana", "What should I cook tonight? I have chickpeas and spinach.", at=T0)
+    bot.chat("dana", "Any idea at all?", at=T0 + 60)
+    assert bot.persona("dana", "agent") == []
+    assert "recipes or ingredients" not in model.calls[1][0].content
+    bot.ingest("eve", [{"role": "user", "speaker": "eve", "text": "Any recipe for tonight?",
+                        "at": T0},
+                       {"role": "agent", "speaker": "Kindred", "text": reply, "at": T0 + 5}])
+    assert bot.persona("eve", "agent") == []

@@ -36,7 +36,7 @@ def make_check_persona(services: Services):
         trait = services.agent_extractor.extract(text) if text else None
         if trait is None or not own_trait(trait.text, state.get("user_traits") or [],
                                           services.memory.embedder, user_name=user_name,
-                                          config=cfg.consistency):
+                                          said=text, config=cfg.consistency):
             return None
         return trait
 

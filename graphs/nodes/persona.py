@@ -33,11 +33,14 @@ def _extractors(services: Services):
     return (("user", services.user_extractor), ("agent", services.agent_extractor))
 
 
-def _kept(role: str, traits: list[ExtractedTrait | None]) -> list[ExtractedTrait | None]:
-    """A replayed agent turn's trait passes the test a chat turn's reply passes (own_trait)."""
+def _kept(role: str, traits: list[ExtractedTrait | None], texts: Sequence[str]
+          ) -> list[ExtractedTrait | None]:
+    """A replayed agent turn's trait passes the test a chat turn's reply passes (own_trait),
+    its sentence in ``texts`` (the utterances, one per trait) included."""
     if role != "agent":
         return traits
-    return [t if t and speaks_of_itself(t.text) else None for t in traits]
+    return [t if t and speaks_of_itself(t.text, said) else None
+            for t, said in zip(traits, texts, strict=True)]
 
 
 def read_traits_ahead(services: Services, said: Sequence[Said]) -> list[str]:
@@ -55,7 +58,7 @@ def read_traits_ahead(services: Services, said: Sequence[Said]) -> list[str]:
         ahead = getattr(extractor, "read_ahead", None)
         texts = [s.text for s in said if s.role == role]
         if ahead is not None and texts:
-            found += [t.text for t in _kept(role, ahead(texts)) if t]
+            found += [t.text for t in _kept(role, ahead(texts), texts) if t]
     return found
 
 
@@ -69,7 +72,8 @@ def make_extract_persona(services: Services):
             for role, extractor in _extractors(services):
                 at = [n for n, said in enumerate(batch) if said.role == role]
                 if at:
-                    traits = _kept(role, _extract_all(extractor, [batch[n].text for n in at]))
+                    texts = [batch[n].text for n in at]
+                    traits = _kept(role, _extract_all(extractor, texts), texts)
                     for n, trait in zip(at, traits, strict=True):
                         batch[n] = batch[n].model_copy(update={"trait": trait})
             found = sum(1 for said in batch if said.trait)
