@@ -208,3 +208,27 @@ def test_a_fact_repeated_from_memory_is_not_a_leak(make_bot):
     reply = bot.chat("alice", "What do you remember about me?", at=T0)
     assert reply.text == "Your dog is called Biscuit, and you live in Lisbon."
     assert reply.trace.reply_review is None
+
+
+def test_a_reply_that_is_an_earlier_one_behind_another_greeting_is_a_repeat(make_bot):
+    """Seen in the terminal demo with the local model: the second reply was the first behind
+    another greeting (16 of the longer one's 21 word pairs in common), and passed the review. A
+    reply that adds as much as it repeats, a short one said again, or one sentence with its
+    point changed, is not a repeat."""
+    from graphs.reply_review import repeats
+
+    first = ("Dana, welcome to Lisbon! I'm glad you're enjoying your new job. How about a quick "
+             "chat with you? What brings you here today?")
+    again = ("Miso, hello! I'm glad you're enjoying your new job. How about a chat with you? "
+             "What brings you here today?")
+    assert repeats(again, ["Hello!", first]) == first
+    assert repeats("I'm glad you're enjoying your new job. Which ward do you work on, and "
+                   "how long are your shifts at the hospital?", [first]) is None
+    assert repeats("How about you?", ["Great. How about you?"]) is None
+    assert repeats("No, the character is not human.", ["No, the character is not male."]) is None
+    assert repeats("How about you?", ["How about you?"]) == "How about you?"
+    bot = _bot(make_bot, [first, again, "Miso sounds like a handful! Which plants does he go for?"])
+    bot.chat("dana", "Hi! I'm Dana, I just moved to Lisbon and I work as a nurse.", at=T0)
+    reply = bot.chat("dana", "My cat Miso keeps knocking plants off the balcony.", at=T0 + 30)
+    assert reply.text == "Miso sounds like a handful! Which plants does he go for?"
+    assert reply.trace.reply_review.repeated == first and reply.trace.reply_review.regenerated
