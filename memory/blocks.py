@@ -1,67 +1,86 @@
 """Growable float32 vector rows kept in fixed-size blocks, for the in-process copies of a user's
 vectors (:mod:`memory.hot`, :mod:`memory.backends.cached`).
 
-Why blocks: a copy kept as one matrix must move to grow. Doubling it frees the old matrix, which
-the allocator keeps in the heap, while every user of a steady load doubles at about the same
-history length: a 30-minute soak of 40 users showed the server's resident memory rising in three
-steps at 64, 128 and 256 turns a user (31 MB of capacity for 21 MB of vectors at the end, plus
-the freed halves). Growing by a copy of exactly the new size instead (``np.vstack``) copies the
-whole matrix on every write and leaves a hole of each old size behind. Blocks of one size are
-never moved or freed while the copy lives, and a freed copy's blocks fit the next copy's: memory
-follows the rows stored, with at most one partly used block per copy. A product over a few blocks
-costs little more than over one matrix (10,000 rows of 384: 0.8 ms against 0.24 ms).
+Why blocks: a copy kept as one matrix must move to grow. Doubling it holds up to twice the
+capacity it needs (40 users of 360 turns: 31 MB for 21 MB of vectors) and frees the old matrix
+into the heap at each doubling; growing by a copy of exactly the new size (``np.vstack``, as the
+events' and traits' copies did) copies the whole matrix on every write. Blocks are never moved or
+freed while the copy lives: memory follows the rows stored, with at most one partly used block
+per copy (blocks grow from 8 rows to 128, so a copy of a few rows is small). A product over a few
+blocks costs little more than over one matrix (10,000 rows of 384: 0.8 ms against 0.24 ms).
+(A soak's RSS steps at 64, 128 and 256 turns a user were first put down to the doublings; they
+stayed with blocks: benchmarks/RESULTS.md, 2026-12-06.)
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["BLOCK_ROWS", "VectorBlocks"]
+__all__ = ["BLOCK_ROWS", "FIRST_ROWS", "VectorBlocks"]
 
 BLOCK_ROWS = 128
 """Rows per block: 192 KiB of 384-dimensional vectors; a user's copy wastes at most one block's
 unused rows (most chat users hold fewer turns than one block)."""
 
+FIRST_ROWS = 8
+"""Rows of a copy's first block; each next block doubles, up to the block size."""
+
 
 class VectorBlocks:
-    """``dim``-wide float32 rows, appended, overwritten in place and multiplied as one matrix."""
+    """``dim``-wide float32 rows, appended, overwritten in place and multiplied as one matrix.
+
+    Blocks start at :data:`FIRST_ROWS` rows and double up to ``block`` rows, then stay there: a
+    user's events or traits (a few dozen) do not each hold a 128-row block (a soak's probe: 40
+    users' first events took 7.9 MB of blocks), and a long history still adds blocks of one size.
+    """
 
     def __init__(self, dim: int, block: int = BLOCK_ROWS) -> None:
         self.dim, self._block = dim, block
         self._blocks: list[np.ndarray] = []
+        self._starts: list[int] = []  # the first row of each block
         self._n = 0
 
     def __len__(self) -> int:
         return self._n
+
+    def _capacity(self) -> int:
+        return self._starts[-1] + len(self._blocks[-1]) if self._blocks else 0
+
+    def _at(self, row: int) -> tuple[np.ndarray, int]:
+        if not 0 <= row < self._n:
+            raise IndexError(f"row {row} of {self._n}")
+        b = bisect_right(self._starts, row) - 1
+        return self._blocks[b], row - self._starts[b]
 
     def append(self, vectors: np.ndarray) -> None:
         """Add ``vectors`` (one per row) after the last row."""
         vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim)
         done = 0
         while done < len(vectors):
-            at = self._n % self._block
-            if at == 0 and self._n // self._block == len(self._blocks):
-                self._blocks.append(np.zeros((self._block, self.dim), dtype=np.float32))
-            take = min(self._block - at, len(vectors) - done)
-            self._blocks[self._n // self._block][at: at + take] = vectors[done: done + take]
+            if self._n == self._capacity():
+                size = min(self._block, FIRST_ROWS << len(self._blocks))
+                self._starts.append(self._n)
+                self._blocks.append(np.zeros((size, self.dim), dtype=np.float32))
+            block, at = self._blocks[-1], self._n - self._starts[-1]
+            take = min(len(block) - at, len(vectors) - done)
+            block[at: at + take] = vectors[done: done + take]
             done += take
             self._n += take
 
     def __setitem__(self, row: int, vector: np.ndarray) -> None:
         """Overwrite one existing row."""
-        if not 0 <= row < self._n:
-            raise IndexError(f"row {row} of {self._n}")
-        self._blocks[row // self._block][row % self._block] = vector
+        block, at = self._at(row)
+        block[at] = vector
 
     def take(self, rows: Sequence[int]) -> np.ndarray:
         """A new ``len(rows) × dim`` array of the given rows, in that order."""
         out = np.empty((len(rows), self.dim), dtype=np.float32)
         for i, row in enumerate(rows):
-            if not 0 <= row < self._n:
-                raise IndexError(f"row {row} of {self._n}")
-            out[i] = self._blocks[row // self._block][row % self._block]
+            block, at = self._at(row)
+            out[i] = block[at]
         return out
 
     def dot(self, vector: np.ndarray) -> np.ndarray:
@@ -74,6 +93,6 @@ class VectorBlocks:
 
     def array(self) -> np.ndarray:
         """A copy of every row as one ``len(self) × dim`` matrix."""
-        full, rest = divmod(self._n, self._block)
-        parts = self._blocks[:full] + ([self._blocks[full][:rest]] if rest else [])
-        return np.concatenate(parts) if parts else np.zeros((0, self.dim), dtype=np.float32)
+        if not self._blocks:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.concatenate(self._blocks)[: self._n]

@@ -420,6 +420,15 @@ def test_vector_rows_in_blocks_read_back_as_one_matrix():
         rows[23] = matrix[0]
     empty = VectorBlocks(5)
     assert empty.dot(query).shape == (0,) and empty.array().shape == (0, 5)
+    ramp = VectorBlocks(5, block=32)  # a few rows take a small block; blocks double up to 32
+    ramp.append(matrix[:3])
+    assert [len(b) for b in ramp._blocks] == [8]
+    for _ in range(5):
+        ramp.append(matrix)
+    assert [len(b) for b in ramp._blocks] == [8, 16, 32, 32, 32] and len(ramp) == 118
+    whole = np.concatenate([matrix[:3]] + [matrix] * 5)
+    assert np.array_equal(ramp.array(), whole) and np.allclose(ramp.dot(query), whole @ query)
+    assert np.array_equal(ramp.take([117, 7, 8, 23, 24, 56, 57]), whole[[117, 7, 8, 23, 24, 56, 57]])
 
 
 def test_the_hot_copy_past_a_block_edge_finds_and_replaces_turns_as_before():
