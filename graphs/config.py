@@ -56,8 +56,7 @@ class ReviewConfig(ComponentConfig):
                                                          "row with the instructions is a leak")
     repeat_overlap: float = Field(default=0.85, gt=0, le=1,
                                   description="share of word pairs in common with an earlier "
-                                              "reply of the session that makes a repeat (of a "
-                                              "reply, or of each of its sentences)")
+                                              "reply of the session that makes a repeat")
 
 
 class GenerationConfig(ComponentConfig):

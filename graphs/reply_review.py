@@ -102,6 +102,9 @@ def repeats(reply: str, earlier: Sequence[str], overlap: float = _REPEAT_OVERLAP
     if not mine:
         return None
     pairs = _grams(mine, 2) or {tuple(mine)}
+    chat_sized = _SAID_BEFORE_WORDS <= len(mine) <= _CHAT_WORDS
+    sentences = [(len(w), _grams(w, 2) or {tuple(w)})
+                 for w in map(_words, split_sentences(reply)) if w] if chat_sized else []
     for old in earlier:
         theirs = _words(old)
         if theirs == mine:
@@ -109,24 +112,23 @@ def repeats(reply: str, earlier: Sequence[str], overlap: float = _REPEAT_OVERLAP
         other = _grams(theirs, 2) or {tuple(theirs)}
         if other and len(pairs & other) / max(len(pairs), len(other)) >= overlap:
             return old
-        if (_SAID_BEFORE_WORDS <= len(mine) <= _CHAT_WORDS
-                and _new_words(reply, other) * 5 < len(mine)):
+        if chat_sized and _said_again(sentences, len(mine), other):
             return old
     return None
 
 
-def _new_words(reply: str, said: set[tuple[str, ...]]) -> int:
-    """The words of ``reply``'s sentences that were not said before: fewer than
-    :data:`_SENTENCE_SAID` of the sentence's word pairs among ``said`` (a one-word sentence is
-    always new; "How about a chat with you?" after "How about a quick chat with you?": 4 of 5).
-    A reply with fewer than two sentences said before is all new: one sentence with one word
-    changed is a new answer ("No, the character is not human." after "… not male.")."""
+def _said_again(sentences: Sequence[tuple[int, set[tuple[str, ...]]]], n_words: int,
+                said: set[tuple[str, ...]]) -> bool:
+    """Whether a reply of ``n_words`` words (its ``sentences``: each one's word count and word
+    pairs; a one-word sentence: the word) holds two sentences or more said before and under a
+    fifth of its words in sentences that were not. A sentence is said before with
+    :data:`_SENTENCE_SAID` of its word pairs among ``said`` ("How about a chat with you?" after
+    "How about a quick chat with you?": 4 of 5; a one-word sentence is always new). One sentence
+    with one word changed is a new answer ("No, the character is not human." after "… not male.")."""
     new = repeated = 0
-    for sentence in split_sentences(reply):
-        words = _words(sentence)
-        grams = _grams(words, 2) or {tuple(words)}
-        if words and len(grams & said) / len(grams) < _SENTENCE_SAID:
-            new += len(words)
-        elif words:
+    for words, grams in sentences:
+        if len(grams & said) / len(grams) < _SENTENCE_SAID:
+            new += words
+        else:
             repeated += 1
-    return new if repeated >= 2 else len(_words(reply))
+    return repeated >= 2 and new * 5 < n_words

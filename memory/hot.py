@@ -30,7 +30,7 @@ class UserVectors(StaleCopy):
         self.pos: dict[str, int] = {}
         self.meta: list[Mapping[str, Any]] = []
         self.texts: list[str] = []
-        self._vectors = VectorBlocks(dim)  # in blocks, never moved (memory.blocks: a flat soak)
+        self._vectors = VectorBlocks(dim)  # in blocks that never move (memory.blocks)
         self.sessions = np.zeros(64, dtype=object)
         # vectors of the parts of long turns past their own vector's window (memory.text)
         self._pieces = VectorBlocks(dim, block=16)

@@ -66,8 +66,12 @@ _STOP = frozenset({"i", "am", "a", "an", "the", "in", "at", "on", "my", "is", "t
                    "live", "work", "as", "by", "near", "with", "years", "old", "name", "called"})
 
 
+def _word_set(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
 def _content(text: str) -> set[str]:
-    return set(re.findall(r"[a-z0-9]+", text.lower())) - _STOP
+    return _word_set(text) - _STOP
 
 
 def _restates(trait: str, fact: str) -> bool:
@@ -156,19 +160,14 @@ def speaks_of_itself(text: str, said: str = "") -> bool:
     return not (source and _SERVICE_TALK.search(source))
 
 
-_WORD = re.compile(r"[a-z0-9']+")
-
-
 def _source_sentence(trait: str, said: str) -> str:
-    """The sentence of ``said`` that shares most of the trait's words ("" when none shares
-    half of them: the trait was reworded past recognition, and only its own words are tested)."""
-    words = set(_WORD.findall(trait.lower()))
-    best, share = "", 0.5
-    for sentence in split_sentences(said):
-        found = len(words & set(_WORD.findall(sentence.lower()))) / max(len(words), 1)
-        if found >= share:
-            best, share = sentence, found + 1e-9
-    return best
+    """The sentence of ``said`` that shares most of the trait's words (the first of equals; ""
+    when none shares half of them: the trait was reworded past recognition, and only its own
+    words are tested)."""
+    words = _word_set(trait)
+    shares = [(len(words & _word_set(s)) / max(len(words), 1), s) for s in split_sentences(said)]
+    share, best = max(shares, key=lambda x: x[0], default=(0.0, ""))
+    return best if share >= 0.5 else ""
 
 
 def own_trait(trait: str, user_facts: Sequence[str], embedder: Embedder, *, user_name: str = "",
