@@ -5,17 +5,25 @@ turn before it in the session); on LoCoMo the context field raised evidence reca
 points, because an answer often names its topic only in the question it answers. The index itself
 is a backend (:class:`memory.backends.base.LexicalIndex`; SQLite's FTS5 by default, one table per
 user so that BM25's statistics come from that user's turns only).
+
+BM25's idf is Lucene's, ln(1 + (N − n + 0.5)/(n + 0.5)) (also Elasticsearch's and bm25s'
+default), on both backends. Why not FTS5's own ln((N − n + 0.5)/(n + 0.5)): it is zero (floored at
+1e-6) for a word in half a user's turns or more, which for a new user is the very thing they talk
+about: ten turns, five about a cat, and "What is my cat called?" gave "My cat Miso…" a lexical
+score of 0, below a turn that only shared "called". Lucene's is positive for every word and
+ranks rare words above common ones all the same.
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 from pydantic import Field
 
 from memory.config import ComponentConfig
 
-__all__ = ["LexicalWeights", "query_terms"]
+__all__ = ["LexicalWeights", "bm25_idf", "query_terms"]
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 
@@ -44,3 +52,8 @@ def query_terms(text: str) -> list[str]:
         if len(word) > 1 and word not in _STOP:
             seen.setdefault(word, None)
     return list(seen)
+
+
+def bm25_idf(rows: int, hits: int) -> float:
+    """Lucene's BM25 idf of a word found in ``hits`` of a scope's ``rows`` turns: always positive."""
+    return math.log(1.0 + (rows - hits + 0.5) / (hits + 0.5))

@@ -88,6 +88,59 @@ def test_another_users_turns_never_change_a_users_bm25_scores(record_backend):
     assert {h.turn_id for h in before} == {"a1", "a2"}
 
 
+def test_a_new_users_most_talked_about_word_still_counts(record_backend):
+    """Ten turns, five about a cat: FTS5's idf is 0 for a word in half the rows, so 'What is my
+    cat called?' scored the cat turns 0 and tied the cat's name with a brother's. Lucene's idf
+    keeps every word positive and rare words above common ones."""
+    lex = record_backend[1]
+    lex.add("dana", [("t0", "dana: my cat is called Miso", ""),
+                     ("t1", "dana: my brother is called Tom", ""),
+                     ("t2", "dana: the cat knocked a glass over", ""),
+                     ("t3", "dana: cat food costs a lot", ""),
+                     ("t4", "dana: I brushed the cat today", ""),
+                     ("t5", "dana: the cat likes tuna", ""),
+                     ("t6", "dana: I started a new job", ""),
+                     ("t7", "dana: Lisbon is sunny", ""),
+                     ("t8", "dana: I run on Sundays", ""),
+                     ("t9", "dana: coffee before work", "")])
+    hits = lex.search("dana", "What is my cat called?", 10)
+    scores = {h.turn_id: h.score for h in hits}
+    assert hits[0].turn_id == "t0" and scores["t0"] > 1.2 * scores["t1"]
+    assert all(scores[t] > 0.2 * scores["t0"] for t in ("t2", "t3", "t4", "t5"))
+    assert set(scores) == {"t0", "t1", "t2", "t3", "t4", "t5"}
+
+
+def test_bm25_is_the_textbook_formula_with_lucenes_idf(record_backend):
+    """Both backends against BM25 written out here (k1 1.2, b 0.75, field weights body 1 and
+    context 0.6, the row's length over both fields, Lucene's idf), on words no stemmer changes."""
+    import math
+
+    rows = [("r0", "tuna tuna cat", "fish"), ("r1", "cat dog", "tuna"), ("r2", "dog dog dog park", ""),
+            ("r3", "fish market", "cat"), ("r4", "park bench", "dog park")]
+    lex = record_backend[1]
+    lex.add("erin", rows)
+    lengths = {r: len(b.split()) + len(c.split()) for r, b, c in rows}
+    avg = sum(lengths.values()) / len(rows)
+
+    def expected(query):
+        total = dict.fromkeys(lengths, 0.0)
+        for word in query.split():
+            f = {r: b.split().count(word) + 0.6 * c.split().count(word) for r, b, c in rows}
+            n = sum(v > 0 for v in f.values())
+            idf = math.log(1 + (len(rows) - n + 0.5) / (n + 0.5))
+            for r, v in f.items():
+                total[r] += idf * v * 2.2 / (v + 1.2 * (0.25 + 0.75 * lengths[r] / avg))
+        return {r: v for r, v in total.items() if v > 0}
+
+    for query in ("tuna", "cat dog", "dog park fish", "tuna cat market"):
+        hits = lex.search("erin", query, 10)
+        want = expected(query)
+        assert {h.turn_id for h in hits} == set(want), query
+        for hit in hits:
+            assert hit.score == pytest.approx(want[hit.turn_id], rel=1e-6), (query, hit)
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
 _LOCOMO = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo10.json"
 
 

@@ -7,11 +7,12 @@ replica transactions, and advisory locks that serialise one user's turns across 
 Layout (schema version 1, in table ``kindred_meta``): ``kindred_records`` mirrors SQLite's
 ``records`` (plus ``pos``, the insertion order); words live in ``kindred_lex_docs`` (one row per
 turn: its token count) and ``kindred_lex_terms`` (one row per stemmed term of a turn: its count in
-the body and in the context field). BM25 is computed in SQL with exactly the formula of SQLite's
-FTS5 (``fts5_aux.c``: k1 = 1.2, b = 0.75, idf = ln((N − n + 0.5)/(n + 0.5)) floored at 1e-6, the
-field-weighted term frequency over the row's total token count), over the scope's rows only, and
-the words are cut and stemmed as FTS5's ``porter unicode61 remove_diacritics 2`` tokenizer does
-(:func:`fts_tokens`): the two backends rank alike (measured on LoCoMo, benchmarks/RESULTS.md).
+the body and in the context field). BM25 is computed in SQL with the formula the SQLite backend
+gets from FTS5 (``fts5_aux.c``: k1 = 1.2, b = 0.75, the field-weighted term frequency over the
+row's total token count; Lucene's idf, :func:`memory.lexical.bm25_idf`), over the scope's rows
+only, and the words are cut and stemmed as FTS5's ``porter unicode61 remove_diacritics 2``
+tokenizer does (:func:`fts_tokens`): the two backends rank alike (tested on a LoCoMo conversation
+and against the formula written out).
 ``kindred_scopes`` holds a version per scope, raised by every replica that held the scope's lock,
 so a replica knows when its caches are stale, and which vector items the last holders wrote
 (``changes``: the last :data:`KEPT_CHANGES` holds' lists, complete for the versions after
@@ -446,7 +447,7 @@ hits AS MATERIALIZED (
            count(*) OVER (PARTITION BY term) AS df
     FROM kindred_lex_terms WHERE tenant=%(t)s AND user_id=%(u)s AND term = ANY(%(terms)s))
 SELECT hits.turn_id,
-       sum(q.m * greatest(ln((st.n - hits.df + 0.5) / (hits.df + 0.5)), 1e-6)
+       sum(q.m * ln(1.0 + (st.n - hits.df + 0.5) / (hits.df + 0.5))
            * (hits.f * {_K1 + 1.0}) / (hits.f + {_K1} * (1 - {_B} + {_B} * d.len / (st.ntok / st.n)))
        ) AS s
 FROM hits JOIN q ON q.term = hits.term CROSS JOIN st

@@ -16,7 +16,9 @@ A data dir written by a newer Kindred is refused with the command that upgrades.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
+import math
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -43,7 +45,7 @@ from memory.backends.base import (
 )
 from memory.backends.rows import RECORD_COLUMNS, record_of, record_row, where_clause
 from memory.errors import StoreError
-from memory.lexical import LexicalWeights, query_terms
+from memory.lexical import LexicalWeights, bm25_idf, query_terms
 from memory.scope import DEFAULT_TENANT, Scope
 
 __all__ = ["SCHEMA_VERSION", "Database", "SqliteLexicalIndex", "SqliteRecordStore"]
@@ -292,6 +294,12 @@ _FTS = """CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5(
 _LEGACY_FTS = "turn_text"  # schema 1's shared table (a ukey column per row)
 
 
+def _fts5_idf(rows: int, hits: int) -> float:
+    """The idf FTS5's bm25() uses (``fts5_aux.c``): zero or less floored at 1e-6."""
+    idf = math.log((rows - hits + 0.5) / (hits + 0.5))
+    return idf if idf > 0.0 else 1e-6
+
+
 def _ukey(scope: Scope) -> str:
     return "u" + hashlib.sha1(scope.key.encode("utf-8")).hexdigest()[:20]
 
@@ -317,6 +325,32 @@ class SqliteLexicalIndex(LexicalIndex):
         have made or unmade the table since."""
         return conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
                             [table]).fetchone() is not None
+
+    def _search(self, conn: sqlite3.Connection, table: str, terms: list[str], k: int) -> list[LexicalHit]:
+        """BM25 with Lucene's idf (:func:`memory.lexical.bm25_idf`) from FTS5's own: FTS5 sums
+        one idf × term-frequency part per phrase of the query, so each word is asked for alone
+        (its hits are all the rows that hold it: n) and its part rescaled by the ratio of the two
+        idfs; FTS5's idf floor (1e-6) still leaves the part's digits. Every match is scored
+        either way (an ``ORDER BY bm25() LIMIT`` query scores them all too); the turn ids are
+        read for the best ``k`` alone (reading them for every hit was a third of the time), and
+        the row count from the ``docsize`` shadow table (one row per row of the index: counting
+        the index itself reads every row's text)."""
+        rows = conn.execute(f"SELECT count(*) FROM {table}_docsize").fetchone()[0]
+        w = (self.weights.body, self.weights.context)
+        scores: dict[int, float] = {}
+        for term in terms:
+            hits = conn.execute(f"SELECT rowid, -bm25({table}, 0.0, ?, ?) FROM {table} "
+                                f"WHERE {table} MATCH ?", [*w, f'"{term}"']).fetchall()
+            if hits:
+                scale = bm25_idf(rows, len(hits)) / _fts5_idf(rows, len(hits))
+                for rowid, part in hits:
+                    scores[rowid] = scores.get(rowid, 0.0) + part * scale
+        best = heapq.nsmallest(k, scores, key=lambda r: (-scores[r], r))
+        ids: dict[int, str] = {}
+        for chunk in iter_chunks(best, _CHUNK):
+            ids.update(conn.execute(f"SELECT rowid, turn_id FROM {table} WHERE rowid IN "
+                                    f"({','.join('?' * len(chunk))})", chunk).fetchall())
+        return [LexicalHit(ids[r], scores[r]) for r in best]
 
     def _migrate_shared_table(self) -> None:
         with self.db.transaction() as conn:
@@ -346,13 +380,7 @@ class SqliteLexicalIndex(LexicalIndex):
             terms = query_terms(op.text)
             if not terms or op.k <= 0 or not self._exists(conn, table):
                 return []
-            match = " OR ".join(f'"{t}"' for t in terms)
-            w = (self.weights.body, self.weights.context)
-            rows = conn.execute(
-                f"SELECT turn_id, -bm25({table}, 0.0, ?, ?) AS s FROM {table} "
-                f"WHERE {table} MATCH ? ORDER BY bm25({table}, 0.0, ?, ?) LIMIT ?",
-                [*w, match, *w, op.k])
-            return [LexicalHit(r["turn_id"], float(r["s"])) for r in rows]
+            return self._search(conn, table, terms, op.k)
         if isinstance(op, DeleteTexts):
             if op.ids is None:
                 conn.execute(f"DROP TABLE IF EXISTS {table}")
