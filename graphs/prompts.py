@@ -24,6 +24,7 @@ __all__ = [
     "NO_MEMORY_NOTE",
     "PERSONA_REGENERATE",
     "PROMPTS_VERSION",
+    "REVIEW_FALLBACK",
     "REVIEW_PROBLEMS",
     "REPLY_TEMPLATES",
     "REVIEW_REGENERATE",
@@ -31,7 +32,7 @@ __all__ = [
     "SYSTEM",
 ]
 
-PROMPTS_VERSION = "2026-12-01.2"
+PROMPTS_VERSION = "2026-12-06.1"
 
 # LoCoMo question answering (evals/locomo_qa.py): memories in, a short answer out.
 ANSWER_QUESTION = """Below are memories of a conversation between {speaker_a} and {speaker_b}.
@@ -79,6 +80,10 @@ Does the reply satisfy the rubric? Answer YES or NO, then one short reason."""
 # Sent after a draft that repeated an earlier reply, said the user's message back or copied the
 # instructions (review node).
 REVIEW_REGENERATE = """Your draft reply {problem}. Write a new reply to {user_name}'s last message in your own words, in at most {max_words} words."""
+
+# Sent instead of a reply when the draft and its retry both repeated earlier replies and nothing
+# new was left in either (review node): an honest short line, not the loop.
+REVIEW_FALLBACK = "I notice I'm repeating myself. Tell me more, or ask me something new?"
 
 REVIEW_PROBLEMS = {"repeat": "said again what you said before: \"{earlier}\"",
                    "echo": "only said {user_name}'s message back: \"{earlier}\"",

@@ -24,7 +24,7 @@ from graphs import prompts
 from memory.text import split_sentences
 from personas.extract.clauses import is_small_talk
 
-__all__ = ["echoes", "instruction_text", "leaked_sentences", "repeats", "strip_leaks"]
+__all__ = ["echoes", "instruction_text", "leaked_sentences", "repeats", "strip_leaks", "unsaid"]
 
 _WORD = re.compile(r"[\w']+")  # any script's letters (a Chinese reply has no a-z words)
 # the prompt's own block tags in any case ("</memory>" came back in a 135M model's reply), and any
@@ -115,6 +115,20 @@ def repeats(reply: str, earlier: Sequence[str], overlap: float = _REPEAT_OVERLAP
         if chat_sized and _said_again(sentences, len(mine), other):
             return old
     return None
+
+
+def unsaid(reply: str, earlier: Sequence[str]) -> str:
+    """``reply`` without the sentences said before in ``earlier`` (:data:`_SENTENCE_SAID` of a
+    sentence's word pairs among theirs; a one-word sentence is always new): what is left of a
+    reply that repeated itself when its one retry repeated too (the review keeps what was new
+    rather than send a loop: the 135M model's retry, told what it had said, said it word for word)."""
+    said = set().union(*(_grams(_words(old), 2) for old in earlier)) if earlier else set()
+    kept = []
+    for sentence in split_sentences(reply):
+        grams = _grams(_words(sentence), 2)
+        if not grams or len(grams & said) / len(grams) < _SENTENCE_SAID:
+            kept.append(sentence)
+    return " ".join(kept).strip()
 
 
 def _said_again(sentences: Sequence[tuple[int, set[tuple[str, ...]]]], n_words: int,

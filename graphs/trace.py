@@ -86,6 +86,7 @@ class ReplyReview(_Strict):
     echoed: str | None = None
     regenerated: bool = False
     first_reply: str | None = None
+    still_repeated: bool = False  # the retry repeated too: only its new sentences were kept
 
 
 class TimeWindowView(_Strict):
@@ -150,7 +151,9 @@ class Trace(_Strict):
             lines.append("draft " + ("repeated an earlier reply" if review.repeated else
                                      "said the user's message back" if review.echoed else
                                      "copied the prompt's instructions (stripped)")
-                         + ("; regenerated" if review.regenerated else ""))
+                         + ("; regenerated" if review.regenerated else "")
+                         + (", and the retry repeated too: only what was new in it was kept"
+                            if review.still_repeated else ""))
         check = self.persona_check
         if check and check.regenerated:
             found = check.contradiction or {}

@@ -232,3 +232,42 @@ def test_a_reply_that_is_an_earlier_one_behind_another_greeting_is_a_repeat(make
     reply = bot.chat("dana", "My cat Miso keeps knocking plants off the balcony.", at=T0 + 30)
     assert reply.text == "Miso sounds like a handful! Which plants does he go for?"
     assert reply.trace.reply_review.repeated == first and reply.trace.reply_review.regenerated
+
+
+def test_a_retry_that_repeats_too_never_reaches_the_user_whole(make_bot):
+    """Seen in the terminal demo with the local model: the repeat's retry, told what it had
+    said, said the first reply of the session again word for word, and that was sent. What either
+    draft said that was new is kept; with nothing new, an honest line."""
+    from graphs import prompts
+
+    first = ("Dana, welcome to Lisbon! I'm glad you're enjoying your new job. How about a quick "
+             "chat with you? What brings you here today?")
+    again = ("Miso, hello! I'm glad you're enjoying your new job. How about a chat with you? "
+             "What brings you here today?")
+    bot = _bot(make_bot, [first, again, first, again, first])
+    bot.chat("dana", "Hi! I'm Dana, I just moved to Lisbon and I work as a nurse.", at=T0)
+    items = list(bot.stream("dana", "My cat Miso keeps knocking plants off the balcony.", at=T0 + 30))
+    reply = items[-1]
+    assert reply.text == "Miso, hello!"
+    review = reply.trace.reply_review
+    assert review.repeated == first and review.regenerated and review.still_repeated
+    assert "only what was new" in reply.trace.explain()
+    assert any(type(i).__name__ == "Retraction" and i.reason == "repeat" for i in items)
+    assert [t.text for t in bot.memories("dana").session_turns][-1] == "Miso, hello!"
+    # nothing new in the draft or the retry: the fallback line, not the loop
+    reply = bot.chat("dana", "What should I cook tonight?", at=T0 + 60)
+    assert reply.text == prompts.REVIEW_FALLBACK and reply.trace.reply_review.still_repeated
+
+
+def test_a_retry_that_says_something_new_is_sent_as_it_is(make_bot):
+    from graphs.reply_review import unsaid
+
+    said = ["I'm glad you're here. Tell me more about Pixel!"]
+    assert unsaid("Hello! I'm glad you're here. Tell me more about Pixel!", said) == "Hello!"
+    assert unsaid("I'm glad you're here. How old is Pixel?", said) == "How old is Pixel?"
+    assert unsaid("Tell me more about Pixel!", said) == ""
+    bot = _bot(make_bot, [said[0], said[0], "Pixel sounds lovely. How old is she?"])
+    bot.chat("alice", "My cat is called Pixel.", at=T0)
+    reply = bot.chat("alice", "She likes boxes.", at=T0 + 30)
+    assert reply.text == "Pixel sounds lovely. How old is she?"
+    assert not reply.trace.reply_review.still_repeated

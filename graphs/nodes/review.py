@@ -4,7 +4,8 @@ say the user's message back.
 Leaked sentences are stripped (the stream is told: the client replaces the draft with the clean
 text); when nothing is left, or the reply repeats itself or the user, it is regenerated once with a note that
 says what went wrong (:mod:`graphs.reply_review` has the rules and the measured cases). Why once:
-as with the persona check, a second miss means the model cannot do better for this prompt.
+as with the persona check, a second miss means the model cannot do better for this prompt; a
+retry that repeats too is cut to its sentences not said before (or the draft's), never sent whole.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from langgraph.runtime import Runtime
 
 from graphs import prompts
 from graphs.nodes.generate import to_langchain
-from graphs.reply_review import echoes, instruction_text, leaked_sentences, repeats, strip_leaks
+from graphs.reply_review import (echoes, instruction_text, leaked_sentences, repeats, strip_leaks,
+                                 unsaid)
 from graphs.services import Services
 from graphs.state import TurnContext, TurnState, stm_of
 from graphs.trace import ChatMessage, ReplyReview
@@ -68,10 +70,18 @@ def make_review(services: Services):
         raw = str(services.chat_model.invoke(to_langchain(messages), **retry).content).strip()
         again, more = clean(raw, instructions)
         final = again or text or draft  # the regenerated reply, unless nothing is left of it
+        # the retry is reviewed too: told what it had said, the 135M model said it again word
+        # for word, and a loop must not reach the user; what either draft said that was new is
+        # kept, else an honest line
+        said = [*earlier, state.get("text") or ""] if echoed else earlier
+        still = bool(again and (repeats(again, earlier, rules.repeat_overlap) or (
+            echoed and echoes(again, state.get("text") or "", rules.repeat_overlap))))
+        if still:
+            final = unsaid(again, said) or unsaid(text, said) or prompts.REVIEW_FALLBACK
         if final != raw and runtime.stream_writer is not None:
-            runtime.stream_writer({"revision": final, "reason": "prompt_leak"})
+            runtime.stream_writer({"revision": final, "reason": "repeat" if still else "prompt_leak"})
         found = found.model_copy(update={"leaked": [*leaked, *more], "regenerated": True,
-                                         "first_reply": draft})
+                                         "first_reply": draft, "still_repeated": still})
         return {"reply": final, "messages": messages,
                 "trace": state["trace"].model_copy(update={"reply_review": found,
                                                            "messages": messages})}
