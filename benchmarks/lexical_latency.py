@@ -53,9 +53,11 @@ def _timed(index, questions: list[str]) -> tuple[list[float], list[list[str]]]:
     return times, tops
 
 
-def _fts5_alone(db: Database, questions: list[str]) -> list[float]:
-    """FTS5's own BM25 in one query per question (its idf, not Lucene's): the floor."""
-    with db.transaction() as conn:
+def _fts5_alone(index: SqliteLexicalIndex, questions: list[str]) -> list[float]:
+    """FTS5's own BM25 in one query per question (its idf, not Lucene's; the index's field
+    weights): the floor."""
+    w = (index.weights.body, index.weights.context)
+    with index.db.transaction() as conn:
         table = conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND "
                              "sql LIKE 'CREATE VIRTUAL TABLE%'").fetchone()[0]
         times = []
@@ -63,9 +65,9 @@ def _fts5_alone(db: Database, questions: list[str]) -> list[float]:
             match = " OR ".join(f'"{t}"' for t in query_terms(q))
             started = time.perf_counter()
             if match:
-                conn.execute(f"SELECT turn_id, -bm25({table}, 0.0, 1.0, 0.6) FROM {table} WHERE "
-                             f"{table} MATCH ? ORDER BY bm25({table}, 0.0, 1.0, 0.6) LIMIT 10",
-                             [match]).fetchall()
+                conn.execute(f"SELECT turn_id, -bm25({table}, 0.0, ?, ?) FROM {table} WHERE "
+                             f"{table} MATCH ? ORDER BY bm25({table}, 0.0, ?, ?) LIMIT 10",
+                             [*w, match, *w]).fetchall()
             times.append(time.perf_counter() - started)
     return times
 
@@ -90,9 +92,9 @@ def main() -> None:
         try:
             _fill(sqlite, rows)
             _fill(pg, rows)
-            alone = _fts5_alone(sqlite.db, questions)
+            alone = _fts5_alone(sqlite, questions)
             fts, fts_top = _timed(sqlite, questions)
-            alone = [min(a, b) for a, b in zip(alone, _fts5_alone(sqlite.db, questions), strict=True)]
+            alone = [min(a, b) for a, b in zip(alone, _fts5_alone(sqlite, questions), strict=True)]
             cold, pg_top = _timed(pg, questions)
             with pg_db.connection() as conn:
                 conn.execute("ANALYZE kindred_lex_docs")

@@ -123,12 +123,15 @@ def unsaid(reply: str, earlier: Sequence[str]) -> str:
     reply that repeated itself when its one retry repeated too (the review keeps what was new
     rather than send a loop: the 135M model's retry, told what it had said, said it word for word)."""
     said = set().union(*(_grams(_words(old), 2) for old in earlier)) if earlier else set()
-    kept = []
-    for sentence in split_sentences(reply):
-        grams = _grams(_words(sentence), 2)
-        if not grams or len(grams & said) / len(grams) < _SENTENCE_SAID:
-            kept.append(sentence)
+    kept = [sentence for sentence in split_sentences(reply)
+            if not _sentence_said(_grams(_words(sentence), 2), said)]
     return " ".join(kept).strip()
+
+
+def _sentence_said(grams: set[tuple[str, ...]], said: set[tuple[str, ...]]) -> bool:
+    """A sentence (its word pairs; a one-word sentence: the word, or nothing) said before:
+    :data:`_SENTENCE_SAID` of its pairs among ``said``. A one-word sentence is always new."""
+    return bool(grams) and len(grams & said) / len(grams) >= _SENTENCE_SAID
 
 
 def _said_again(sentences: Sequence[tuple[int, set[tuple[str, ...]]]], n_words: int,
@@ -141,8 +144,8 @@ def _said_again(sentences: Sequence[tuple[int, set[tuple[str, ...]]]], n_words: 
     with one word changed is a new answer ("No, the character is not human." after "… not male.")."""
     new = repeated = 0
     for words, grams in sentences:
-        if len(grams & said) / len(grams) < _SENTENCE_SAID:
-            new += words
-        else:
+        if _sentence_said(grams, said):
             repeated += 1
+        else:
+            new += words
     return repeated >= 2 and new * 5 < n_words

@@ -43,11 +43,12 @@ def make_review(services: Services):
         instructions = instruction_text(_TEMPLATES, agent_name=card.name, voice=card.voice,
                                         user_name=user, max_words=str(cfg.reply_max_words))
         earlier = [t.text for t in stm_of(state) if t.role == "agent"]
+        message = state.get("text") or ""
         text, leaked = clean(draft, instructions)
         repeated = repeats(text, earlier, rules.repeat_overlap) if text else None
         # the user's own message said back is a repeat too (the 135M model's answer to a first
         # message such as "I live in Paris." was "I live in Paris.")
-        echoed = (echoes(text, state.get("text") or "", rules.repeat_overlap)
+        echoed = (echoes(text, message, rules.repeat_overlap)
                   if text and not repeated else None)
         found = ReplyReview(leaked=leaked, repeated=repeated, echoed=echoed)
         if text and not repeated and not echoed:
@@ -73,9 +74,9 @@ def make_review(services: Services):
         # the retry is reviewed too: told what it had said, the 135M model said it again word
         # for word, and a loop must not reach the user; what either draft said that was new is
         # kept, else an honest line
-        said = [*earlier, state.get("text") or ""] if echoed else earlier
+        said = [*earlier, message] if echoed else earlier
         still = bool(again and (repeats(again, earlier, rules.repeat_overlap) or (
-            echoed and echoes(again, state.get("text") or "", rules.repeat_overlap))))
+            echoed and echoes(again, message, rules.repeat_overlap))))
         if still:
             final = unsaid(again, said) or unsaid(text, said) or prompts.REVIEW_FALLBACK
         if final != raw and runtime.stream_writer is not None:
