@@ -5,7 +5,9 @@ Why: a filtered Chroma query plus fetching the vectors of BM25 candidates and ne
 float32 = 15 MB), and one matrix product over it takes about a millisecond. Chroma stays the
 durable store (and the only one shared between processes): the cache is filled from it on first
 use, appended to as turns are stored through this process, bounded to the most recently used
-users, and dropped on ``forget``. The search is exact (no approximate index).
+users, and dropped on ``forget``. The search is exhaustive (no approximate index); the turn
+copies hold their vectors as int8 by default (``StorageConfig.hot_vectors``), a quarter of the
+memory, since they grow with every message a server stores.
 """
 
 from __future__ import annotations
@@ -24,16 +26,17 @@ __all__ = ["HotVectors", "UserVectors"]
 class UserVectors(StaleCopy):
     """One user's turn vectors and metadata, growable."""
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, *, quantized: bool = False) -> None:
         super().__init__()  # another process wrote the user: catch up before the next use
         self.ids: list[str] = []
         self.pos: dict[str, int] = {}
         self.meta: list[Mapping[str, Any]] = []
         self.texts: list[str] = []
-        self._vectors = VectorBlocks(dim)  # in blocks that never move (memory.blocks)
+        # in blocks that never move; quantized: int8, a quarter of the memory (memory.blocks)
+        self._vectors = VectorBlocks(dim, quantized=quantized)
         self.sessions = np.zeros(64, dtype=object)
         # vectors of the parts of long turns past their own vector's window (memory.text)
-        self._pieces = VectorBlocks(dim, block=16)
+        self._pieces = VectorBlocks(dim, block=16, quantized=quantized)
         self._piece_of: list[int] = []               # row of the turn each piece belongs to
         self._pieces_of: dict[int, list[int]] = {}   # turn row -> its piece rows
 
@@ -107,10 +110,11 @@ class UserVectors(StaleCopy):
 
 
 class HotVectors:
-    """The cache: at most ``max_users`` users, least recently used dropped first."""
+    """The cache: at most ``max_users`` users, least recently used dropped first; ``quantized``:
+    vectors held as int8 (:class:`~memory.blocks.VectorBlocks`), cosines within about 2e-3."""
 
-    def __init__(self, dim: int, *, max_users: int = 64) -> None:
-        self.dim, self.max_users = dim, max_users
+    def __init__(self, dim: int, *, max_users: int = 64, quantized: bool = False) -> None:
+        self.dim, self.max_users, self.quantized = dim, max_users, quantized
         self._users = StripedCache(max_users)  # a load holds its user's stripe only
 
     def get(self, user_id: str, load: Callable[[], list[dict]],
@@ -127,7 +131,7 @@ class HotVectors:
 
         def fresh() -> UserVectors:
             items = load() if expected != 0 else []  # nothing stored: nothing to fetch
-            uv = UserVectors(self.dim)
+            uv = UserVectors(self.dim, quantized=self.quantized)
             items.sort(key=lambda i: (i["metadata"].get("ts", 0.0), i["metadata"].get("idx", 0)))
             if items:
                 uv.put([i["id"] for i in items], np.stack([i["vector"] for i in items]),

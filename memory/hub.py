@@ -53,7 +53,8 @@ class MemoryHub:
                     backend_for(embedder_backend, stores.vectors.recorded_embedder()),
                     model_cache_dir)
             return cls.over(stores, embedder=embedder, topics=topics, feedback=feedback,
-                            hot_users=storage.hot_users, max_pieces=storage.max_pieces)
+                            hot_users=storage.hot_users, max_pieces=storage.max_pieces,
+                            hot_quantized=storage.hot_vectors == "int8")
         except BaseException:  # refused (another embedder's vectors): let go of the data dir
             stores.close()
             raise
@@ -61,7 +62,8 @@ class MemoryHub:
     @classmethod
     def over(cls, stores: Stores, *, embedder: Embedder | None = None,
              topics: TopicExtractor | None = None, feedback: FeedbackConfig | None = None,
-             hot_users: int = 64, max_pieces: int = MAX_PIECES) -> MemoryHub:
+             hot_users: int = 64, max_pieces: int = MAX_PIECES,
+             hot_quantized: bool = True) -> MemoryHub:
         """The memory kinds over stores that are already open."""
         embedder = embedder or default_embedder()
         name = getattr(embedder, "name", None)  # a test's or an app's own embedder may have none
@@ -69,7 +71,7 @@ class MemoryHub:
             stores.vectors.claim_embedder(name)
         return cls(stores=stores, embedder=embedder, topics=topics or TopicExtractor.shared(),
                    tokens=TokenCounter(), turns=TurnIndex(stores, embedder, hot_users=hot_users,
-                                   max_pieces=max_pieces),
+                                   max_pieces=max_pieces, hot_quantized=hot_quantized),
                    events=EventMemory(stores, embedder),
                    feedback=FeedbackMemory(stores, embedder, feedback, hot_users=hot_users))
 

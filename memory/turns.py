@@ -31,10 +31,10 @@ class TurnIndex:
     """Stores turns (records, lexical rows, vectors) and finds them again."""
 
     def __init__(self, stores: Stores, embedder: Embedder, *, hot_users: int = 64,
-                 max_pieces: int = MAX_PIECES) -> None:
+                 max_pieces: int = MAX_PIECES, hot_quantized: bool = True) -> None:
         self._stores, self._embedder = stores, embedder
         self.max_pieces = max_pieces  # a long turn's vectors past its first (memory.text)
-        self.hot = HotVectors(embedder.dim, max_users=hot_users)
+        self.hot = HotVectors(embedder.dim, max_users=hot_users, quantized=hot_quantized)
 
     def add(self, who: Scope | str, turns: Sequence[Turn], vectors: np.ndarray | None = None,
             *, unit: UnitOfWork | None = None) -> None:

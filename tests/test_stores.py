@@ -431,6 +431,85 @@ def test_vector_rows_in_blocks_read_back_as_one_matrix():
     assert np.array_equal(ramp.take([117, 7, 8, 23, 24, 56, 57]), whole[[117, 7, 8, 23, 24, 56, 57]])
 
 
+def test_quantized_rows_hold_a_quarter_of_the_bytes_and_read_back_within_half_a_step():
+    """int8 blocks (the turn copies' default): across block edges, appended and overwritten rows
+    read back, multiply and are taken within half a quantization step of each row, and a row of
+    zeros stays zero."""
+    import numpy as np
+
+    from memory.blocks import VectorBlocks
+
+    rng = np.random.default_rng(11)
+    matrix = rng.standard_normal((41, 384)).astype(np.float32)
+    matrix[7] = 0.0
+    exact, rows = VectorBlocks(384, block=16), VectorBlocks(384, block=16, quantized=True)
+    for part in (matrix[:5], matrix[5:30], matrix[30:]):
+        exact.append(part)
+        rows.append(part)
+    rows[3] = exact[3] = matrix[3] = -matrix[40]
+    step = np.abs(matrix).max(axis=1, keepdims=True) / 127
+    assert np.all(np.abs(rows.array() - matrix) <= step / 2 + 1e-6)
+    assert np.array_equal(rows.take([7]), np.zeros((1, 384), dtype=np.float32))
+    assert np.array_equal(rows.take([40, 3, 29]), rows.array()[[40, 3, 29]])
+    query = rng.standard_normal(384).astype(np.float32)
+    assert np.allclose(rows.dot(query), rows.array() @ query, atol=1e-4)
+    assert np.all(np.abs(rows.dot(query) - matrix @ query)
+                  <= (step[:, 0] / 2) * np.abs(query).sum() + 1e-4)
+    held = sum(b.nbytes for b in rows._blocks) + sum(s.nbytes for s in rows._scales)
+    assert held * 3.9 < sum(b.nbytes for b in exact._blocks)
+
+
+def test_quantized_turn_copies_rank_real_sentences_as_float32_does(embedder):
+    """The same nearest turns from int8 copies as from float32 ones, for real sentences and
+    questions (distinct enough to have no near ties), with cosines 2e-3 apart at most (the
+    bound measured over LoCoMo's sentences, memory.blocks)."""
+
+    from memory.hot import UserVectors
+
+    said = [f"{who} {what}" for who in ("I", "My sister", "Our neighbour", "My boss")
+            for what in ("adopted a grey cat called Miso.", "moved to Lisbon in March.",
+                         "runs a bakery on weekends.", "is learning the cello.",
+                         "broke a leg skiing in the Alps.", "reads a book a week.",
+                         "grows tomatoes on the balcony.", "drives an old red van.")]
+    asked = ["What is the cat called?", "Who moved to Portugal?", "Who bakes bread?",
+             "Which instrument is being learned?", "Who got hurt on holiday?",
+             "What grows on the balcony?", "What car does someone drive?", "Who reads a lot?"]
+    vecs = embedder.embed(said)
+    ids = [f"t{i}" for i in range(len(said))]
+    copies = {q: UserVectors(embedder.dim, quantized=q) for q in (False, True)}
+    for uv in copies.values():
+        uv.put(ids, vecs, [{"session_id": "s1"}] * len(said), said)
+    for query in embedder.embed(asked):
+        exact, near = (copies[q].top(query, 5) for q in (False, True))
+        assert [i for i, _ in near] == [i for i, _ in exact]
+        assert max(abs(a - b) for (_, a), (_, b) in zip(near, exact, strict=True)) < 2e-3
+
+
+def test_the_hot_vectors_setting_chooses_exact_or_int8_copies(tmp_path, embedder):
+    """``storage.hot_vectors`` reaches the turn copies: int8 by default, float32 when asked
+    (then a stored turn's vector reads back exactly)."""
+    import numpy as np
+
+    from memory.backends import StorageConfig
+    from memory.hub import MemoryHub
+
+    for choice, quantized in (("int8", True), ("float32", False)):
+        config = StorageConfig() if choice == "int8" else StorageConfig(hot_vectors=choice)
+        hub = MemoryHub.open(tmp_path / choice, embedder=embedder, storage=config)
+        try:
+            turn = _turn("ann", "s0001", 0, "I adopted a grey cat called Miso.")
+            hub.turns.add("ann", [turn])
+            vec, _, _ = hub.turns.vectors("ann", [turn.id])[turn.id]
+            stored = embedder.embed([TurnIndex.key_text(turn)])[0]
+            assert hub.turns.hot.quantized is quantized
+            assert np.array_equal(vec, stored) is not quantized
+            assert np.allclose(vec, stored, atol=np.abs(stored).max() / 254 + 1e-6)
+        finally:
+            hub.close()
+    with pytest.raises(ValueError, match="hot_vectors"):
+        StorageConfig(hot_vectors="float16")
+
+
 def test_the_hot_copy_past_a_block_edge_finds_and_replaces_turns_as_before():
     """A user whose turns fill several blocks of the copy: exact top-k, a stored turn's vector
     replaced in place, one session left out, and the whole matrix for the baselines."""
