@@ -115,6 +115,43 @@ def test_a_database_that_goes_away_is_one_store_error_and_not_ready(tmp_path, em
         bot.close()
 
 
+def test_a_pooled_connection_is_checked_without_a_round_trip(database_url, tmp_path):
+    """Before lending a connection the pool tests it (a restarted server leaves dead ones) by
+    polling its socket, not by a statement: a live idle connection passes with nothing sent to
+    the server (libpq's protocol trace stays empty), one the server ended is refused and closed,
+    so the pool replaces it."""
+    import time
+
+    from memory.backends.postgres import _alive, open_pool
+
+    pool = open_pool(database_url, max_size=2, timeout=10, kwargs={})
+    conn = pool.getconn()
+    try:
+        trace = tmp_path / "libpq.trace"
+        with trace.open("w") as out:
+            conn.pgconn.trace(out.fileno())
+            for _ in range(3):
+                _alive(conn)
+            conn.pgconn.untrace()
+        assert trace.read_text() == ""
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [conn.info.backend_pid])
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                _alive(conn)
+            except psycopg.OperationalError:
+                break
+            assert time.monotonic() < deadline, "an ended connection passed the check"
+            time.sleep(0.05)
+        assert conn.closed
+    finally:
+        pool.putconn(conn)
+    with pool.connection() as again:  # the pool made a new one
+        assert again.execute("SELECT 1").fetchone() == (1,)
+    pool.close()
+
+
 def test_replicas_opening_a_fresh_database_together_do_not_wait_on_each_other(tmp_path,
                                                                               pg_schemas):
     """LangGraph's checkpoint migrations build indexes CONCURRENTLY, which waits for every open
