@@ -152,6 +152,45 @@ def test_a_pooled_connection_is_checked_without_a_round_trip(database_url, tmp_p
     pool.close()
 
 
+def test_reads_on_postgresql_send_no_begin_or_commit(database_url, tmp_path):
+    """A batch that only reads runs its statements in autocommit (BEGIN and COMMIT are round
+    trips of their own, and READ COMMITTED gives each statement its own snapshot either way); a
+    batch that writes is one transaction. Read from libpq's protocol trace of the pool's only
+    connection."""
+    from memory.backends.base import CountRecords, GetRecords, PutRecords, Record
+    from memory.backends.postgres import PgDatabase, PgLexicalIndex, PgRecordStore
+    from memory.scope import as_scope
+
+    db = PgDatabase(database_url, max_connections=1)
+    records, words = PgRecordStore(db), PgLexicalIndex(db)
+    ann = as_scope("ann")
+    trace = tmp_path / "libpq.trace"
+
+    def sent(batch) -> str:
+        conn = db.pool.getconn()
+        out = trace.open("w")
+        conn.pgconn.trace(out.fileno())
+        db.pool.putconn(conn)
+        try:
+            batch()
+        finally:
+            conn = db.pool.getconn()
+            conn.pgconn.untrace()
+            db.pool.putconn(conn)
+            out.close()
+        return trace.read_text()
+
+    wrote = sent(lambda: records.batch([PutRecords(ann, (Record("note", "n1", {"x": 1}),))]))
+    assert "BEGIN" in wrote and "COMMIT" in wrote and "INSERT INTO kindred_records" in wrote
+    read = sent(lambda: records.batch([GetRecords(ann, "note", ("n1",)),
+                                       CountRecords(ann, "note")]))
+    assert "SELECT" in read and "BEGIN" not in read and "COMMIT" not in read
+    searched = sent(lambda: words.search(ann, "cello lessons", 5))
+    assert "kindred_lex_terms" in searched and "BEGIN" not in searched
+    assert records.get_many("ann", "note", ["n1"])[0].value == {"x": 1}
+    db.close()
+
+
 def test_replicas_opening_a_fresh_database_together_do_not_wait_on_each_other(tmp_path,
                                                                               pg_schemas):
     """LangGraph's checkpoint migrations build indexes CONCURRENTLY, which waits for every open
