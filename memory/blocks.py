@@ -17,9 +17,9 @@ copies are the part of a server's memory that grows with every message (a soak's
 held 27 MB of float32 rows, most of its growth); a row read back differs from the stored one by at
 most half a step (its largest component / 254), which moves a MiniLM cosine by 3e-4 on average
 (at most 2e-3 over 60,000 LoCoMo pairs: near ties among the dense top ten may swap; LoCoMo's
-hybrid recall was the same to the second decimal). float16 would
-be as small with less error, but numpy converts it to float32 ten times slower than int8 (7.8 ms
-against 0.8 ms for 10,000 rows here), and a product needs float32.
+hybrid recall was the same to the second decimal). float16 would halve the rows with less
+error, but numpy converts it to float32 ten times slower than int8 (7.8 ms against 0.8 ms for
+10,000 rows here), and a product needs float32.
 """
 
 from __future__ import annotations

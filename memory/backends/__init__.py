@@ -39,7 +39,7 @@ class StorageConfig(ComponentConfig):
     chroma_port: int = Field(default=8000, ge=1, le=65535)
     lexical: LexicalWeights = Field(default_factory=LexicalWeights)
     hot_users: int = Field(default=64, ge=1, description="users whose vectors are held in process "
-                                                         "for exact dense search (memory/hot.py)")
+                                                         "for exhaustive dense search (memory/hot.py)")
     hot_vectors: Literal["int8", "float32"] = Field(default="int8", description=(
         "how the in-process copies of turn vectors hold them: int8, a quarter of the memory "
         "(388 bytes a turn; a cosine moves by 3e-4 on average, 2e-3 at most), or float32 "
