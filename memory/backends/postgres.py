@@ -251,12 +251,14 @@ def _alive(conn: Any) -> None:
     ``ConnectionPool.check_connection``: its empty query is a round trip per loan, five a chat
     turn (a replica's turn waited on 32 statements, 5 of them these). A false alarm (a parameter
     the server reports unasked) costs one new connection, never a failed turn."""
+    psycopg = _psycopg()[0]
     if conn.closed or conn.broken:
-        raise _psycopg()[0].OperationalError("the connection is closed")
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    if readable:  # closed here, or the pool would take it back as sound and lend it again
+        raise psycopg.OperationalError("the connection is closed")
+    poll = select.poll()  # not select.select: it refuses descriptors past 1,023, which a busy
+    poll.register(conn.fileno(), select.POLLIN)  # server with many files and sockets reaches
+    if poll.poll(0):  # closed here, or the pool would take it back as sound and lend it again
         conn.close()
-        raise _psycopg()[0].OperationalError("the server has closed this idle connection")
+        raise psycopg.OperationalError("the server has closed this idle connection")
 
 
 def _no_op(_pool: Any) -> None:
