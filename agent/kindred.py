@@ -44,7 +44,7 @@ from graphs.nodes.consolidate import summaries_ahead
 from graphs.nodes.persona import read_traits_ahead
 from graphs.state import Said
 from memory.embeddings import Embedder
-from memory.backends.base import CountRecords, PutRecords, Record
+from memory.backends.base import CountRecords, DeleteRecords, PutRecords, Record
 from memory.conversations import (
     DEFAULT_CONVERSATION,
     Conversation,
@@ -319,8 +319,7 @@ class Kindred:
                     state = data
                     done[0] = bool(data.get("stored_turn_ids"))
             reply = self._reply(scope, conv, state)
-            self._keep_trace(scope, reply.trace)
-            self.conversations.touch(scope, conv or DEFAULT_CONVERSATION, now, text)
+            self._keep(scope, conv or DEFAULT_CONVERSATION, reply.trace, now, text)
             yield reply
 
     def _reply(self, scope: Scope, conv: str, state: dict[str, Any]) -> Reply:
@@ -330,19 +329,31 @@ class Kindred:
                      session_id=state.get("session_id") or "", trace=trace,
                      conversation=conv or DEFAULT_CONVERSATION)
 
-    def _keep_trace(self, scope: Scope, trace: Trace) -> None:
-        """Keep the last traces of the user (``GET /v1/traces/{id}``, ``Kindred.trace``): with
-        the user's records, so ``forget`` removes them like everything else."""
-        if not self.settings.limits.keep_traces:
-            return
+    def _keep(self, scope: Scope, conversation: str, trace: Trace, now: float, text: str
+              ) -> None:
+        """Keep the reply's trace (``GET /v1/traces/{id}``, ``Kindred.trace``: with the user's
+        records, so ``forget`` removes them like everything else) and note the turn in the
+        conversation's record. Why one batch for the trace, its count and the conversation's
+        read: each batch is a round trip and a transaction on PostgreSQL; the writes that
+        depend on what it read follow in a second one."""
+        keep = self.settings.limits.keep_traces
         records = self.memory.stores.records
-        record = Record("trace", trace.id, trace.model_dump(mode="json"), ts=trace.now)
-        # stored and counted in one transaction (a round trip less on PostgreSQL)
-        _, count = records.batch([PutRecords(scope, (record,)), CountRecords(scope, "trace")])
-        excess = count - self.settings.limits.keep_traces
+        ops: list[Any] = [self.conversations.read(scope, conversation)]
+        if keep:
+            ops += [PutRecords(scope, (Record("trace", trace.id, trace.model_dump(mode="json"),
+                                              ts=trace.now),)),
+                    CountRecords(scope, "trace")]
+        found, *kept = records.batch(ops)
+        writes: list[Any] = []
+        touched = self.conversations.touched(conversation, found, now, text)
+        if touched is not None:
+            writes.append(PutRecords(scope, (touched,)))
+        excess = kept[1] - keep if keep else 0
         if excess > 0:  # the oldest go (counted first: reading every trace would cost ms a turn)
             old = records.list(scope, "trace", limit=excess)
-            records.delete(scope, "trace", [r.id for r in old])
+            writes.append(DeleteRecords(scope, "trace", tuple(r.id for r in old)))
+        if writes:
+            records.batch(writes)
 
     def trace(self, user_id: Who, trace_id: str) -> Trace:
         """The trace of one of the user's recent replies (``limits.keep_traces`` are kept)."""

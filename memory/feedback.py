@@ -172,9 +172,11 @@ class FeedbackMemory:
                 if i in records]
 
     def _keys(self, scope: Scope):
-        """The user's keys in process (reloaded if another process stored corrections)."""
+        """The user's keys in process (reloaded if another process stored corrections; on a
+        versioned store the scope lock says so, see ``RecordStore.versioned``)."""
+        records = self._stores.records
         return self._hot.get(scope.key, lambda: self._load(scope),
-                             self._stores.records.count(scope, _KIND))
+                             None if records.versioned else records.count(scope, _KIND))
 
     def _load(self, scope: Scope) -> list[dict]:
         """The user's keys for the cache: vectors from the index, requests from the records."""

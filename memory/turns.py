@@ -92,9 +92,11 @@ class TurnIndex:
 
     def _user_vectors(self, scope: Scope, *, fresh: bool = False):
         """The user's cached vectors; reloaded when another process stored turns meanwhile
-        (``fresh``: the caller has just checked, within the same query)."""
+        (``fresh``: the caller has just checked, within the same query; on a versioned store
+        the scope lock has, see ``RecordStore.versioned``)."""
+        checked = fresh or self._stores.records.versioned
         return self.hot.get(scope.key, lambda: self._load(scope),
-                            None if fresh else self.count(scope),
+                            None if checked else self.count(scope),
                             lambda uv: self._catch_up(scope, uv))
 
     def _catch_up(self, scope: Scope, uv) -> bool:

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from agent import Kindred
-from conftest import T0
+from conftest import DAY, T0
 from memory.backends.base import GetVectors, Record, VectorIndexLayer
 from memory.backends.postgres import PgDatabase, PgRecordStore
 from memory.backends.written import WrittenVectorIndex
@@ -94,6 +94,27 @@ def test_a_replica_fetches_just_what_the_other_wrote(shared, tmp_path, embedder)
         b.chat("ann", "Which insects live on my roof?", at=T0 + 8 * 86400 + 60)
         texts = [m.text for m in b.recall("ann", "insects on the roof", k=20).turns]
         assert "I keep wasps on the roof." in texts and "I keep bees on the roof." not in texts
+
+
+def test_corrections_given_on_one_replica_are_used_and_dropped_on_the_other(shared, tmp_path,
+                                                                            embedder):
+    """On PostgreSQL the copies of a user's corrections hold no count of their own: the scope
+    lock's version says another replica changed them (``RecordStore.versioned``). B's copy is
+    warm (and empty) before A stores a correction, so only the version can tell B to read it."""
+    with Kindred(data_dir=tmp_path / "a", chat_model="fake", embedder=embedder,
+                 storage=shared) as a, \
+            Kindred(data_dir=tmp_path / "b", chat_model="fake", embedder=embedder,
+                    storage=shared) as b:
+        assert b.chat("ann", "Recommend a restaurant for tonight.", at=T0).trace.feedback is None
+        a.chat("ann", "Recommend a restaurant for tonight.", at=T0 + 60)
+        receipt = a.feedback("ann", "I am vegetarian: only suggest vegetarian places.",
+                             at=T0 + 90)
+        later = b.chat("ann", "Can you recommend a restaurant for tonight?", at=T0 + DAY)
+        assert later.trace.feedback is not None
+        assert later.trace.feedback.feedback == "I am vegetarian: only suggest vegetarian places."
+        a.delete_memory("ann", "feedback", receipt.feedback_id)
+        again = b.chat("ann", "Can you recommend a restaurant for tonight?", at=T0 + 2 * DAY)
+        assert again.trace.feedback is None
 
 
 def _store(url: str) -> PgRecordStore:
