@@ -191,6 +191,49 @@ def test_reads_on_postgresql_send_no_begin_or_commit(database_url, tmp_path):
     db.close()
 
 
+def test_a_write_on_postgresql_waits_for_its_statements_together(database_url, tmp_path):
+    """A transaction's statements go out in one pipeline: the client waits for the server's
+    replies where it reads a result and at the end, not after each statement (each
+    ``executemany`` had opened a pipeline of its own, two waits more; a replica's turn waited
+    50 times). Read from libpq's protocol trace: one ReadyForQuery comes back per Sync sent. A
+    statement that fails still rolls the whole transaction back."""
+    from memory.backends.base import IndexTexts, PutRecords, Record
+    from memory.backends.postgres import PgDatabase, PgLexicalIndex, PgRecordStore
+    from memory.errors import StoreError
+    from memory.scope import as_scope
+
+    db = PgDatabase(database_url, max_connections=1)
+    records, words = PgRecordStore(db), PgLexicalIndex(db)
+    ann = as_scope("ann")
+    trace = tmp_path / "libpq.trace"
+    conn = db.pool.getconn()
+    out = trace.open("w")
+    conn.pgconn.trace(out.fileno())
+    db.pool.putconn(conn)
+    with records.transaction(), words.transaction():  # a turn's unit of work: records and words
+        records.batch([PutRecords(ann, (Record("note", "n1", {"x": 1}),
+                                        Record("note", "n2", {"x": 2}))),
+                       PutRecords(ann, (Record("note", "n3", {"x": 3}),))])
+        words.batch([IndexTexts(ann, (("t1", "cello lessons", ""), ("t2", "garden leeks", "")))])
+    conn = db.pool.getconn()
+    conn.pgconn.untrace()
+    db.pool.putconn(conn)
+    out.close()
+    sent = [line.split("\t") for line in trace.read_text().splitlines()]
+    executed = sum(1 for f in sent if f[1] == "F" and f[3] == "Execute")
+    waits = sum(1 for f in sent if f[1] == "B" and f[3] == "ReadyForQuery")
+    assert executed >= 10  # BEGIN, three upserts, two deletes, two docs, four terms, COMMIT
+    assert waits <= 4, f"{waits} waits for {executed} statements"
+    assert [r.id for r in records.list(ann, "note")] == ["n1", "n2", "n3"]
+    assert words.search(ann, "cello", 5)[0].turn_id == "t1"
+
+    with pytest.raises(StoreError, match="division by zero"), records.transaction() as conn:
+        records.batch([PutRecords(ann, (Record("note", "n4", {"x": 4}),))])
+        conn.execute("SELECT 1/0")  # a statement of the same transaction fails after the put
+    assert [r.id for r in records.list(ann, "note")] == ["n1", "n2", "n3"]  # n4 rolled back
+    db.close()
+
+
 def test_replicas_opening_a_fresh_database_together_do_not_wait_on_each_other(tmp_path,
                                                                               pg_schemas):
     """LangGraph's checkpoint migrations build indexes CONCURRENTLY, which waits for every open

@@ -170,7 +170,7 @@ class PgDatabase:
                                      else lend(self.pool)) as conn:
             self._local.conn = conn
             try:
-                with conn.transaction():
+                with conn.pipeline(), conn.transaction():
                     yield conn
             finally:
                 self._local.conn = None
