@@ -55,6 +55,28 @@ def test_questions_and_conversational_moves_carry_no_trait(rules, text):
     assert rules.extract(text) is None
 
 
+@pytest.mark.parametrize("text", [
+    "I have a headache today.", "I have a meeting at 3.", "I have a meeting at 3pm.",
+    "I'm so tired this morning.", "I am in Paris this week.", "I have an exam tomorrow."])
+def test_a_state_of_the_day_is_no_trait(rules, text):
+    """How the speaker is today is kept with the turn, not stored as who they are."""
+    assert rules.extract(text) is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("I have a headache today, but I love my job as a nurse.", "I love my job as a nurse."),
+    ("I have two kids and I'm exhausted today.", "I have two kids."),  # the day's state left out
+    ("I started a new job today.", "I started a new job today."),  # an event that lasts
+    ("I have to work a night shift today.", "I have to work a night shift today."),  # what they do
+    ("I'm a lifeguard right now.", "I am a lifeguard."),  # "right now" is said of what lasts
+    ("I have one cat at the moment.", "I have one cat at the moment."),
+    ("I'm going to Paris tomorrow.", "I am going to Paris tomorrow."),  # a plan
+])
+def test_facts_told_with_a_time_stay_facts(rules, text, expected):
+    trait = rules.extract(text)
+    assert trait is not None and trait.text == expected, trait
+
+
 def test_an_apology_before_an_opinion_verb_is_not_taken_for_its_complement(rules):
     trait = rules.extract("I'm sorry, I didn't know that. We don't have predators in my area.")
     assert trait is not None and "sorry" not in trait.text.lower(), trait

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from spacy.tokens import Doc, Span, Token
 
 __all__ = ["ClauseInfo", "addresses_the_assistant", "clause_traits", "first_person_clauses",
-           "has_content", "is_directive", "is_small_talk", "is_social", "render_clause",
-           "statement_fallback"]
+           "has_content", "is_directive", "is_small_talk", "is_social", "of_the_moment",
+           "render_clause", "statement_fallback"]
 
 _FIRST = frozenset({"i", "we"})
 _POSSESSIVE = frozenset({"my", "our"})
@@ -35,6 +35,15 @@ _PROMISES = frozenset({"remember", "note", "keep", "check", "look", "try", "thin
 # "I'm good/sorry/glad…": how the speaker is right now, not who they are.
 _STATES = frozenset({"sorry", "glad", "happy", "good", "fine", "well", "ok", "okay", "great",
                      "sure", "excited", "jealous", "curious", "thrilled", "afraid", "right"})
+# A state tied to the day it is told ("I have a headache today", "I have a meeting at 3", "I'm
+# in Paris this week"): how the speaker is now, not who they are. Only verbs of state in the
+# present ("I started a new job today" stays a fact), and only the day, not "right now" or "at
+# the moment", which people also say of what lasts ("I'm a lifeguard right now", "I have one cat
+# at the moment": facts MSC's annotators kept).
+_STATIVE = frozenset({"have", "be"})
+_DAY_WORDS = frozenset({"today", "tonight", "tomorrow", "tmrw"})
+_DAY_PARTS = frozenset({"morning", "afternoon", "evening", "night", "week", "weekend"})
+_CLOCK = re.compile(r"\d{1,2}(?:[:.]\d{2})?(?:am|pm)?|noon|midnight", re.IGNORECASE)
 _FILLER_ADVERBS = frozenset({"just", "really", "actually", "definitely", "also", "too", "so",
                              "though", "still", "probably", "honestly", "basically", "even",
                              "certainly", "totally", "absolutely", "literally", "truly",
@@ -78,10 +87,12 @@ _INJECTION = re.compile(
 class ClauseInfo:
     """What the parse says about the first-person clauses of one utterance (detector features)."""
 
-    __slots__ = ("conversational", "hypothetical", "questions", "statements", "we")
+    __slots__ = ("conversational", "hypothetical", "momentary", "questions", "statements", "we")
 
     def __init__(self) -> None:
         self.statements: list[Token] = []  # verbs of first-person statements that may be facts
+        self.momentary: list[Token] = []  # states of the day ("I have a headache today"): no
+        # trait, and not a detector feature (the detector was fitted without it)
         self.conversational = 0
         self.questions = 0
         self.hypothetical = 0
@@ -146,6 +157,34 @@ def _is_conversational(verb: Token) -> bool:
             and any(c.dep_ == "aux" and c.lower_ in _HYPOTHETICAL for c in verb.children))
 
 
+def of_the_moment(verb: Token) -> bool:
+    """A present state tied to the day it is told (see :data:`_STATIVE`): a memory of the
+    turn, kept with the turn, not a trait."""
+    if verb.lemma_.lower() not in _STATIVE or verb.tag_ not in ("VBP", "VBZ", "VB"):
+        return False
+    if any(c.dep_ == "xcomp" for c in verb.children):
+        return False  # "I have to work night shifts today": what they do, not a state
+    doc = verb.doc
+    for t in verb.subtree:
+        if _verb_of(t) != verb.i:
+            continue  # a word of another clause: "I'm sad that I have to work this weekend"
+        low, before = t.lower_, doc[t.i - 1].lower_ if t.i else ""
+        if (low in _DAY_WORDS or (low in _DAY_PARTS and before == "this")
+                or (t.dep_ == "pobj" and t.head.lower_ == "at"
+                    and (_CLOCK.fullmatch(low) or (low in ("am", "pm") and before.isdigit())))):
+            return True
+    return False
+
+
+def _verb_of(token: Token) -> int:
+    """The index of the verb whose clause holds ``token`` (its nearest verb above it)."""
+    while token.head.i != token.i:
+        token = token.head
+        if token.pos_ in ("VERB", "AUX"):
+            return token.i
+    return token.i
+
+
 def first_person_clauses(doc: Doc) -> ClauseInfo:
     """Classify every clause whose subject is the speaker (I, we, my X, our X)."""
     info = ClauseInfo()
@@ -168,6 +207,8 @@ def first_person_clauses(doc: Doc) -> ClauseInfo:
                 info.questions += 1
             elif _is_conversational(v):
                 info.conversational += 1
+            elif of_the_moment(v):
+                info.momentary.append(v)
             else:
                 if any(c.dep_ == "aux" and c.lower_ in _HYPOTHETICAL - {"will", "'ll", "can"}
                        for c in v.children):
@@ -306,7 +347,7 @@ def clause_traits(info: ClauseInfo, max_clauses: int = 3) -> list[str]:
         if verb.lemma_.lower() in _OPINION:  # "I think my favourites are…" → the complement
             # (one that follows: in "I'm sorry, I didn't know that" the ccomp is the apology)
             target = next((c for c in verb.children if c.dep_ == "ccomp" and c.i > verb.i), verb)
-        tokens = _clause_tokens(target, {o for o in chosen if o is not verb})
+        tokens = _clause_tokens(target, {o for o in chosen if o is not verb} | set(info.momentary))
         text = render_clause(tokens) if has_content(tokens) else ""
         if text and text not in traits:
             traits.append(text)
@@ -337,7 +378,8 @@ def statement_fallback(doc: Doc) -> str:
     statements = [_strip_laughs(s) for s in doc.sents if not _asks(s.text)
                   and not is_social(s) and not is_directive(s) and has_content(s)
                   and not any(t.dep_ in ("nsubj", "nsubjpass") and _is_first_person(t)
-                              and (_is_promise(t.head) or t.head.lemma_.lower() in _MOVES)
+                              and (_is_promise(t.head) or t.head.lemma_.lower() in _MOVES
+                                   or of_the_moment(t.head))
                               for t in s)]
     # only questions left: no trait (storing "where is my PIN hidden" as a fact would be worse
     # than missing the rare question that hints at one)

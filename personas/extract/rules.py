@@ -120,6 +120,8 @@ class RuleTraitExtractor:
         if addresses_the_assistant(doc):  # a command to the assistant is not a fact about anyone
             return None
         info = first_person_clauses(doc)
+        if info.momentary and not info.statements:  # only a state of the day: the turn keeps it
+            return None
         if not self._detector.carries_trait(doc, info):
             return None
         traits = clause_traits(info, self._max_clauses)
