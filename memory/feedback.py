@@ -29,6 +29,7 @@ from memory.backends.base import Record
 from memory.config import ComponentConfig
 from memory.embeddings import Embedder
 from memory.hot import HotVectors
+from memory.locks import checked_by_lock
 from memory.scope import Scope, as_scope
 from memory.unit import UnitOfWork
 
@@ -173,10 +174,10 @@ class FeedbackMemory:
 
     def _keys(self, scope: Scope):
         """The user's keys in process (reloaded if another process stored corrections; on a
-        versioned store the scope lock says so, see ``RecordStore.versioned``)."""
-        records = self._stores.records
+        shared store the scope's lock has checked, :func:`memory.locks.checked_by_lock`)."""
         return self._hot.get(scope.key, lambda: self._load(scope),
-                             None if records.versioned else records.count(scope, _KIND))
+                             None if checked_by_lock(scope)
+                             else self._stores.records.count(scope, _KIND))
 
     def _load(self, scope: Scope) -> list[dict]:
         """The user's keys for the cache: vectors from the index, requests from the records."""

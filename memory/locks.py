@@ -25,11 +25,24 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from memory.backends.base import Changes, RecordStore, ScopeHold
 from memory.scope import Scope
 
-__all__ = ["ScopeLocks"]
+__all__ = ["ScopeLocks", "checked_by_lock"]
+
+#: the scope whose lock this context holds on a shared store (its version checked when taken)
+_HELD: ContextVar[str | None] = ContextVar("kindred_held_scope", default=None)
+
+
+def checked_by_lock(scope: Scope) -> bool:
+    """True while this context holds ``scope``'s lock on a shared store: its copies were
+    checked against the scope's version when the lock was taken, and no other process writes
+    the scope until it is let go, so a copy needs no count of its own to know it is current
+    (each a round trip a turn on PostgreSQL). Outside a hold (a read that takes no lock, the
+    memory layer used without :class:`ScopeLocks`) and on an embedded store the copies count."""
+    return _HELD.get() == scope.key
 
 
 class ScopeLocks:
@@ -56,7 +69,11 @@ class ScopeLocks:
         with self._thread_lock(scope):
             with self._records.scope_lock(scope) as hold:
                 self._check(scope, hold)
-                yield
+                token = _HELD.set(scope.key if hold.version is not None else None)
+                try:
+                    yield
+                finally:
+                    _HELD.reset(token)
                 if hold.version is not None:  # shared: another replica may have it next
                     # taken before the flush, so every write reported has landed when the lock
                     # goes (one submitted meanwhile by another thread is reported next time)

@@ -16,6 +16,7 @@ from memory.backends import Stores
 from memory.backends.base import LexicalHit, Record, VectorHit
 from memory.embeddings import Embedder
 from memory.hot import HotVectors
+from memory.locks import checked_by_lock
 from memory.scope import Scope, as_scope
 from memory.text import MAX_PIECES, PIECE_CHARS, digest, tail_pieces
 from memory.types import Turn
@@ -92,9 +93,9 @@ class TurnIndex:
 
     def _user_vectors(self, scope: Scope, *, fresh: bool = False):
         """The user's cached vectors; reloaded when another process stored turns meanwhile
-        (``fresh``: the caller has just checked, within the same query; on a versioned store
-        the scope lock has, see ``RecordStore.versioned``)."""
-        checked = fresh or self._stores.records.versioned
+        (``fresh``: the caller has just checked, within the same query; or the scope's lock
+        has, :func:`memory.locks.checked_by_lock`)."""
+        checked = fresh or checked_by_lock(scope)
         return self.hot.get(scope.key, lambda: self._load(scope),
                             None if checked else self.count(scope),
                             lambda uv: self._catch_up(scope, uv))

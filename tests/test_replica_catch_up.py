@@ -98,9 +98,10 @@ def test_a_replica_fetches_just_what_the_other_wrote(shared, tmp_path, embedder)
 
 def test_corrections_given_on_one_replica_are_used_and_dropped_on_the_other(shared, tmp_path,
                                                                             embedder):
-    """On PostgreSQL the copies of a user's corrections hold no count of their own: the scope
-    lock's version says another replica changed them (``RecordStore.versioned``). B's copy is
-    warm (and empty) before A stores a correction, so only the version can tell B to read it."""
+    """Inside a turn on PostgreSQL the copies of a user's corrections take no count of their
+    own: the scope lock's version says another replica changed them
+    (:func:`memory.locks.checked_by_lock`). B's copy is warm (and empty) before A stores a
+    correction, so only the version can tell B to read it."""
     with Kindred(data_dir=tmp_path / "a", chat_model="fake", embedder=embedder,
                  storage=shared) as a, \
             Kindred(data_dir=tmp_path / "b", chat_model="fake", embedder=embedder,
@@ -115,6 +116,29 @@ def test_corrections_given_on_one_replica_are_used_and_dropped_on_the_other(shar
         a.delete_memory("ann", "feedback", receipt.feedback_id)
         again = b.chat("ann", "Can you recommend a restaurant for tonight?", at=T0 + 2 * DAY)
         assert again.trace.feedback is None
+
+
+def test_a_copy_skips_its_count_only_inside_a_hold_on_a_shared_store(database_url, tmp_path):
+    """The lock's version vouches for a scope's copies only while its lock is held on a shared
+    store; outside it (a read without the lock, the memory layer used alone) and on SQLite,
+    whose hold has no version, the copies count (test_retrieval's second process relies on it)."""
+    from memory.backends.sqlite import Database, SqliteRecordStore
+    from memory.locks import ScopeLocks, checked_by_lock
+
+    ann, bob = as_scope("ann"), as_scope("bob")
+    shared = _store(database_url)
+    embedded = SqliteRecordStore(Database(tmp_path / "k.db"))
+    try:
+        locks = ScopeLocks(shared, lambda scope, changes: None)
+        assert not checked_by_lock(ann)
+        with locks.hold(ann):
+            assert checked_by_lock(ann) and not checked_by_lock(bob)
+        assert not checked_by_lock(ann)
+        with ScopeLocks(embedded, lambda scope, changes: None).hold(ann):
+            assert not checked_by_lock(ann)
+    finally:
+        shared.close()
+        embedded.close()
 
 
 def _store(url: str) -> PgRecordStore:

@@ -201,13 +201,6 @@ class ScopeHold:
 class RecordStore(_Transactional, ABC):
     """Records of every memory kind. Implement :meth:`batch`; the rest is built on it."""
 
-    #: True where processes share the store and every writer raises the scope's version under
-    #: its scope lock (:mod:`memory.locks`): whether an in-process copy of a scope is current is
-    #: then that version's to say (checked as the lock is taken, or by ``ScopeLocks.sync``), and
-    #: the copies need no count of their own, a round trip each on PostgreSQL. False where one
-    #: process owns the store: a count is a local read there, kept as a check that costs nothing.
-    versioned: bool = False
-
     @abstractmethod
     def batch(self, ops: Sequence[RecordOp]) -> list[Any]:
         """Run the operations in order, atomically, returning one result per operation:

@@ -306,8 +306,6 @@ def _setup(db: PgDatabase) -> None:
 class PgRecordStore(RecordStore):
     """Records in ``kindred_records``."""
 
-    versioned = True  # kindred_scopes: the version every scope lock raises
-
     def __init__(self, db: PgDatabase) -> None:
         self.db = db
         _setup(db)
