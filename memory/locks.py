@@ -45,6 +45,17 @@ def checked_by_lock(scope: Scope) -> bool:
     return _HELD.get() == scope.key
 
 
+def _release_mark(token) -> None:
+    """Undo the hold's mark. A turn streamed to an async caller is a generator resumed in
+    another context than the one it started in, where the token cannot be reset: the mark is
+    cleared there, and what stays in the first context (a copy made for one call) can only
+    skip a count on a store whose version every entry of :class:`agent.Kindred` checks."""
+    try:
+        _HELD.reset(token)
+    except ValueError:  # the token belongs to the context the hold began in
+        _HELD.set(None)
+
+
 class ScopeLocks:
     """Per-scope locks over ``records``; ``on_stale(scope, changes)`` marks the scope's caches
     behind (``changes``: the vector items written meanwhile, by collection; None: unknown), and
@@ -73,7 +84,7 @@ class ScopeLocks:
                 try:
                     yield
                 finally:
-                    _HELD.reset(token)
+                    _release_mark(token)
                 if hold.version is not None:  # shared: another replica may have it next
                     # taken before the flush, so every write reported has landed when the lock
                     # goes (one submitted meanwhile by another thread is reported next time)
