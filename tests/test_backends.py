@@ -7,6 +7,7 @@ about one backend choice itself."""
 from __future__ import annotations
 
 import threading
+import time
 
 import psycopg
 import pytest
@@ -102,6 +103,12 @@ def test_a_database_that_goes_away_is_one_store_error_and_not_ready(tmp_path, em
             conn.execute("ALTER DATABASE kindred ALLOW_CONNECTIONS false")
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
                          "datname = 'kindred'")
+            # pg_terminate_backend only signals: wait until the backends have ended (and told
+            # their clients), as a stopped server's would have, before the next turn
+            deadline = time.monotonic() + 30
+            while conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = 'kindred'"
+                               ).fetchone()[0] and time.monotonic() < deadline:
+                time.sleep(0.05)
         # the server's own refusal, not a pool's wait for a connection that cannot come
         with pytest.raises(StoreError, match="PostgreSQL.*not currently accepting connections"):
             bot.chat("ann", "And the piano.", at=T0 + 60)
@@ -120,7 +127,6 @@ def test_a_pooled_connection_is_checked_without_a_round_trip(database_url, tmp_p
     polling its socket, not by a statement: a live idle connection passes with nothing sent to
     the server (libpq's protocol trace stays empty), one the server ended is refused and closed,
     so the pool replaces it."""
-    import time
 
     from memory.backends.postgres import _alive, open_pool
 
