@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from spacy.tokens import Doc, Span, Token
 
 __all__ = ["ClauseInfo", "addresses_the_assistant", "clause_traits", "first_person_clauses",
-           "has_content", "is_directive", "is_small_talk", "is_social", "of_the_moment",
-           "render_clause", "statement_fallback"]
+           "has_content", "is_directive", "is_small_talk", "is_social", "render_clause",
+           "statement_fallback"]
 
 _FIRST = frozenset({"i", "we"})
 _POSSESSIVE = frozenset({"my", "our"})
@@ -157,7 +157,7 @@ def _is_conversational(verb: Token) -> bool:
             and any(c.dep_ == "aux" and c.lower_ in _HYPOTHETICAL for c in verb.children))
 
 
-def of_the_moment(verb: Token) -> bool:
+def _of_the_moment(verb: Token) -> bool:
     """A present state tied to the day it is told (see :data:`_STATIVE`): a memory of the
     turn, kept with the turn, not a trait."""
     if verb.lemma_.lower() not in _STATIVE or verb.tag_ not in ("VBP", "VBZ", "VB"):
@@ -207,7 +207,7 @@ def first_person_clauses(doc: Doc) -> ClauseInfo:
                 info.questions += 1
             elif _is_conversational(v):
                 info.conversational += 1
-            elif of_the_moment(v):
+            elif _of_the_moment(v):
                 info.momentary.append(v)
             else:
                 if any(c.dep_ == "aux" and c.lower_ in _HYPOTHETICAL - {"will", "'ll", "can"}
@@ -379,7 +379,7 @@ def statement_fallback(doc: Doc) -> str:
                   and not is_social(s) and not is_directive(s) and has_content(s)
                   and not any(t.dep_ in ("nsubj", "nsubjpass") and _is_first_person(t)
                               and (_is_promise(t.head) or t.head.lemma_.lower() in _MOVES
-                                   or of_the_moment(t.head))
+                                   or _of_the_moment(t.head))
                               for t in s)]
     # only questions left: no trait (storing "where is my PIN hidden" as a fact would be worse
     # than missing the rare question that hints at one)
