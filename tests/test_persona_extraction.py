@@ -10,7 +10,9 @@ import pytest
 from evals.msc import load_persona_utterances, load_session3
 from evals.msc_persona import bank_coverage, evaluate_extraction, naive_rule, text_scores
 from memory.errors import ConfigurationError, InvalidInputError
+from memory.nlp import shared_parser
 from personas.extract import RuleTraitExtractor
+from personas.extract.clauses import ClauseInfo, clause_traits, first_person_clauses, render_clause
 
 MSC = Path(__file__).resolve().parents[2] / "shared" / "data" / "msc"
 needs_msc = pytest.mark.skipif(not MSC.exists(), reason=f"MSC data not found at {MSC}")
@@ -86,6 +88,35 @@ def test_an_apology_before_an_opinion_verb_is_not_taken_for_its_complement(rules
 def test_negation_is_kept(rules):
     assert rules.extract("Oh, I don't eat meat anymore.").text == "I don't eat meat anymore."
     assert rules.extract("I can't swim at all, sadly.").text.startswith("I can't swim")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("I was born and raised in Mexico.", "I was born and raised in Mexico."),  # both verbs
+    ("I moved to Lisbon because of my job.", "I moved to Lisbon because of my job."),  # reason
+    ("I'm good and had a long day at the hospital.", "I had a long day at the hospital."),
+    ("I'm fine, but can't swim or ride a bike.", "I can't swim or ride a bike."),
+])
+def test_a_clause_keeps_its_reasons_and_its_other_verbs(rules, text, expected):
+    """MSC's annotators keep a fact's reason and its second verb; a verb that joins a
+    conversational one ("I'm good and…") is a statement of its own."""
+    trait = rules.extract(text)
+    assert trait is not None and trait.text == expected, trait
+
+
+def test_a_joined_verb_shares_the_negation_and_the_promise_before_it():
+    nlp = shared_parser().nlp
+    info = first_person_clauses(nlp("I can't swim or ride a bike."))
+    assert [v.text for v in info.statements] == ["swim", "ride"]
+    alone = ClauseInfo()
+    alone.statements = [info.statements[1]]
+    assert clause_traits(alone) == ["I can't ride a bike."]  # not "I ride a bike."
+    promised = first_person_clauses(nlp("I'll ask and get back to you."))
+    assert promised.statements == [] and promised.conversational == 2
+
+
+def test_a_dropped_word_leaves_a_space_between_its_neighbours():
+    doc = shared_parser().nlp("Sweet, I like jazz.")
+    assert render_clause([t for t in doc if t.text != ","]) == "Sweet I like jazz."
 
 
 def test_a_long_utterance_keeps_whole_clauses_within_twenty_words(rules):

@@ -3,9 +3,13 @@
 Why the parse and not regular expressions: whether "I" is the subject of a statement, of a question
 ("do I need…?") or of a conversational move ("I see", "I agree", "I'll call you") depends on the
 verb it attaches to and on that verb's other children, which the parse gives directly. A clause is
-its verb's subtree minus what carries no lasting fact (interjections, adverbial clauses, fillers
-like "just"/"really", trailing "haha"); "we"/"our" become "I"/"my" (persona facts are about the
-speaker). Negation is part of the subtree and is always kept.
+its verb's subtree minus what carries no lasting fact (interjections, asides, fillers like
+"just"/"really", trailing "haha"); its reasons and its other verbs stay ("I moved here for my
+job", "I was born and raised in Mexico"). "We"/"our" become "I"/"my" (persona facts are about
+the speaker). Negation is part of the subtree and is always kept, and a verb that shares its
+subject with the one before also shares its negation and modal ("I can't swim or ride a bike").
+
+Tokens are compared with ``==``, never ``is``: spaCy makes a new :class:`Token` at each access.
 """
 
 from __future__ import annotations
@@ -50,8 +54,11 @@ _FILLER_ADVERBS = frozenset({"just", "really", "actually", "definitely", "also",
                              "currently", "now", "pretty", "very", "quite", "sure", "anyway",
                              "anyways", "then"})
 _LAUGHS = frozenset({"lol", "haha", "hahaha", "lmao", "hehe", "xd", "lmfao"})
-_DROP_CHILDREN = frozenset({"intj", "discourse", "punct", "mark", "parataxis", "vocative", "dep",
-                            "meta", "cc", "preconj", "advcl", "conj"})
+# Words beside the clause wherever they hang: interjections and asides ("lol" parsed as "meta").
+# Adverbial clauses and conjuncts stay: MSC's annotators keep them ("I moved here because of my
+# job", "I was born and raised in Mexico"): dropping them, 42.1% of the traits of MSC's fitting
+# half matched no gold fact, against 41.2% keeping them.
+_ASIDES = frozenset({"intj", "discourse", "meta"})
 _HYPOTHETICAL = frozenset({"'d", "would", "could", "can", "will", "'ll", "should", "might"})
 _CONTRACTIONS = {"'m": "am", "'re": "are", "'ve": "have", "’m": "am", "’re": "are", "’ve": "have"}
 _DANGLING = frozenset({"and", "but", "or", "so", "the", "a", "an", "as", "to", "of", "with", "for",
@@ -103,9 +110,26 @@ def _subject(verb: Token) -> Token | None:
     for child in verb.children:
         if child.dep_ in ("nsubj", "nsubjpass", "expl"):
             return child
-    if verb.dep_ in ("conj", "xcomp") and verb.head is not verb:
+    if verb.dep_ in ("conj", "xcomp") and verb.head != verb:
         return _subject(verb.head)
     return None
+
+
+def _shared(verb: Token) -> list[Token]:
+    """The auxiliaries and negation a conjoined verb shares with the verb it joins: in "I can't
+    swim or ride a bike" the rider "can't ride"; in "I'll ask and get back to you" both are
+    promised. Only for a conjunct with no subject or auxiliary of its own."""
+    if verb.dep_ != "conj" or any(c.dep_ in ("nsubj", "nsubjpass", "aux", "auxpass", "neg")
+                                  for c in verb.children):
+        return []
+    head = verb.head
+    return [c for c in head.children if c.dep_ in ("aux", "auxpass", "neg") and c.i < head.i]
+
+
+def _auxiliaries(verb: Token) -> list[Token]:
+    """The verb's auxiliaries, its own or shared (:func:`_shared`)."""
+    return [c for c in verb.children if c.dep_ == "aux"] + [
+        a for a in _shared(verb) if a.dep_ == "aux"]
 
 
 def _is_first_person(subject: Token | None) -> bool:
@@ -131,7 +155,7 @@ def _is_question(verb: Token) -> bool:
 
 def _is_promise(verb: Token) -> bool:
     """A promise about the conversation: "I will remember that", "I'll have to look it up"."""
-    future = any(c.dep_ == "aux" and c.lower_ in ("will", "'ll", "shall") for c in verb.children)
+    future = any(a.lower_ in ("will", "'ll", "shall") for a in _auxiliaries(verb))
     return future and (verb.lemma_.lower() in _PROMISES or any(
         c.dep_ == "xcomp" and c.lemma_.lower() in _PROMISES for c in verb.children))
 
@@ -154,7 +178,7 @@ def _is_conversational(verb: Token) -> bool:
     if verb.lemma_ == "do" and any(c.lower_ in _STATES for c in verb.children):
         return True
     return (any(t.lower_ in ("you", "your") for t in verb.subtree)
-            and any(c.dep_ == "aux" and c.lower_ in _HYPOTHETICAL for c in verb.children))
+            and any(a.lower_ in _HYPOTHETICAL for a in _auxiliaries(verb)))
 
 
 def _of_the_moment(verb: Token) -> bool:
@@ -198,7 +222,7 @@ def first_person_clauses(doc: Doc) -> ClauseInfo:
         if verb.dep_ in ("relcl", "acl", "advcl", "csubj"):
             continue  # "the only thing I have…": the main clause says what matters
         verbs = [verb] + [c for c in verb.children if c.dep_ == "conj" and c.pos_ in ("VERB", "AUX")
-                          and _subject(c) is token]
+                          and _subject(c) == token]
         for v in verbs:
             if v.i in seen:
                 continue
@@ -210,8 +234,8 @@ def first_person_clauses(doc: Doc) -> ClauseInfo:
             elif _of_the_moment(v):
                 info.momentary.append(v)
             else:
-                if any(c.dep_ == "aux" and c.lower_ in _HYPOTHETICAL - {"will", "'ll", "can"}
-                       for c in v.children):
+                if any(a.lower_ in _HYPOTHETICAL - {"will", "'ll", "can"}
+                       for a in _auxiliaries(v)):
                     info.hypothetical += 1
                 info.statements.append(v)
     return info
@@ -222,12 +246,10 @@ def _clause_tokens(verb: Token, exclude: set[Token]) -> list[Token]:
     stack = [verb]
     while stack:
         t = stack.pop()
-        if t is not verb:
+        if t != verb:
             if t in exclude:
                 continue
-            if t.head is verb and t.dep_ in _DROP_CHILDREN:
-                continue
-            if t.dep_ in ("intj", "discourse") or t.text in ("?", "!"):
+            if t.dep_ in _ASIDES or t.text in ("?", "!"):
                 continue
             if t.dep_ == "advmod" and t.lower_ in _FILLER_ADVERBS:
                 continue
@@ -243,8 +265,11 @@ def _clause_tokens(verb: Token, exclude: set[Token]) -> list[Token]:
         commas = [i for i, t in enumerate(out[:k]) if t.text in (",", "-", "--", ";", ":")]
         if commas:
             out = out[commas[-1] + 1:]
-    elif subject is not None and verb.dep_ == "conj":
-        out = [subject, *out]  # "…but also work on a farm" → "I work on a farm"
+    elif subject is not None and verb.dep_ == "conj" and not any(
+            t.dep_ in ("nsubj", "nsubjpass") for t in out):
+        # "…but also work on a farm" → "I work on a farm"; "I can't swim or ride a bike" → "I
+        # can't ride a bike": the negation and the modal are the rider's too
+        out = [subject, *_shared(verb), *out]
     while out and (out[-1].is_punct or out[-1].dep_ == "cc"):
         out.pop()
     while out and (out[0].is_punct or out[0].dep_ == "cc"):
@@ -267,11 +292,14 @@ def _word(token: Token) -> str:
 
 def render_clause(tokens: Iterable[Token]) -> str:
     """The clause as one short sentence: at most 14 words, cut at a comma when possible."""
+    tokens = list(tokens)
     pieces = []
-    for t in tokens:
+    for t, after in zip(tokens, [*tokens[1:], None], strict=True):
         word = _word(t)
-        glue = t.whitespace_ if word == t.text else " " + word + t.whitespace_
-        pieces.append(word + t.whitespace_ if word == t.text else glue)
+        # a word dropped between two kept ones took its space along ("Sweet, I like…" less the
+        # comma): a gap in the text keeps a space
+        space = t.whitespace_ or (" " if after is not None and after.i != t.i + 1 else "")
+        pieces.append(word + space if word == t.text else " " + word + space)
     words = re.sub(r"\s+", " ", "".join(pieces)).strip(" ,;:-").split()
     if len(words) > _MAX_CLAUSE_WORDS:
         words = words[:_MAX_CLAUSE_WORDS]
@@ -338,16 +366,19 @@ def addresses_the_assistant(doc: Doc) -> bool:
 
 def clause_traits(info: ClauseInfo, max_clauses: int = 3) -> list[str]:
     """Rendered traits for the first ``max_clauses`` statements, each clause once."""
-    chosen = info.statements[:max_clauses]
-    chosen = [v for v in chosen if not any(o is not v and v in set(o.subtree)
-                                           and o.lemma_ not in _OPINION for o in chosen)]
+    # a statement inside another's clause ("I was born and raised…": "raised" is in "born"'s)
+    # is said by that clause: it takes no place of its own among the first ``max_clauses``
+    statements = info.statements
+    chosen = [v for v in statements if not any(o != v and v in set(o.subtree)
+                                               and o.lemma_ not in _OPINION for o in statements)]
+    chosen = chosen[:max_clauses]
     traits = []
     for verb in chosen:
         target = verb
         if verb.lemma_.lower() in _OPINION:  # "I think my favourites are…" → the complement
             # (one that follows: in "I'm sorry, I didn't know that" the ccomp is the apology)
             target = next((c for c in verb.children if c.dep_ == "ccomp" and c.i > verb.i), verb)
-        tokens = _clause_tokens(target, {o for o in chosen if o is not verb} | set(info.momentary))
+        tokens = _clause_tokens(target, {o for o in chosen if o != verb} | set(info.momentary))
         text = render_clause(tokens) if has_content(tokens) else ""
         if text and text not in traits:
             traits.append(text)
