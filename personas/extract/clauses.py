@@ -29,16 +29,19 @@ _OPINION = frozenset({"think", "believe", "feel", "guess", "know"})
 # Verbs whose first-person clause is a move in the conversation, not a fact about the speaker.
 _CONVERSATIONAL = frozenset({"see", "guess", "agree", "bet", "mean", "understand", "appreciate",
                              "thank", "wonder", "imagine", "suppose", "hear", "apologize",
-                             "recommend", "suggest", "wish", "tell", "ask", "let", "sound"})
+                             "recommend", "suggest", "wish", "tell", "ask", "let", "sound",
+                             "kid", "joke"})
 # Moves that are never facts, even as a last resort ("I meant…", "I see", "I agree").
 _MOVES = frozenset({"mean", "see", "guess", "agree", "bet", "understand", "suppose", "wonder",
-                    "apologize", "thank", "appreciate", "imagine"})
+                    "apologize", "thank", "appreciate", "imagine", "kid", "joke"})
 # With "will": promises about the conversation ("I'll remember that"), not facts.
 _PROMISES = frozenset({"remember", "note", "keep", "check", "look", "try", "think", "make", "do",
                        "get", "send", "share", "find"})
-# "I'm good/sorry/glad…": how the speaker is right now, not who they are.
+# "I'm good/sorry/glad/hungry…": how the speaker is right now, not who they are. Not "busy",
+# "tired" or "bored": MSC's annotators keep "I'm always busy", "I'm bored without a job".
 _STATES = frozenset({"sorry", "glad", "happy", "good", "fine", "well", "ok", "okay", "great",
-                     "sure", "excited", "jealous", "curious", "thrilled", "afraid", "right"})
+                     "sure", "excited", "jealous", "curious", "thrilled", "afraid", "right",
+                     "hungry", "thirsty", "sleepy"})
 # A state tied to the day it is told ("I have a headache today", "I have a meeting at 3", "I'm
 # in Paris this week"): how the speaker is now, not who they are. Only verbs of state in the
 # present ("I started a new job today" stays a fact), and only the day, not "right now" or "at
@@ -169,16 +172,34 @@ def _is_conversational(verb: Token) -> bool:
     if any(c.dep_ in ("dobj", "dative", "iobj") and c.lower_ in ("you", "yourself")
            for c in verb.children):
         return True  # "I'll call you", "I could paint you"
+    if _is_state(verb):
+        return True
     if verb.lemma_ == "be" or verb.pos_ == "AUX":
-        complements = [c for c in verb.children if c.dep_ in ("acomp", "attr")]
-        if complements and all(c.lower_ in _STATES for c in complements):
-            return True
         if any(t.lower_ == "doing" for t in verb.subtree):
             return True  # "I'm doing well"
     if verb.lemma_ == "do" and any(c.lower_ in _STATES for c in verb.children):
         return True
     return (any(t.lower_ in ("you", "your") for t in verb.subtree)
             and any(a.lower_ in _HYPOTHETICAL for a in _auxiliaries(verb)))
+
+
+def _is_state(verb: Token) -> bool:
+    """How the speaker is right now ("I'm sorry", "I'm so hungry"): see :data:`_STATES`."""
+    if verb.lemma_ != "be" and verb.pos_ != "AUX":
+        return False
+    complements = [c for c in verb.children if c.dep_ in ("acomp", "attr")]
+    return bool(complements) and all(c.lower_ in _STATES for c in complements)
+
+
+def _bare_state(verb: Token) -> bool:
+    """A state and nothing else ("I'm so hungry.", "I am great."): in "I am great at math" or "I'm
+    glad, just back from a big hike" something lasting is said beside it."""
+    if not _is_state(verb):
+        return False
+    asides = ("nsubj", "aux", "neg", "advmod", "punct", "intj", "acomp", "attr", "cc")
+    return (all(c.dep_ in asides or c.lower_ in _LAUGHS for c in verb.children)
+            and all(g.dep_ in ("advmod", "punct") or g.lower_ in _LAUGHS for c in verb.children
+                    if c.dep_ in ("acomp", "attr") for g in c.children))
 
 
 def _of_the_moment(verb: Token) -> bool:
@@ -410,7 +431,7 @@ def statement_fallback(doc: Doc) -> str:
                   and not is_social(s) and not is_directive(s) and has_content(s)
                   and not any(t.dep_ in ("nsubj", "nsubjpass") and _is_first_person(t)
                               and (_is_promise(t.head) or t.head.lemma_.lower() in _MOVES
-                                   or _of_the_moment(t.head))
+                                   or _bare_state(t.head) or _of_the_moment(t.head))
                               for t in s)]
     # only questions left: no trait (storing "where is my PIN hidden" as a fact would be worse
     # than missing the rare question that hints at one)
