@@ -183,11 +183,22 @@ def _is_conversational(verb: Token) -> bool:
             and any(a.lower_ in _HYPOTHETICAL for a in _auxiliaries(verb)))
 
 
+def _complements(verb: Token) -> list[Token]:
+    """What the verb says its subject is; a laugh the parser took for the complement ("I'm so
+    hungry lol": "lol" the noun, "hungry" its adjective) gives way to the words it holds."""
+    out: list[Token] = []
+    for c in verb.children:
+        if c.dep_ in ("acomp", "attr"):
+            out += ([g for g in c.children if g.dep_ in ("amod", "acomp")]
+                    if c.lower_ in _LAUGHS else [c])
+    return out
+
+
 def _is_state(verb: Token) -> bool:
     """How the speaker is right now ("I'm sorry", "I'm so hungry"): see :data:`_STATES`."""
     if verb.lemma_ != "be" and verb.pos_ != "AUX":
         return False
-    complements = [c for c in verb.children if c.dep_ in ("acomp", "attr")]
+    complements = _complements(verb)
     return bool(complements) and all(c.lower_ in _STATES for c in complements)
 
 
@@ -198,8 +209,8 @@ def _bare_state(verb: Token) -> bool:
         return False
     asides = ("nsubj", "aux", "neg", "advmod", "punct", "intj", "acomp", "attr", "cc")
     return (all(c.dep_ in asides or c.lower_ in _LAUGHS for c in verb.children)
-            and all(g.dep_ in ("advmod", "punct") or g.lower_ in _LAUGHS for c in verb.children
-                    if c.dep_ in ("acomp", "attr") for g in c.children))
+            and all(g.dep_ in ("advmod", "punct") or g.lower_ in _LAUGHS
+                    for c in _complements(verb) for g in c.children))
 
 
 def _of_the_moment(verb: Token) -> bool:
