@@ -26,14 +26,13 @@ __all__ = ["ClauseInfo", "addresses_the_assistant", "clause_traits", "first_pers
 _FIRST = frozenset({"i", "we"})
 _POSSESSIVE = frozenset({"my", "our"})
 _OPINION = frozenset({"think", "believe", "feel", "guess", "know"})
-# Verbs whose first-person clause is a move in the conversation, not a fact about the speaker.
-_CONVERSATIONAL = frozenset({"see", "guess", "agree", "bet", "mean", "understand", "appreciate",
-                             "thank", "wonder", "imagine", "suppose", "hear", "apologize",
-                             "recommend", "suggest", "wish", "tell", "ask", "let", "sound",
-                             "kid", "joke"})
 # Moves that are never facts, even as a last resort ("I meant…", "I see", "I agree").
 _MOVES = frozenset({"mean", "see", "guess", "agree", "bet", "understand", "suppose", "wonder",
                     "apologize", "thank", "appreciate", "imagine", "kid", "joke"})
+# Verbs whose first-person clause is a move in the conversation, not a fact about the speaker:
+# the moves, and verbs a last resort may still read a fact in ("I wish I had a dog").
+_CONVERSATIONAL = _MOVES | frozenset({"hear", "recommend", "suggest", "wish", "tell", "ask",
+                                      "let", "sound"})
 # With "will": promises about the conversation ("I'll remember that"), not facts.
 _PROMISES = frozenset({"remember", "note", "keep", "check", "look", "try", "think", "make", "do",
                        "get", "send", "share", "find"})
