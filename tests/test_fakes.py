@@ -31,3 +31,8 @@ def test_recording_embedder_returns_the_real_vectors_and_records_each_call(embed
     assert recording.calls == [["My cat is called Pixel.", "I live in Porto."]]
     assert np.allclose(vectors, embedder.embed(["My cat is called Pixel.", "I live in Porto."]))
     assert recording.dim == embedder.dim
+    recording.prefetch(["A text to encode ahead for the recording fake."])
+    assert recording.prefetched == [["A text to encode ahead for the recording fake."]]
+    assert len(recording.calls) == 1  # a prefetch is not an embed call
+    assert np.allclose(recording.embed(["A text to encode ahead for the recording fake."]),
+                       embedder.embed(["A text to encode ahead for the recording fake."]))

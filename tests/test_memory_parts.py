@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import threading
+import time
 
 import numpy as np
 import pytest
 from conftest import DAY, T0
 
 from memory.budget import TokenCounter, fit_to_budget
+from memory.embeddings import _CachingEmbedder
 from memory.retrieval import ScoringConfig, format_age, score_hits, time_decay
 from memory.backends.base import VectorHit
 from memory.topics import topic_overlap
@@ -116,6 +119,103 @@ def test_embedder_cache_returns_identical_vectors(embedder):
     a = embedder.embed(["a sentence to cache"])[0]
     b = embedder.embed(["another", "a sentence to cache"])[1]
     assert np.array_equal(a, b)
+
+
+class _GatedEmbedder(_CachingEmbedder):
+    """A fake for the prefetch tests: the real embedder's vectors, each ``_encode`` call recorded
+    with the thread that made it, a text in ``gates`` held until its event is set, a text in
+    ``broken`` failing."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.dim = inner, inner.dim
+        self.encoded: list[tuple[str, str]] = []
+        self.gates: dict[str, threading.Event] = {}
+        self.broken: set[str] = set()
+        self._init_cache(64)
+
+    def _encode(self, texts):
+        for text in texts:
+            self.encoded.append((threading.current_thread().name, text))
+            if text in self.gates:
+                assert self.gates[text].wait(10)
+            if text in self.broken:
+                raise RuntimeError(f"cannot encode {text!r}")
+        return self.inner._encode(list(texts))
+
+
+def test_the_gated_fake_encodes_like_the_real_embedder_and_records_its_calls(embedder):
+    fake = _GatedEmbedder(embedder)
+    assert np.allclose(fake.embed(["a gated text"]), embedder._encode(["a gated text"]))
+    assert fake.encoded == [(threading.current_thread().name, "a gated text")]
+    fake.broken.add("broken text")
+    with pytest.raises(RuntimeError, match="cannot encode"):
+        fake.embed(["broken text"])
+
+
+def test_a_prefetched_text_is_encoded_once_in_the_background(embedder):
+    fake = _GatedEmbedder(embedder)
+    fake.prefetch(["first text ahead", "second text ahead"])
+    vectors = fake.embed(["second text ahead", "first text ahead", "a third text"])
+    assert np.allclose(vectors, embedder._encode(["second text ahead", "first text ahead",
+                                                  "a third text"]), atol=1e-6)
+    names = dict((text, thread) for thread, text in fake.encoded)
+    assert len(fake.encoded) == 3 and set(names) == {"first text ahead", "second text ahead",
+                                                     "a third text"}
+    assert names["first text ahead"].startswith("kindred-prefetch")
+    assert names["a third text"] == threading.current_thread().name
+    fake.prefetch(["first text ahead"])  # cached: nothing more to encode
+    fake.embed(["first text ahead"])
+    assert len(fake.encoded) == 3
+
+
+def test_an_embed_takes_back_a_queued_text_instead_of_waiting_behind_the_queue(embedder):
+    fake = _GatedEmbedder(embedder)
+    gate = fake.gates["a slow text ahead"] = threading.Event()
+    fake.prefetch(["a slow text ahead", "a queued text"])
+    while not fake.encoded:  # the worker is inside the slow text's encode
+        time.sleep(0.001)
+    me = threading.current_thread().name
+    assert np.allclose(fake.embed(["a queued text"]), embedder._encode(["a queued text"]))
+    assert fake.encoded[-1] == (me, "a queued text")  # encoded here, not behind the slow one
+    gate.set()
+    assert np.allclose(fake.embed(["a slow text ahead"]), embedder._encode(["a slow text ahead"]))
+    assert [text for _, text in fake.encoded] == ["a slow text ahead", "a queued text"]
+
+
+def test_a_failed_background_encode_fails_in_the_callers_thread(embedder):
+    fake = _GatedEmbedder(embedder)
+    fake.broken.add("a text that breaks")
+    fake.prefetch(["a text that breaks"])
+    with pytest.raises(RuntimeError, match="cannot encode"):
+        fake.embed(["a text that breaks"])
+    assert threading.current_thread().name in [thread for thread, _ in fake.encoded]
+    fake.broken.clear()  # nothing half-cached: the next embed encodes it
+    assert np.allclose(fake.embed(["a text that breaks"]), embedder._encode(["a text that breaks"]))
+
+
+def test_prefetch_and_embed_from_many_threads_agree_and_never_hang(embedder):
+    """Eight users prefetching and embedding overlapping texts: every caller gets the real
+    vectors, none waits for ever, and the background encodes each text once at most (two
+    callers missing the same text at once may both encode it, as before prefetch existed)."""
+    fake = _GatedEmbedder(embedder)
+    texts = [f"a shared text number {n}" for n in range(12)]
+    expected = embedder._encode(texts)
+    results: list[np.ndarray] = []
+
+    def user(n: int) -> None:
+        mine = texts[n % 4:] + texts[:n % 4]
+        fake.prefetch(mine[:6])
+        results.append(fake.embed(texts))
+
+    threads = [threading.Thread(target=user, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads)
+    assert len(results) == 8 and all(np.allclose(r, expected, atol=1e-6) for r in results)
+    ahead = [text for thread, text in fake.encoded if thread.startswith("kindred-prefetch")]
+    assert len(ahead) == len(set(ahead))
 
 
 def test_topics_are_deduplicated_noun_lemmas(topics):

@@ -256,10 +256,11 @@ def _postgres_bytes(url: str) -> bytes:
     return bytes(out)
 
 
-def test_a_turn_encodes_what_it_stores_in_few_batches(make_bot, embedder):
-    """retrieve encodes the query with the key of the user's turn (one batch of two: 9.5-10 ms
-    against 14-15 ms as two calls); write_back encodes the reply and the trait the message
-    carries in one call, finding the user's turn cached; the bank finds the trait cached too."""
+def test_a_turn_encodes_what_it_stores_ahead_and_in_few_batches(make_bot, embedder):
+    """perceive starts encoding the query and the key of the user's turn, check_persona the
+    reply's key, beside the parses (``memory.embeddings.prefetch``); retrieve then embeds the
+    query alone and write_back the turns with the trait the message carries in one call; the
+    bank finds the trait cached too."""
     from fakes import RecordingEmbedder
 
     recording = RecordingEmbedder(embedder)
@@ -269,11 +270,13 @@ def test_a_turn_encodes_what_it_stores_in_few_batches(make_bot, embedder):
     reply = bot.chat("ann", text, at=T0)
     assert [t.text for t in bot.persona("ann", "user")] == [reply.trace.user_trait.text]
     trait = reply.trace.user_trait.text
-    assert recording.calls[0] == [text, f"ann: {text}"]  # retrieve: the query and the turn
-    batch = recording.calls[1]  # write_back: the turns (the user's is a cache hit) and the trait
+    assert recording.prefetched == [[text, f"ann: {text}"], [f"{bot.agent_name}: {reply.text}"]]
+    assert recording.calls[0] == [text]  # retrieve: the query
+    batch = recording.calls[1]  # write_back: the turns (both encoded ahead) and the trait
     assert batch == [f"ann: {text}", f"{bot.agent_name}: {reply.text}", trait]
     assert recording.calls[2:] == [[trait]]  # the bank's look-up, a hit in the cache
     assert bot.preview("ann", "What is my dog called?", at=T0 + 30).text
+    assert recording.prefetched[-1] == ["What is my dog called?"]  # the query alone: no key
     assert recording.calls[-1] == ["What is my dog called?"]  # preview stores nothing
 
 

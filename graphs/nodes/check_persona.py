@@ -17,6 +17,8 @@ from graphs.nodes.generate import to_langchain
 from graphs.services import Services
 from graphs.state import TurnContext, TurnState
 from graphs.trace import ChatMessage, PersonaCheck
+from memory.embeddings import prefetch
+from memory.turns import TurnIndex
 from personas.consistency import find_contradiction, own_trait
 
 __all__ = ["make_check_persona"]
@@ -42,6 +44,9 @@ def make_check_persona(services: Services):
 
     def check_persona(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         reply = state.get("reply") or ""
+        if reply and state.get("kind", "turn") == "turn":
+            # the key write_back stores the reply under, encoded beside the reply's parse
+            prefetch(services.memory.embedder, [TurnIndex.key_of(services.card.name, reply)])
         if not cfg.enabled or not reply:
             return {"agent_trait": None}
         facts = list(state.get("agent_traits") or [])

@@ -5,9 +5,8 @@ same call ``Kindred.recall`` and the evaluations make; this node adds the person
 traits, with the one just said, and the agent's) and leaves out the open session, whose turns are
 in the prompt's context already.
 
-A chat turn's query is encoded in one batch with the key of the turn that ``write_back`` will
-store for the message (``speaker: text``), which then finds it in the embedder's cache: two short
-texts in one batch take 9.5-10 ms where two calls take 14-15 (2026-12-03, 2 cores).
+The query's encode was started by ``perceive`` (with the key of the turn ``write_back`` will store
+for the message), beside the trait extractor's parse: this node finds it done or waits for it.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from graphs.recall import recall
 from graphs.services import Services
 from graphs.state import TurnContext, TurnState
 from memory.scope import Scope
-from memory.turns import TurnIndex
 
 __all__ = ["make_retrieve", "ordered_traits"]
 
@@ -50,10 +48,7 @@ def make_retrieve(services: Services):
 
     def retrieve(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         scope, now, text = runtime.context.scope, runtime.context.now, state["text"]
-        texts = [text]
-        if state.get("kind") == "turn":  # the message write_back will store, in the same batch
-            texts.append(TurnIndex.key_of(scope.user, text))
-        qvec = memory.embedder.embed(texts)[0]
+        qvec = memory.embedder.embed([text])[0]
         found = recall(services, scope, text, now, exclude_session=state.get("session_id"),
                        qvec=qvec, q_topics=memory.topics.topics(text),
                        count_hit=state.get("kind") != "preview")

@@ -15,8 +15,10 @@ from graphs.corrections import detect_correction, maybe_correction
 from graphs.services import Services
 from graphs.state import TurnContext, TurnState, stm_of
 from graphs.trace import Trace
+from memory.embeddings import prefetch
 from memory.errors import InvalidInputError
 from memory.short_term import session_expired
+from memory.turns import TurnIndex
 
 __all__ = ["make_close_session", "make_perceive", "scratch", "session_id_for"]
 
@@ -56,6 +58,17 @@ def _opens_session(state: TurnState) -> bool:
     return state.get("kind") == "observe" and bool(batch) and batch[0].opens_session
 
 
+def _encode_ahead(services: Services, state: TurnState, user_id: str) -> None:
+    """Start encoding the query ``retrieve`` will embed and the message's key ``write_back``
+    will store, while this turn's nodes parse and read (see ``memory.embeddings.prefetch``):
+    a turn's encodes ran one after the other with its parses on a machine with a second core
+    idle."""
+    kind, text = state.get("kind", "turn"), state.get("text") or ""
+    if kind in ("turn", "preview") and text:
+        prefetch(services.memory.embedder,
+                 [text, *([TurnIndex.key_of(user_id, text)] if kind == "turn" else [])])
+
+
 def make_perceive(services: Services):
     beta = services.config.session.beta_s
 
@@ -66,6 +79,7 @@ def make_perceive(services: Services):
             raise InvalidInputError(
                 f"This message is dated {now:.0f}, before the previous turn ({last_ts:.0f}). "
                 "Send messages in time order (check the `at` values of a replayed dialogue).")
+        _encode_ahead(services, state, runtime.context.user_id)
         session_id, number = state.get("session_id"), state.get("session_no", 0)
         stm = stm_of(state)
         update = scratch()
