@@ -106,32 +106,21 @@ class _CachingEmbedder:
     def prefetch(self, texts: Sequence[str]) -> None:
         """Start encoding the texts neither cached nor already on their way, in order."""
         with self._lock:
-            new = [t for t in dict.fromkeys(texts) if t not in self._cache and t not in self._pending]
-            for text in new:
-                self._pending[text] = Future()
-            if new and self._worker is None:
+            if self._worker is None:
                 self._worker = ThreadPoolExecutor(1, thread_name_prefix="kindred-prefetch")
-        if new:
-            self._worker.submit(self._prefetched, new)
-
-    def _prefetched(self, texts: list[str]) -> None:
-        for text in texts:
-            with self._lock:
+            for text in dict.fromkeys(texts):
                 future = self._pending.get(text)
-                # taken back by an ``embed`` that came first (cancelled), or cleared
-                if future is None or not future.set_running_or_notify_cancel():
-                    continue
-            try:
-                vector = self._encode([text])[0]
-            except BaseException as exc:  # handed to the waiting embed, which encodes again
-                with self._lock:
-                    self._pending.pop(text, None)
-                future.set_exception(exc)
-                continue
-            with self._lock:
-                self._keep({text: vector})
-                self._pending.pop(text, None)
-            future.set_result(vector)
+                if text not in self._cache and (future is None or future.done()):
+                    self._pending[text] = self._worker.submit(self._prefetched, text)
+
+    def _prefetched(self, text: str) -> np.ndarray:
+        """One text encoded in the background, then cached (a failure stays in its future,
+        for the ``embed`` that waits on it)."""
+        vector = self._encode([text])[0]
+        with self._lock:
+            self._keep({text: vector})
+            self._pending.pop(text, None)
+        return vector
 
     def _keep(self, vectors: dict[str, np.ndarray]) -> None:
         """Cache ``vectors`` (the lock held)."""
@@ -166,6 +155,9 @@ class _CachingEmbedder:
             if future.exception() is None:
                 vectors[text] = future.result()
             else:  # the background encode failed: encode here, where a failure is reported
+                with self._lock:
+                    if self._pending.get(text) is future:
+                        del self._pending[text]
                 vectors[text] = self._encode([text])[0]
         if vectors:
             with self._lock:
