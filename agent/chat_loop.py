@@ -187,7 +187,8 @@ class ChatLoop:
         for col in ("id", "trait", "subject", "seen", "tier", "status"):
             table.add_column(col)
         for t in traits:
-            status = "current" if t.status == "active" else f"until {_when(t.valid_to)}"
+            status = ("current" if t.status == "active" else f"taken back {_when(t.valid_to)}"
+                      if t.status == "retracted" else f"until {_when(t.valid_to)}")
             table.add_row(t.id[:11], _show(t.text), t.subject, str(t.count), t.tier, status)
         # short ids are unique prefixes of the full ones: /persona edit and delete take them
         self.console.print(table)

@@ -96,6 +96,7 @@ class TurnState(TypedDict, total=False):
     ended_session: str | None          # the session this run closes (to consolidate)
     is_correction: bool                # this turn corrects the previous reply (implicit feedback)
     user_trait: ExtractedTrait | None  # the user's trait in this utterance (chat turns)
+    retracting: list[str]              # ids of the user's traits this message takes back
     agent_trait: ExtractedTrait | None  # the reply's own trait, read by check_persona
     recall: Recall | None
     user_traits: list[str]             # what the prompt's user section may show

@@ -120,6 +120,7 @@ class Trace(_Strict):
     persona_check: PersonaCheck | None = None
     traits_found: int = 0
     traits_stored: list[StoredTrait] = Field(default_factory=list)
+    traits_retracted: list[StoredTrait] = Field(default_factory=list)  # taken back by the user
     turn_ids: list[str] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
     prompts_version: str = ""
@@ -146,6 +147,9 @@ class Trace(_Strict):
                          f"{self.feedback.feedback}")
         if self.user_traits:
             lines.append("user traits: " + "; ".join(self.user_traits))
+        if self.traits_retracted:
+            lines.append("taken back by the user: "
+                         + "; ".join(t.text for t in self.traits_retracted))
         review = self.reply_review
         if review and (review.leaked or review.repeated or review.echoed):
             lines.append("draft " + ("repeated an earlier reply" if review.repeated else

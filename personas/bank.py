@@ -16,7 +16,7 @@ Records hold counts and history; vectors of active traits are kept for merging (
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -57,7 +57,7 @@ class Trait:
     tier: Tier
     source_turn_ids: tuple[str, ...] = ()
     last_session: int = 0
-    status: Literal["active", "superseded", "expired"] = "active"
+    status: Literal["active", "superseded", "expired", "retracted"] = "active"
     valid_to: float | None = None
     superseded_by: str | None = None
     merged: bool = field(default=False, compare=False)
@@ -136,8 +136,12 @@ class PersonaBank:
                                  session_no, correction=correction)[0]
 
     def observe_many(self, who: Scope | str, seen: Sequence[Observation], session_no: int = 0,
-                     *, correction: bool = False, unit: UnitOfWork | None = None) -> list[Trait]:
+                     *, correction: bool = False, unit: UnitOfWork | None = None,
+                     retracting: Collection[str] = (), at: float = 0.0) -> list[Trait]:
         """:meth:`observe` each of ``seen`` in order, as one unit of work: the result of each.
+        ``retracting``: ids of traits the user took back ("I was just kidding"), ended first
+        (status ``retracted`` at ``at``, their history kept, their vectors gone), so nothing
+        observed after merges into one or supersedes it.
 
         Why: a replayed session carries a trait in one utterance of two or three, and observed
         one at a time each listed the bank, queried the index and committed its own transaction
@@ -148,10 +152,13 @@ class PersonaBank:
         ended, plus the traits it added, so the outcome is the one of observing them in turn.
         """
         scope = as_scope(who)
-        if not seen:
+        if not seen and not retracting:
             return []
         batch = _Batch(self.list(scope))
-        vecs = self._embedder.embed([s.trait.text for s in seen])
+        for trait_id in retracting:
+            if trait_id in batch.active:
+                batch.end(_ended(batch.active[trait_id], "retracted", at))
+        vecs = self._embedder.embed([s.trait.text for s in seen]) if seen else []
         out = [self._observe_one(scope, batch, s, vec, session_no, correction)
                for s, vec in zip(seen, vecs, strict=True)]
         self._write(scope, batch, unit)

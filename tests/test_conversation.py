@@ -271,3 +271,93 @@ def test_a_retry_that_says_something_new_is_sent_as_it_is(make_bot):
     reply = bot.chat("alice", "She likes boxes.", at=T0 + 30)
     assert reply.text == "Pixel sounds lovely. How old is she?"
     assert not reply.trace.reply_review.still_repeated
+
+
+@pytest.mark.parametrize("text, named, after", [
+    ("Just kidding!", "", ""),
+    ("I was just kidding about the bike.", "the bike", ""),
+    ("haha jk", "", ""),
+    ("JK lol", "", ""),
+    ("Oh, I am only joking about the cat", "the cat", ""),
+    ("Scratch that - I live in Porto!", "", "I live in Porto!"),
+    ("Just kidding, I love my job.", "", "I love my job."),
+    ("Just kidding! I love my job.", "", "I love my job."),
+    ("That was a joke :)", "", ""),
+    ("I take it back.", "", ""),
+    ("My dog is great. Just kidding about the dog!", "the dog", "")])
+def test_a_take_back_is_read_with_what_it_names_and_what_follows(text, named, after):
+    from personas.retraction import TakeBack, take_back
+
+    assert take_back(text) == TakeBack(named, after)
+
+
+@pytest.mark.parametrize("text", [
+    "No kidding!", "I'm not kidding.", "Are you kidding me?", "I was joking with my friends.",
+    "I love joking around.", "Kidding aside, I do love it.", "My brother is always kidding.",
+    "I live in Porto."])
+def test_what_only_uses_the_words_is_not_a_take_back(text):
+    from personas.retraction import take_back
+
+    assert take_back(text) is None
+
+
+def test_just_kidding_takes_back_what_the_user_said_and_nothing_older(make_bot):
+    """Found driving the terminal demo: "I was just kidding about the bike" left "I can't swim
+    or ride a bike" among the user's traits. The trait goes (history kept, status retracted,
+    no longer searchable, not in the prompt of the very turn that takes it back); a trait of an
+    earlier session, and one said before the last message, stay."""
+    bot = _bot(make_bot)
+    bot.chat("sam", "I have a bike called Arrow.", at=T0)  # an earlier session's fact
+    bot.chat("sam", "I live in Porto.", at=T0 + 2 * DAY)
+    bot.chat("sam", "I can't swim or ride a bike, sadly.", at=T0 + 2 * DAY + 30)
+    reply = bot.chat("sam", "I was just kidding about the bike.", at=T0 + 2 * DAY + 60)
+    assert [t.text for t in reply.trace.traits_retracted] == [
+        "I can't swim or ride a bike, sadly."]
+    assert "I can't swim or ride a bike, sadly." not in reply.trace.user_traits
+    assert "taken back by the user: I can't swim or ride a bike, sadly." in reply.trace.explain()
+    history = {t.text: t.status for t in bot.persona("sam", include_history=True)}
+    assert history == {"I have a bike called Arrow.": "active", "I live in Porto.": "active",
+                       "I can't swim or ride a bike, sadly.": "retracted"}
+    gone = next(t for t in bot.persona("sam", include_history=True) if t.status == "retracted")
+    assert gone.valid_to == T0 + 2 * DAY + 60
+    vector = bot.memory.embedder.embed(["I can't swim or ride a bike, sadly."])[0]
+    assert gone.id not in [t.id for t, _ in bot.personas.search("sam", vector, 5)]
+    # "Just kidding" after a message that gave no trait takes nothing back
+    bot.chat("sam", "Hello again.", at=T0 + 2 * DAY + 90)
+    assert bot.chat("sam", "Just kidding!", at=T0 + 2 * DAY + 120).trace.traits_retracted == []
+    assert [t.text for t in bot.persona("sam")] == ["I have a bike called Arrow.",
+                                                    "I live in Porto."]
+
+
+def test_a_take_back_then_a_new_fact_keeps_the_new_fact(make_bot):
+    bot = _bot(make_bot)
+    bot.chat("sam", "I hate my job.", at=T0)
+    reply = bot.chat("sam", "Just kidding, I love my job as a nurse.", at=T0 + 30)
+    assert [t.text for t in reply.trace.traits_retracted] == ["I hate my job."]
+    assert reply.trace.user_trait.text == "I love my job as a nurse."
+    assert [(t.text, t.status) for t in bot.persona("sam", include_history=True)] == [
+        ("I hate my job.", "retracted"), ("I love my job as a nurse.", "active")]
+
+
+def test_a_take_back_whose_turn_fails_takes_nothing_back(make_bot):
+    """The retraction is written with the turn: a turn that fails at generation ends nothing,
+    and its retry does."""
+    from agent.errors import ModelUnavailableError
+
+    def respond(messages):
+        if "kidding" in messages[-1].content and not respond.failed:
+            respond.failed = True
+            raise ConnectionError("the server went away")
+        return "Noted."
+
+    respond.failed = False
+    bot = make_bot(chat_model=RecordingChatModel(respond), personas={"extractor": "rules"},
+                   generation={"summariser": {"kind": "extractive"}})
+    bot.chat("sam", "I can't swim.", at=T0)
+    with pytest.raises(ModelUnavailableError):
+        bot.chat("sam", "Just kidding!", at=T0 + 30)
+    assert [(t.text, t.status) for t in bot.persona("sam", include_history=True)] == [
+        ("I can't swim.", "active")]
+    assert [t.text for t in bot.chat("sam", "Just kidding!", at=T0 + 40).trace.traits_retracted
+            ] == ["I can't swim."]
+    assert bot.persona("sam") == []

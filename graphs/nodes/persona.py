@@ -5,7 +5,9 @@ the turn, so a turn that fails half-way (the model is down) leaves no orphan tra
 replayed batch (``observe``) each utterance gets its own trait attached, so a turn and its trait
 travel together to write-back. A replayed agent turn's trait passes the test a chat turn's reply
 passes (:func:`~personas.consistency.speaks_of_itself`): an assistant's facts about the world are
-not its persona.
+not its persona. A chat message that takes back what the user said in this session ("I was just
+kidding about the bike.", :mod:`personas.retraction`) names the traits ``write_back`` retracts;
+only what it says after the take-back may hold a trait.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from graphs.services import Services
-from graphs.state import Said, TurnContext, TurnState
+from graphs.state import Said, TurnContext, TurnState, stm_of
 from graphs.trace import TraitNote
 from personas.consistency import speaks_of_itself
 from personas.extract.base import ExtractedTrait
+from personas.retraction import retracted, take_back
 
 __all__ = ["make_extract_persona", "read_traits_ahead"]
 
@@ -78,8 +81,16 @@ def make_extract_persona(services: Services):
                         batch[n] = batch[n].model_copy(update={"trait": trait})
             found = sum(1 for said in batch if said.trait)
             return {"batch": batch, "trace": trace.model_copy(update={"traits_found": found})}
-        trait = services.user_extractor.extract(state["text"])
+        text, update = state["text"], {}
+        back = take_back(text) if state.get("kind") == "turn" else None
+        if back is not None:  # "I was just kidding about the bike."
+            session = [t.id for t in stm_of(state) if t.role == "user"]
+            gone = retracted(back.named, services.personas.list(runtime.context.scope, "user"),
+                             session, services.memory.topics.topics)
+            text, update = back.after, {"retracting": [t.id for t in gone]}
+        trait = services.user_extractor.extract(text) if text else None
         note = TraitNote(text=trait.text, subject=trait.subject) if trait else None
-        return {"user_trait": trait, "trace": trace.model_copy(update={"user_trait": note})}
+        return {**update, "user_trait": trait,
+                "trace": trace.model_copy(update={"user_trait": note})}
 
     return extract_persona

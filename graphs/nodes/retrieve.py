@@ -29,12 +29,15 @@ def ordered_traits(traits) -> list[str]:
                                                           -t.last_seen))]
 
 
-def _traits(services: Services, scope: Scope, pending) -> tuple[list[str], list[str]]:
-    """The user's traits (with the one just said, not yet stored) and the agent's traits."""
+def _traits(services: Services, scope: Scope, pending, retracting=()
+            ) -> tuple[list[str], list[str]]:
+    """The user's traits (with the one just said, not yet stored; without those the message
+    takes back, not yet ended) and the agent's traits."""
     user: list[str] = []
     agent = list(services.card.background)
     if services.config.personas.enabled:
-        both = services.personas.list(scope)  # one read of the bank for both owners
+        # one read of the bank for both owners
+        both = [t for t in services.personas.list(scope) if t.id not in retracting]
         user = ordered_traits(t for t in both if t.owner == "user")
         if pending and pending.text not in user:
             user.insert(0, pending.text)
@@ -52,7 +55,8 @@ def make_retrieve(services: Services):
         found = recall(services, scope, text, now, exclude_session=state.get("session_id"),
                        qvec=qvec, q_topics=memory.topics.topics(text),
                        count_hit=state.get("kind") != "preview")
-        user_traits, agent_traits = _traits(services, scope, state.get("user_trait"))
+        user_traits, agent_traits = _traits(services, scope, state.get("user_trait"),
+                                            set(state.get("retracting") or ()))
         trace = state["trace"].model_copy(update={
             "query_topics": found.query_topics, "retrieved": found.memories,
             "feedback": found.feedback, "user_traits": user_traits, "agent_traits": agent_traits,

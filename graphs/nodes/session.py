@@ -33,7 +33,7 @@ def session_id_for(number: int, conversation: str = "") -> str:
 
 def scratch() -> dict[str, Any]:
     """The per-run fields and results, as every run starts them."""
-    return {"ended_session": None, "is_correction": False, "user_trait": None,
+    return {"ended_session": None, "is_correction": False, "user_trait": None, "retracting": [],
             "agent_trait": None, "recall": None, "user_traits": [], "agent_traits": [],
             "messages": [], "reply": "", "stored_turn_ids": [], "stored_feedback": None,
             "closed_event": None}
