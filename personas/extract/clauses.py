@@ -212,6 +212,23 @@ def _bare_state(verb: Token) -> bool:
                     for c in _complements(verb) for g in c.children))
 
 
+def _reacts(verb: Token) -> bool:
+    """A reaction to what the listener said: sorry for anything ("I'm sorry about your dog.",
+    "I'm sorry for your loss."), or a state about the listener ("I'm happy for you!", "I'm
+    glad to hear that"). Sympathy said in a turn, never a fact about the speaker (found
+    driving the terminal demo: "I'm sorry for your loss." became the agent's trait)."""
+    if not _is_state(verb):
+        return False
+    states = _complements(verb)
+    if any(c.lower_ == "sorry" for c in states):
+        return True
+    # what the state is about, said on the state itself ("glad [you decided…]", "happy [for
+    # you]", "glad [to hear…]"): not another clause of the sentence that names the listener
+    return any(t.lower_ in ("you", "your", "yours", "hear")
+               for c in states for g in c.children if g.dep_ in ("ccomp", "xcomp", "prep")
+               for t in g.subtree)
+
+
 def _of_the_moment(verb: Token) -> bool:
     """A present state tied to the day it is told (see :data:`_STATIVE`): a memory of the
     turn, kept with the turn, not a trait."""
@@ -441,7 +458,8 @@ def statement_fallback(doc: Doc) -> str:
                   and not is_social(s) and not is_directive(s) and has_content(s)
                   and not any(t.dep_ in ("nsubj", "nsubjpass") and _is_first_person(t)
                               and (_is_promise(t.head) or t.head.lemma_.lower() in _MOVES
-                                   or _bare_state(t.head) or _of_the_moment(t.head))
+                                   or _bare_state(t.head) or _reacts(t.head)
+                                   or _of_the_moment(t.head))
                               for t in s)]
     # only questions left: no trait (storing "where is my PIN hidden" as a fact would be worse
     # than missing the rare question that hints at one)
