@@ -24,8 +24,10 @@ from personas.bank import Trait
 
 __all__ = ["TakeBack", "retracted", "take_back"]
 
-# chat noise before the phrase: "haha jk", "oh, I was kidding", "ok scratch that"
-_LEAD = r"(?:(?:oh|ah|ha(?:ha)+|he(?:he)+|lol|lmao|ok(?:ay)?|well|sorry|um+|hmm+)\b[\s,.!]*)*"
+# chat noise before the phrase: "haha jk", "oh, I was kidding", "ok scratch that", "No, I was
+# just kidding" (a "no" only with a comma: "No kidding!" is surprise, not a take-back)
+_LEAD = (r"(?:(?:(?:oh|ah|ha(?:ha)+|he(?:he)+|lol|lmao|ok(?:ay)?|well|sorry|um+|hmm+|actually)\b"
+         r"|(?:no+|nah|nope)(?:\s+no+)*\s*[,.!]+)[\s,.!]*)*")
 _PHRASE = re.compile(
     _LEAD + r"(?:"
     r"(?:i(?:'m|’m|\s+am|\s+was)\s+)?(?:just\s+|only\s+)?(?:kidding|joking)"

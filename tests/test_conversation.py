@@ -298,7 +298,10 @@ def test_a_retry_that_says_something_new_is_sent_as_it_is(make_bot):
     ("Just kidding! I love my job.", "", "I love my job."),
     ("That was a joke :)", "", ""),
     ("I take it back.", "", ""),
-    ("My dog is great. Just kidding about the dog!", "the dog", "")])
+    ("My dog is great. Just kidding about the dog!", "the dog", ""),
+    ("No, I was just kidding.", "", ""),
+    ("No no, scratch that.", "", ""),
+    ("Actually, just kidding about the cat.", "the cat", "")])
 def test_a_take_back_is_read_with_what_it_names_and_what_follows(text, named, after):
     from personas.retraction import TakeBack, take_back
 
@@ -306,7 +309,8 @@ def test_a_take_back_is_read_with_what_it_names_and_what_follows(text, named, af
 
 
 @pytest.mark.parametrize("text", [
-    "No kidding!", "I'm not kidding.", "Are you kidding me?", "I was joking with my friends.",
+    "No kidding!", "No kidding, really?", "Nope, not kidding.", "I'm not kidding.",
+    "Are you kidding me?", "I was joking with my friends.",
     "I love joking around.", "Kidding aside, I do love it.", "My brother is always kidding.",
     "I live in Porto."])
 def test_what_only_uses_the_words_is_not_a_take_back(text):
