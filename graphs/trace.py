@@ -7,7 +7,7 @@ of here. Every field is declared and unknown ones are refused, so a typo in a no
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
@@ -45,6 +45,12 @@ class StoredTrait(_Strict):
     count: int
     tier: str
     merged: bool
+
+    @classmethod
+    def of(cls, trait: Any) -> StoredTrait:
+        """The view of a bank's :class:`~personas.bank.Trait`."""
+        return cls(id=trait.id, owner=trait.owner, text=trait.text, count=trait.count,
+                   tier=trait.tier, merged=trait.merged)
 
 
 class FeedbackUsed(_Strict):

@@ -51,7 +51,8 @@ def test_each_kind_of_trait_is_cut_to_its_clause(rules, text, expected, subject)
 
 @pytest.mark.parametrize("text", [
     "What kind of car do you own?", "I see! How are the kids?", "I agree with you completely.",
-    "I'm good, thanks. And yourself?", "Hey! I'm so hungry lol.", "I'm so sleepy lol", "I was just kidding.",
+    "I'm good, thanks. And yourself?", "Hey! I'm so hungry lol.", "I'm so sleepy lol",
+    "I was just kidding.",
     "Neat! I'll call you next tax season.", "Thanks, I will remember that."])
 def test_questions_and_conversational_moves_carry_no_trait(rules, text):
     assert rules.extract(text) is None

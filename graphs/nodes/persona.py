@@ -19,7 +19,7 @@ from langgraph.runtime import Runtime
 
 from graphs.services import Services
 from graphs.state import Said, TurnContext, TurnState, stm_of
-from graphs.trace import TraitNote
+from graphs.trace import StoredTrait, TraitNote
 from personas.consistency import speaks_of_itself
 from personas.extract.base import ExtractedTrait
 from personas.retraction import retracted, take_back
@@ -88,6 +88,9 @@ def make_extract_persona(services: Services):
             gone = retracted(back.named, services.personas.list(runtime.context.scope, "user"),
                              session, services.memory.topics.topics)
             text, update = back.after, {"retracting": [t.id for t in gone]}
+            # write_back ends them with the turn; a turn that fails returns no trace
+            trace = trace.model_copy(update={"traits_retracted": [StoredTrait.of(t)
+                                                                  for t in gone]})
         trait = services.user_extractor.extract(text) if text else None
         note = TraitNote(text=trait.text, subject=trait.subject) if trait else None
         return {**update, "user_trait": trait,

@@ -44,11 +44,6 @@ def _said(state: TurnState, services: Services, user_id: str, now: float) -> lis
                  ts=now, trait=agent_trait)]
 
 
-def _stored(t) -> StoredTrait:
-    return StoredTrait(id=t.id, owner=t.owner, text=t.text, count=t.count, tier=t.tier,
-                       merged=t.merged)
-
-
 def make_write_back(services: Services):
     memory, cfg = services.memory, services.config
 
@@ -73,19 +68,15 @@ def make_write_back(services: Services):
         memory.turns.add(scope, kept, vectors[:len(kept)], unit=unit)
         carried = [(s, turn) for s, turn in zip(said, turns, strict=True)
                    if s.trait is not None and cfg.personas.enabled]
-        retracting = list(state.get("retracting") or []) if cfg.personas.enabled else []
-        taken_back = [t for t in services.personas.list(scope, "user") if t.id in retracting] \
-            if retracting else []
         observed = services.personas.observe_many(
             scope, [Observation(s.role, s.trait, turn.ts, (turn.id,)) for s, turn in carried],
-            state.get("session_no", 0), unit=unit, retracting=retracting, at=now)
+            state.get("session_no", 0), unit=unit, retracting=state.get("retracting") or (),
+            at=now)
         unit.commit()
-        stored = [_stored(t) for t in observed]
+        stored = [StoredTrait.of(t) for t in observed]
         stm = (stm + turns)[-cfg.session.stm_keep:]
         ids = [t.id for t in turns]
-        trace = state["trace"].model_copy(update={
-            "turn_ids": ids, "traits_stored": stored,
-            "traits_retracted": [_stored(t) for t in taken_back]})
+        trace = state["trace"].model_copy(update={"turn_ids": ids, "traits_stored": stored})
         update: dict[str, Any] = {"stm": stm, "last_ts": turns[-1].ts, "trace": trace,
                                   "stored_turn_ids": ids, "batch": []}
         last_user = next((t for t in reversed(turns) if t.role == "user"), None)
