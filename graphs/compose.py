@@ -47,7 +47,10 @@ def memory_lines(retrieved: Sequence[RetrievedMemory], *, dated: bool = False) -
             lines.append(f"- {when}: {quote(m.text)}")
         else:
             who = f"{m.speaker} said" if m.speaker else "it was said"
-            lines.append(f"- {when}, {who}: {quote(m.text)}")
+            line = f"- {when}, {who}: {quote(m.text)}"
+            if m.taken_back:  # a "just kidding" ended what it said: not a fact
+                line += " (later taken back: " + "; ".join(quote(t) for t in m.taken_back) + ")"
+            lines.append(line)
     return lines
 
 

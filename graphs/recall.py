@@ -75,7 +75,7 @@ def recall(services: Services, scope: Scope, text: str, now: float, *, k: int | 
         floor = cfg.turn_min_score if min_score is DEFAULT else min_score
         if floor is not None and cfg.turn_scoring == "hybrid":
             turns = [t for t in turns if t.scores["total"] >= floor]
-        found.turns = turns
+        found.turns = _with_take_backs(services, scope, turns)
     found.query_topics = list(q_topics or [])
     if feedback and services.config.feedback.enabled:
         match = memory.feedback.lookup(scope, text, query_vector=qvec, count_hit=count_hit)
@@ -122,6 +122,17 @@ def _facts(services: Services, scope: Scope, qvec, events: list[RetrievedMemory]
             if similarity >= cfg.fact_min_similarity and trait.source_turn_ids:
                 facts.append(FactPointer(trait.source_turn_ids, similarity, "trait"))
     return facts
+
+
+def _with_take_backs(services: Services, scope: Scope, turns: list[RetrievedMemory]
+                     ) -> list[RetrievedMemory]:
+    """``turns``, each with what its speaker later took back of it (a "just kidding" that ended
+    a trait it said): the turn is still recalled, as said, but not as a fact."""
+    if not turns or not services.config.personas.enabled:
+        return turns
+    gone = services.personas.taken_back(scope, [t.id for t in turns])
+    return [t.model_copy(update={"taken_back": gone[t.id]}) if t.id in gone else t
+            for t in turns]
 
 
 def _turns(services: Services, scope: Scope, text: str, qvec, q_topics: list[str], now: float,

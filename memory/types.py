@@ -60,3 +60,5 @@ class RetrievedMemory(BaseModel):
     reason: str = ""
     turn_ids: list[str] = Field(default_factory=list,
                                 description="the turns an event or fact points back to")
+    taken_back: list[str] = Field(default_factory=list, description=(
+        "what the speaker later took back of a turn (the retracted traits it said)"))

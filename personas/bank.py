@@ -277,6 +277,22 @@ class PersonaBank:
         return [_trait(r) for r in self._stores.records.list(
             as_scope(who), _KIND, tag=owner, status=None if include_history else "active")]
 
+    def taken_back(self, who: Scope | str, turn_ids: Collection[str]) -> dict[str, list[str]]:
+        """What the speaker took back ("I was just kidding") of each turn of ``turn_ids`` that
+        had a trait retracted: the retracted traits' texts, by turn id.
+
+        Why: a take-back ends the trait, but the turn that said it stays, like every word said,
+        and a later session can recall it; shown bare, it reads as a fact again."""
+        wanted = set(turn_ids)
+        out: dict[str, list[str]] = {}
+        if not wanted:
+            return out
+        for record in self._stores.records.list(as_scope(who), _KIND, status="retracted"):
+            trait = _trait(record)
+            for turn_id in wanted.intersection(trait.source_turn_ids):
+                out.setdefault(turn_id, []).append(trait.text)
+        return out
+
     def resolve(self, who: Scope | str, ref: str) -> str:
         """The full id of the trait ``ref`` names: its id, or a unique prefix of it (the short ids
         the terminal shows, such as ``tr-436b39bd``)."""

@@ -347,6 +347,28 @@ def test_just_kidding_takes_back_what_the_user_said_and_nothing_older(make_bot):
                                                     "I live in Porto."]
 
 
+def test_a_taken_back_turn_recalled_later_says_it_was_taken_back(make_bot):
+    """The trait went, but the words stayed in the turn log: a later session recalled "I can't
+    swim." bare, and the prompt read it as a fact again. Recall now says what was taken back of
+    a turn, and the prompt shows it beside the turn; a turn nothing was taken back of is as
+    before."""
+    model = RecordingChatModel(replies=["Thanks for telling me."])
+    bot = make_bot(chat_model=model, personas={"extractor": "rules"},
+                   generation={"summariser": {"kind": "extractive"}})
+    bot.chat("sam", "I can't swim, sadly.", at=T0)
+    bot.chat("sam", "Just kidding!", at=T0 + 30)
+    bot.chat("sam", "I live in Porto.", at=T0 + DAY)
+    later = T0 + 3 * DAY
+    found = {m.text: m.taken_back for m in bot.recall("sam", "Can I swim?", at=later,
+                                                      min_score=None).turns}
+    assert found["I can't swim, sadly."] == ["I can't swim, sadly."]
+    assert found["I live in Porto."] == []
+    bot.chat("sam", "Should I go swimming in the sea?", at=later)
+    prompt = "\n".join(m.content for m in model.calls[-1])
+    assert '"I can\'t swim, sadly." (later taken back: "I can\'t swim, sadly.")' in prompt
+    assert bot.recall("bob", "Can I swim?", at=later).turns == []  # another user sees nothing
+
+
 def test_a_take_back_then_a_new_fact_keeps_the_new_fact(make_bot):
     bot = _bot(make_bot)
     bot.chat("sam", "I hate my job.", at=T0)
