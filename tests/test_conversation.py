@@ -363,7 +363,8 @@ def test_a_taken_back_turn_recalled_later_says_it_was_taken_back(make_bot):
                                                       min_score=None).turns}
     assert found["I can't swim, sadly."] == ["I can't swim, sadly."]
     assert found["I live in Porto."] == []
-    bot.chat("sam", "Should I go swimming in the sea?", at=later)
+    reply = bot.chat("sam", "Should I go swimming in the sea?", at=later)
+    assert "  later taken back: I can't swim, sadly." in reply.trace.explain()  # /why
     prompt = "\n".join(m.content for m in model.calls[-1])
     assert '"I can\'t swim, sadly." (later taken back: "I can\'t swim, sadly.")' in prompt
     assert bot.recall("bob", "Can I swim?", at=later).turns == []  # another user sees nothing
