@@ -66,6 +66,34 @@ def test_a_state_of_the_day_is_no_trait(rules, text):
     assert rules.extract(text) is None
 
 
+@pytest.mark.parametrize("text", [
+    "I'm watching a movie.", "I'm just sitting in the park lol.", "I am eating pizza right now.",
+    "I had lunch.", "I just had my lunch.", "I ate breakfast late.",
+    "I'm just sitting here drinking a beer."])
+def test_what_the_speaker_is_doing_right_now_is_no_trait(rules, text):
+    """Found driving the terminal demo: "I'm watching a movie." became a trait for good."""
+    assert rules.extract(text) is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("I'm learning Spanish.", "I am learning Spanish."),  # not a passing activity
+    ("I'm eating healthy these days.", "I am eating healthy these days."),
+    ("I'm drinking more water lately.", "I am drinking more water lately."),  # it lasts
+    ("I'm watching a movie with my wife Sara.", "I am watching a movie with my wife Sara."),
+    ("I'm watching the Cowboys game.", "I am watching the Cowboys game."),  # names a team
+    ("I'm watching a movie, I love sci-fi.", "I love sci-fi."),  # the lasting clause is kept
+    # what MSC's annotators keep: ongoing, past or a habit, not what is happening as they type
+    ("I've been watching Good Girls.", "I have been watching Good Girls."),
+    ("I was watching that documentary you recommended.",
+     "I was watching that documentary you recommended."),
+    ("When I get to relax I'm mainly watching movies.",
+     "When I get to relax I am mainly watching movies."),
+])
+def test_an_activity_that_lasts_or_names_someone_stays_a_trait(rules, text, expected):
+    trait = rules.extract(text)
+    assert trait is not None and trait.text == expected, trait
+
+
 @pytest.mark.parametrize("text, expected", [
     ("I have a headache today, but I love my job as a nurse.", "I love my job as a nurse."),
     ("I have two kids and I'm exhausted today.", "I have two kids."),  # the day's state left out

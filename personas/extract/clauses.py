@@ -49,6 +49,19 @@ _STATES = frozenset({"sorry", "glad", "happy", "good", "fine", "well", "ok", "ok
 _STATIVE = frozenset({"have", "be"})
 _DAY_WORDS = frozenset({"today", "tonight", "tomorrow", "tmrw"})
 _DAY_PARTS = frozenset({"morning", "afternoon", "evening", "night", "week", "weekend"})
+# Passing activities in the progressive ("I'm watching a movie", "I'm eating pizza"): what the
+# speaker is doing as they type, not who they are (found driving the terminal demo: "I'm watching a
+# movie." was listed among the user's traits for good). Not "reading", "playing", "learning",
+# "working", "living": people say those of what lasts ("I'm learning Spanish").
+_PASSING = frozenset({"watch", "eat", "drink", "sit", "wait", "relax", "chill", "lie", "sip",
+                      "snack", "nap"})
+# ...unless the clause says it lasts ("I'm eating healthy now", "I'm eating less meat these days")
+_LASTING = frozenset({"healthy", "healthier", "less", "more", "lately", "recently", "days",
+                      "usually", "always", "often", "every", "whenever", "since", "mainly",
+                      "mostly", "still", "nonstop"})
+_PROGRESSIVE = frozenset({"am", "'m", "’m", "is", "are", "'re", "’re"})
+# A meal just had ("I had lunch.", "I ate breakfast late"): the day's news, not a trait
+_MEALS = frozenset({"breakfast", "brunch", "lunch", "dinner", "supper"})
 _CLOCK = re.compile(r"\d{1,2}(?:[:.]\d{2})?(?:am|pm)?|noon|midnight", re.IGNORECASE)
 _FILLER_ADVERBS = frozenset({"just", "really", "actually", "definitely", "also", "too", "so",
                              "though", "still", "probably", "honestly", "basically", "even",
@@ -229,9 +242,37 @@ def _reacts(verb: Token) -> bool:
                for t in g.subtree)
 
 
+def _passing(verb: Token) -> bool:
+    """An activity of the moment: a passing one in the progressive (:data:`_PASSING`) with
+    nothing that makes it last (:data:`_LASTING`), or a meal just had (:data:`_MEALS`); not
+    when it names someone or something of the speaker's."""
+    lemma = verb.lemma_.lower()
+    own = [t for t in verb.subtree if t is not verb and _verb_of(t) == verb.i]
+    if any(t.pos_ == "PROPN" or (t.dep_ == "poss" and t.lower_ in _POSSESSIVE
+                                 and t.head.lower_ not in _MEALS) for t in own):
+        return False  # "…with my wife Sara", "…my favourite show": it says who they are too
+    if verb.tag_ == "VBG" and lemma in _PASSING:
+        # the present progressive only: "I've been watching Stranger Things" and "I was
+        # watching that documentary" are what MSC's annotators keep, "I'd rather be watching…"
+        # a wish; not negated ("I'm not eating to save for…"), not of a kind of thing ("I'm
+        # watching movies or painting": a bare plural is a habit)
+        auxiliaries = [a.lower_ for a in _auxiliaries(verb)]
+        return (bool(auxiliaries) and all(a in _PROGRESSIVE for a in auxiliaries)
+                and not any(c.dep_ == "neg" for c in verb.children)
+                and not any(c.dep_ == "dobj" and c.tag_ == "NNS"
+                            and not any(d.dep_ == "det" for d in c.children)
+                            for c in verb.children)
+                and not any(t.lower_ in _LASTING for t in own))
+    return (verb.tag_ == "VBD" and lemma in ("have", "eat", "grab")
+            and any(c.dep_ == "dobj" and c.lower_ in _MEALS for c in verb.children)
+            and not any(t.lower_ in _LASTING for t in own))
+
+
 def _of_the_moment(verb: Token) -> bool:
-    """A present state tied to the day it is told (see :data:`_STATIVE`): a memory of the
-    turn, kept with the turn, not a trait."""
+    """A present state tied to the day it is told (see :data:`_STATIVE`), or an activity of
+    the moment (:func:`_passing`): a memory of the turn, kept with the turn, not a trait."""
+    if _passing(verb):
+        return True
     if verb.lemma_.lower() not in _STATIVE or verb.tag_ not in ("VBP", "VBZ", "VB"):
         return False
     if any(c.dep_ == "xcomp" for c in verb.children):
