@@ -23,6 +23,7 @@ _EXPORTS = {
     "InvalidInputError": "agent.errors",
     "Kindred": "agent.kindred",
     "KindredError": "agent.errors",
+    "LaterChange": "agent.reply",
     "MemoryView": "agent.reply",
     "NotFoundError": "agent.errors",
     "ModelUnavailableError": "agent.errors",

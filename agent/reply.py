@@ -13,10 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from graphs.recall import Recall
 from graphs.trace import Trace
 from memory.feedback import FeedbackRecord
-from memory.types import Event, RetrievedMemory, Turn
+from memory.types import Event, LaterChange, RetrievedMemory, Turn
 
-__all__ = ["FeedbackReceipt", "MemoryView", "Recall", "Reply", "Retraction", "RetrievedMemory",
-           "Trace", "Utterance"]
+__all__ = ["FeedbackReceipt", "LaterChange", "MemoryView", "Recall", "Reply", "Retraction",
+           "RetrievedMemory", "Trace", "Utterance"]
 
 
 class Utterance(BaseModel):

@@ -48,8 +48,8 @@ def memory_lines(retrieved: Sequence[RetrievedMemory], *, dated: bool = False) -
         else:
             who = f"{m.speaker} said" if m.speaker else "it was said"
             line = f"- {when}, {who}: {quote(m.text)}"
-            if m.taken_back:  # a "just kidding" ended what it said: not a fact
-                line += " (later taken back: " + "; ".join(quote(t) for t in m.taken_back) + ")"
+            if m.later:  # what it said no longer holds: taken back, or changed since
+                line += " (" + "; ".join(c.describe(quote) for c in m.later) + ")"
             lines.append(line)
     return lines
 

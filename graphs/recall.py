@@ -75,7 +75,7 @@ def recall(services: Services, scope: Scope, text: str, now: float, *, k: int | 
         floor = cfg.turn_min_score if min_score is DEFAULT else min_score
         if floor is not None and cfg.turn_scoring == "hybrid":
             turns = [t for t in turns if t.scores["total"] >= floor]
-        found.turns = _with_take_backs(services, scope, turns)
+        found.turns = _with_later_changes(services, scope, turns)
     found.query_topics = list(q_topics or [])
     if feedback and services.config.feedback.enabled:
         match = memory.feedback.lookup(scope, text, query_vector=qvec, count_hit=count_hit)
@@ -124,15 +124,15 @@ def _facts(services: Services, scope: Scope, qvec, events: list[RetrievedMemory]
     return facts
 
 
-def _with_take_backs(services: Services, scope: Scope, turns: list[RetrievedMemory]
-                     ) -> list[RetrievedMemory]:
-    """``turns``, each with what its speaker later took back of it (a "just kidding" that ended
-    a trait it said): the turn is still recalled, as said, but not as a fact."""
+def _with_later_changes(services: Services, scope: Scope, turns: list[RetrievedMemory]
+                        ) -> list[RetrievedMemory]:
+    """``turns``, each with what became of the facts it said that no longer hold (taken back
+    by a "just kidding", or changed since): the turn is still recalled, as said, but not as a
+    fact of today."""
     if not turns or not services.config.personas.enabled:
         return turns
-    gone = services.personas.taken_back(scope, [t.id for t in turns])
-    return [t.model_copy(update={"taken_back": gone[t.id]}) if t.id in gone else t
-            for t in turns]
+    later = services.personas.later_changes(scope, [t.id for t in turns])
+    return [t.model_copy(update={"later": later[t.id]}) if t.id in later else t for t in turns]
 
 
 def _turns(services: Services, scope: Scope, text: str, qvec, q_topics: list[str], now: float,

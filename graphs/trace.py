@@ -148,8 +148,8 @@ class Trace(_Strict):
         for m in self.retrieved:
             scores = ", ".join(f"{k} {v:.2f}" for k, v in m.scores.items())
             lines.append(f"- {m.kind} from {m.session_id}, {m.age}: {_clip(m.text, 80)} [{scores}]")
-            if m.taken_back:
-                lines.append("  later taken back: " + "; ".join(m.taken_back))
+            for change in m.later:
+                lines.append(f"  {change.describe(str)}")
         if self.feedback:
             lines.append(f"feedback used (score {self.feedback.score:.2f}): "
                          f"{self.feedback.feedback}")

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Event", "RetrievedMemory", "Role", "Turn"]
+__all__ = ["Event", "LaterChange", "RetrievedMemory", "Role", "Turn"]
 
 Role = Literal["user", "agent"]
 
@@ -46,6 +46,20 @@ class Event(BaseModel):
     conversation: str = Field(default="", description="the thread the session was in")
 
 
+class LaterChange(BaseModel):
+    """A fact a recalled turn said that no longer holds: the user took it back ("I was just
+    kidding"), or a newer one replaced it ("I moved to Lisbon" after "I live in Porto")."""
+
+    what: Literal["taken back", "changed"]
+    said: str = Field(description="the fact (trait) the turn gave")
+    now: str | None = Field(default=None, description="what holds now (changed)")
+
+    def describe(self, quote=repr) -> str:
+        """"later taken back: 'X'" or "since changed: 'Y'" (``quote`` renders a text)."""
+        return (f"later taken back: {quote(self.said)}" if self.what == "taken back"
+                else f"since changed: {quote(self.now or '')}")
+
+
 class RetrievedMemory(BaseModel):
     """A memory chosen for the prompt, with every score that chose it (for ``Reply.trace``)."""
 
@@ -60,5 +74,5 @@ class RetrievedMemory(BaseModel):
     reason: str = ""
     turn_ids: list[str] = Field(default_factory=list,
                                 description="the turns an event or fact points back to")
-    taken_back: list[str] = Field(default_factory=list, description=(
-        "what the speaker later took back of a turn (the retracted traits it said)"))
+    later: list[LaterChange] = Field(default_factory=list, description=(
+        "what became of the facts a turn said: taken back, or changed since"))

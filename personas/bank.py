@@ -28,6 +28,7 @@ from memory.consolidation import RehearsalPolicy, names_other_numbers
 from memory.embeddings import Embedder
 from memory.errors import InvalidInputError
 from memory.scope import Scope, as_scope
+from memory.types import LaterChange
 from memory.unit import UnitOfWork
 from personas.extract.base import ExtractedTrait, clean_trait
 from personas.extract.rules import subject_of
@@ -277,21 +278,52 @@ class PersonaBank:
         return [_trait(r) for r in self._stores.records.list(
             as_scope(who), _KIND, tag=owner, status=None if include_history else "active")]
 
-    def taken_back(self, who: Scope | str, turn_ids: Collection[str]) -> dict[str, list[str]]:
-        """What the speaker took back ("I was just kidding") of each turn of ``turn_ids`` that
-        had a trait retracted: the retracted traits' texts, by turn id.
+    def later_changes(self, who: Scope | str, turn_ids: Collection[str]
+                      ) -> dict[str, list[LaterChange]]:
+        """What became of the facts each turn of ``turn_ids`` said, for those of them that no
+        longer hold: taken back (a retracted trait), or changed (a superseded one, with the
+        trait that holds now, at the end of its chain of replacements), by turn id.
 
-        Why: a take-back ends the trait, but the turn that said it stays, like every word said,
-        and a later session can recall it; shown bare, it reads as a fact again."""
+        Why: the bank ends a fact, but the turn that said it stays, like every word said, and a
+        later session can recall it; shown bare, "I live in Porto." reads as true again beside
+        the trait "I live in Lisbon." (or beside nothing, when it was taken back)."""
         wanted = set(turn_ids)
-        out: dict[str, list[str]] = {}
+        out: dict[str, list[LaterChange]] = {}
         if not wanted:
             return out
-        for record in self._stores.records.list(as_scope(who), _KIND, status="retracted"):
-            trait = _trait(record)
+        scope = as_scope(who)
+        ended = {r.id: _trait(r) for status in ("retracted", "superseded")
+                 for r in self._stores.records.list(scope, _KIND, status=status)}
+        said = [t for t in ended.values() if wanted.intersection(t.source_turn_ids)]
+        if not said:
+            return out
+        known = dict(ended)
+        for trait in sorted(said, key=lambda t: t.valid_to or 0.0):
+            if trait.status == "retracted":
+                change = LaterChange(what="taken back", said=trait.text)
+            else:
+                now = self._current(scope, trait, known)
+                if now is None:
+                    continue
+                change = LaterChange(what="changed", said=trait.text, now=now.text)
             for turn_id in wanted.intersection(trait.source_turn_ids):
-                out.setdefault(turn_id, []).append(trait.text)
+                out.setdefault(turn_id, []).append(change)
         return out
+
+    def _current(self, scope: Scope, trait: Trait, known: dict[str, Trait]) -> Trait | None:
+        """The trait that replaced ``trait`` and holds now, at the end of the ``superseded_by``
+        chain; None when the chain breaks or its end no longer holds either (taken back)."""
+        seen = {trait.id}
+        while trait.superseded_by and trait.superseded_by not in seen:
+            nxt = known.get(trait.superseded_by)
+            if nxt is None:
+                record = self._stores.records.get(scope, _KIND, trait.superseded_by)
+                if record is None:
+                    return None
+                nxt = known[record.id] = _trait(record)
+            seen.add(nxt.id)
+            trait = nxt
+        return trait if len(seen) > 1 and trait.status == "active" else None
 
     def resolve(self, who: Scope | str, ref: str) -> str:
         """The full id of the trait ``ref`` names: its id, or a unique prefix of it (the short ids

@@ -347,26 +347,35 @@ def test_just_kidding_takes_back_what_the_user_said_and_nothing_older(make_bot):
                                                     "I live in Porto."]
 
 
-def test_a_taken_back_turn_recalled_later_says_it_was_taken_back(make_bot):
+def test_a_recalled_turn_says_what_was_taken_back_or_changed_since(make_bot):
     """The trait went, but the words stayed in the turn log: a later session recalled "I can't
-    swim." bare, and the prompt read it as a fact again. Recall now says what was taken back of
-    a turn, and the prompt shows it beside the turn; a turn nothing was taken back of is as
-    before."""
+    swim." bare, and the prompt read it as a fact again; "I live in Porto." likewise, after the
+    user moved. Recall now says what became of a turn's facts, and the prompt and /why show it
+    beside the turn; a turn whose facts still hold is as before."""
     model = RecordingChatModel(replies=["Thanks for telling me."])
     bot = make_bot(chat_model=model, personas={"extractor": "rules"},
                    generation={"summariser": {"kind": "extractive"}})
     bot.chat("sam", "I can't swim, sadly.", at=T0)
     bot.chat("sam", "Just kidding!", at=T0 + 30)
     bot.chat("sam", "I live in Porto.", at=T0 + DAY)
-    later = T0 + 3 * DAY
-    found = {m.text: m.taken_back for m in bot.recall("sam", "Can I swim?", at=later,
-                                                      min_score=None).turns}
-    assert found["I can't swim, sadly."] == ["I can't swim, sadly."]
-    assert found["I live in Porto."] == []
+    bot.chat("sam", "I work as a nurse.", at=T0 + DAY + 30)
+    bot.chat("sam", "I moved to Lisbon last month.", at=T0 + 2 * DAY)
+    later = T0 + 4 * DAY
+    found = {m.text: m.later for m in bot.recall("sam", "Can I swim where I live?", at=later,
+                                                 k=20, min_score=None).turns}
+    assert [(c.what, c.said) for c in found["I can't swim, sadly."]] == [
+        ("taken back", "I can't swim, sadly.")]
+    assert [(c.what, c.said, c.now) for c in found["I live in Porto."]] == [
+        ("changed", "I live in Porto.", "I moved to Lisbon last month.")]
+    assert found["I work as a nurse."] == [] and found["I moved to Lisbon last month."] == []
     reply = bot.chat("sam", "Should I go swimming in the sea?", at=later)
-    assert "  later taken back: I can't swim, sadly." in reply.trace.explain()  # /why
     prompt = "\n".join(m.content for m in model.calls[-1])
     assert '"I can\'t swim, sadly." (later taken back: "I can\'t swim, sadly.")' in prompt
+    assert "  later taken back: I can't swim, sadly." in reply.trace.explain()  # /why
+    reply = bot.chat("sam", "Is Porto a nice city to live in?", at=later + 60)
+    prompt = "\n".join(m.content for m in model.calls[-1])
+    assert '"I live in Porto." (since changed: "I moved to Lisbon last month.")' in prompt
+    assert "  since changed: I moved to Lisbon last month." in reply.trace.explain()
     assert bot.recall("bob", "Can I swim?", at=later).turns == []  # another user sees nothing
 
 
