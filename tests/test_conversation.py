@@ -379,6 +379,24 @@ def test_a_recalled_turn_says_what_was_taken_back_or_changed_since(make_bot):
     assert bot.recall("bob", "Can I swim?", at=later).turns == []  # another user sees nothing
 
 
+def test_the_event_of_a_session_does_not_tell_what_was_taken_back(make_bot):
+    """Found driving the terminal demo: the session's event read "Sam said they live in Porto,
+    that they can't swim, sadly and that just kidding." Neither the take-back nor what it took
+    back is told."""
+    bot = _bot(make_bot)
+    bot.chat("sam", "I live in Porto.", at=T0)
+    bot.chat("sam", "I can't swim, sadly.", at=T0 + 30)
+    bot.chat("sam", "Just kidding!", at=T0 + 60)
+    bot.chat("sam", "I work as a nurse.", at=T0 + 90)
+    bot.chat("sam", "I hate my job.", at=T0 + 100)
+    bot.chat("sam", "No, I was just kidding about the job.", at=T0 + 120)
+    event = bot.chat("sam", "Hello again.", at=T0 + DAY).trace.consolidated_event
+    assert "Porto" in event.summary and "nurse" in event.summary, event.summary
+    for gone in ("swim", "hate", "kidding"):
+        assert gone not in event.summary, event.summary
+    assert len(event.turn_ids) == 12  # the event still points at every turn of the session
+
+
 def test_a_take_back_then_a_new_fact_keeps_the_new_fact(make_bot):
     bot = _bot(make_bot)
     bot.chat("sam", "I hate my job.", at=T0)

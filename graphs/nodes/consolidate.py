@@ -18,6 +18,7 @@ from graphs.services import Services
 from graphs.state import Said, TurnContext, TurnState
 from memory.scope import Scope
 from memory.types import Event, Turn
+from personas.retraction import take_back
 
 __all__ = ["consolidate_session", "event_id_for", "make_consolidate", "summaries_ahead"]
 
@@ -36,7 +37,7 @@ def consolidate_session(services: Services, scope: Scope, session_id: str, sessi
     turns = memory.turns.list(scope, session_id)
     if not turns:
         return None, []
-    summary = _summary(services.summariser.summarise(turns), turns)
+    summary = _summary(services.summariser.summarise(_standing(services, scope, turns)), turns)
     counts = Counter(t for turn in turns for t in turn.topics)
     event = Event(id=event_id_for(scope.user, session_id), session_id=session_id,
                   summary=summary, topics=tuple(t for t, _ in counts.most_common()),
@@ -49,6 +50,22 @@ def consolidate_session(services: Services, scope: Scope, session_id: str, sessi
     expired = services.personas.flush(scope, session_no, event.ts, unit=unit)
     unit.commit()
     return event, expired
+
+
+def _standing(services: Services, scope: Scope, turns: Sequence[Turn]) -> list[Turn]:
+    """The turns whose words still stand, for the event to tell: not a message that only takes
+    something back ("Just kidding!" told as "that just kidding"), nor one whose trait the user
+    took back (a user turn gives one trait). Found driving the terminal demo: the event of a
+    session read "Sam said … that they can't swim, sadly and that just kidding.", the very fact
+    taken back, as a fact."""
+    gone: set[str] = set()
+    if services.config.personas.enabled:
+        later = services.personas.later_changes(scope, [t.id for t in turns])
+        gone = {turn_id for turn_id, changes in later.items()
+                if any(c.what == "taken back" for c in changes)}
+    return [t for t in turns if t.id not in gone
+            and not (t.role == "user" and (back := take_back(t.text)) is not None
+                     and not back.after)]
 
 
 def _summary(summary: str, turns: Sequence[Turn]) -> str:
