@@ -24,7 +24,8 @@ from graphs import prompts
 from memory.text import split_sentences
 from personas.extract.clauses import is_small_talk
 
-__all__ = ["echoes", "instruction_text", "leaked_sentences", "repeats", "strip_leaks", "unsaid"]
+__all__ = ["echoes", "instruction_text", "leaked_sentences", "repeats", "said_before",
+           "strip_leaks", "unsaid"]
 
 _WORD = re.compile(r"[\w']+")  # any script's letters (a Chinese reply has no a-z words)
 # the prompt's own block tags in any case ("</memory>" came back in a 135M model's reply), and any
@@ -38,6 +39,7 @@ _REPEAT_OVERLAP = 0.85
 _SAID_BEFORE_WORDS = 6  # shorter: only the same words, or nearly
 _SENTENCE_SAID = 0.75  # of a sentence's word pairs: a word left out or put in, said before
 _CHAT_WORDS = 80  # longer (lists, tables, documents): revisions repeat most sentences by design
+_TIC_NEW_WORDS = 3  # what a reply must say that is new for its sentences said before to be cut
 
 
 def _words(text: str) -> list[str]:
@@ -126,6 +128,23 @@ def unsaid(reply: str, earlier: Sequence[str]) -> str:
     kept = [sentence for sentence in split_sentences(reply)
             if not _sentence_said(_grams(_words(sentence), 2), said)]
     return " ".join(kept).strip()
+
+
+def said_before(reply: str, earlier: Sequence[str]) -> list[str]:
+    """The sentences of a chat-sized reply that were said before in ``earlier``, when the rest of
+    it says something new (:data:`_TIC_NEW_WORDS` words or more); else none.
+
+    Why: the 135M local model opened every reply of a session with "Sam, I'm glad to hear that."
+    and went on with a new question: not a repeat of a reply (one sentence of two), yet a loop a
+    person sees at once. The review sends the rest. A long reply (a revised recipe or table)
+    repeats sentences by design and keeps them."""
+    if not earlier or not _SAID_BEFORE_WORDS <= len(_words(reply)) <= _CHAT_WORDS:
+        return []
+    said = set().union(*(_grams(_words(old), 2) for old in earlier))
+    sentences = split_sentences(reply)
+    again = [s for s in sentences if _sentence_said(_grams(_words(s), 2), said)]
+    new_words = sum(len(_words(s)) for s in sentences if s not in again)
+    return again if again and new_words >= _TIC_NEW_WORDS else []
 
 
 def _sentence_said(grams: set[tuple[str, ...]], said: set[tuple[str, ...]]) -> bool:

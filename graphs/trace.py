@@ -93,6 +93,7 @@ class ReplyReview(_Strict):
     regenerated: bool = False
     first_reply: str | None = None
     still_repeated: bool = False  # the retry repeated too: only its new sentences were kept
+    said_before: list[str] = Field(default_factory=list)  # cut: said before, the rest was new
 
 
 class TimeWindowView(_Strict):
@@ -166,6 +167,8 @@ class Trace(_Strict):
                          + ("; regenerated" if review.regenerated else "")
                          + (", and the retry repeated too: only what was new in it was kept"
                             if review.still_repeated else ""))
+        if review and review.said_before:
+            lines.append("cut from the reply, said before: " + " ".join(review.said_before))
         check = self.persona_check
         if check and check.regenerated:
             found = check.contradiction or {}

@@ -273,6 +273,30 @@ def test_a_retry_that_repeats_too_never_reaches_the_user_whole(make_bot):
     assert reply.text == prompts.REVIEW_FALLBACK and reply.trace.reply_review.still_repeated
 
 
+def test_a_sentence_said_before_ahead_of_a_new_one_is_cut(make_bot):
+    """Seen in the terminal demo with the local model: every reply of a session opened with
+    "Sam, I'm glad to hear that." and went on with a new question; not a repeat of a reply, yet
+    a loop a person sees at once. The new part is sent; a reply with too little new, and a
+    long one (revisions repeat by design), are sent whole."""
+    from graphs.reply_review import said_before
+
+    tic = "Sam, I'm glad to hear that."
+    assert said_before(f"{tic} What's the movie about?", [f"{tic} What's your hobby?"]) == [tic]
+    assert said_before(f"{tic} Wow!", [f"{tic} What's your hobby?"]) == []
+    long = f"{tic} " + "Here is the recipe again with 400 g of flour. " * 10
+    assert said_before(long, [f"{tic} What's your hobby?"]) == []
+    assert said_before("What's the movie about?", []) == []
+    bot = _bot(make_bot, [f"{tic} What's your favourite hobby?", f"{tic} What's the movie about?"])
+    bot.chat("sam", "Hi, I'm Sam.", at=T0)
+    items = list(bot.stream("sam", "I'm watching a movie.", at=T0 + 30))
+    reply = items[-1]
+    assert reply.text == "What's the movie about?"
+    assert reply.trace.reply_review.said_before == [tic]
+    assert "cut from the reply, said before: Sam, I'm glad to hear that." in reply.trace.explain()
+    assert any(type(i).__name__ == "Retraction" and i.reason == "repeat" for i in items)
+    assert [t.text for t in bot.memories("sam").session_turns][-1] == "What's the movie about?"
+
+
 def test_a_retry_that_says_something_new_is_sent_as_it_is(make_bot):
     from graphs.reply_review import unsaid
 

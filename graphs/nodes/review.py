@@ -16,8 +16,8 @@ from langgraph.runtime import Runtime
 
 from graphs import prompts
 from graphs.nodes.generate import to_langchain
-from graphs.reply_review import (echoes, instruction_text, leaked_sentences, repeats, strip_leaks,
-                                 unsaid)
+from graphs.reply_review import (echoes, instruction_text, leaked_sentences, repeats, said_before,
+                                 strip_leaks, unsaid)
 from graphs.services import Services
 from graphs.state import TurnContext, TurnState, stm_of
 from graphs.trace import ChatMessage, ReplyReview
@@ -52,10 +52,17 @@ def make_review(services: Services):
                   if text and not repeated else None)
         found = ReplyReview(leaked=leaked, repeated=repeated, echoed=echoed)
         if text and not repeated and not echoed:
-            if leaked and runtime.stream_writer is not None:
-                runtime.stream_writer({"revision": text, "reason": "prompt_leak"})
+            # a sentence said before ahead of a new one (the small model's "Sam, I'm glad to
+            # hear that." opening every reply): the new part is sent
+            again = said_before(text, earlier)
+            if again:
+                text = unsaid(text, earlier)
+                found = found.model_copy(update={"said_before": again})
+            if (leaked or again) and runtime.stream_writer is not None:
+                runtime.stream_writer({"revision": text,
+                                       "reason": "prompt_leak" if leaked else "repeat"})
             update: dict[str, Any] = {"reply": text}
-            if leaked:
+            if leaked or again:
                 update["trace"] = state["trace"].model_copy(update={"reply_review": found})
             return update
         kind = "repeat" if repeated else "echo" if echoed else "leak"
