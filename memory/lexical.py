@@ -43,13 +43,28 @@ def _stop_words() -> frozenset[str]:
 
 _STOP = _stop_words()
 
+# Words that frame a request to recall, put to the listener, rather than name what is recalled:
+# "What do you know about me?", "Can you remind me what you mentioned in our previous chat about
+# X?". BM25 gave such a word the whole lexical weight when it was the query's only term ("know":
+# an old reply "You know me by name…" ranked first with lexical 1.00) and a rare one's idf where
+# the subject words are common. Only in a request to "you": of someone else the same words are
+# what is asked about ("What language does Tim know?", "What does Joanna do to remember happy
+# memories?" in LoCoMo, where the evidence says "remember"). They stay in the index.
+_RECALL_FRAMING = frozenset({
+    "know", "knew", "remember", "remembered", "remind", "reminded", "recall", "recalled",
+    "mention", "mentioned", "previous", "previously", "earlier", "wonder", "wondered",
+    "wondering"})
+_LISTENER = frozenset({"you", "your", "yourself"})
+
 
 def query_terms(text: str) -> list[str]:
-    """The words of a query worth matching: lower-cased, no stop words, deduplicated."""
+    """The words of a query worth matching: lower-cased, no stop words, deduplicated; in a
+    request put to the listener, no words that only frame it (:data:`_RECALL_FRAMING`)."""
+    words = [w.split("'")[0] for w in _WORD.findall(text.lower())]
+    framing = _RECALL_FRAMING if _LISTENER.intersection(words) else frozenset()
     seen: dict[str, None] = {}
-    for word in _WORD.findall(text.lower()):
-        word = word.split("'")[0]
-        if len(word) > 1 and word not in _STOP:
+    for word in words:
+        if len(word) > 1 and word not in _STOP and word not in framing:
             seen.setdefault(word, None)
     return list(seen)
 

@@ -54,6 +54,35 @@ def test_query_terms_drop_stop_words():
         ["caroline", "lgbtq", "support", "group"]
 
 
+@pytest.mark.parametrize("query, terms", [
+    ("What do you know about me?", []),
+    ("Do you remember my sister's birthday?", ["sister", "birthday"]),
+    ("Can you remind me what you mentioned in our previous chat about the bakery?",
+     ["chat", "bakery"]),
+    ("I was wondering, earlier you recalled my bike", ["bike"]),
+    # not put to the listener: the same words are what is asked about
+    ("What language does Tim know besides German?", ["language", "tim", "know", "german"]),
+    ("What does Joanna do to remember happy memories?",
+     ["joanna", "remember", "happy", "memories"]),
+])
+def test_query_terms_drop_the_words_that_only_frame_a_request_to_recall(query, terms):
+    assert query_terms(query) == terms
+
+
+def test_a_request_to_recall_is_not_matched_on_its_framing_words(turn_index, embedder):
+    """An old reply that happens to say "know" must not outrank what the user told about
+    themselves: "know" was the query's only BM25 term and took the whole lexical weight."""
+    turn_index.add("sam", _turns("sam", [
+        ("s0001", 0, "I live in Porto and I work as a nurse."),
+        ("s0001", 1, "You know me by name, and I know you well by now, I know, I know."),
+    ]))
+    q = "What do you know about me?"
+    out = HybridRetriever(turn_index).search("sam", text=q, vector=embedder.embed([q])[0],
+                                             topics=[], now=NOW, k=2)
+    assert {m.id: m.scores["lexical"] for m in out} == {"sam/s0001/0": 0.0, "sam/s0001/1": 0.0}
+    assert turn_index.search_lexical("sam", "Do you know a nurse?", 5)[0].turn_id == "sam/s0001/0"
+
+
 def _turns(user, rows, t0=NOW - 30 * DAY):
     return [Turn(id=f"{user}/{s}/{i}", session_id=s, idx=i, role="user" if i % 2 == 0 else "agent",
                  speaker=user if i % 2 == 0 else "Kindred", text=text, ts=t0 + n * 60,
