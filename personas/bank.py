@@ -23,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 
 from memory.backends import Stores
-from memory.backends.base import Record
+from memory.backends.base import ListRecords, Record
 from memory.consolidation import RehearsalPolicy, names_other_numbers
 from memory.embeddings import Embedder
 from memory.errors import InvalidInputError
@@ -292,8 +292,10 @@ class PersonaBank:
         if not wanted:
             return out
         scope = as_scope(who)
-        ended = {r.id: _trait(r) for status in ("retracted", "superseded")
-                 for r in self._stores.records.list(scope, _KIND, status=status)}
+        # one batch (one transaction; pipelined on PostgreSQL): it runs with every recall
+        ended = {r.id: _trait(r) for found in self._stores.records.batch(
+            [ListRecords(scope, _KIND, status=status) for status in ("retracted", "superseded")])
+            for r in found}
         said = [t for t in ended.values() if wanted.intersection(t.source_turn_ids)]
         if not said:
             return out

@@ -90,6 +90,30 @@ def test_bank_supersedes_on_exclusive_subject_and_keeps_history(bank):
     assert len(bank.list("alice", "user")) == 3
 
 
+def test_later_changes_follow_replacements_to_what_holds_now_on_every_backend(bank):
+    """What recall shows beside a turn whose fact no longer holds: the end of the chain of
+    replacements (Paris → Berlin → Rome: "Rome"), a take-back, and nothing for a turn whose
+    fact holds or whose replacement was itself taken back; never another user's."""
+    bank.observe("alice", "user", ExtractedTrait("I live in Paris.", "home"), T0, ("a/1",))
+    bank.observe("alice", "user", ExtractedTrait("I moved to Berlin.", "home"), T0 + DAY, ("a/2",))
+    rome = bank.observe("alice", "user", ExtractedTrait("I moved to Rome.", "home"),
+                        T0 + 2 * DAY, ("a/3",))
+    swim = bank.observe("alice", "user", ExtractedTrait("I can't swim.", "other"), T0, ("a/4",))
+    bank.observe("alice", "user", ExtractedTrait("I have a dog.", "pet"), T0, ("a/5",))
+    bank.observe_many("alice", [], retracting=[swim.id], at=T0 + 3 * DAY)
+    bank.observe("bob", "user", ExtractedTrait("I live in Oslo.", "home"), T0, ("a/5",))
+    later = bank.later_changes("alice", ["a/1", "a/2", "a/3", "a/4", "a/5", "a/9"])
+    assert {k: [(c.what, c.said, c.now) for c in v] for k, v in later.items()} == {
+        "a/1": [("changed", "I live in Paris.", "I moved to Rome.")],
+        "a/2": [("changed", "I moved to Berlin.", "I moved to Rome.")],
+        "a/4": [("taken back", "I can't swim.", None)]}
+    assert bank.later_changes("bob", ["a/1", "a/4", "a/5"]) == {}
+    assert bank.later_changes("alice", []) == {}
+    bank.observe_many("alice", [], retracting=[rome.id], at=T0 + 4 * DAY)
+    later = bank.later_changes("alice", ["a/1", "a/3"])
+    assert {k: [c.what for c in v] for k, v in later.items()} == {"a/3": ["taken back"]}
+
+
 def test_bank_correct_delete_and_isolation(bank):
     t = bank.observe("alice", "user", ExtractedTrait("I am a nurse.", "job"), T0)
     fixed = bank.correct("alice", t.id, "I am a paediatric nurse", T0 + 5)
