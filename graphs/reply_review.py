@@ -25,7 +25,7 @@ from memory.text import split_sentences
 from personas.extract.clauses import is_small_talk
 
 __all__ = ["echoes", "instruction_text", "leaked_sentences", "repeats", "said_before",
-           "strip_leaks", "unsaid"]
+           "statements", "strip_leaks", "unsaid"]
 
 _WORD = re.compile(r"[\w']+")  # any script's letters (a Chinese reply has no a-z words)
 # the prompt's own block tags in any case ("</memory>" came back in a 135M model's reply), and any
@@ -145,6 +145,12 @@ def said_before(reply: str, earlier: Sequence[str]) -> list[str]:
     again = [s for s in sentences if _sentence_said(_grams(_words(s), 2), said)]
     new_words = sum(len(_words(s)) for s in sentences if s not in again)
     return again if again and new_words >= _TIC_NEW_WORDS else []
+
+
+def statements(messages: Sequence[str]) -> list[str]:
+    """The sentences of ``messages`` that are not small talk: what a reply must not say back
+    as its own ("I can't swim, sadly."), where "Good morning!" said back is an answer."""
+    return [s for m in messages for s in split_sentences(m) if not is_small_talk(_words(s))]
 
 
 def _sentence_said(grams: set[tuple[str, ...]], said: set[tuple[str, ...]]) -> bool:

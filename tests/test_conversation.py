@@ -297,6 +297,30 @@ def test_a_sentence_said_before_ahead_of_a_new_one_is_cut(make_bot):
     assert [t.text for t in bot.memories("sam").session_turns][-1] == "What's the movie about?"
 
 
+def test_the_users_own_words_are_not_the_agents(make_bot):
+    """Seen in the terminal demo with the local model: "I can't swim, sadly." was answered "I'm
+    sorry for your loss. I can't swim, sadly.", and "What do you know about me?" with "I'm
+    Sam. I live in Porto, Italy.": the user's statements in the agent's mouth. A sentence of
+    the user's said back ahead of a new one is cut; a reply that only says back an earlier
+    message of the session is regenerated like an echo of this one; small talk said back is an
+    answer."""
+    bot = _bot(make_bot, ["Nice to meet you! What brings you here?",
+                          "I'm sorry for your loss. I can't swim, sadly.",
+                          "I'm Sam. I live in Porto, Italy.",
+                          "You told me you live in Porto. What do you like there?",
+                          "Good morning! How did you sleep?"])
+    bot.chat("sam", "Hi, I'm Sam. I live in Porto.", at=T0)
+    reply = bot.chat("sam", "I can't swim, sadly.", at=T0 + 30)
+    assert reply.text == "I'm sorry for your loss."
+    assert reply.trace.reply_review.said_before == ["I can't swim, sadly."]
+    reply = bot.chat("sam", "What do you know about me?", at=T0 + 60)
+    assert reply.text == "You told me you live in Porto. What do you like there?"
+    assert reply.trace.reply_review.echoed == "Hi, I'm Sam. I live in Porto."
+    assert reply.trace.reply_review.regenerated
+    reply = bot.chat("sam", "Good morning!", at=T0 + 90)
+    assert reply.text == "Good morning! How did you sleep?" and reply.trace.reply_review is None
+
+
 def test_a_retry_that_says_something_new_is_sent_as_it_is(make_bot):
     from graphs.reply_review import unsaid
 

@@ -17,7 +17,7 @@ from langgraph.runtime import Runtime
 from graphs import prompts
 from graphs.nodes.generate import to_langchain
 from graphs.reply_review import (echoes, instruction_text, leaked_sentences, repeats, said_before,
-                                 strip_leaks, unsaid)
+                                 statements, strip_leaks, unsaid)
 from graphs.services import Services
 from graphs.state import TurnContext, TurnState, stm_of
 from graphs.trace import ChatMessage, ReplyReview
@@ -42,21 +42,26 @@ def make_review(services: Services):
         user = runtime.context.user_id
         instructions = instruction_text(_TEMPLATES, agent_name=card.name, voice=card.voice,
                                         user_name=user, max_words=str(cfg.reply_max_words))
-        earlier = [t.text for t in stm_of(state) if t.role == "agent"]
+        session = stm_of(state)
+        earlier = [t.text for t in session if t.role == "agent"]
         message = state.get("text") or ""
+        told = [*dict.fromkeys([*(t.text for t in session if t.role == "user"), message])]
         text, leaked = clean(draft, instructions)
         repeated = repeats(text, earlier, rules.repeat_overlap) if text else None
-        # the user's own message said back is a repeat too (the 135M model's answer to a first
-        # message such as "I live in Paris." was "I live in Paris.")
-        echoed = (echoes(text, message, rules.repeat_overlap)
+        # the user's own words said back are a repeat too, this message's or an earlier one's
+        # (the 135M model's answer to "I live in Paris." was "I live in Paris."; to "What do you
+        # know about me?", "I'm Sam. I live in Porto, Italy.": it spoke as the user)
+        echoed = (next((m for m in reversed(told) if echoes(text, m, rules.repeat_overlap)), None)
                   if text and not repeated else None)
         found = ReplyReview(leaked=leaked, repeated=repeated, echoed=echoed)
         if text and not repeated and not echoed:
-            # a sentence said before ahead of a new one (the small model's "Sam, I'm glad to
-            # hear that." opening every reply): the new part is sent
-            again = said_before(text, earlier)
+            # a sentence said before ahead of a new one: the small model's "Sam, I'm glad to hear
+            # that." opening every reply, or the user's own statement in its mouth ("I'm sorry
+            # for your loss. I can't swim, sadly."): the new part is sent
+            said = [*earlier, *statements(told)]
+            again = said_before(text, said)
             if again:
-                text = unsaid(text, earlier)
+                text = unsaid(text, said)
                 found = found.model_copy(update={"said_before": again})
             if (leaked or again) and runtime.stream_writer is not None:
                 runtime.stream_writer({"revision": text,
@@ -81,7 +86,7 @@ def make_review(services: Services):
         # the retry is reviewed too: told what it had said, the 135M model said it again word
         # for word, and a loop must not reach the user; what either draft said that was new is
         # kept, else an honest line
-        said = [*earlier, message] if echoed else earlier
+        said = [*earlier, echoed] if echoed else earlier
         still = bool(again and (repeats(again, earlier, rules.repeat_overlap) or (
             echoed and echoes(again, message, rules.repeat_overlap))))
         if still:
