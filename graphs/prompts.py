@@ -22,6 +22,7 @@ __all__ = [
     "MEMORY_HEADINGS",
     "MEMORY_NOTE",
     "NO_MEMORY_NOTE",
+    "PERSONA_AS_USER",
     "PERSONA_REGENERATE",
     "PROMPTS_VERSION",
     "REVIEW_FALLBACK",
@@ -32,7 +33,7 @@ __all__ = [
     "SYSTEM",
 ]
 
-PROMPTS_VERSION = "2026-12-06.1"
+PROMPTS_VERSION = "2026-12-07.1"
 
 # LoCoMo question answering (evals/locomo_qa.py): memories in, a short answer out.
 ANSWER_QUESTION = """Below are memories of a conversation between {speaker_a} and {speaker_b}.
@@ -91,6 +92,9 @@ REVIEW_PROBLEMS = {"repeat": "said again what you said before: \"{earlier}\"",
 
 # Sent after a draft reply that contradicted the agent's persona (check_persona node).
 PERSONA_REGENERATE = """Your draft reply said "{trait}", which contradicts what is true about you: "{fact}". Write the reply again, consistent with who you are."""
+
+# When the draft spoke as if it were the user (the 135M model: "I'm Sam. I live in Porto.").
+PERSONA_AS_USER = """Your draft reply said "{trait}" as if it were about you, but it is what {user_name} told you about themselves: "{fact}". Write the reply again, speaking to {user_name} as "you"; you are {agent_name}."""
 
 # The generation system prompt: who the agent is, then what it remembers as one data block.
 # Everything recalled (events, earlier messages, the user's traits, a past correction) is inside

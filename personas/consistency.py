@@ -26,7 +26,7 @@ from personas.bank import EXCLUSIVE_SUBJECTS
 from personas.extract.rules import subject_of
 
 __all__ = ["ConsistencyConfig", "Contradiction", "find_contradiction", "own_trait",
-           "speaks_of_itself"]
+           "speaks_of_itself", "user_fact_claimed"]
 
 
 class ConsistencyConfig(ComponentConfig):
@@ -56,7 +56,7 @@ class Contradiction:
 
     trait: str
     fact: str
-    reason: str  # "name" | "exclusive:<subject>" | "negation"
+    reason: str  # "name" | "exclusive:<subject>" | "negation" | "the user's fact"
 
     def as_dict(self) -> dict[str, str]:
         return {"trait": self.trait, "fact": self.fact, "reason": self.reason}
@@ -175,17 +175,45 @@ def own_trait(trait: str, user_facts: Sequence[str], embedder: Embedder, *, user
     """Whether a trait found in the agent's own reply says something about the agent: not a
     promise about the conversation ("I'll remember that…"), not the user's fact said back to them
     ("My dog is called Biscuit." after the user said so), not about the user by name."""
-    config = config or ConsistencyConfig()
     if not speaks_of_itself(trait, said):
         return False
     if user_name and re.search(rf"\b{re.escape(user_name)}\b", trait, re.IGNORECASE):
         return False
+    return _users_fact(trait, user_facts, embedder, config or ConsistencyConfig()) is None
+
+
+def user_fact_claimed(trait: str, user_facts: Sequence[str], embedder: Embedder, *,
+                      user_name: str = "", said: str = "", config: ConsistencyConfig | None = None
+                      ) -> Contradiction | None:
+    """The user's fact a reply's trait claims for the agent, in the first person ("I work as a
+    nurse at the hospital." after the user said so; "My dog is called Biscuit."), as a
+    contradiction to regenerate; None when the trait is the agent's own or not of the speaker.
+
+    Why: the 135M local model spoke as the user ("I'm Sam. I live in Porto…" to "What do you
+    know about me?"); the trait was rightly not stored as the agent's, but the reply was sent."""
+    if not speaks_of_itself(trait, said) or _TO_YOU.search(trait):
+        return None  # "I love that you live in Porto": said to the user, of the user
+    if user_name and re.search(rf"\b{re.escape(user_name)}\b", trait, re.IGNORECASE):
+        return None
+    fact = _users_fact(trait, user_facts, embedder, config or ConsistencyConfig())
+    return None if fact is None else Contradiction(trait, fact, "the user's fact")
+
+
+_TO_YOU = re.compile(r"\byou(?:r|rs|rself)?\b", re.IGNORECASE)
+
+
+def _users_fact(trait: str, user_facts: Sequence[str], embedder: Embedder,
+                config: ConsistencyConfig) -> str | None:
+    """The user's fact ``trait`` says again (cosine at least ``echo_similarity``, or all of
+    one's content in the other), or None."""
     if not user_facts:
-        return True
+        return None
     vectors = np.asarray(embedder.embed([trait, *user_facts]))
-    if float(np.max(vectors[1:] @ vectors[0])) >= config.echo_similarity:
-        return False
-    return not any(_restates(trait, fact) for fact in user_facts)
+    sims = vectors[1:] @ vectors[0]
+    best = int(np.argmax(sims))
+    if float(sims[best]) >= config.echo_similarity:
+        return user_facts[best]
+    return next((fact for fact in user_facts if _restates(trait, fact)), None)
 
 
 def find_contradiction(trait: str, facts: Sequence[str], embedder: Embedder, *,

@@ -64,6 +64,31 @@ def test_a_reply_that_still_contradicts_is_kept_but_not_learned(make_bot):
     assert bot.persona("ben", "agent") == []
 
 
+def test_a_reply_that_speaks_as_the_user_is_regenerated(make_bot):
+    """Seen in the terminal demo with the local model: after "I work as a nurse at the
+    hospital.", "What is my job?" was answered "I work as a nurse at the hospital in Lisbon,
+    Portugal.": the user's fact in the agent's mouth. It is regenerated with a note that says
+    whose fact it is; a reply that speaks of the user's fact to them ("I love that you work
+    there") is not; the agent's bank learns neither."""
+    bot, model = _bot(make_bot, ["That's a big job!",
+                                 "I work as a nurse at the hospital in Lisbon, Portugal.",
+                                 "You work as a nurse at the hospital.",
+                                 "I love that you work as a nurse at the hospital!"])
+    bot.chat("sam", "I work as a nurse at the hospital.", at=T0)
+    reply = bot.chat("sam", "What is my job?", at=T0 + 30)
+    check = reply.trace.persona_check
+    assert check.regenerated and not check.still_inconsistent
+    assert check.contradiction == {"trait": "I work as a nurse at the hospital in Lisbon, Portugal.",
+                                   "fact": "I work as a nurse at the hospital.",
+                                   "reason": "the user's fact"}
+    assert reply.text == "You work as a nurse at the hospital."
+    assert "is what sam told you about themselves" in model.calls[2][-1].content
+    reply = bot.chat("sam", "Do you like my job?", at=T0 + 60)
+    assert not reply.trace.persona_check.regenerated
+    assert reply.text == "I love that you work as a nurse at the hospital!"
+    assert bot.persona("sam", "agent") == []
+
+
 def test_a_consistent_reply_is_kept_and_its_trait_stored(make_bot):
     bot, model = _bot(make_bot, ["I love jazz music."])
     reply = bot.chat("cat", "What music do you like?", at=T0)

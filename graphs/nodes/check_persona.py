@@ -1,5 +1,7 @@
 """``check_persona``: keep the agent in character. The reply's own trait is checked against the
-agent's card and established traits; on a contradiction the reply is regenerated once.
+agent's card and established traits, and a reply that claims one of the user's facts for the agent
+("I work as a nurse." after the user said so: the small local model speaking as the user) is a
+contradiction too; on a contradiction the reply is regenerated once.
 
 Why once: a second contradiction means the model cannot hold the persona for this request; looping
 would only cost time. The trace says what was found and whether the reply was regenerated, and the
@@ -19,7 +21,7 @@ from graphs.state import TurnContext, TurnState
 from graphs.trace import ChatMessage, PersonaCheck
 from memory.embeddings import prefetch
 from memory.turns import TurnIndex
-from personas.consistency import find_contradiction, own_trait
+from personas.consistency import find_contradiction, own_trait, user_fact_claimed
 
 __all__ = ["make_check_persona"]
 
@@ -34,13 +36,25 @@ def make_check_persona(services: Services):
                                   reply=reply, config=cfg.consistency)
 
     def reply_trait(text: str, state: TurnState, user_name: str):
-        """The reply's trait, when it is one of the agent's own (see ``own_trait``)."""
+        """The reply's trait when it is one of the agent's own (see ``own_trait``), and the
+        user's fact it claims for the agent when it speaks as the user (``user_fact_claimed``)."""
         trait = services.agent_extractor.extract(text) if text else None
-        if trait is None or not own_trait(trait.text, state.get("user_traits") or [],
-                                          services.memory.embedder, user_name=user_name,
-                                          said=text, config=cfg.consistency):
-            return None
-        return trait
+        if trait is None:
+            return None, None
+        users = state.get("user_traits") or []
+        if own_trait(trait.text, users, services.memory.embedder, user_name=user_name,
+                     said=text, config=cfg.consistency):
+            return trait, None
+        # the second look encodes nothing new: the embedder keeps what own_trait encoded
+        return None, user_fact_claimed(trait.text, users, services.memory.embedder,
+                                       user_name=user_name, said=text, config=cfg.consistency)
+
+    def note_for(found, user_name: str) -> str:
+        if found.reason == "the user's fact":
+            return prompts.PERSONA_AS_USER.format(trait=found.trait, fact=found.fact,
+                                                  user_name=user_name,
+                                                  agent_name=services.card.name)
+        return prompts.PERSONA_REGENERATE.format(trait=found.trait, fact=found.fact)
 
     def check_persona(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         reply = state.get("reply") or ""
@@ -50,21 +64,20 @@ def make_check_persona(services: Services):
         if not cfg.enabled or not reply:
             return {"agent_trait": None}
         facts = list(state.get("agent_traits") or [])
-        trait = reply_trait(reply, state, runtime.context.user_id)
+        user = runtime.context.user_id
+        trait, claimed = reply_trait(reply, state, user)
         if not cfg.check:
             return {"agent_trait": trait}
-        found = contradiction(trait, reply, facts)
+        found = claimed or contradiction(trait, reply, facts)
         check = PersonaCheck(trait=trait.text if trait else None)
         if found is None:
             return {"agent_trait": trait,
                     "trace": state["trace"].model_copy(update={"persona_check": check})}
-        note: ChatMessage = {"role": "system",
-                             "content": prompts.PERSONA_REGENERATE.format(trait=found.trait,
-                                                                          fact=found.fact)}
+        note: ChatMessage = {"role": "system", "content": note_for(found, user)}
         messages = [*state.get("messages", []), note]
         text = str(services.chat_model.invoke(to_langchain(messages)).content).strip()
-        retry = reply_trait(text, state, runtime.context.user_id)
-        still = contradiction(retry, text, facts)
+        retry, claimed_again = reply_trait(text, state, user)
+        still = claimed_again or contradiction(retry, text, facts)
         check = check.model_copy(update={"contradiction": found.as_dict(), "regenerated": True,
                                          "first_reply": reply,
                                          "still_inconsistent": still is not None})
