@@ -217,13 +217,19 @@ def _users_fact(trait: str, user_facts: Sequence[str], embedder: Embedder,
 
 
 def find_contradiction(trait: str, facts: Sequence[str], embedder: Embedder, *,
-                       agent_name: str = "", reply: str = "",
+                       agent_name: str = "", reply: str = "", user_name: str = "",
                        config: ConsistencyConfig | None = None) -> Contradiction | None:
     """The first known fact ``trait`` contradicts, or None. ``reply``, when given, is searched
-    for a name the agent gives itself (the trait may have cut that clause)."""
+    for a name the agent gives itself (the trait may have cut that clause), ``user_name``'s
+    among them ("I'm Sam." to Sam: the small local model spoke as the user)."""
     said = _NAME.search(reply or trait)
     if said and agent_name and said.group(1).lower() != agent_name.split()[0].lower():
         return Contradiction(said.group(0).strip(), f"My name is {agent_name}.", "name")
+    if user_name and agent_name and user_name.lower() != agent_name.split()[0].lower():
+        claimed = re.search(rf"\b(?:i'?m|i am|my name is)\s+{re.escape(user_name)}\b(?!['’]s)",
+                            reply or trait, re.IGNORECASE)
+        if claimed:
+            return Contradiction(claimed.group(0), f"My name is {agent_name}.", "name")
     if not facts:
         return None
     config = config or ConsistencyConfig()

@@ -89,6 +89,20 @@ def test_a_reply_that_speaks_as_the_user_is_regenerated(make_bot):
     assert bot.persona("sam", "agent") == []
 
 
+def test_a_reply_that_gives_the_agent_the_users_name_is_regenerated(make_bot):
+    """The local model answered Sam "I'm Sam. I live in Porto…"; "I'm Sam's assistant" and
+    "Sam, I'm glad" are not a name given to the agent."""
+    bot, _ = _bot(make_bot, ["I'm Sam. Nice to meet you!", "Hi Sam, I'm Kindred!",
+                             "I'm Sam's memory, in a way.", "Sam, I'm glad you came."])
+    reply = bot.chat("sam", "Hello!", at=T0)
+    check = reply.trace.persona_check
+    assert check.regenerated and check.contradiction["reason"] == "name"
+    assert check.contradiction["trait"] == "I'm Sam" and reply.text == "Hi Sam, I'm Kindred!"
+    for n, text in enumerate(["I'm Sam's memory, in a way.", "Sam, I'm glad you came."]):
+        reply = bot.chat("sam", "Who are you?", at=T0 + 30 * (n + 1))
+        assert reply.text == text and not reply.trace.persona_check.regenerated
+
+
 def test_a_consistent_reply_is_kept_and_its_trait_stored(make_bot):
     bot, model = _bot(make_bot, ["I love jazz music."])
     reply = bot.chat("cat", "What music do you like?", at=T0)

@@ -29,11 +29,12 @@ __all__ = ["make_check_persona"]
 def make_check_persona(services: Services):
     cfg = services.config.personas
 
-    def contradiction(trait, reply: str, facts: list[str]):
-        """What ``reply`` contradicts: a name it gives the agent, or its trait against ``facts``."""
+    def contradiction(trait, reply: str, facts: list[str], user_name: str):
+        """What ``reply`` contradicts: a name it gives the agent (the user's too), or its trait
+        against ``facts``."""
         return find_contradiction(trait.text if trait else "", facts if trait else [],
                                   services.memory.embedder, agent_name=services.card.name,
-                                  reply=reply, config=cfg.consistency)
+                                  reply=reply, user_name=user_name, config=cfg.consistency)
 
     def reply_trait(text: str, state: TurnState, user_name: str):
         """The reply's trait when it is one of the agent's own (see ``own_trait``), and the
@@ -68,7 +69,7 @@ def make_check_persona(services: Services):
         trait, claimed = reply_trait(reply, state, user)
         if not cfg.check:
             return {"agent_trait": trait}
-        found = claimed or contradiction(trait, reply, facts)
+        found = claimed or contradiction(trait, reply, facts, user)
         check = PersonaCheck(trait=trait.text if trait else None)
         if found is None:
             return {"agent_trait": trait,
@@ -77,7 +78,7 @@ def make_check_persona(services: Services):
         messages = [*state.get("messages", []), note]
         text = str(services.chat_model.invoke(to_langchain(messages)).content).strip()
         retry, claimed_again = reply_trait(text, state, user)
-        still = claimed_again or contradiction(retry, text, facts)
+        still = claimed_again or contradiction(retry, text, facts, user)
         check = check.model_copy(update={"contradiction": found.as_dict(), "regenerated": True,
                                          "first_reply": reply,
                                          "still_inconsistent": still is not None})
