@@ -321,6 +321,18 @@ def test_the_users_own_words_are_not_the_agents(make_bot):
     assert reply.text == "Good morning! How did you sleep?" and reply.trace.reply_review is None
 
 
+def test_a_retry_that_says_an_earlier_message_back_again_never_reaches_the_user(make_bot):
+    from graphs import prompts
+
+    echo = "I'm Sam. I live in Porto, Italy."
+    bot = _bot(make_bot, ["Nice to meet you! What brings you here?", echo, echo])
+    bot.chat("sam", "Hi, I'm Sam. I live in Porto.", at=T0)
+    reply = bot.chat("sam", "What do you know about me?", at=T0 + 30)
+    review = reply.trace.reply_review
+    assert review.echoed == "Hi, I'm Sam. I live in Porto." and review.still_repeated
+    assert reply.text == prompts.REVIEW_FALLBACK
+
+
 def test_a_retry_that_says_something_new_is_sent_as_it_is(make_bot):
     from graphs.reply_review import unsaid
 

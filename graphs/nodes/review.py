@@ -88,7 +88,7 @@ def make_review(services: Services):
         # kept, else an honest line
         said = [*earlier, echoed] if echoed else earlier
         still = bool(again and (repeats(again, earlier, rules.repeat_overlap) or (
-            echoed and echoes(again, message, rules.repeat_overlap))))
+            echoed and echoes(again, echoed, rules.repeat_overlap))))
         if still:
             final = unsaid(again, said) or unsaid(text, said) or prompts.REVIEW_FALLBACK
         if final != raw and runtime.stream_writer is not None:
