@@ -26,7 +26,7 @@ from personas.bank import EXCLUSIVE_SUBJECTS
 from personas.extract.rules import subject_of
 
 __all__ = ["ConsistencyConfig", "Contradiction", "find_contradiction", "own_trait",
-           "speaks_of_itself", "user_fact_claimed"]
+           "read_reply_trait", "speaks_of_itself"]
 
 
 class ConsistencyConfig(ComponentConfig):
@@ -175,28 +175,30 @@ def own_trait(trait: str, user_facts: Sequence[str], embedder: Embedder, *, user
     """Whether a trait found in the agent's own reply says something about the agent: not a
     promise about the conversation ("I'll remember that…"), not the user's fact said back to them
     ("My dog is called Biscuit." after the user said so), not about the user by name."""
+    return read_reply_trait(trait, user_facts, embedder, user_name=user_name, said=said,
+                            config=config)[0]
+
+
+def read_reply_trait(trait: str, user_facts: Sequence[str], embedder: Embedder, *,
+                     user_name: str = "", said: str = "", config: ConsistencyConfig | None = None
+                     ) -> tuple[bool, Contradiction | None]:
+    """Whose a trait found in the agent's reply is, in one look (one encode of the trait beside
+    the user's facts): whether it is the agent's own (:func:`own_trait`), and, when it claims
+    one of the user's facts for the agent in the first person ("I work as a nurse at the
+    hospital." after the user said so; "My dog is called Biscuit."), that fact as a
+    contradiction to regenerate.
+
+    Why the claim: the 135M local model spoke as the user ("I'm Sam. I live in Porto…" to "What
+    do you know about me?"); the trait was rightly not stored as the agent's, but the reply was
+    sent. "I love that you live in Porto" says it to the user, of the user: no claim."""
     if not speaks_of_itself(trait, said):
-        return False
+        return False, None
     if user_name and re.search(rf"\b{re.escape(user_name)}\b", trait, re.IGNORECASE):
-        return False
-    return _users_fact(trait, user_facts, embedder, config or ConsistencyConfig()) is None
-
-
-def user_fact_claimed(trait: str, user_facts: Sequence[str], embedder: Embedder, *,
-                      user_name: str = "", said: str = "", config: ConsistencyConfig | None = None
-                      ) -> Contradiction | None:
-    """The user's fact a reply's trait claims for the agent, in the first person ("I work as a
-    nurse at the hospital." after the user said so; "My dog is called Biscuit."), as a
-    contradiction to regenerate; None when the trait is the agent's own or not of the speaker.
-
-    Why: the 135M local model spoke as the user ("I'm Sam. I live in Porto…" to "What do you
-    know about me?"); the trait was rightly not stored as the agent's, but the reply was sent."""
-    if not speaks_of_itself(trait, said) or _TO_YOU.search(trait):
-        return None  # "I love that you live in Porto": said to the user, of the user
-    if user_name and re.search(rf"\b{re.escape(user_name)}\b", trait, re.IGNORECASE):
-        return None
+        return False, None
     fact = _users_fact(trait, user_facts, embedder, config or ConsistencyConfig())
-    return None if fact is None else Contradiction(trait, fact, "the user's fact")
+    if fact is None:
+        return True, None
+    return False, (None if _TO_YOU.search(trait) else Contradiction(trait, fact, "the user's fact"))
 
 
 _TO_YOU = re.compile(r"\byou(?:r|rs|rself)?\b", re.IGNORECASE)

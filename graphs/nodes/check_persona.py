@@ -21,7 +21,7 @@ from graphs.state import TurnContext, TurnState
 from graphs.trace import ChatMessage, PersonaCheck
 from memory.embeddings import prefetch
 from memory.turns import TurnIndex
-from personas.consistency import find_contradiction, own_trait, user_fact_claimed
+from personas.consistency import find_contradiction, read_reply_trait
 
 __all__ = ["make_check_persona"]
 
@@ -37,18 +37,15 @@ def make_check_persona(services: Services):
                                   reply=reply, user_name=user_name, config=cfg.consistency)
 
     def reply_trait(text: str, state: TurnState, user_name: str):
-        """The reply's trait when it is one of the agent's own (see ``own_trait``), and the
-        user's fact it claims for the agent when it speaks as the user (``user_fact_claimed``)."""
+        """The reply's trait when it is one of the agent's own, and the user's fact it claims
+        for the agent when it speaks as the user (see ``read_reply_trait``)."""
         trait = services.agent_extractor.extract(text) if text else None
         if trait is None:
             return None, None
-        users = state.get("user_traits") or []
-        if own_trait(trait.text, users, services.memory.embedder, user_name=user_name,
-                     said=text, config=cfg.consistency):
-            return trait, None
-        # the second look encodes nothing new: the embedder keeps what own_trait encoded
-        return None, user_fact_claimed(trait.text, users, services.memory.embedder,
-                                       user_name=user_name, said=text, config=cfg.consistency)
+        own, claimed = read_reply_trait(trait.text, state.get("user_traits") or [],
+                                        services.memory.embedder, user_name=user_name,
+                                        said=text, config=cfg.consistency)
+        return (trait if own else None), claimed
 
     def note_for(found, user_name: str) -> str:
         if found.reason == "the user's fact":
