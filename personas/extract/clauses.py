@@ -247,25 +247,26 @@ def _passing(verb: Token) -> bool:
     nothing that makes it last (:data:`_LASTING`), or a meal just had (:data:`_MEALS`); not
     when it names someone or something of the speaker's."""
     lemma = verb.lemma_.lower()
-    own = [t for t in verb.subtree if t is not verb and _verb_of(t) == verb.i]
-    if any(t.pos_ == "PROPN" or (t.dep_ == "poss" and t.lower_ in _POSSESSIVE
-                                 and t.head.lower_ not in _MEALS) for t in own):
-        return False  # "…with my wife Sara", "…my favourite show": it says who they are too
     if verb.tag_ == "VBG" and lemma in _PASSING:
         # the present progressive only: "I've been watching Stranger Things" and "I was
         # watching that documentary" are what MSC's annotators keep, "I'd rather be watching…"
         # a wish; not negated ("I'm not eating to save for…"), not of a kind of thing ("I'm
         # watching movies or painting": a bare plural is a habit)
         auxiliaries = [a.lower_ for a in _auxiliaries(verb)]
-        return (bool(auxiliaries) and all(a in _PROGRESSIVE for a in auxiliaries)
-                and not any(c.dep_ == "neg" for c in verb.children)
-                and not any(c.dep_ == "dobj" and c.tag_ == "NNS"
-                            and not any(d.dep_ == "det" for d in c.children)
-                            for c in verb.children)
-                and not any(t.lower_ in _LASTING for t in own))
-    return (verb.tag_ == "VBD" and lemma in ("have", "eat", "grab")
-            and any(c.dep_ == "dobj" and c.lower_ in _MEALS for c in verb.children)
-            and not any(t.lower_ in _LASTING for t in own))
+        if (not auxiliaries or not all(a in _PROGRESSIVE for a in auxiliaries)
+                or any(c.dep_ == "neg" for c in verb.children)
+                or any(c.dep_ == "dobj" and c.tag_ == "NNS"
+                       and not any(d.dep_ == "det" for d in c.children)
+                       for c in verb.children)):
+            return False
+    elif not (verb.tag_ == "VBD" and lemma in ("have", "eat", "grab")
+              and any(c.dep_ == "dobj" and c.lower_ in _MEALS for c in verb.children)):
+        return False
+    # the clause's own words (a walk of its subtree: only for the few verbs that got here)
+    own = [t for t in verb.subtree if t is not verb and _verb_of(t) == verb.i]
+    return not any(t.lower_ in _LASTING or t.pos_ == "PROPN"
+                   or (t.dep_ == "poss" and t.lower_ in _POSSESSIVE and t.head.lower_ not in _MEALS)
+                   for t in own)  # "…with my wife Sara", "…my favourite show": who they are
 
 
 def _of_the_moment(verb: Token) -> bool:
