@@ -299,33 +299,21 @@ class PersonaBank:
         said = [t for t in ended.values() if wanted.intersection(t.source_turn_ids)]
         if not said:
             return out
-        known = dict(ended)
+        # what replaced them holds now, so it is not among the ended: fetched in one read
+        missing = {_last_of_chain(t, ended).superseded_by for t in said} - ended.keys() - {None}
+        known = {**ended, **{r.id: _trait(r) for r in self._stores.records.get_many(
+            scope, _KIND, sorted(missing))}} if missing else ended
         for trait in sorted(said, key=lambda t: t.valid_to or 0.0):
             if trait.status == "retracted":
                 change = LaterChange(what="taken back", said=trait.text)
             else:
-                now = self._current(scope, trait, known)
-                if now is None:
-                    continue
+                now = _last_of_chain(trait, known)
+                if now is trait or now.status != "active":
+                    continue  # the chain breaks, or its end was taken back too
                 change = LaterChange(what="changed", said=trait.text, now=now.text)
             for turn_id in wanted.intersection(trait.source_turn_ids):
                 out.setdefault(turn_id, []).append(change)
         return out
-
-    def _current(self, scope: Scope, trait: Trait, known: dict[str, Trait]) -> Trait | None:
-        """The trait that replaced ``trait`` and holds now, at the end of the ``superseded_by``
-        chain; None when the chain breaks or its end no longer holds either (taken back)."""
-        seen = {trait.id}
-        while trait.superseded_by and trait.superseded_by not in seen:
-            nxt = known.get(trait.superseded_by)
-            if nxt is None:
-                record = self._stores.records.get(scope, _KIND, trait.superseded_by)
-                if record is None:
-                    return None
-                nxt = known[record.id] = _trait(record)
-            seen.add(nxt.id)
-            trait = nxt
-        return trait if len(seen) > 1 and trait.status == "active" else None
 
     def resolve(self, who: Scope | str, ref: str) -> str:
         """The full id of the trait ``ref`` names: its id, or a unique prefix of it (the short ids
@@ -391,6 +379,16 @@ def _replacement(current: Trait, text: str, ts: float) -> Trait:
                  subject=subject_of(text), first_seen=ts, last_seen=ts, count=current.count,
                  tier=current.tier, source_turn_ids=current.source_turn_ids,
                  last_session=current.last_session)
+
+
+def _last_of_chain(trait: Trait, known: dict[str, Trait]) -> Trait:
+    """The last trait of ``known`` reached from ``trait`` along ``superseded_by`` (``trait``
+    itself when its replacement is not known)."""
+    seen = {trait.id}
+    while trait.superseded_by in known and trait.superseded_by not in seen:
+        trait = known[trait.superseded_by]
+        seen.add(trait.id)
+    return trait
 
 
 def _ended(trait: Trait, status: str, ts: float, by: str | None = None) -> Trait:
