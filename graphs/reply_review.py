@@ -124,10 +124,15 @@ def unsaid(reply: str, earlier: Sequence[str]) -> str:
     sentence's word pairs among theirs; a one-word sentence is always new): what is left of a
     reply that repeated itself when its one retry repeated too (the review keeps what was new
     rather than send a loop: the 135M model's retry, told what it had said, said it word for word)."""
+    return " ".join(sentence for sentence, said in _said_flags(reply, earlier) if not said).strip()
+
+
+def _said_flags(reply: str, earlier: Sequence[str]) -> list[tuple[str, bool]]:
+    """Each sentence of ``reply`` and whether it was said before in ``earlier``
+    (:func:`_sentence_said`)."""
     said = set().union(*(_grams(_words(old), 2) for old in earlier)) if earlier else set()
-    kept = [sentence for sentence in split_sentences(reply)
-            if not _sentence_said(_grams(_words(sentence), 2), said)]
-    return " ".join(kept).strip()
+    return [(sentence, _sentence_said(_grams(_words(sentence), 2), said))
+            for sentence in split_sentences(reply)]
 
 
 def said_before(reply: str, earlier: Sequence[str]) -> list[str]:
@@ -140,10 +145,9 @@ def said_before(reply: str, earlier: Sequence[str]) -> list[str]:
     repeats sentences by design and keeps them."""
     if not earlier or not _SAID_BEFORE_WORDS <= len(_words(reply)) <= _CHAT_WORDS:
         return []
-    said = set().union(*(_grams(_words(old), 2) for old in earlier))
-    sentences = split_sentences(reply)
-    again = [s for s in sentences if _sentence_said(_grams(_words(s), 2), said)]
-    new_words = sum(len(_words(s)) for s in sentences if s not in again)
+    flags = _said_flags(reply, earlier)
+    again = [sentence for sentence, said in flags if said]
+    new_words = sum(len(_words(sentence)) for sentence, said in flags if not said)
     return again if again and new_words >= _TIC_NEW_WORDS else []
 
 
