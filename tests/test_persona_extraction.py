@@ -132,6 +132,17 @@ def test_a_clause_keeps_its_reasons_and_its_other_verbs(rules, text, expected):
     assert trait is not None and trait.text == expected, trait
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("I'm eating healthy now that I'm over 40.", "I am eating healthy now that I am over 40."),
+    ("I go running even though my knee hurts.", "I go running even though my knee hurts."),
+    ("I really like hiking.", "I like hiking."),  # a filler elsewhere still goes
+])
+def test_a_filler_word_that_opens_a_clause_stays(rules, text, expected):
+    """"now that", "even though": without the adverb the clause read "…healthy that I am…"."""
+    trait = rules.extract(text)
+    assert trait is not None and trait.text == expected, trait
+
+
 def test_a_joined_verb_shares_the_negation_and_the_promise_before_it():
     nlp = shared_parser().nlp
     info = first_person_clauses(nlp("I can't swim or ride a bike."))

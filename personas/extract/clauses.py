@@ -341,7 +341,7 @@ def _clause_tokens(verb: Token, exclude: set[Token]) -> list[Token]:
                 continue
             if t.dep_ in _ASIDES or t.text in ("?", "!"):
                 continue
-            if t.dep_ == "advmod" and t.lower_ in _FILLER_ADVERBS:
+            if t.dep_ == "advmod" and t.lower_ in _FILLER_ADVERBS and not _opens_clause(t):
                 continue
             if t.lower_ in _LAUGHS:  # the parser sometimes hangs words on "lol": keep those
                 stack.extend(t.children)
@@ -365,6 +365,14 @@ def _clause_tokens(verb: Token, exclude: set[Token]) -> list[Token]:
     while out and (out[0].is_punct or out[0].dep_ == "cc"):
         out.pop(0)
     return out
+
+
+def _opens_clause(token: Token) -> bool:
+    """Whether an adverb is the first word of a clause's opening ("now that", "even though",
+    "even if"): a filler word elsewhere, here it is half of the conjunction, and dropping it
+    left "I am eating healthy that I am over 40."."""
+    nxt = token.i + 1
+    return nxt < len(token.doc) and token.doc[nxt].dep_ == "mark"
 
 
 def _word(token: Token) -> str:
