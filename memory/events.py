@@ -78,7 +78,8 @@ class ExtractiveSummariser:
         return self.summarise(turns)
 
     def summarise(self, turns: Sequence[Turn]) -> str:
-        sents = [(t, s) for t in turns for s in _sentences(t.text)]
+        sents = [(t, s) for t in turns for s in _sentences(t.text)
+                 if not _introduces(s, t.speaker)]
         statements = [(t, s) for t, s in sents if not s.endswith("?")]
         sents = statements or sents
         if any(t.role == "user" for t, _ in sents):
@@ -116,6 +117,10 @@ _OPENING = re.compile(r"^(?:(?:hi|hey|hello|oh|ah|well|so|yes|yeah|no|ok|okay|ac
                       r"haha|lol|hmm|wow|great|sure|right)\b[,!.]*\s+)+", re.IGNORECASE)
 _GREETING = re.compile(r"^(?:hi|hey|hello|thanks|thank you|bye|goodbye|good (?:morning|night|"
                        r"evening)|ok|okay|yes|no|sure|cool|nice|great|wow)\b", re.IGNORECASE)
+_INTRODUCTION = re.compile(r"^(?:i'm|i’m|i am|my name is|my name's|my name’s|call me|this is)\s+"
+                           r"(?P<name>[^\W\d_][\w'-]*)(?P<rest>.*)$", re.IGNORECASE)
+_PLEASED = re.compile(r"^(?:(?:it's |it is )?(?:nice|good|great|glad|pleased|lovely) to "
+                      r"(?:meet|see|chat|talk)|by the way|btw)\b", re.IGNORECASE)
 _PERSON = [(re.compile(rf"\b{a}\b", re.IGNORECASE), b) for a, b in (
     ("i'm", "they're"), ("i am", "they are"), ("i was", "they were"), ("i've", "they've"),
     ("i'd", "they'd"), ("i'll", "they'll"), ("myself", "themselves"), ("mine", "theirs"),
@@ -136,6 +141,16 @@ def _sentences(text: str) -> list[str]:
 def _opening_stripped(sentence: str) -> str:
     """"Hi! Oh, my cat…" → "my cat…" (interjections before the statement)."""
     return _OPENING.sub("", sentence).strip()
+
+
+def _introduces(sentence: str, speaker: str) -> bool:
+    """"I'm Sam.", "My name is Sam, nice to meet you." said by Sam: the summary names the
+    speaker already, and told in the third person it read "Sam said they're Sam"."""
+    found = _INTRODUCTION.match(sentence)
+    if found is None or found["name"].lower() != speaker.lower():
+        return False
+    rest = found["rest"].strip(" ,.!;:-")
+    return not rest or _small_talk(rest) or bool(_PLEASED.match(rest))
 
 
 def _small_talk(sentence: str) -> bool:

@@ -95,6 +95,18 @@ def test_a_summary_names_the_listener_instead_of_you(embedder):
         "Alice said they loved Kindred's advice about their garden."
 
 
+def test_a_summary_does_not_report_the_speaker_giving_their_own_name(embedder):
+    turns = [_turn("sam", "s1", 0, "Hi! I'm Sam, nice to meet you."),
+             _turn("sam", "s1", 1, "Welcome, Sam.", role="agent"),
+             _turn("sam", "s1", 2, "My name is Sam. I work as a nurse in Lisbon."),
+             _turn("sam", "s1", 3, "I'm Alex's sister.")]
+    assert ExtractiveSummariser(embedder).summarise(turns) == \
+        "Sam said they work as a nurse in Lisbon and that they're Alex's sister."
+    assert ExtractiveSummariser(embedder).summarise(turns[:1]) == ""  # nothing else was said
+    other = [_turn("u42", "s1", 0, "I'm Sam.")]  # a name the summary does not say already
+    assert ExtractiveSummariser(embedder).summarise(other) == "u42 said they're Sam."
+
+
 def test_llm_summariser_sends_the_dialogue_and_strips_the_answer():
     model = RecordingChatModel(replies=[" Alice adopted Biscuit. "])
     summariser = LLMSummariser(model, "Summarise:\n{dialogue}")
