@@ -34,6 +34,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import PrivateAttr
 
 from agent.local_model import GGUF_FILE, ROLES, gguf_path
+from agent.sentence_stream import SentenceStream
 from memory.errors import ModelUnavailableError
 
 __all__ = ["LlamaCppChatModel", "llamacpp_available", "prepare_f16_gguf"]
@@ -140,17 +141,28 @@ class LlamaCppChatModel(BaseChatModel):
                     messages=chat, max_tokens=int(kwargs.get("max_tokens") or self.max_new_tokens),
                     repeat_penalty=self.repetition_penalty, stop=stop or None, stream=True,
                     seed=int(kwargs.get("seed") or 0), **sampling)
+                # a reply cut by max_tokens ends at its last full sentence (SentenceStream)
+                whole, finished = SentenceStream(), None
                 for part in pieces:
-                    piece = part["choices"][0]["delta"].get("content") or ""
+                    choice = part["choices"][0]
+                    finished = choice.get("finish_reason") or finished
+                    piece = whole.feed(choice["delta"].get("content") or "")
                     if piece:
-                        chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
-                        if run_manager:
-                            run_manager.on_llm_new_token(piece, chunk=chunk)
-                        yield chunk
+                        yield self._chunk(piece, run_manager)
+                rest = whole.finish(cut=finished == "length")
+                if rest:
+                    yield self._chunk(rest, run_manager)
             except ValueError as exc:  # llama-cpp-python reports a too-long prompt this way
                 raise ModelUnavailableError(
                     f"The local model (llama.cpp) could not generate: {exc}. Lower "
                     "memory_token_budget or the session window.") from exc
+
+    @staticmethod
+    def _chunk(piece: str, run_manager: CallbackManagerForLLMRun | None) -> ChatGenerationChunk:
+        chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+        if run_manager:
+            run_manager.on_llm_new_token(piece, chunk=chunk)
+        return chunk
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None,

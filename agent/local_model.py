@@ -25,6 +25,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
+from agent.sentence_stream import SentenceStream
 from memory.errors import ModelUnavailableError
 
 __all__ = ["GGUF_FILE", "GGUF_PACKAGE", "ROLES", "LocalChatModel", "gguf_path", "prepare_local_weights"]
@@ -141,33 +142,33 @@ class LocalChatModel(BaseChatModel):
                     no_repeat_ngram_size=self.no_repeat_ngram_size, streamer=streamer,
                     pad_token_id=self._tokenizer.eos_token_id)
         errors: list[BaseException] = []
+        made: list[int] = []  # how many new tokens, and whether the last one ended the reply
 
         def run() -> None:
             try:
                 with torch.inference_mode():
-                    self._model.generate(**args)
+                    out = self._model.generate(**args)
+                new = out[0, inputs["input_ids"].shape[-1]:]
+                made.extend([len(new), int(len(new) and new[-1] == self._tokenizer.eos_token_id)])
             except BaseException as exc:  # surfaced in the caller's thread below
                 errors.append(exc)
                 streamer.end()
 
         worker = threading.Thread(target=run, daemon=True)
         worker.start()
-        emitted = ""
+        # a reply cut by max_new_tokens ends at its last full sentence; a stop string ends it
+        whole = SentenceStream(stop)
         for piece in streamer:
-            if not piece:
-                continue
-            if stop:
-                cut = _first_stop(emitted + piece, stop)
-                if cut is not None:
-                    piece = (emitted + piece)[len(emitted):cut]
-                    if piece:
-                        yield self._chunk(piece, run_manager)
-                    break
-            emitted += piece
-            yield self._chunk(piece, run_manager)
+            if shown := whole.feed(piece):
+                yield self._chunk(shown, run_manager)
+            if whole.stopped:
+                break
         worker.join()
         if errors:
             raise ModelUnavailableError(f"The local model failed while generating: {errors[0]}")
+        at_limit = bool(made) and made[0] >= self.max_new_tokens and not made[1]
+        if rest := whole.finish(cut=at_limit):
+            yield self._chunk(rest, run_manager)
 
     @staticmethod
     def _chunk(piece: str, run_manager: CallbackManagerForLLMRun | None) -> ChatGenerationChunk:
@@ -181,8 +182,3 @@ class LocalChatModel(BaseChatModel):
                   **kwargs: Any) -> ChatResult:
         text = "".join(c.text for c in self._stream(messages, stop, None, **kwargs))
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
-
-
-def _first_stop(text: str, stop: list[str]) -> int | None:
-    found = [text.find(s) for s in stop if s and s in text]
-    return min(found) if found else None

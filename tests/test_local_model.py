@@ -6,6 +6,7 @@ is. Both must stream, be deterministic and honour stop strings, since evaluation
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 from agent.llamacpp_model import LlamaCppChatModel, prepare_f16_gguf
 from agent.local_model import GGUF_FILE, LocalChatModel, gguf_path, prepare_local_weights
+from agent.sentence_stream import SentenceStream
 from agent.models import is_capable, is_local, make_chat_model
 from agent.settings import Settings
 
@@ -35,12 +37,35 @@ def test_the_gguf_ships_in_its_package_and_converts_to_a_cached_folder():
     assert prepare_local_weights(CACHE) == folder  # the second call reuses the cache
 
 
-def test_local_model_streams_tokens_deterministically(model):
-    messages = [SystemMessage("You are a helpful assistant."), HumanMessage("Say hello to Ana.")]
-    chunks = [c.content for c in model.stream(messages)]
-    assert len(chunks) >= 3 and all(isinstance(c, str) for c in chunks)
+def _streamed(model, messages, max_new_tokens: int) -> list[str]:
+    before = model.max_new_tokens
+    try:
+        model.max_new_tokens = max_new_tokens
+        return [c.content for c in model.stream(messages) if c.content]
+    finally:
+        model.max_new_tokens = before
+
+
+def test_local_model_streams_sentences_deterministically(model):
+    messages = [SystemMessage("You are a helpful assistant."),
+                HumanMessage("Tell me a long story about a dog called Max.")]
+    chunks = _streamed(model, messages, 90)
+    assert len(chunks) >= 2 and all(isinstance(c, str) for c in chunks)  # sentence by sentence
     text = "".join(chunks)
-    assert text.strip() and model.invoke(messages).content == text
+    assert text.strip() and _streamed(model, messages, 90) == chunks
+    assert model.invoke([HumanMessage("Say hello to Ana.")]).content.strip()
+
+
+def test_a_reply_cut_by_the_token_limit_ends_at_its_last_full_sentence(model):
+    """The 135M model ran on to the limit, and replies ended "…when Max was": what is streamed
+    is whole sentences, and the unfinished one at the limit is left out (or, when no sentence
+    was finished, kept with an ellipsis)."""
+    chunks = _streamed(model, [HumanMessage("Tell me a long story about a dog called Max.")], 50)
+    text = "".join(chunks).rstrip()
+    assert text and text[-1] in '.!?…"”)', text
+    assert all(re.search(r"[.!?…][\"'”’)\]]*$|\n$", c) for c in chunks[:-1] if c), chunks
+    whole = SentenceStream()  # the same rule over the raw text: the cut was a real one
+    assert whole.feed("One. Two") == "One." and whole.finish(cut=True) == ""
 
 
 def test_local_model_honours_stop_strings(model):
@@ -79,7 +104,7 @@ def test_kindred_chats_and_streams_on_the_default_local_model(tmp_path):
     from agent import Kindred
 
     with Kindred(data_dir=tmp_path / "data", chat_model="local", model_cache_dir=CACHE,
-                 generation={"max_new_tokens": 24}) as bot:
+                 generation={"max_new_tokens": 90}) as bot:
         assert isinstance(bot.chat_model, LlamaCppChatModel)
         pieces = [p for p in bot.stream("ana", "Hi, I'm Ana and I keep bees in my garden.")
                   if isinstance(p, str)]
