@@ -193,29 +193,38 @@ def read_reply_trait(trait: str, user_facts: Sequence[str], embedder: Embedder, 
     sent. "I love that you live in Porto" says it to the user, of the user: no claim."""
     if not speaks_of_itself(trait, said):
         return False, None
-    if user_name and re.search(rf"\b{re.escape(user_name)}\b", trait, re.IGNORECASE):
-        return False, None
-    fact = _users_fact(trait, user_facts, embedder, config or ConsistencyConfig())
-    if fact is None:
-        return True, None
-    return False, (None if _TO_YOU.search(trait) else Contradiction(trait, fact, "the user's fact"))
+    named = bool(user_name) and re.compile(rf"\b{re.escape(user_name)}\b", re.IGNORECASE).search
+    # sentence by sentence: a trait of several clauses ("I have got a beagle named Biscuit. I
+    # am Max, Sam's dog.") claimed the user's dog in one and was let through for the user's
+    # name in the other
+    own_words = [s for s in split_sentences(trait) or [trait]
+                 if _FIRST_PERSON.search(s) and not (named and named(s))]
+    claims = _users_facts(own_words, user_facts, embedder, config or ConsistencyConfig())
+    own = not claims and not (named and named(trait))
+    claim = next(((s, fact) for s, fact in claims if not _TO_YOU.search(s)), None)
+    return own, (Contradiction(trait if len(own_words) == 1 else claim[0], claim[1],
+                               "the user's fact") if claim else None)
 
 
 _TO_YOU = re.compile(r"\byou(?:r|rs|rself)?\b", re.IGNORECASE)
 
 
-def _users_fact(trait: str, user_facts: Sequence[str], embedder: Embedder,
-                config: ConsistencyConfig) -> str | None:
-    """The user's fact ``trait`` says again (cosine at least ``echo_similarity``, or all of
-    one's content in the other), or None."""
-    if not user_facts:
-        return None
-    vectors = np.asarray(embedder.embed([trait, *user_facts]))
-    sims = vectors[1:] @ vectors[0]
-    best = int(np.argmax(sims))
-    if float(sims[best]) >= config.echo_similarity:
-        return user_facts[best]
-    return next((fact for fact in user_facts if _restates(trait, fact)), None)
+def _users_facts(sentences: Sequence[str], user_facts: Sequence[str], embedder: Embedder,
+                 config: ConsistencyConfig) -> list[tuple[str, str]]:
+    """Each of ``sentences`` that says one of the user's facts again (cosine at least
+    ``echo_similarity``, or all of one's content in the other), with that fact; one encode."""
+    if not user_facts or not sentences:
+        return []
+    vectors = np.asarray(embedder.embed([*sentences, *user_facts]))
+    sims = vectors[len(sentences):] @ vectors[:len(sentences)].T  # facts × sentences
+    found = []
+    for n, sentence in enumerate(sentences):
+        best = int(np.argmax(sims[:, n]))
+        fact = user_facts[best] if float(sims[best, n]) >= config.echo_similarity else next(
+            (f for f in user_facts if _restates(sentence, f)), None)
+        if fact is not None:
+            found.append((sentence, fact))
+    return found
 
 
 def find_contradiction(trait: str, facts: Sequence[str], embedder: Embedder, *,

@@ -89,6 +89,22 @@ def test_a_reply_that_speaks_as_the_user_is_regenerated(make_bot):
     assert bot.persona("sam", "agent") == []
 
 
+def test_a_claim_is_found_in_any_sentence_of_the_replys_trait(make_bot):
+    """The local model said "I've got a beagle named Biscuit that's been with me for a while
+    now. … I'm Max, Sam's dog.": the trait read both sentences, and the user's name in the
+    second let the first through."""
+    bot, _ = _bot(make_bot, ["Lovely!",
+                             "I've got a beagle named Biscuit. I'm Max, Sam's dog.",
+                             "Your beagle Biscuit sounds lovely."])
+    bot.chat("sam", "I have a beagle called Biscuit.", at=T0)
+    reply = bot.chat("sam", "What do you know about my dog?", at=T0 + 30)
+    check = reply.trace.persona_check
+    assert check.regenerated and check.contradiction["reason"] == "the user's fact"
+    assert check.contradiction["fact"] == "I have a beagle called Biscuit."
+    assert reply.text == "Your beagle Biscuit sounds lovely."
+    assert bot.persona("sam", "agent") == []
+
+
 def test_a_reply_that_gives_the_agent_the_users_name_is_regenerated(make_bot):
     """The local model answered Sam "I'm Sam. I live in Porto…"; "I'm Sam's assistant" and
     "Sam, I'm glad" are not a name given to the agent."""
