@@ -115,7 +115,7 @@ class ChatLoop:
             elif isinstance(item, Retraction):
                 # the draft stays on screen (a terminal cannot unprint); say it was withdrawn
                 self.console.print()
-                why = {"persona_check": "it contradicted who I am",
+                why = {"persona_check": "it contradicted who I am, or spoke as you",
                        "repeat": "it repeated what was said before",
                        "prompt_leak": "it copied my instructions"}.get(item.reason, item.reason)
                 self.console.print(f"[dim](withdrawn: {why}; /why says more)[/]")

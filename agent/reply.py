@@ -42,7 +42,8 @@ class Retraction(BaseModel):
 
     reason: Literal["persona_check", "repeat", "prompt_leak"] = Field(
         default="persona_check",
-        description="why: persona_check (the draft contradicted the agent's persona; "
+        description="why: persona_check (the draft contradicted the agent's persona, or "
+                    "claimed the user's facts or name for the agent; "
                     "Reply.trace.persona_check says how), repeat (it repeated an earlier reply or "
                     "said the user's message back, and was regenerated), prompt_leak (it copied "
                     "the prompt's instructions: the revision is the draft without them); "
