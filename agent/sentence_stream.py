@@ -22,6 +22,7 @@ __all__ = ["SentenceStream"]
 # line break; "e.g. this" or "3.5" end nothing (no space after, or a lower-case word follows)
 _END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s+(?:[^a-z\s]|$))|\n")
 _COMPLETE = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
+_MARKER = re.compile(r"\s*(?:\d+[.)]|[-*•#]+)?\s*")  # a list item's number or bullet, no words yet
 
 
 class SentenceStream:
@@ -53,7 +54,12 @@ class SentenceStream:
         """The rest: all of it when the model stopped on its own; when ``cut`` (the token limit),
         nothing, or the unfinished first sentence with an ellipsis when nothing was sent."""
         rest = self._all[self._sent:]
-        if not cut or self.stopped or _COMPLETE.search(rest):  # or the limit fell at an end
+        if not cut or self.stopped:
+            return self._take(len(self._all))
+        if _MARKER.fullmatch(rest):  # "…yourself.\n2." at the limit: the next item's number
+            self._take(len(self._all))
+            return ""
+        if _COMPLETE.search(rest):  # the limit fell just after a sentence's end
             return self._take(len(self._all))
         if self._all[:self._sent].strip() or not rest.strip():
             return ""
