@@ -115,6 +115,8 @@ class ExtractiveSummariser:
 
 _OPENING = re.compile(r"^(?:(?:hi|hey|hello|oh|ah|well|so|yes|yeah|no|ok|okay|actually|anyway|"
                       r"haha|lol|hmm|wow|great|sure|right)\b[,!.]*\s+)+", re.IGNORECASE)
+_LAUGH_AFTER = re.compile(r"[\s,]+(?:lol|lmao|rofl|haha\w*|hehe\w*|xd|:\)|:d|;\))[\s.!?]*$",
+                          re.IGNORECASE)
 _GREETING = re.compile(r"^(?:hi|hey|hello|thanks|thank you|bye|goodbye|good (?:morning|night|"
                        r"evening)|ok|okay|yes|no|sure|cool|nice|great|wow)\b", re.IGNORECASE)
 _INTRODUCTION = re.compile(r"^(?:i'm|i’m|i am|my name is|my name's|my name’s|call me|this is)\s+"
@@ -139,8 +141,9 @@ def _sentences(text: str) -> list[str]:
 
 
 def _opening_stripped(sentence: str) -> str:
-    """"Hi! Oh, my cat…" → "my cat…" (interjections before the statement)."""
-    return _OPENING.sub("", sentence).strip()
+    """"Hi! Oh, my cat…" → "my cat…" (interjections before the statement), and a laugh after it
+    ("I'm so tired today lol" was reported as "…they're so tired today lol")."""
+    return _LAUGH_AFTER.sub("", _OPENING.sub("", sentence)).strip()
 
 
 def _introduces(sentence: str, speaker: str) -> bool:

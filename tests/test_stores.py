@@ -107,6 +107,13 @@ def test_a_summary_does_not_report_the_speaker_giving_their_own_name(embedder):
     assert ExtractiveSummariser(embedder).summarise(other) == "u42 said they're Sam."
 
 
+def test_a_summary_leaves_out_the_laugh_after_a_statement(embedder):
+    turns = [_turn("sam", "s1", 0, "I'm so tired today lol"),
+             _turn("sam", "s1", 1, "I said lol to my boss haha.")]
+    assert ExtractiveSummariser(embedder).summarise(turns) == \
+        "Sam said they're so tired today and that they said lol to their boss."
+
+
 def test_llm_summariser_sends_the_dialogue_and_strips_the_answer():
     model = RecordingChatModel(replies=[" Alice adopted Biscuit. "])
     summariser = LLMSummariser(model, "Summarise:\n{dialogue}")
