@@ -12,6 +12,7 @@ from evals.msc_persona import bank_coverage, evaluate_extraction, naive_rule, te
 from memory.errors import ConfigurationError, InvalidInputError
 from memory.nlp import shared_parser
 from personas.extract import RuleTraitExtractor
+from personas.extract.rules import subject_of
 from personas.extract.clauses import ClauseInfo, clause_traits, first_person_clauses, render_clause
 
 MSC = Path(__file__).resolve().parents[2] / "shared" / "data" / "msc"
@@ -141,6 +142,22 @@ def test_a_filler_word_that_opens_a_clause_stays(rules, text, expected):
     """"now that", "even though": without the adverb the clause read "…healthy that I am…"."""
     trait = rules.extract(text)
     assert trait is not None and trait.text == expected, trait
+
+
+def test_a_statement_spliced_before_another_by_a_comma_keeps_its_place(rules):
+    """"I'm not vegetarian anymore, I started eating fish last month.": the parser hung "'m" on
+    "started", whose clause starts at its subject, and the change of diet was lost."""
+    trait = rules.extract("Actually I'm not vegetarian anymore, I started eating fish last month.")
+    assert trait is not None and trait.subject == "food"
+    assert trait.text == "I am not vegetarian anymore. I started eating fish last month."
+    assert rules.extract("I'm vegetarian, I think.").text == "I am vegetarian."  # an opinion verb
+
+
+@pytest.mark.parametrize("text, subject", [
+    ("I only eat fish.", "food"), ("I have two fish.", "pet"), ("I work at a fish market.", "job"),
+])
+def test_what_the_speaker_eats_is_food_not_a_pet(text, subject):
+    assert subject_of(text) == subject
 
 
 def test_a_joined_verb_shares_the_negation_and_the_promise_before_it():

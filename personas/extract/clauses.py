@@ -468,7 +468,8 @@ def clause_traits(info: ClauseInfo, max_clauses: int = 3) -> list[str]:
     # is said by that clause: it takes no place of its own among the first ``max_clauses``
     statements = info.statements
     chosen = [v for v in statements if not any(o != v and v in set(o.subtree)
-                                               and o.lemma_ not in _OPINION for o in statements)]
+                                               and o.lemma_ not in _OPINION
+                                               and not _spliced(v, o) for o in statements)]
     chosen = chosen[:max_clauses]
     traits = []
     for verb in chosen:
@@ -481,6 +482,16 @@ def clause_traits(info: ClauseInfo, max_clauses: int = 3) -> list[str]:
         if text and text not in traits:
             traits.append(text)
     return traits
+
+
+def _spliced(verb: Token, head: Token) -> bool:
+    """A statement the parser hung before another's subject across a comma ("I'm not vegetarian
+    anymore, I started eating fish last month.": "'m" is a ccomp of "started"): a sentence of its
+    own, which the other's clause, starting at its subject, leaves out, so it takes its own place."""
+    if verb.dep_ != "ccomp" or verb.head != head or verb.i > head.i:
+        return False
+    end = max(t.i for t in verb.subtree)
+    return any(t.text in (",", ";", "-", "--") for t in verb.doc[end:head.i])
 
 
 _ECHO_QUESTION = re.compile(r"^(?:\w+[,!.]?\s+)*?(?:do|did)\s+you\s+(?:also\s+|too\s+)?(.+?)\s*"

@@ -65,6 +65,9 @@ _FIRST_PERSON_SUBJECTS: list[tuple[str, re.Pattern]] = [
                  r"am moving|'m moving|are moving)\b")),
     ("job", _ci(r"\b(?:I|we)\s+(?:work|worked)\b|\bI(?:'m| am) an? (?:\w+ )?(?:nurse|teacher|"
                 r"engineer|doctor|lawyer|student|developer|chef|designer|writer|manager)\b")),
+    # what the speaker eats, before the pet words: "I started eating fish" is no pet
+    ("food", _ci(r"\b(?:I|we)(?:'m| am| are|'re)?(?: \w+)?\s+(?:eat|eats|ate|eating)\b|"
+                 r"\bI(?:'m| am) (?:not |no longer )?(?:an? )?(?:vegan|vegetarian|pescatarian)\b")),
 ]
 
 
