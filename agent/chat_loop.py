@@ -138,9 +138,10 @@ class ChatLoop:
             self.console.print("[yellow]Usage: /feedback TEXT[/] (what I got wrong)")
             return True
         receipt = self.bot.feedback(self.user_id, text, conversation=self.conversation)
+        said = _show(receipt.feedback)
+        end = "" if said.rstrip()[-1:] in (".", "!", "?", "…") else "."  # not “…fish.”.
         self.console.print(f"[green]Noted.[/] Next time you ask something like "
-                           f"“{_show(receipt.request)}”, I will keep in mind: "
-                           f"“{_show(receipt.feedback)}”.")
+                           f"“{_show(receipt.request)}”, I will keep in mind: “{said}”{end}")
         if receipt.trait:
             self.console.print(f"[green]Also noted about you:[/] {_show(receipt.trait)}")
         return True

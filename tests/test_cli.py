@@ -162,6 +162,7 @@ def test_feedback_in_the_terminal_never_turns_an_instruction_into_a_trait(data_d
     noted = " ".join(_say(child, "/feedback Don't repeat yourself; suggest something concrete "
                                  "to do in my city.").split())
     assert "Noted." in noted and "Also noted about you" not in noted
+    assert "in my city.”" in noted and "city.”." not in noted  # one full stop, not two
     persona = _say(child, "/persona")
     assert "Lisbon" in persona and "current" in persona and "until" not in persona
     assert "repeat" not in persona and "concrete" not in persona
