@@ -202,8 +202,7 @@ def read_reply_trait(trait: str, user_facts: Sequence[str], embedder: Embedder, 
     claims = _users_facts(own_words, user_facts, embedder, config or ConsistencyConfig())
     own = not claims and not (named and named(trait))
     claim = next(((s, fact) for s, fact in claims if not _TO_YOU.search(s)), None)
-    return own, (Contradiction(trait if len(own_words) == 1 else claim[0], claim[1],
-                               "the user's fact") if claim else None)
+    return own, (Contradiction(claim[0], claim[1], "the user's fact") if claim else None)
 
 
 _TO_YOU = re.compile(r"\byou(?:r|rs|rself)?\b", re.IGNORECASE)
