@@ -8,7 +8,10 @@ LD-Agent's banks are append-only lists; Kindred does better on three points:
   has been seen θ times (default 3); a short-term trait not rehearsed within N sessions expires
   (:mod:`memory.consolidation` holds the policy and where its constants come from);
 * **change**: on an exclusive subject (where you live, your job, your name, your age) a newer trait
-  supersedes the older one, which stays in the history with its time span (valid from/to).
+  supersedes the older one, which stays in the history with its time span (valid from/to); on
+  any subject, a trait that says an older one no longer holds ("I'm not vegetarian anymore")
+  supersedes it instead of merging with it (:mod:`personas.reversal`), and what else the older
+  one said stays a trait.
 
 Records hold counts and history; vectors of active traits are kept for merging (Chroma by default).
 """
@@ -32,6 +35,7 @@ from memory.types import LaterChange
 from memory.unit import UnitOfWork
 from personas.extract.base import ExtractedTrait, clean_trait
 from personas.extract.rules import subject_of
+from personas.reversal import opposed, still_holds
 
 __all__ = ["EXCLUSIVE_SUBJECTS", "Observation", "Owner", "PersonaBank", "Tier", "Trait",
            "record_trait"]
@@ -185,31 +189,62 @@ class PersonaBank:
                      session_no: int, correction: bool) -> Trait:
         owner, trait, ts = seen.owner, seen.trait, seen.ts
         active = [t for t in batch.active.values() if t.owner == owner]
+        # what the new trait says no longer holds ("I'm not vegetarian anymore"): ended before
+        # matching, so it is neither merged into nor left current beside the new trait
+        reversed_ = [] if correction else [(old, rest) for old in active
+                                           if (rest := still_holds(trait.text, old.text)) is not None]
+        gone = {old.id for old, _ in reversed_}
+        for old in gone:
+            batch.end(_ended(batch.active[old], "superseded", ts))
+        active = [t for t in active if t.id not in gone]
         match = next((old for old in active if old.tier == "short"
-                      and self.policy.stm_match(trait.text, old.text)), None)
+                      and self.policy.stm_match(trait.text, old.text)
+                      and not opposed(trait.text, old.text)), None)
         if match is None:
             hit_id, similarity = self._nearest(scope, batch, owner, vec)
             if hit_id is not None and similarity >= self.merge_threshold:
                 match = batch.active.get(hit_id)
                 if match is None:  # a vector left behind by an interrupted write: repair it
                     batch.dropped.add(hit_id)
-                elif not correction and names_other_numbers(trait.text, match.text):
-                    match = None  # "I am 31." is not "I am 30." said again (cosine 0.94)
+                elif not correction and (names_other_numbers(trait.text, match.text)
+                                         or opposed(trait.text, match.text)):
+                    # "I am 31." is not "I am 30." said again (cosine 0.94), nor "I don't eat
+                    # meat." "I eat meat."
+                    match = None
         if match is not None:
             if correction and _normal(match.text) != _normal(trait.text) \
                     and match.subject == trait.subject:  # a correction touches its own subject only
                 new = _replacement(match, trait.text, ts)
                 batch.end(_ended(match, "superseded", ts, new.id))
                 return batch.add(new, vec)
-            return batch.update(self._merged(match, ts, seen.turn_ids, session_no))
-        new = Trait(id=f"tr-{uuid.uuid4().hex}", owner=owner, text=trait.text,
-                    subject=trait.subject, first_seen=ts, last_seen=ts, count=1,
-                    tier=self._tier(1), source_turn_ids=seen.turn_ids, last_session=session_no)
-        if trait.subject in EXCLUSIVE_SUBJECTS:
-            for old in active:
-                if old.subject == trait.subject:
-                    batch.end(_ended(old, "superseded", ts, new.id))
-        return batch.add(new, vec)
+            result = batch.update(self._merged(match, ts, seen.turn_ids, session_no))
+        else:
+            new = Trait(id=f"tr-{uuid.uuid4().hex}", owner=owner, text=trait.text,
+                        subject=trait.subject, first_seen=ts, last_seen=ts, count=1,
+                        tier=self._tier(1), source_turn_ids=seen.turn_ids,
+                        last_session=session_no)
+            if trait.subject in EXCLUSIVE_SUBJECTS:
+                for old in active:
+                    if old.subject == trait.subject:
+                        batch.end(_ended(old, "superseded", ts, new.id))
+            result = batch.add(new, vec)
+        if reversed_:
+            self._reversed(batch, reversed_, result, ts)
+        return result
+
+    def _reversed(self, batch: _Batch, reversed_: Sequence[tuple[Trait, str]], by: Trait,
+                  ts: float) -> None:
+        """Mark the traits ``by`` reversed as superseded by it (:meth:`later_changes` then shows
+        their turns as changed), and keep what else each said as a trait of its own: "I love
+        hiking in the Alps." of "I am a vegetarian and I love hiking in the Alps.", with the old
+        trait's count, tier, first sighting and turns."""
+        rests = [(old, rest) for old, rest in reversed_ if rest]
+        vectors = self._embedder.embed([rest for _, rest in rests]) if rests else []
+        for old, _ in reversed_:
+            batch.changed[old.id] = _ended(old, "superseded", ts, by.id)
+        for (old, rest), vec in zip(rests, vectors, strict=True):
+            batch.add(Trait(**{**_replacement(old, rest, ts).__dict__,
+                               "first_seen": old.first_seen, "last_seen": old.last_seen}), vec)
 
     def _nearest(self, scope: Scope, batch: _Batch, owner: Owner, vec: np.ndarray
                  ) -> tuple[str | None, float]:

@@ -439,6 +439,31 @@ def test_a_recalled_turn_says_what_was_taken_back_or_changed_since(make_bot):
     assert bot.recall("bob", "Can I swim?", at=later).turns == []  # another user sees nothing
 
 
+def test_a_fact_the_user_says_no_longer_holds_is_no_longer_theirs(make_bot):
+    """Driving the terminal demo: "I'm not vegetarian anymore, I started eating fish last
+    month." left "I am a vegetarian and I love hiking in the Alps." current beside it, and the
+    prompt's persona held both. The newer statement now ends what it reverses, keeps the hiking,
+    and the old turn, recalled, says it changed."""
+    model = RecordingChatModel(replies=["Noted!"])
+    bot = make_bot(chat_model=model, personas={"extractor": "rules"},
+                   generation={"summariser": {"kind": "extractive"}})
+    bot.chat("sam", "I'm a vegetarian and I love hiking in the Alps.", at=T0)
+    bot.chat("sam", "I'm not vegetarian anymore, I started eating fish last month.", at=T0 + DAY)
+    assert [t.text for t in bot.persona("sam")] == [
+        "I love hiking in the Alps.",
+        "I am not vegetarian anymore. I started eating fish last month."]
+    bot.chat("sam", "What should I cook for dinner tonight?", at=T0 + 3 * DAY)
+    prompt = "\n".join(m.content for m in model.calls[-1])
+    about = prompt.split("About sam:")[1].split("</memory>")[0]
+    assert about.split("\n")[1:3] == [
+        '- "I am not vegetarian anymore. I started eating fish last month."',
+        '- "I love hiking in the Alps."']
+    found = {m.text: m.later for m in bot.recall("sam", "Am I a vegetarian?", at=T0 + 3 * DAY,
+                                                 k=20, min_score=None).turns}
+    assert [(c.what, c.now) for c in found["I'm a vegetarian and I love hiking in the Alps."]] \
+        == [("changed", "I am not vegetarian anymore. I started eating fish last month.")]
+
+
 def test_the_event_of_a_session_does_not_tell_what_was_taken_back(make_bot):
     """Found driving the terminal demo: the session's event read "Sam said they live in Porto,
     that they can't swim, sadly and that just kidding." Neither the take-back nor what it took

@@ -90,6 +90,72 @@ def test_bank_supersedes_on_exclusive_subject_and_keeps_history(bank):
     assert len(bank.list("alice", "user")) == 3
 
 
+@pytest.mark.parametrize("new, old, holds", [
+    ("I am not vegetarian anymore.", "I am a vegetarian.", ""),
+    ("I am not vegetarian anymore.", "I am a vegetarian and I love hiking in the Alps.",
+     "I love hiking in the Alps."),
+    ("I am not vegetarian anymore. I started eating fish.", "I am a vegetarian, I love hiking.",
+     "I love hiking."),
+    ("I don't play guitar anymore.", "I play the guitar in a band.", ""),
+    ("I quit smoking last year.", "I smoke a pack a day.", ""),
+    ("I no longer live in Paris.", "I live in Paris with my cat.", ""),
+    ("I eat meat again now.", "I don't eat meat anymore.", ""),  # back the other way
+    ("I don't run anymore.", "I run every morning.", ""),
+    # not reversals: another thing, nothing on its own, a narrower negation, the same polarity
+    ("I don't play guitar anymore.", "I play the piano in a band.", None),
+    ("I don't like it anymore.", "I like hiking.", None),
+    ("I eat meat.", "I don't eat red meat.", None),
+    ("I don't drink coffee anymore.", "I love tea.", None),
+    ("I don't eat meat.", "I don't eat meat or fish.", None),
+    # a bare verb denied without the change said: an ability or a moment (MSC: "I have never
+    # sung while playing" / "I can sing"; "I don't remember.")
+    ("I can't swim.", "I swim every weekend at the lake.", None),
+    ("I don't remember.", "I remember the band.", None),
+    # a wish or a plan is not how things are
+    ("I have never been to Hawaii.", "I would love to go to Hawaii.", None),
+    ("I have not moved yet.", "I am going to move to Rome.", None),
+    ("I don't read his books.", "I read books every night.", None),  # his books, not books
+])
+def test_a_newer_trait_reverses_the_clauses_it_negates(new, old, holds):
+    from personas.reversal import still_holds
+
+    assert still_holds(new, old) == holds
+
+
+def test_a_reversal_ends_the_old_trait_instead_of_rehearsing_it(bank, stores):
+    """Found driving the terminal demo: "I'm not vegetarian anymore" was merged into "I am a
+    vegetarian." as the same trait said again (cosine 0.90: its count went up), and beside a
+    longer trait it stood as a second current one. The newer trait now supersedes what it
+    reverses, keeps what else the old trait said, and recall shows the old turns as changed."""
+    veg = bank.observe("alice", "user", ExtractedTrait(
+        "I am a vegetarian and I love hiking in the Alps.", "food"), T0, ("a/1",))
+    veg = bank.observe("alice", "user", ExtractedTrait(
+        "I am a vegetarian and I love hiking in the Alps!", "food"), T0 + DAY, ("a/2",))
+    meat = bank.observe("alice", "user", ExtractedTrait("I eat meat.", "food"), T0, ("a/3",))
+    bank.observe("bob", "user", ExtractedTrait("I am a vegetarian.", "food"), T0, ("b/1",))
+    now = bank.observe("alice", "user", ExtractedTrait("I am not vegetarian anymore.", "food"),
+                       T0 + 2 * DAY, ("a/4",))
+    assert (now.text, now.count, now.merged) == ("I am not vegetarian anymore.", 1, False)
+    no_meat = bank.observe("alice", "user", ExtractedTrait("I don't eat meat.", "food"),
+                           T0 + 3 * DAY, ("a/5",))  # an edit away from "I eat meat."
+    active = {t.text: t for t in bank.list("alice", "user")}
+    assert set(active) == {"I love hiking in the Alps.", "I am not vegetarian anymore.",
+                           "I don't eat meat."}
+    rest = active["I love hiking in the Alps."]
+    assert (rest.count, rest.first_seen, rest.source_turn_ids, rest.subject) == \
+        (2, T0, ("a/1", "a/2"), "hobby")
+    history = {t.id: t for t in bank.list("alice", "user", include_history=True)}
+    assert (history[veg.id].status, history[veg.id].superseded_by) == ("superseded", now.id)
+    assert (history[meat.id].status, history[meat.id].superseded_by) == \
+        ("superseded", no_meat.id)
+    later = bank.later_changes("alice", ["a/1", "a/3"])
+    assert [(c.what, c.now) for c in later["a/1"]] == [("changed", "I am not vegetarian anymore.")]
+    assert [(c.what, c.now) for c in later["a/3"]] == [("changed", "I don't eat meat.")]
+    assert {v["id"] for v in stores.vectors.get("traits", "alice")} == \
+        {t.id for t in active.values()}
+    assert [t.text for t in bank.list("bob")] == ["I am a vegetarian."]  # another user's as it was
+
+
 def test_later_changes_follow_replacements_to_what_holds_now_on_every_backend(bank):
     """What recall shows beside a turn whose fact no longer holds: the end of the chain of
     replacements (Paris → Berlin → Rome: "Rome"), a take-back, and nothing for a turn whose
@@ -190,7 +256,8 @@ _RUN = [("user", "I have two cats.", "pet"), ("user", "I have two cats", "pet"),
         ("user", "I love jazz.", "preference"), ("user", "I play chess!", "hobby"),
         ("user", "I work as a nurse.", "job"), ("user", "I moved to Amsterdam.", "home"),
         ("user", "I am the owner of two cats.", "pet"),
-        ("agent", "Jazz is the music I love.", "preference")]
+        ("agent", "Jazz is the music I love.", "preference"),
+        ("user", "I don't play chess anymore.", "hobby")]
 
 
 def _bank_as_seen(bank, user):
@@ -224,6 +291,8 @@ def test_observing_a_run_at_once_leaves_the_bank_as_observing_it_in_turn(bank, s
             2, None, None) in shape  # the last by its vector, added in this run
     assert ("agent", "I love jazz.", "preference", 3, "long", "active", ("b2", "r2", "r11"),
             2, None, None) in shape  # by the stored vector
+    assert ("user", "I play chess.", "hobby", 2, "short", "superseded", ("b1", "r7"), 2,
+            T0 + DAY + 12, "I don't play chess anymore.") in shape  # reversed, by the run's last
     homes = [(text, status, by) for _, text, subject, _, _, status, _, _, _, by in shape
              if subject == "home"]
     assert homes == [("I live in Paris.", "superseded", "I moved to Berlin."),
