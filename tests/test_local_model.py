@@ -66,6 +66,19 @@ def test_a_reply_cut_by_the_token_limit_ends_at_its_last_full_sentence(model):
     assert all(re.search(r"[.!?…][\"'”’)\]]*$|\n$", c) for c in chunks[:-1] if c), chunks
 
 
+def test_a_cut_reply_says_length_and_the_callers_limit_holds(model):
+    """Why a reply ended reaches the caller as OpenAI's ``finish_reason`` ("length" at the
+    limit, "stop" otherwise: the service's finish_reason reads it), and a caller's
+    ``max_tokens`` (an OpenAI client's) is the limit, on both backends: transformers used its
+    own 120 whatever the client asked."""
+    story = [HumanMessage("Tell me a long story about a dog called Max.")]
+    cut = model.invoke(story, max_tokens=50)
+    assert cut.response_metadata["finish_reason"] == "length"
+    assert cut.content == "".join(_streamed(model, story, 50))  # the same limit as configured
+    whole = model.invoke([HumanMessage("Say hello.")], max_tokens=100)
+    assert whole.content.strip() and whole.response_metadata["finish_reason"] == "stop"
+
+
 def test_local_model_honours_stop_strings(model):
     messages = [HumanMessage("Tell me about the sea.")]
     full = model.invoke(messages).content

@@ -57,6 +57,42 @@ def test_streaming_is_what_the_official_client_parses(api):
     assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
 
 
+def test_a_reply_cut_at_max_tokens_says_length_as_openai_does(make_bot):
+    """The endpoint said finish_reason "stop" for every reply, also one the model behind it cut
+    at the client's max_tokens: a client that continues cut replies never knew. The model's own
+    finish reason is carried through the graph's trace to both the plain and the streamed
+    answer (a real ``openai:`` model, against an OpenAI-compatible server that cuts there)."""
+    from openai_stub import OpenAIStub
+
+    with OpenAIStub(lambda messages: "Biscuit is a lovely name for a beagle.") as stub:
+        bot = make_bot(chat_model="openai:tiny-model", base_url=stub.url, api_key="test-key",
+                       personas={"extractor": "rules"})
+        with _Server(create_app(bot)) as http:
+            client = openai.OpenAI(base_url=f"{http.base_url}/v1", api_key="x", max_retries=0)
+            said = [{"role": "user", "content": "My dog is called Biscuit."}]
+            cut = client.chat.completions.create(model="kindred", user="amy", max_tokens=3,
+                                                 messages=said)
+            assert (cut.choices[0].message.content, cut.choices[0].finish_reason) == \
+                ("Biscuit is a", "length")
+            assert stub.requests[-1].get("max_completion_tokens",
+                                         stub.requests[-1].get("max_tokens")) == 3
+            whole = client.chat.completions.create(model="kindred", user="amy", messages=said)
+            assert (whole.choices[0].message.content, whole.choices[0].finish_reason) == \
+                ("Biscuit is a lovely name for a beagle.", "stop")
+            chunks = list(client.chat.completions.create(
+                model="kindred", user="amy", max_completion_tokens=2, stream=True,
+                messages=said))
+            assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Biscuit is"
+            assert [c.choices[0].finish_reason for c in chunks][-1] == "length"
+            trace = http.get(f"/v1/traces/{cut.id}", params={"user": "amy"}).json()
+            assert trace["finish_reason"] == "length"
+    # and through the Python API's streamed turn
+    with OpenAIStub(lambda messages: "One two three four five.") as stub:
+        bot = make_bot(chat_model="openai:tiny-model", base_url=stub.url, api_key="test-key")
+        reply = list(bot.stream("ben", "Count for me.", at=T0, sampling={"max_tokens": 2}))[-1]
+        assert (reply.text, reply.trace.finish_reason) == ("One two", "length")
+
+
 def test_full_history_and_last_message_clients_store_each_turn_once(api):
     client, _, bot, model = api
     history = [{"role": "user", "content": "I live in Lisbon."}]

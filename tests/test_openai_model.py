@@ -28,7 +28,16 @@ def test_the_stub_speaks_the_protocol():
                                      headers={"Content-Type": "application/json"})
         body = json.loads(urllib.request.urlopen(req, timeout=10).read())
     assert body["choices"][0]["message"]["content"] == "hi there"
+    assert body["choices"][0]["finish_reason"] == "stop"
     assert stub.requests[0]["messages"][0]["content"] == "x"
+    with OpenAIStub(lambda msgs: "one two three four") as stub:
+        req = urllib.request.Request(f"{stub.url}/chat/completions", method="POST",
+                                     data=json.dumps({"model": "m", "max_tokens": 2, "messages": [
+                                         {"role": "user", "content": "x"}]}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        body = json.loads(urllib.request.urlopen(req, timeout=10).read())
+    assert (body["choices"][0]["message"]["content"], body["choices"][0]["finish_reason"]) == \
+        ("one two", "length")
 
 
 def test_kindred_talks_to_an_openai_compatible_server(make_bot):

@@ -11,7 +11,9 @@ A chatbot that already speaks the OpenAI API points its client at Kindred and ge
   recent context (so an edited or regenerated message is answered as the client sees it);
 * ``system`` (and ``developer``) messages are the app's instructions: shown to the model as
   such, never put into memory;
-* ``temperature`` and ``max_tokens`` reach the model; other OpenAI fields are accepted and ignored;
+* ``temperature`` and ``max_tokens`` reach the model (every draft of the reply, a regenerated one
+  too); ``finish_reason`` is "length" when the model was cut at the token limit; other OpenAI
+  fields are accepted and ignored;
 * the reply's ``id`` is its trace: ``GET /v1/traces/{id}`` explains it (what was recalled and why,
   the exact prompt).
 
@@ -100,6 +102,12 @@ def _usage(bot: Kindred, reply: Reply) -> dict[str, int]:
             "total_tokens": prompt + completion}
 
 
+def _finish(reply: Reply) -> str:
+    """"length" when the model stopped at the token limit (the client's ``max_tokens`` or the
+    configured one), else "stop", as OpenAI's clients read it."""
+    return reply.trace.finish_reason or "stop"
+
+
 def _chunks(text: str) -> list[str]:
     """The reply in word-sized pieces, as a model would stream it."""
     words = text.split(" ")
@@ -147,7 +155,7 @@ def add_openai_routes(app: FastAPI, bot: Kindred) -> None:
                 media_type="text/event-stream")
         return {"id": completion_id, "object": "chat.completion", "created": created,
                 "model": body.model,
-                "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                "choices": [{"index": 0, "finish_reason": _finish(reply), "logprobs": None,
                              "message": {"role": "assistant", "content": reply.text}}],
                 "usage": _usage(bot, reply)}
 
@@ -172,7 +180,7 @@ def _sse(reply: Reply, completion_id: str, created: int, model: str,
     yield event({"role": "assistant", "content": ""})
     for piece in _chunks(reply.text):
         yield event({"content": piece})
-    yield event({}, "stop")
+    yield event({}, _finish(reply))
     if usage is not None:
         yield (f"data: {json.dumps({'id': completion_id, 'object': 'chat.completion.chunk', 'created': created, 'model': model, 'choices': [], 'usage': usage})}\n\n").encode()  # noqa: E501
     yield b"data: [DONE]\n\n"

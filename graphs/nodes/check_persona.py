@@ -15,7 +15,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from graphs import prompts
-from graphs.nodes.generate import to_langchain
+from graphs.nodes.generate import finish_reason, to_langchain
 from graphs.services import Services
 from graphs.state import TurnContext, TurnState
 from graphs.trace import ChatMessage, PersonaCheck
@@ -73,7 +73,9 @@ def make_check_persona(services: Services):
                     "trace": state["trace"].model_copy(update={"persona_check": check})}
         note: ChatMessage = {"role": "system", "content": note_for(found, user)}
         messages = [*state.get("messages", []), note]
-        text = str(services.chat_model.invoke(to_langchain(messages)).content).strip()
+        answer = services.chat_model.invoke(to_langchain(messages),
+                                            **dict(runtime.context.sampling))
+        text = str(answer.content).strip()
         retry, claimed_again = reply_trait(text, state, user)
         still = claimed_again or contradiction(retry, text, facts, user)
         check = check.model_copy(update={"contradiction": found.as_dict(), "regenerated": True,
@@ -82,8 +84,10 @@ def make_check_persona(services: Services):
         # a reply that still contradicts is kept (the user gets an answer) but its trait is not
         # stored: the agent's bank must not learn the drift
         return {"reply": text or reply, "messages": messages,
-                "trace": state["trace"].model_copy(update={"persona_check": check,
-                                                           "messages": messages}),
+                "trace": state["trace"].model_copy(update={
+                    "persona_check": check, "messages": messages,
+                    "finish_reason": finish_reason(answer) if text
+                    else state["trace"].finish_reason}),
                 "agent_trait": None if still else retry}
 
     return check_persona

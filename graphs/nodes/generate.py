@@ -20,7 +20,7 @@ from memory.errors import ModelUnavailableError
 from memory.short_term import window
 from memory.types import Turn
 
-__all__ = ["make_generate", "to_langchain"]
+__all__ = ["finish_reason", "make_generate", "to_langchain"]
 
 _ROLE = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
 
@@ -28,6 +28,23 @@ _ROLE = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
 def to_langchain(messages: list[ChatMessage]):
     """Our plain message dicts as langchain-core message objects."""
     return [_ROLE[m["role"]](content=m["content"]) for m in messages]
+
+
+# what the providers call a reply cut by the token limit: OpenAI and llama.cpp "length",
+# Ollama's done_reason "length", Anthropic's stop_reason "max_tokens", Gemini "MAX_TOKENS"
+_CUT = frozenset({"length", "max_tokens", "max_output_tokens"})
+
+
+def finish_reason(message: Any) -> str:
+    """Why a chat model's reply ended, as OpenAI's API says it: "length" when the token limit
+    cut it, else "stop". Read from the message's ``response_metadata``, where langchain-core's
+    integrations put the provider's own word (a model that says nothing: "stop").
+
+    Why: the OpenAI-compatible endpoint said "stop" for every reply, also one cut at the
+    client's ``max_tokens``; a client that continues cut replies (or warns) never knew."""
+    meta = getattr(message, "response_metadata", None) or {}
+    said = meta.get("finish_reason") or meta.get("done_reason") or meta.get("stop_reason") or ""
+    return "length" if str(said).lower() in _CUT else "stop"
 
 
 def make_generate(services: Services):
@@ -55,7 +72,8 @@ def make_generate(services: Services):
             raise ModelUnavailableError("The chat model returned an empty reply; the turn was not "
                                         "stored. Send the message again, or choose another model.")
         trace = state["trace"].model_copy(update={"messages": messages, "budget": budget,
-                                                  "prompts_version": PROMPTS_VERSION})
+                                                  "prompts_version": PROMPTS_VERSION,
+                                                  "finish_reason": finish_reason(reply)})
         return {"messages": messages, "reply": text, "trace": trace}
 
     return generate
