@@ -34,9 +34,13 @@ __all__ = ["opposed", "still_holds"]
 
 _NO_LONGER = re.compile(r"\bno\s+(?:longer|more)\b", re.IGNORECASE)
 _CHANGE = re.compile(r"\b(?:any\s*more|any\s+longer|no\s+longer|no\s+more)\b", re.IGNORECASE)
-_OPPOSED = re.compile(r"\b(?:not|never|no\s+longer|no\s+more|cannot)\b|n't\b|"
-                      r"\b(?:quit|quitting|stopped|stopping|gave\s+up|given\s+up|giving\s+up)\b",
-                      re.IGNORECASE)
+# every word spaCy may hang on a verb as its negation, and the verbs of giving a habit up: a
+# trait without any cannot hold a negated clause (so two such traits are not parsed at all)
+_OPPOSED = re.compile(r"\b(?:not|never|no|nor|cannot|nt|(?:do|does|did|is|are|was|were|have|has|"
+                      r"had|ca|can|could|would|should|wo|must|need|ai)n['’]?t|quit|quits|"
+                      r"quitting|stop|stops|stopped|stopping|(?:give|gives|gave|given|giving)"
+                      r"\s+up)\b|n['’]t\b", re.IGNORECASE)
+_WORD = re.compile(r"[a-z]+")
 _CLAUSE_START = re.compile(r",?\s+(?:and|but|so|because|though|although|while)\s+"
                            r"(?=(?:I|I'm|I've|I'd|I'll|my|My)\b)|,\s+(?=(?:I|I'm|I've|My)\b)")
 _GIVING_UP = frozenset({"quit", "stop"})  # and "give" with "up"
@@ -67,6 +71,8 @@ class _Clause:
 def still_holds(new: str, old: str) -> str | None:
     """What of the trait ``old`` still holds once ``new`` is said: None when ``new`` reverses
     none of its clauses; "" when it reverses all; else the clauses it leaves, as one text."""
+    if not _might_reverse(new, old):
+        return None
     new_clauses, old_clauses = _clauses(new), _clauses(old)
     if not _could_reverse(new_clauses, old_clauses):
         return None
@@ -80,6 +86,22 @@ def opposed(new: str, old: str) -> bool:
     """Whether two traits differ in polarity ("I am a vegetarian." / "I am not vegetarian
     anymore."): never the same trait said again, however close their embeddings."""
     return bool(_OPPOSED.search(new)) != bool(_OPPOSED.search(old))
+
+
+def _might_reverse(new: str, old: str) -> bool:
+    """Whether the parse is worth it: one of the two may hold a negated clause, and they share
+    a content word (a reversal's core is in both). Most pairs of a bank are neither; a chat
+    turn's trait is compared with every active trait of its owner."""
+    return bool((_OPPOSED.search(new) or _OPPOSED.search(old)) and _stems(new) & _stems(old))
+
+
+@lru_cache(maxsize=4096)
+def _stems(text: str) -> frozenset[str]:
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    words = (w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS)
+    return frozenset(_key(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss")
+                          else w) for w in words)
 
 
 def _could_reverse(new: tuple[_Clause, ...], old: tuple[_Clause, ...]) -> bool:
