@@ -21,7 +21,7 @@ from memory.backends.base import Record, VectorHit
 from memory.config import ComponentConfig
 from memory.embeddings import Embedder
 from memory.scope import Scope, as_scope
-from memory.text import digest, parse_prefix, split_sentences
+from memory.text import LAUGH, digest, parse_prefix, split_sentences
 from memory.turns import TurnIndex
 from memory.types import Event, Turn
 from memory.unit import UnitOfWork
@@ -115,8 +115,7 @@ class ExtractiveSummariser:
 
 _OPENING = re.compile(r"^(?:(?:hi|hey|hello|oh|ah|well|so|yes|yeah|no|ok|okay|actually|anyway|"
                       r"haha|lol|hmm|wow|great|sure|right)\b[,!.]*\s+)+", re.IGNORECASE)
-_LAUGH_AFTER = re.compile(r"[\s,]+(?:lol|lmao|rofl|haha\w*|hehe\w*|xd|:\)|:d|;\))[\s.!?]*$",
-                          re.IGNORECASE)
+_LAUGH_AFTER = re.compile(rf"[\s,]+{LAUGH}[\s.!?]*$", re.IGNORECASE)
 _GREETING = re.compile(r"^(?:hi|hey|hello|thanks|thank you|bye|goodbye|good (?:morning|night|"
                        r"evening)|ok|okay|yes|no|sure|cool|nice|great|wow)\b", re.IGNORECASE)
 _INTRODUCTION = re.compile(r"^(?:i'm|i’m|i am|my name is|my name's|my name’s|call me|this is)\s+"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import zlib
 
-__all__ = ["AGENT_PARSE_CHARS", "MAX_PIECES", "PARSE_CHARS", "PIECE_CHARS", "digest",
-           "parse_prefix", "parse_span", "split_sentences", "tail_pieces"]
+__all__ = ["AGENT_PARSE_CHARS", "LAUGH", "MAX_PIECES", "PARSE_CHARS", "PIECE_CHARS", "digest",
+           "is_laugh", "parse_prefix", "parse_span", "split_sentences", "tail_pieces"]
 
 # How much of one message spaCy reads for topics and traits: what the message's own vector reads
 # (the embedder's 256 word pieces, about 1,000-1,200 characters of English). The rest of a long
@@ -35,6 +35,16 @@ PIECE_CHARS = 1000
 MAX_PIECES = 16
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+# A laugh or a smiley said beside a statement ("so tired today lol"): neither a fact (the trait
+# rules step over it) nor news (an event's sentence drops it). One pattern for both readers.
+LAUGH = r"(?:lol|lmao|lmfao|rofl|xd|(?:ha){2,}h?|(?:he){2,}h?|:\)|:d|;\))"
+_LAUGH_WORD = re.compile(LAUGH, re.IGNORECASE)
+
+
+def is_laugh(word: str) -> bool:
+    """Whether one word (a token) is a laugh or a smiley (:data:`LAUGH`)."""
+    return bool(_LAUGH_WORD.fullmatch(word))
 
 
 def split_sentences(text: str) -> list[str]:

@@ -315,3 +315,17 @@ def test_a_long_message_is_cut_into_pieces_past_its_own_vectors_window():
     assert pieces[0].startswith("Step ") and pieces[-1].endswith("item number 1393.")
     assert text.index(pieces[0]) <= len(parse_prefix(text)) + 1  # nothing skipped in between
     assert len(tail_pieces("word " * 100_000)) == MAX_PIECES  # a whole book: bounded
+
+
+@pytest.mark.parametrize("word, laugh", [
+    ("lol", True), ("LOL", True), ("hahaha", True), ("Hehe", True), ("rofl", True),
+    ("xD", True), (":)", True), ("lola", False), ("ha", False), ("he", False), ("hello", False),
+    ("hah", False), ("the", False)])
+def test_one_laugh_pattern_serves_the_trait_rules_and_the_events(word, laugh):
+    """The laughs the trait rules step over and an event's sentence drops are one list (they
+    were two, and differed: "rofl" was a laugh to one of them only)."""
+    from memory.events import _LAUGH_AFTER
+    from memory.text import is_laugh
+
+    assert is_laugh(word) is laugh
+    assert bool(_LAUGH_AFTER.search(f"I am so tired today {word}")) is laugh

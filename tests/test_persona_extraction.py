@@ -38,6 +38,7 @@ def test_an_extractor_reads_a_user_or_an_agent():
      "I have a house outside of Las Vegas", "home"),                        # we → I, possessions
     ("My sister Ana lives with me.", "My sister Ana lives with me.", "family"),  # family
     ("I have two cats and a parrot, lol.", "I have two cats and a parrot.", "pet"),  # pets
+    ("I have a parrot called Kiwi hahahaha.", "I have a parrot called Kiwi.", "pet"),  # any laugh
     ("Sounds like fun, I've never been to a country show before.",
      "I have never been to a country show before.", "other"),                # negation kept
     ("I usually go hiking every Sunday morning.", "I usually go hiking every Sunday", "hobby"),

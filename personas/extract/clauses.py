@@ -19,6 +19,8 @@ from collections.abc import Iterable, Sequence
 
 from spacy.tokens import Doc, Span, Token
 
+from memory.text import is_laugh
+
 __all__ = ["ClauseInfo", "addresses_the_assistant", "clause_traits", "first_person_clauses",
            "has_content", "is_directive", "is_small_talk", "is_social", "render_clause",
            "statement_fallback"]
@@ -68,7 +70,6 @@ _FILLER_ADVERBS = frozenset({"just", "really", "actually", "definitely", "also",
                              "certainly", "totally", "absolutely", "literally", "truly",
                              "currently", "now", "pretty", "very", "quite", "sure", "anyway",
                              "anyways", "then"})
-_LAUGHS = frozenset({"lol", "haha", "hahaha", "lmao", "hehe", "xd", "lmfao"})
 # Words beside the clause wherever they hang: interjections and asides ("lol" parsed as "meta").
 # Adverbial clauses and conjuncts stay: MSC's annotators keep them ("I moved here because of my
 # job", "I was born and raised in Mexico"): dropping them, 42.1% of the traits of MSC's fitting
@@ -202,7 +203,7 @@ def _complements(verb: Token) -> list[Token]:
     for c in verb.children:
         if c.dep_ in ("acomp", "attr"):
             out += ([g for g in c.children if g.dep_ in ("amod", "acomp")]
-                    if c.lower_ in _LAUGHS else [c])
+                    if is_laugh(c.lower_) else [c])
     return out
 
 
@@ -220,8 +221,8 @@ def _bare_state(verb: Token) -> bool:
     if not _is_state(verb):
         return False
     asides = ("nsubj", "aux", "neg", "advmod", "punct", "intj", "acomp", "attr", "cc")
-    return (all(c.dep_ in asides or c.lower_ in _LAUGHS for c in verb.children)
-            and all(g.dep_ in ("advmod", "punct") or g.lower_ in _LAUGHS
+    return (all(c.dep_ in asides or is_laugh(c.lower_) for c in verb.children)
+            and all(g.dep_ in ("advmod", "punct") or is_laugh(g.lower_)
                     for c in _complements(verb) for g in c.children))
 
 
@@ -343,7 +344,7 @@ def _clause_tokens(verb: Token, exclude: set[Token]) -> list[Token]:
                 continue
             if t.dep_ == "advmod" and t.lower_ in _FILLER_ADVERBS and not _opens_clause(t):
                 continue
-            if t.lower_ in _LAUGHS:  # the parser sometimes hangs words on "lol": keep those
+            if is_laugh(t.lower_):  # the parser sometimes hangs words on "lol": keep those
                 stack.extend(t.children)
                 continue
         out.append(t)
@@ -533,5 +534,5 @@ def _asks(text: str) -> bool:
 
 
 def _strip_laughs(sent: Span) -> str:
-    text = "".join(t.text_with_ws for t in sent if t.lower_ not in _LAUGHS)
+    text = "".join(t.text_with_ws for t in sent if not is_laugh(t.lower_))
     return re.sub(r"\s+", " ", text).strip(" ,")
