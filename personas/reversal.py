@@ -85,23 +85,28 @@ def still_holds(new: str, old: str) -> str | None:
 def opposed(new: str, old: str) -> bool:
     """Whether two traits differ in polarity ("I am a vegetarian." / "I am not vegetarian
     anymore."): never the same trait said again, however close their embeddings."""
-    return bool(_OPPOSED.search(new)) != bool(_OPPOSED.search(old))
+    return _glance(new)[0] != _glance(old)[0]
 
 
 def _might_reverse(new: str, old: str) -> bool:
     """Whether the parse is worth it: one of the two may hold a negated clause, and they share
     a content word (a reversal's core is in both). Most pairs of a bank are neither; a chat
     turn's trait is compared with every active trait of its owner."""
-    return bool((_OPPOSED.search(new) or _OPPOSED.search(old)) and _stems(new) & _stems(old))
+    new_negated, new_stems = _glance(new)
+    old_negated, old_stems = _glance(old)
+    return (new_negated or old_negated) and not new_stems.isdisjoint(old_stems)
 
 
 @lru_cache(maxsize=4096)
-def _stems(text: str) -> frozenset[str]:
+def _glance(text: str) -> tuple[bool, frozenset[str]]:
+    """Whether a trait may hold a negation, and the stems of its content words (cached: a
+    turn's trait meets each of its owner's traits)."""
     from spacy.lang.en.stop_words import STOP_WORDS
 
     words = (w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS)
-    return frozenset(_key(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss")
-                          else w) for w in words)
+    return bool(_OPPOSED.search(text)), frozenset(
+        _key(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w)
+        for w in words)
 
 
 def _could_reverse(new: tuple[_Clause, ...], old: tuple[_Clause, ...]) -> bool:
