@@ -21,6 +21,7 @@ RULES = RuleTraitExtractor()
 
 @pytest.mark.parametrize("text, subject", [
     ("My dog is called Biscuit.", "pet"),
+    ("I have a beagle called Biscuit.", "pet"),  # a breed names a pet too
     ("I moved to Berlin last May.", "home"),
     ("I work as a nurse at the city hospital.", "job"),
     ("My sister Ana lives with me.", "family"),

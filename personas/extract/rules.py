@@ -43,7 +43,9 @@ def _ci(pattern: str) -> re.Pattern:
 
 _SUBJECTS: list[tuple[str, re.Pattern]] = [
     ("name", _ci(r"\bmy name is\b|\bI'?m called\b|\bcall me\b")),
-    ("pet", _ci(r"\b(dog|cat|puppy|kitten|pet|hamster|parrot|fish|horse|rabbit|bird)s?\b")),
+    ("pet", _ci(r"\b(dog|cat|puppy|kitten|pet|hamster|parrot|fish|horse|rabbit|bird|beagle|"
+                r"terrier|retriever|labrador|poodle|spaniel|bulldog|collie|husky|dachshund|corgi|"
+                r"pug|tabby|goldfish|tortoise|turtle|ferret|gecko|budgie|guinea pig)s?\b")),
     ("family", _ci(r"\b(wife|husband|son|daughter|kids?|children|mother|mom|mum|father|"
                           r"dad|sister|brother|parents?|family|married|partner|girlfriend|"
                           r"boyfriend|grand\w+)\b")),
