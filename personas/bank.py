@@ -190,9 +190,10 @@ class PersonaBank:
         owner, trait, ts = seen.owner, seen.trait, seen.ts
         active = [t for t in batch.active.values() if t.owner == owner]
         # what the new trait says no longer holds ("I'm not vegetarian anymore"): ended before
-        # matching, so it is neither merged into nor left current beside the new trait
-        reversed_ = [] if correction else [(old, rest) for old in active
-                                           if (rest := still_holds(trait.text, old.text)) is not None]
+        # matching, so it is neither merged into nor left current beside the new trait (a
+        # correction too: "Actually, I'm not vegetarian anymore" after a reply that said I was)
+        reversed_ = [(old, rest) for old in active
+                     if (rest := still_holds(trait.text, old.text)) is not None]
         gone = {old.id for old, _ in reversed_}
         for old in gone:
             batch.end(_ended(batch.active[old], "superseded", ts))

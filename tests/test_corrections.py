@@ -48,6 +48,25 @@ def test_a_fact_correction_updates_the_persona(make_bot):
     assert "My sister is called Ana." in traits
 
 
+def test_feedback_that_a_fact_no_longer_holds_ends_it_and_keeps_the_rest(make_bot):
+    """``/feedback`` matches its fact to one trait by the embedding; "I am not vegetarian
+    anymore" is far from "I am a vegetarian and I love hiking in the Alps." (0.52), so it was
+    added beside it, both current. The reversal ends it on the feedback path as on a turn (a
+    chat turn taken as a correction also stores its trait as any turn does)."""
+    bot = make_bot(personas={"extractor": "rules"})
+    bot.chat("dee", "I'm a vegetarian and I love hiking in the Alps.", at=T0)
+    bot.chat("dee", "What should I cook tonight?", at=T0 + 20)
+    bot.feedback("dee", "I'm not vegetarian anymore.", at=T0 + 40)
+    assert sorted(t.text for t in bot.persona("dee")) == [
+        "I am not vegetarian anymore.", "I love hiking in the Alps."]
+    bot.chat("eve", "I'm a vegetarian and I love hiking in the Alps.", at=T0)
+    bot.chat("eve", "What should I cook tonight?", at=T0 + 20)
+    reply = bot.chat("eve", "No, my diet changed. I'm not vegetarian anymore.", at=T0 + 40)
+    assert reply.trace.implicit_feedback is not None  # taken as a correction
+    assert sorted(t.text for t in bot.persona("eve")) == [
+        "I love hiking in the Alps.", "My diet changed. I am not vegetarian anymore."]
+
+
 def test_no_correction_without_a_previous_reply_or_across_sessions(make_bot):
     bot = make_bot()
     first = bot.chat("cy", "No, I meant the other one.", at=T0)
