@@ -212,12 +212,12 @@ class PersonaBank:
                     # "I am 31." is not "I am 30." said again (cosine 0.94), nor "I don't eat
                     # meat." "I eat meat."
                     match = None
-        if match is not None:
-            if correction and _normal(match.text) != _normal(trait.text) \
-                    and match.subject == trait.subject:  # a correction touches its own subject only
-                new = _replacement(match, trait.text, ts)
-                batch.end(_ended(match, "superseded", ts, new.id))
-                return batch.add(new, vec)
+        if match is not None and correction and _normal(match.text) != _normal(trait.text) \
+                and match.subject == trait.subject:  # a correction touches its own subject only
+            new = _replacement(match, trait.text, ts)
+            batch.end(_ended(match, "superseded", ts, new.id))
+            result = batch.add(new, vec)
+        elif match is not None:
             result = batch.update(self._merged(match, ts, seen.turn_ids, session_no))
         else:
             new = Trait(id=f"tr-{uuid.uuid4().hex}", owner=owner, text=trait.text,

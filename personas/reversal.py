@@ -132,8 +132,12 @@ def _clauses(text: str) -> tuple[_Clause, ...]:
     out = []
     for piece, doc in zip(pieces, shared_parser().parse_many(pieces), strict=True):
         root = next((t for t in doc if t.dep_ == "ROOT"), None)
-        if root is None or not any(c.dep_ in ("nsubj", "nsubjpass") and c.lower_ in ("i", "we")
-                                   for c in root.children):
+        # the parser may hang "I" on the auxiliary of an adjective it made the root ("I'm not
+        # vegetarian any more": I → 'm → vegetarian)
+        holders = [root, *(c for c in root.children if c.dep_ in ("aux", "auxpass"))] \
+            if root is not None else []
+        if not any(c.dep_ in ("nsubj", "nsubjpass") and c.lower_ in ("i", "we")
+                   for h in holders for c in h.children):
             out.append(_Clause(piece, False, frozenset(), False))  # not the speaker's: kept
             continue
         if _GOING_TO.search(piece) or any(c.dep_ == "aux" and c.lower_ in _MAYBE
@@ -146,8 +150,13 @@ def _clauses(text: str) -> tuple[_Clause, ...]:
                 c.dep_ == "prt" and c.lower_ == "up" for c in root.children):
             negated = changed = True
             root = _complement(root) or root
-        words = _core(root)
-        verb = _key(_lemma(root))
+        if not root.tag_.startswith("VB") and any(_lemma(h) == "be" for h in holders[1:]):
+            # that root is what the speaker is: "be" with it as the complement
+            words = {_lemma(root)} | _modifiers(root)
+            verb = "be"
+        else:
+            words = _core(root)
+            verb = _key(_lemma(root))
         keys = frozenset(_key(w) for w in words)
         # a bare verb denied ("I can't swim", "I don't remember", "I am not working") is a
         # moment or an ability as often as a change: it reverses only when it says the change
@@ -164,13 +173,18 @@ def _core(root) -> set[str]:
     words = set() if _lemma(root) == "be" else {_lemma(root)}
     comp = _complement(root)
     if comp is not None:
-        words |= {_lemma(comp)} | {_lemma(m) for m in comp.children if m.dep_ == "poss" or (
-            m.dep_ in _MODIFIERS and m.tag_.startswith(("NN", "JJ", "VB")))}
+        words |= {_lemma(comp)} | _modifiers(comp)
         if comp.tag_.startswith("VB") and comp.dep_ == "xcomp":
             inner = _complement(comp)
             if inner is not None:
                 words.add(_lemma(inner))
     return {w for w in words if w}
+
+
+def _modifiers(word) -> set[str]:
+    """A word's owner and its noun, adjective or participle modifiers ("his", "red", "comic")."""
+    return {_lemma(m) for m in word.children if m.dep_ == "poss" or (
+        m.dep_ in _MODIFIERS and m.tag_.startswith(("NN", "JJ", "VB")))}
 
 
 def _complement(verb):

@@ -93,6 +93,7 @@ def test_bank_supersedes_on_exclusive_subject_and_keeps_history(bank):
 
 @pytest.mark.parametrize("new, old, holds", [
     ("I am not vegetarian anymore.", "I am a vegetarian.", ""),
+    ("I'm not vegetarian any more.", "I am a vegetarian.", ""),  # parsed with "I" on the "'m"
     ("I am not vegetarian anymore.", "I am a vegetarian and I love hiking in the Alps.",
      "I love hiking in the Alps."),
     ("I am not vegetarian anymore. I started eating fish.", "I am a vegetarian, I love hiking.",
@@ -155,6 +156,30 @@ def test_a_reversal_ends_the_old_trait_instead_of_rehearsing_it(bank, stores):
     assert {v["id"] for v in stores.vectors.get("traits", "alice")} == \
         {t.id for t in active.values()}
     assert [t.text for t in bank.list("bob")] == ["I am a vegetarian."]  # another user's as it was
+
+
+def test_a_correction_that_replaces_one_trait_still_ends_what_it_reverses(bank):
+    """A bank written before reversals existed can hold both "I am not vegetarian anymore."
+    and "I am a vegetarian and I love hiking…" as current (an import restores them so). A
+    correction that replaces the first (its nearest) must still end the second, superseded by
+    the replacement, and keep the hiking; it returned before that step, leaving the second
+    ended with nothing in its place."""
+    from personas.bank import Trait
+
+    def trait(tid, text, subject):
+        return Trait(id=tid, owner="user", text=text, subject=subject, first_seen=T0,
+                     last_seen=T0, count=2, tier="short", source_turn_ids=(f"a/{tid}",))
+
+    bank.restore("alice", [trait("tr-veg", "I am a vegetarian and I love hiking in the Alps.",
+                                 "food"),
+                           trait("tr-not", "I am not vegetarian anymore.", "food")])
+    fixed = bank.observe("alice", "user", ExtractedTrait("I'm not vegetarian any more.", "food"),
+                         T0 + DAY, ("a/9",), correction=True)
+    history = {t.id: t for t in bank.list("alice", include_history=True)}
+    assert (history["tr-not"].status, history["tr-not"].superseded_by) == ("superseded", fixed.id)
+    assert (history["tr-veg"].status, history["tr-veg"].superseded_by) == ("superseded", fixed.id)
+    assert sorted(t.text for t in bank.list("alice")) == [
+        "I love hiking in the Alps.", "I'm not vegetarian any more."]
 
 
 def test_later_changes_follow_replacements_to_what_holds_now_on_every_backend(bank):
