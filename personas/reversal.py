@@ -16,9 +16,14 @@ nothing; "I don't eat red meat" is not reversed by "I eat meat", nor "I enjoy ea
 "I didn't enjoy fishing". Cosine cannot draw this line ("guitar" and "piano" sentences sit at
 0.74); the parse can. Clauses are a trait's sentences, split again where a new first-person
 clause starts ("…, and I love hiking"), so the clauses a reversal leaves stay true
-(:func:`still_holds`). On MSC's real chats (sessions 1-4 of 100 episodes, 26,396 pairs of one
-speaker's traits) a bag of content words reversed 17 pairs, nearly all wrongly ("I have many
-books." by "I can't get through books fast enough."); the cores reverse none.
+(:func:`still_holds`). A bare verb denied ("I can't swim", "I don't remember") reverses only
+with the change said ("anymore", "no longer", "quit"): it is an ability or a moment as often;
+a wish or a plan ("I would love to…", "I'm going to…") never reverses nor is reversed.
+
+Measured on MSC's real chats (every ordered pair of one speaker's traits, sessions 1-4): a bag of
+content words reversed 17 pairs in 100 episodes, nearly all wrongly ("I have many books." by "I
+can't get through books fast enough."); these rules, 2 of 68,258 pairs in 250 episodes, both
+defensible ("I never had enough money to afford tickets." → "I have enough money saved up…").
 """
 
 from __future__ import annotations
