@@ -79,8 +79,6 @@ def still_holds(new: str, old: str) -> str | None:
     if not _might_reverse(new, old):
         return None
     new_clauses, old_clauses = _clauses(new), _clauses(old)
-    if not _could_reverse(new_clauses, old_clauses):
-        return None
     kept = [c for c in old_clauses if not any(_reverses(n, c) for n in new_clauses)]
     if len(kept) == len(old_clauses):
         return None
@@ -112,10 +110,6 @@ def _glance(text: str) -> tuple[bool, frozenset[str]]:
     return bool(_OPPOSED.search(text)), frozenset(
         _key(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w)
         for w in words)
-
-
-def _could_reverse(new: tuple[_Clause, ...], old: tuple[_Clause, ...]) -> bool:
-    return any(n.negated != o.negated for n in new for o in old)
 
 
 def _reverses(new: _Clause, old: _Clause) -> bool:
@@ -173,8 +167,8 @@ def _clauses(text: str) -> tuple[_Clause, ...]:
 
 def _core(root) -> set[str]:
     """The verb (unless "be") and its first complement with the complement's modifiers and
-    owner ("his books" is not "books"); a
-    complement that is itself a verb ("love hiking", "stopped eating meat") brings its own."""
+    owner ("his books" is not "books"); a complement that is itself a verb ("love hiking",
+    "stopped eating meat") brings its own."""
     words = set() if _lemma(root) == "be" else {_lemma(root)}
     comp = _complement(root)
     if comp is not None:
