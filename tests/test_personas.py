@@ -103,6 +103,21 @@ def test_bank_supersedes_on_exclusive_subject_and_keeps_history(bank):
     ("I no longer live in Paris.", "I live in Paris with my cat.", ""),
     ("I eat meat again now.", "I don't eat meat anymore.", ""),  # back the other way
     ("I don't run anymore.", "I run every morning.", ""),
+    ("I stopped running after my knee surgery.", "I run every morning before work.", ""),
+    # a clause of several coordinated things loses only the one reversed
+    ("I don't have a dog anymore.", "I have two dogs and a cat.", "I have a cat."),
+    ("I don't have a cat anymore.", "I have two dogs and a cat.", "I have two dogs."),
+    ("I don't eat fish anymore.", "I eat meat, fish and eggs.", "I eat meat and eggs."),
+    ("I am not a teacher anymore.", "I am a teacher and a mother of two.",
+     "I am a mother of two."),
+    ("I'm not vegan anymore.", "I'm vegan and gluten-free.", "I'm gluten-free."),
+    ("I eat meat again now.", "I don't eat meat or fish anymore.", "I don't eat fish anymore."),
+    ("I don't play the piano anymore.", "I love hiking and I play guitar and piano.",
+     "I love hiking. I play guitar."),
+    ("I don't eat meat or fish anymore.", "I eat fish every Friday.", ""),  # each one denied
+    # a fragment left alone is no trait (MSC: "Sadly ... I never had enough money…")
+    ("I am not vegetarian anymore.", "Wow. I am a vegetarian and I love hiking in the Alps.",
+     "I love hiking in the Alps."),
     # not reversals: another thing, nothing on its own, a narrower negation, the same polarity
     ("I don't play guitar anymore.", "I play the piano in a band.", None),
     ("I don't like it anymore.", "I like hiking.", None),
@@ -156,6 +171,25 @@ def test_a_reversal_ends_the_old_trait_instead_of_rehearsing_it(bank, stores):
     assert {v["id"] for v in stores.vectors.get("traits", "alice")} == \
         {t.id for t in active.values()}
     assert [t.text for t in bank.list("bob")] == ["I am a vegetarian."]  # another user's as it was
+
+
+def test_a_reversal_of_one_of_several_things_keeps_the_others(bank):
+    """"I don't have a dog anymore." ended all of "I have two dogs and a cat.": the cat left
+    the user's persona. The bank now keeps what the reversal leaves as a current trait, with
+    the old trait's turns and count, and the old one superseded by the newer."""
+    pets = bank.observe("alice", "user", ExtractedTrait("I have two dogs and a cat.", "pet"),
+                        T0, ("a/1",))
+    bank.observe("alice", "user", ExtractedTrait("I have two dogs and a cat!", "pet"),
+                 T0 + DAY, ("a/2",))
+    gone = bank.observe("alice", "user", ExtractedTrait("I don't have a dog anymore.", "pet"),
+                        T0 + 2 * DAY, ("a/3",))
+    active = {t.text: t for t in bank.list("alice", "user")}
+    assert set(active) == {"I have a cat.", "I don't have a dog anymore."}
+    cat = active["I have a cat."]
+    assert (cat.count, cat.first_seen, cat.source_turn_ids) == (2, T0, ("a/1", "a/2"))
+    history = {t.id: t for t in bank.list("alice", "user", include_history=True)}
+    assert (history[pets.id].status, history[pets.id].superseded_by) == \
+        ("superseded", gone.id)
 
 
 def test_a_correction_that_replaces_one_trait_still_ends_what_it_reverses(bank):
