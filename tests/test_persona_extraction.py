@@ -154,6 +154,38 @@ def test_a_statement_spliced_before_another_by_a_comma_keeps_its_place(rules):
     assert rules.extract("I'm vegetarian, I think.").text == "I am vegetarian."  # an opinion verb
 
 
+@pytest.mark.parametrize("text, expected", [
+    # found driving the terminal demo: the two clauses were one, cut at its 14 words, and the
+    # job was lost
+    ("I have two dogs and a cat, and I work as a nurse in Leeds.",
+     "I have two dogs and a cat. I work as a nurse in Leeds."),
+    ("I'm 97 and I am vegan.", "I am 97. I am vegan."),
+    ("I don't have any pets, but I love puppies!", "I don't have any pets. I love puppies."),
+    # one that points back stays with what it points to
+    ("My family and friends are amazing and I love spending time with them.",
+     "My family and friends are amazing and I love spending time with them."),
+    ("I was born and raised in Mexico.", "I was born and raised in Mexico."),  # one subject
+])
+def test_a_statement_joined_with_a_subject_of_its_own_is_a_sentence_of_its_own(rules, text,
+                                                                               expected):
+    trait = rules.extract(text)
+    assert trait is not None and trait.text == expected, trait
+
+
+@pytest.mark.parametrize("text", [
+    "What should I cook tonight? Something quick.",
+    "Any ideas for dinner? Nothing spicy.",
+])
+def test_a_fragment_beside_a_question_is_the_request_not_a_trait(rules, text):
+    """Found driving the terminal demo: "Something quick." was stored as a fact about the user."""
+    assert rules.extract(text) is None
+
+
+def test_a_fragment_with_a_verb_beside_a_question_can_still_be_a_fact(rules):
+    trait = rules.extract("Any tips for the marathon? Training for my first one.")
+    assert trait is not None and trait.text == "Training for my first one."
+
+
 @pytest.mark.parametrize("text, subject", [
     ("I only eat fish.", "food"), ("I have two fish.", "pet"), ("I work at a fish market.", "job"),
 ])

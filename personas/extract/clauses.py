@@ -470,7 +470,8 @@ def clause_traits(info: ClauseInfo, max_clauses: int = 3) -> list[str]:
     statements = info.statements
     chosen = [v for v in statements if not any(o != v and v in set(o.subtree)
                                                and o.lemma_ not in _OPINION
-                                               and not _spliced(v, o) for o in statements)]
+                                               and not _spliced(v, o) and not _joined(v, o)
+                                               for o in statements)]
     chosen = chosen[:max_clauses]
     traits = []
     for verb in chosen:
@@ -483,6 +484,21 @@ def clause_traits(info: ClauseInfo, max_clauses: int = 3) -> list[str]:
         if text and text not in traits:
             traits.append(text)
     return traits
+
+
+def _joined(verb: Token, head: Token) -> bool:
+    """A statement joined to another by "and" / "but" with a subject of its own ("I have two
+    dogs and a cat, and I work as a nurse in Leeds."): a sentence of its own, so it takes its
+    own place. Inside the other's clause it was cut with it at the clause's 14 words, and the
+    job was lost. One that points back ("My family is amazing and I love spending time with
+    them") stays with what it points to."""
+    return verb.dep_ == "conj" and verb.head == head and any(
+        c.dep_ in ("nsubj", "nsubjpass") for c in verb.children) and not any(
+        t.lower_ in _BACK_REFERENCES for t in verb.subtree)
+
+
+_BACK_REFERENCES = frozenset({"it", "its", "them", "they", "their", "he", "him", "his", "she",
+                              "her", "that", "this", "those", "these", "there", "one"})
 
 
 def _spliced(verb: Token, head: Token) -> bool:
@@ -516,8 +532,12 @@ def statement_fallback(doc: Doc) -> str:
         echo = _ECHO_QUESTION.match(text)
         if echo and len(echo.group(1).split()) >= 2:
             return "I " + echo.group(1).rstrip(" ?") + "."
+    asking = any(_asks(s.text) for s in doc.sents)
     statements = [_strip_laughs(s) for s in doc.sents if not _asks(s.text)
                   and not is_social(s) and not is_directive(s) and has_content(s)
+                  # a fragment beside a question is the request's ("What should I cook
+                  # tonight? Something quick."), not a fact about the speaker
+                  and not (asking and not any(t.tag_.startswith(("VB", "MD")) for t in s))
                   and not any(t.dep_ in ("nsubj", "nsubjpass") and _is_first_person(t)
                               and (_is_promise(t.head) or t.head.lemma_.lower() in _MOVES
                                    or _bare_state(t.head) or _reacts(t.head)
