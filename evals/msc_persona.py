@@ -135,7 +135,6 @@ def bank_coverage(extract_many: Callable[[Sequence[str]], list[ExtractedTrait | 
     """Share of each episode's accumulated persona facts that its replayed bank holds."""
     from memory.backends import open_stores
     from personas.bank import PersonaBank
-    from personas.extract.rules import subject_of
 
     held = total = 0
     per_threshold = {t: 0 for t in (0.5, 0.6, 0.7, 0.8)}
@@ -150,11 +149,9 @@ def bank_coverage(extract_many: Callable[[Sequence[str]], list[ExtractedTrait | 
                 for i, trait in enumerate(extract_many(list(utterances))):
                     if trait is None:
                         continue
-                    user = f"msc{ep.episode}-speaker{1 + i % 2}"
-                    for sentence in split_sentences(trait.text):
-                        if len(sentence) > 3:
-                            bank.observe(user, "user", ExtractedTrait(sentence, subject_of(sentence)),
-                                         now + i, session_no=session_no)
+                    # as the agent's write_back does: the bank keeps one trait per fact
+                    bank.observe(f"msc{ep.episode}-speaker{1 + i % 2}", "user", trait, now + i,
+                                 (f"{ep.episode}/{session_no}/{i}",), session_no=session_no)
             for speaker, facts in enumerate(ep.personas, 1):
                 traits = [t.text for t in bank.list(f"msc{ep.episode}-speaker{speaker}", "user")]
                 if not facts:

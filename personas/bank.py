@@ -31,6 +31,7 @@ from memory.consolidation import RehearsalPolicy, names_other_numbers
 from memory.embeddings import Embedder
 from memory.errors import InvalidInputError
 from memory.scope import Scope, as_scope
+from memory.text import split_sentences
 from memory.types import LaterChange
 from memory.unit import UnitOfWork
 from personas.extract.base import ExtractedTrait, clean_trait
@@ -38,7 +39,7 @@ from personas.extract.rules import subject_of
 from personas.reversal import opposed, still_holds
 
 __all__ = ["EXCLUSIVE_SUBJECTS", "Observation", "Owner", "PersonaBank", "Tier", "Trait",
-           "record_trait"]
+           "facts_of", "record_trait"]
 
 Owner = Literal["user", "agent"]
 Tier = Literal["short", "long"]
@@ -78,6 +79,20 @@ class Observation:
     turn_ids: tuple[str, ...] = ()
 
 
+def facts_of(trait: ExtractedTrait) -> list[ExtractedTrait]:
+    """The facts a trait states, one per sentence, each with its own subject: the bank keeps
+    one trait per fact.
+
+    Why: an extractor returns one trait per utterance, and "Hi! I'm Sam. I have two dogs and a
+    cat. I work as a nurse in Leeds." was one trait about pets, so the job was not a job (a
+    move to another job would not supersede it) and a reversal of one fact ended all three. A
+    trait of one sentence is kept as given (its subject too)."""
+    sentences = [s for s in split_sentences(trait.text) if len(s) > 3]
+    if len(sentences) <= 1:
+        return [trait]
+    return [ExtractedTrait(s, subject_of(s)) for s in sentences]
+
+
 class _Batch:
     """The bank as one write has left it so far (an :meth:`PersonaBank.observe_many` call, a
     correction, a flush's expiries): its active traits, the records it changed, the vectors it
@@ -102,6 +117,11 @@ class _Batch:
         self.changed[trait.id] = trait
         if trait.id not in self.added:  # one added and ended in this batch was never stored
             self.dropped.add(trait.id)
+
+
+def _same_turn(trait: Trait, turn_ids: tuple[str, ...]) -> bool:
+    """Whether ``trait`` was already said in one of ``turn_ids``."""
+    return bool(turn_ids) and not set(turn_ids).isdisjoint(trait.source_turn_ids)
 
 
 def _normal(text: str) -> str:
@@ -130,7 +150,9 @@ class PersonaBank:
     def observe(self, who: Scope | str, owner: Owner, trait: ExtractedTrait, ts: float,
                 turn_ids: tuple[str, ...] = (), session_no: int = 0, *,
                 correction: bool = False) -> Trait:
-        """Record that ``trait`` was said at ``ts``: rehearse, supersede or add. Returns the result.
+        """Record that ``trait`` was said at ``ts``: rehearse, supersede or add. Returns the result
+        (of its first fact, when it states several: :func:`facts_of`; :meth:`observe_many` gives
+        all).
 
         Matching (MaLP): a short-term trait by edit distance, a long-term one by embedding; a
         short-term near-duplicate by embedding too, so paraphrases are merged, not piled up.
@@ -143,7 +165,8 @@ class PersonaBank:
     def observe_many(self, who: Scope | str, seen: Sequence[Observation], session_no: int = 0,
                      *, correction: bool = False, unit: UnitOfWork | None = None,
                      retracting: Collection[str] = (), at: float = 0.0) -> list[Trait]:
-        """:meth:`observe` each of ``seen`` in order, as one unit of work: the result of each.
+        """:meth:`observe` each of ``seen`` in order, as one unit of work: the result of each of
+        their facts (:func:`facts_of`), in order.
         ``retracting``: ids of traits the user took back ("I was just kidding"), ended first
         (status ``retracted`` at ``at``, their history kept, their vectors gone), so nothing
         observed after merges into one or supersedes it.
@@ -163,6 +186,8 @@ class PersonaBank:
         for trait_id in retracting:
             if trait_id in batch.active:
                 batch.end(_ended(batch.active[trait_id], "retracted", at))
+        seen = [Observation(s.owner, fact, s.ts, s.turn_ids)
+                for s in seen for fact in facts_of(s.trait)]
         vecs = self._embedder.embed([s.trait.text for s in seen]) if seen else []
         out = [self._observe_one(scope, batch, s, vec, session_no, correction)
                for s, vec in zip(seen, vecs, strict=True)]
@@ -226,7 +251,9 @@ class PersonaBank:
                         last_session=session_no)
             if trait.subject in EXCLUSIVE_SUBJECTS:
                 for old in active:
-                    if old.subject == trait.subject:
+                    # a fact the same message stated is not replaced by its neighbour ("I
+                    # moved to Berlin. I used to live in Paris.")
+                    if old.subject == trait.subject and not _same_turn(old, seen.turn_ids):
                         batch.end(_ended(old, "superseded", ts, new.id))
             result = batch.add(new, vec)
         if reversed_:
@@ -266,7 +293,9 @@ class PersonaBank:
 
     def _merged(self, current: Trait, ts: float, turn_ids: tuple[str, ...],
                 session_no: int = 0) -> Trait:
-        count = current.count + 1
+        # a message that says a thing twice ("I love dogs. I love dogs so much.") mentions it
+        # once: rehearsal counts messages
+        count = current.count + (0 if _same_turn(current, turn_ids) else 1)
         ids = tuple(dict.fromkeys([*current.source_turn_ids, *turn_ids]))
         return Trait(**{**current.__dict__, "count": count,
                         "last_seen": max(ts, current.last_seen), "tier": self._tier(count),

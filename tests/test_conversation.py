@@ -449,19 +449,20 @@ def test_a_fact_the_user_says_no_longer_holds_is_no_longer_theirs(make_bot):
                    generation={"summariser": {"kind": "extractive"}})
     bot.chat("sam", "I'm a vegetarian and I love hiking in the Alps.", at=T0)
     bot.chat("sam", "I'm not vegetarian anymore, I started eating fish last month.", at=T0 + DAY)
-    assert [t.text for t in bot.persona("sam")] == [
-        "I love hiking in the Alps.",
-        "I am not vegetarian anymore. I started eating fish last month."]
+    assert sorted(t.text for t in bot.persona("sam")) == [  # one trait per fact said
+        "I am not vegetarian anymore.", "I love hiking in the Alps.",
+        "I started eating fish last month."]
     bot.chat("sam", "What should I cook for dinner tonight?", at=T0 + 3 * DAY)
     prompt = "\n".join(m.content for m in model.calls[-1])
     about = prompt.split("About sam:")[1].split("</memory>")[0]
-    assert about.split("\n")[1:3] == [
-        '- "I am not vegetarian anymore. I started eating fish last month."',
-        '- "I love hiking in the Alps."']
+    assert sorted(about.split("\n")[1:4]) == [
+        '- "I am not vegetarian anymore."', '- "I love hiking in the Alps."',
+        '- "I started eating fish last month."']
+    assert "I am a vegetarian" not in about
     found = {m.text: m.later for m in bot.recall("sam", "Am I a vegetarian?", at=T0 + 3 * DAY,
                                                  k=20, min_score=None).turns}
     assert [(c.what, c.now) for c in found["I'm a vegetarian and I love hiking in the Alps."]] \
-        == [("changed", "I am not vegetarian anymore. I started eating fish last month.")]
+        == [("changed", "I am not vegetarian anymore.")]
 
 
 def test_the_event_of_a_session_does_not_tell_what_was_taken_back(make_bot):

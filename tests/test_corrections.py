@@ -63,8 +63,8 @@ def test_feedback_that_a_fact_no_longer_holds_ends_it_and_keeps_the_rest(make_bo
     bot.chat("eve", "What should I cook tonight?", at=T0 + 20)
     reply = bot.chat("eve", "No, my diet changed. I'm not vegetarian anymore.", at=T0 + 40)
     assert reply.trace.implicit_feedback is not None  # taken as a correction
-    assert sorted(t.text for t in bot.persona("eve")) == [
-        "I love hiking in the Alps.", "My diet changed. I am not vegetarian anymore."]
+    assert sorted(t.text for t in bot.persona("eve")) == [  # one trait per fact said
+        "I am not vegetarian anymore.", "I love hiking in the Alps.", "My diet changed."]
 
 
 def test_no_correction_without_a_previous_reply_or_across_sessions(make_bot):

@@ -7,7 +7,7 @@ from conftest import DAY, T0
 from fakes import RecordingChatModel
 
 from memory.errors import ConfigurationError, InvalidInputError
-from personas.bank import PersonaBank
+from personas.bank import Observation, PersonaBank
 from personas.cards import available_cards, load_card
 from personas.extract import (
     ExtractedTrait,
@@ -190,6 +190,33 @@ def test_a_reversal_of_one_of_several_things_keeps_the_others(bank):
     history = {t.id: t for t in bank.list("alice", "user", include_history=True)}
     assert (history[pets.id].status, history[pets.id].superseded_by) == \
         ("superseded", gone.id)
+
+
+def test_the_bank_keeps_one_trait_per_fact_each_with_its_subject(bank):
+    """Found driving the terminal demo: "I'm Sam. I have two dogs and a cat. I work as a nurse
+    in Leeds." was one trait about pets, so a new job did not supersede the old one and a
+    reversal of one fact would end all three. Each sentence is now its own trait; a message's
+    facts do not replace one another, and a message that says one thing twice mentions it once."""
+    said = bank.observe_many("alice", [Observation("user", ExtractedTrait(
+        "I am Sam. I have two dogs and a cat. I work as a nurse in Leeds.", "pet"), T0,
+        ("a/1",))])
+    assert [(t.text, t.subject) for t in said] == [
+        ("I am Sam.", "other"), ("I have two dogs and a cat.", "pet"),
+        ("I work as a nurse in Leeds.", "job")]
+    teacher = bank.observe("alice", "user", ExtractedTrait("I work as a teacher now.", "job"),
+                           T0 + DAY, ("a/2",))
+    assert sorted(t.text for t in bank.list("alice", "user")) == [
+        "I am Sam.", "I have two dogs and a cat.", "I work as a teacher now."]
+    nurse = next(t for t in bank.list("alice", "user", include_history=True)
+                 if t.text == "I work as a nurse in Leeds.")
+    assert (nurse.status, nurse.superseded_by) == ("superseded", teacher.id)
+    both = bank.observe_many("bob", [Observation("user", ExtractedTrait(
+        "I moved to Berlin. I used to live in Paris.", "home"), T0, ("b/1",))])
+    assert sorted(t.text for t in bank.list("bob", "user")) == sorted(t.text for t in both) == [
+        "I moved to Berlin.", "I used to live in Paris."]
+    twice = bank.observe_many("cy", [Observation("user", ExtractedTrait(
+        "I love my dog Rex. I love my dog Rex!", "pet"), T0, ("c/1",))])
+    assert [t.count for t in bank.list("cy", "user")] == [1] and twice[1].merged
 
 
 def test_a_correction_that_replaces_one_trait_still_ends_what_it_reverses(bank):

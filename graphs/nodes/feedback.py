@@ -20,6 +20,7 @@ from graphs.services import Services
 from graphs.state import StoredFeedback, TurnContext, TurnState
 from graphs.trace import ImplicitFeedback, Trace
 from memory.errors import InvalidInputError
+from personas.bank import Observation
 
 __all__ = ["make_capture_feedback", "make_feedback", "store_feedback"]
 
@@ -38,11 +39,11 @@ def store_feedback(services: Services, context: TurnContext, state: TurnState, t
     trait_text = None
     trait = services.user_extractor.extract(text) if services.config.personas.enabled else None
     if trait and not about_the_request(trait.text):  # only a fact the correction states
-        kept = services.personas.observe(scope, "user", trait, now,
-                                         tuple(filter(None, [state.get("last_turn_id")])),
-                                         session_no=state.get("session_no", 0),
-                                         correction=True)
-        trait_text = kept.text
+        kept = services.personas.observe_many(
+            scope, [Observation("user", trait, now,
+                                tuple(filter(None, [state.get("last_turn_id")])))],
+            state.get("session_no", 0), correction=True)
+        trait_text = " ".join(t.text for t in kept)
     return StoredFeedback(id=record.id, request=request, feedback=record.feedback,
                           trait=trait_text)
 

@@ -25,7 +25,7 @@ from memory.short_term import next_index
 from memory.text import parse_span
 from memory.turns import TurnIndex
 from memory.types import Turn
-from personas.bank import Observation
+from personas.bank import Observation, facts_of
 
 __all__ = ["make_write_back", "turn_id_for"]
 
@@ -58,7 +58,7 @@ def make_write_back(services: Services):
                       topics=tuple(topics[i]), conversation=runtime.context.conversation)
                  for i, s in enumerate(said)]
         kept = [t for t in turns if t.text]
-        traits = [s.trait.text for s in said if s.trait is not None] \
+        traits = [fact.text for s in said if s.trait is not None for fact in facts_of(s.trait)] \
             if cfg.personas.enabled else []
         # one encode for what the run stores: its turns and the traits they carry (the bank
         # finds the traits' vectors in the embedder's cache). A chat turn's two turns and a
