@@ -80,7 +80,8 @@ class ExtractiveSummariser:
     def summarise(self, turns: Sequence[Turn]) -> str:
         sents = [(t, s) for t in turns for s in _sentences(t.text)
                  if not _introduces(s, t.speaker)]
-        statements = [(t, s) for t, s in sents if not s.endswith("?")]
+        statements = _requested_left_out([(t, s) for t, s in sents if not s.endswith("?")],
+                                         {id(t) for t, s in sents if s.endswith("?")})
         sents = statements or sents
         if any(t.role == "user" for t, _ in sents):
             sents = [(t, s) for t, s in sents if t.role == "user"]
@@ -130,6 +131,23 @@ _PERSON = [(re.compile(rf"\b{a}\b", re.IGNORECASE), b) for a, b in (
     ("our", "their"), ("us", "them"), ("we", "they"), ("i", "they"))]
 _LOWER_FIRST = frozenset({"they", "their", "them", "the", "a", "an", "it", "this", "that",
                           "there", "he", "she", "his", "her", "its", "theirs", "these", "those"})
+
+
+def _requested_left_out(statements: list[tuple[Turn, str]], asking: set[int]
+                        ) -> list[tuple[Turn, str]]:
+    """``statements`` less the fragments without a verb of a message that asks something
+    ("What should I cook tonight? Something quick."): they say what was asked for, not what
+    happened, and the summary read "…and that something quick". Only such messages are
+    tagged (spaCy's tagger, no parse), so most sessions pay nothing."""
+    maybe = [n for n, (t, _) in enumerate(statements) if id(t) in asking]
+    if not maybe:
+        return statements
+    from memory.nlp import shared_parser
+
+    docs = shared_parser().parse_many([statements[n][1] for n in maybe], dependencies=False)
+    drop = {n for n, doc in zip(maybe, docs, strict=True)
+            if not any(t.tag_.startswith(("VB", "MD")) for t in doc)}
+    return [pair for n, pair in enumerate(statements) if n not in drop]
 
 
 def _sentences(text: str) -> list[str]:

@@ -114,6 +114,18 @@ def test_a_summary_leaves_out_the_laugh_after_a_statement(embedder):
         "Sam said they're so tired today and that they said lol to their boss."
 
 
+def test_a_summary_leaves_out_what_a_question_asked_for(embedder):
+    """Found driving the terminal demo: "What should I cook tonight? Something quick." made the
+    event read "Sam said they have two dogs… and that something quick." A fragment beside a
+    question is the request; a statement with a verb beside one is still told."""
+    turns = [_turn("sam", "s1", 0, "I have two dogs and a cat."),
+             _turn("sam", "s1", 1, "Lovely.", role="agent"),
+             _turn("sam", "s1", 2, "What should I cook tonight? Something quick."),
+             _turn("sam", "s1", 3, "Any tips? I run a marathon next month.")]
+    assert ExtractiveSummariser(embedder).summarise(turns) == (
+        "Sam said they have two dogs and a cat and that they run a marathon next month.")
+
+
 def test_llm_summariser_sends_the_dialogue_and_strips_the_answer():
     model = RecordingChatModel(replies=[" Alice adopted Biscuit. "])
     summariser = LLMSummariser(model, "Summarise:\n{dialogue}")
