@@ -18,6 +18,7 @@ Records hold counts and history; vectors of active traits are kept for merging (
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -86,11 +87,25 @@ def facts_of(trait: ExtractedTrait) -> list[ExtractedTrait]:
     Why: an extractor returns one trait per utterance, and "Hi! I'm Sam. I have two dogs and a
     cat. I work as a nurse in Leeds." was one trait about pets, so the job was not a job (a
     move to another job would not supersede it) and a reversal of one fact ended all three. A
-    trait of one sentence is kept as given (its subject too)."""
-    sentences = [s for s in split_sentences(trait.text) if len(s) > 3]
-    if len(sentences) <= 1:
+    sentence that points back ("I have a dog named Rex. He is a beagle.", "…I love it there.")
+    stays with the one before it: alone it says nothing. A trait of one fact is kept as given
+    (its subject too)."""
+    facts: list[str] = []
+    for sentence in split_sentences(trait.text):
+        if len(sentence) <= 3:
+            continue
+        if facts and _POINTS_BACK.search(sentence):
+            facts[-1] = f"{facts[-1]} {sentence}"
+        else:
+            facts.append(sentence)
+    if len(facts) <= 1:
         return [trait]
-    return [ExtractedTrait(s, subject_of(s)) for s in sentences]
+    return [ExtractedTrait(f, subject_of(f)) for f in facts]
+
+
+# a sentence that opens with, or holds as an object, a word standing for something said before
+_POINTS_BACK = re.compile(r"^(?:he|she|it|its|they|their|that|this|there|these|those|his|her)\b"
+                          r"|\b(?:it|them|him|there)\b", re.IGNORECASE)
 
 
 class _Batch:

@@ -78,7 +78,8 @@ def test_a_bulk_ingest_encodes_everything_it_stores_in_one_batch(make_bot, embed
     bot = make_bot(embedder=recording, persona_extractor="rules", summariser="extractive")
     long_reply = " ".join(f"Step {n} of the recipe is to fold the dough and let it rest." for n in
                           range(40))
-    lines = [["I work as a nurse in Leeds. Night shifts are hard on me.", "That sounds tiring."],
+    lines = [["I work as a nurse in Leeds, and I have two dogs. Night shifts are hard on me.",
+              "That sounds tiring."],
              ["My sister Ana is getting married in June!", long_reply],
              ["Do you like cellos?", "I do."]]
     embedder.clear_cache()
@@ -95,7 +96,8 @@ def test_a_bulk_ingest_encodes_everything_it_stores_in_one_batch(make_bot, embed
     assert all(set(call) <= set(first) for call in rest[:at])
     second = rest[at]
     traits = [t for t in second if t not in summaries]
-    assert sorted(traits) == sorted(t.text for t in bot.personas.list("di")) and traits
+    # (each fact the bank keeps: "I work as a nurse in Leeds.", "I have two dogs.")
+    assert sorted(traits) == sorted(t.text for t in bot.personas.list("di")) and len(traits) > 2
     assert sorted(t for t in second if t in summaries) == sorted(summaries[:2])
     assert len(bot.memory.turns.keys_of("assistant", long_reply)) > 1  # a long turn: pieces
     for speaker, text in [("di" if n % 2 == 0 else "assistant", t)

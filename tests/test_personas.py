@@ -217,6 +217,13 @@ def test_the_bank_keeps_one_trait_per_fact_each_with_its_subject(bank):
     twice = bank.observe_many("cy", [Observation("user", ExtractedTrait(
         "I love my dog Rex. I love my dog Rex!", "pet"), T0, ("c/1",))])
     assert [t.count for t in bank.list("cy", "user")] == [1] and twice[1].merged
+    # a sentence that points back stays with the one before it: alone it says nothing
+    rex = bank.observe_many("dee", [Observation("user", ExtractedTrait(
+        "I have a dog named Rex. He is a beagle. I moved to Berlin. I love it there.", "pet"),
+        T0, ("d/1",))])
+    assert [(t.text, t.subject) for t in rex] == [
+        ("I have a dog named Rex. He is a beagle.", "pet"),
+        ("I moved to Berlin. I love it there.", "home")]
 
 
 def test_a_correction_that_replaces_one_trait_still_ends_what_it_reverses(bank):

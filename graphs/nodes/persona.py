@@ -20,6 +20,7 @@ from langgraph.runtime import Runtime
 from graphs.services import Services
 from graphs.state import Said, TurnContext, TurnState, stm_of
 from graphs.trace import StoredTrait, TraitNote
+from personas.bank import facts_of
 from personas.consistency import speaks_of_itself
 from personas.extract.base import ExtractedTrait
 from personas.retraction import retracted, take_back
@@ -61,7 +62,9 @@ def read_traits_ahead(services: Services, said: Sequence[Said]) -> list[str]:
         ahead = getattr(extractor, "read_ahead", None)
         texts = [s.text for s in said if s.role == role]
         if ahead is not None and texts:
-            found += [t.text for t in _kept(role, ahead(texts), texts) if t]
+            # what the bank will encode: each fact of a trait (:func:`facts_of`)
+            found += [fact.text for t in _kept(role, ahead(texts), texts) if t
+                      for fact in facts_of(t)]
     return found
 
 
