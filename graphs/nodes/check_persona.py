@@ -15,7 +15,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from graphs import prompts
-from graphs.nodes.generate import finish_reason, to_langchain
+from graphs.nodes.generate import draft_reply
 from graphs.services import Services
 from graphs.state import TurnContext, TurnState
 from graphs.trace import ChatMessage, PersonaCheck
@@ -73,9 +73,7 @@ def make_check_persona(services: Services):
                     "trace": state["trace"].model_copy(update={"persona_check": check})}
         note: ChatMessage = {"role": "system", "content": note_for(found, user)}
         messages = [*state.get("messages", []), note]
-        answer = services.chat_model.invoke(to_langchain(messages),
-                                            **dict(runtime.context.sampling))
-        text = str(answer.content).strip()
+        text, finished = draft_reply(services, messages, dict(runtime.context.sampling))
         retry, claimed_again = reply_trait(text, state, user)
         still = claimed_again or contradiction(retry, text, facts, user)
         check = check.model_copy(update={"contradiction": found.as_dict(), "regenerated": True,
@@ -86,7 +84,7 @@ def make_check_persona(services: Services):
         return {"reply": text or reply, "messages": messages,
                 "trace": state["trace"].model_copy(update={
                     "persona_check": check, "messages": messages,
-                    "finish_reason": finish_reason(answer) if text
+                    "finish_reason": finished if text
                     else state["trace"].finish_reason}),
                 "agent_trait": None if still else retry}
 

@@ -20,7 +20,7 @@ from memory.errors import ModelUnavailableError
 from memory.short_term import window
 from memory.types import Turn
 
-__all__ = ["finish_reason", "make_generate", "to_langchain"]
+__all__ = ["draft_reply", "finish_reason", "make_generate", "to_langchain"]
 
 _ROLE = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
 
@@ -47,6 +47,15 @@ def finish_reason(message: Any) -> str:
     return "length" if str(said).lower() in _CUT else "stop"
 
 
+def draft_reply(services: Services, messages: list[ChatMessage], sampling: dict[str, Any]
+                ) -> tuple[str, str]:
+    """One call of the chat model on ``messages`` with the client's ``sampling``: the reply's
+    text, stripped, and why it ended (:func:`finish_reason`). The reply, and its regenerations
+    in ``review`` and ``check_persona``, are all drafted so."""
+    answer = services.chat_model.invoke(to_langchain(messages), **sampling)
+    return str(answer.content).strip(), finish_reason(answer)
+
+
 def make_generate(services: Services):
     cfg, card = services.config, services.card
 
@@ -66,14 +75,13 @@ def make_generate(services: Services):
             max_words=cfg.generation.reply_max_words,
             budget=cfg.generation.memory_token_budget, counter=services.memory.tokens,
             memory_at=cfg.generation.memory_at)
-        reply = services.chat_model.invoke(to_langchain(messages), **dict(run.sampling))
-        text = str(reply.content).strip()
+        text, finished = draft_reply(services, messages, dict(run.sampling))
         if not text:
             raise ModelUnavailableError("The chat model returned an empty reply; the turn was not "
                                         "stored. Send the message again, or choose another model.")
         trace = state["trace"].model_copy(update={"messages": messages, "budget": budget,
                                                   "prompts_version": PROMPTS_VERSION,
-                                                  "finish_reason": finish_reason(reply)})
+                                                  "finish_reason": finished})
         return {"messages": messages, "reply": text, "trace": trace}
 
     return generate

@@ -15,7 +15,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from graphs import prompts
-from graphs.nodes.generate import finish_reason, to_langchain
+from graphs.nodes.generate import draft_reply
 from graphs.reply_review import (echoes, instruction_text, leaked_sentences, repeats, said_before,
                                  statements, strip_leaks, unsaid)
 from graphs.services import Services
@@ -80,9 +80,7 @@ def make_review(services: Services):
         # gives the same words again (measured with the 135M model: the note alone changed
         # nothing; of a scripted run's three echoes, greedy retries kept all three)
         retry = {"temperature": cfg.retry_temperature} if repeated or echoed else {}
-        answer = services.chat_model.invoke(to_langchain(messages),
-                                            **{**dict(runtime.context.sampling), **retry})
-        raw = str(answer.content).strip()
+        raw, finished = draft_reply(services, messages, {**dict(runtime.context.sampling), **retry})
         again, more = clean(raw, instructions)
         final = again or text or draft  # the regenerated reply, unless nothing is left of it
         # the retry is reviewed too: told what it had said, the 135M model said it again word
@@ -100,7 +98,7 @@ def make_review(services: Services):
         return {"reply": final, "messages": messages,
                 "trace": state["trace"].model_copy(update={
                     "reply_review": found, "messages": messages,
-                    "finish_reason": finish_reason(answer) if again
+                    "finish_reason": finished if again
                     else state["trace"].finish_reason})}
 
     return review
