@@ -118,6 +118,7 @@ class _Batch:
         self.changed: dict[str, Trait] = {}
         self.added: dict[str, np.ndarray] = {}
         self.dropped: set[str] = set()
+        self.said_in: dict[str, int] = {}  # trait id → the observation of this batch it came of
 
     def update(self, trait: Trait) -> Trait:
         self.active[trait.id] = self.changed[trait.id] = trait
@@ -132,11 +133,6 @@ class _Batch:
         self.changed[trait.id] = trait
         if trait.id not in self.added:  # one added and ended in this batch was never stored
             self.dropped.add(trait.id)
-
-
-def _same_turn(trait: Trait, turn_ids: tuple[str, ...]) -> bool:
-    """Whether ``trait`` was already said in one of ``turn_ids``."""
-    return bool(turn_ids) and not set(turn_ids).isdisjoint(trait.source_turn_ids)
 
 
 def _normal(text: str) -> str:
@@ -201,11 +197,11 @@ class PersonaBank:
         for trait_id in retracting:
             if trait_id in batch.active:
                 batch.end(_ended(batch.active[trait_id], "retracted", at))
-        seen = [Observation(s.owner, fact, s.ts, s.turn_ids)
-                for s in seen for fact in facts_of(s.trait)]
-        vecs = self._embedder.embed([s.trait.text for s in seen]) if seen else []
-        out = [self._observe_one(scope, batch, s, vec, session_no, correction)
-               for s, vec in zip(seen, vecs, strict=True)]
+        facts = [(n, Observation(s.owner, fact, s.ts, s.turn_ids))
+                 for n, s in enumerate(seen) for fact in facts_of(s.trait)]
+        vecs = self._embedder.embed([f.trait.text for _, f in facts]) if facts else []
+        out = [self._observe_one(scope, batch, f, vec, session_no, correction, said_in=n)
+               for (n, f), vec in zip(facts, vecs, strict=True)]
         self._write(scope, batch, unit)
         return out
 
@@ -226,7 +222,11 @@ class PersonaBank:
             unit.commit()
 
     def _observe_one(self, scope: Scope, batch: _Batch, seen: Observation, vec: np.ndarray,
-                     session_no: int, correction: bool) -> Trait:
+                     session_no: int, correction: bool, *, said_in: int = -1) -> Trait:
+        """One fact: rehearse, supersede or add. ``said_in``: the observation of this batch
+        that stated it; the facts of one observation (one message) never supersede one
+        another ("I moved to Berlin. I used to live in Paris."), and a message that says a
+        thing twice ("I love dogs. I love dogs so much.") mentions it once."""
         owner, trait, ts = seen.owner, seen.trait, seen.ts
         active = [t for t in batch.active.values() if t.owner == owner]
         # what the new trait says no longer holds ("I'm not vegetarian anymore"): ended before
@@ -258,7 +258,8 @@ class PersonaBank:
             batch.end(_ended(match, "superseded", ts, new.id))
             result = batch.add(new, vec)
         elif match is not None:
-            result = batch.update(self._merged(match, ts, seen.turn_ids, session_no))
+            result = batch.update(self._merged(match, ts, seen.turn_ids, session_no,
+                                               again=batch.said_in.get(match.id) == said_in))
         else:
             new = Trait(id=f"tr-{uuid.uuid4().hex}", owner=owner, text=trait.text,
                         subject=trait.subject, first_seen=ts, last_seen=ts, count=1,
@@ -266,13 +267,12 @@ class PersonaBank:
                         last_session=session_no)
             if trait.subject in EXCLUSIVE_SUBJECTS:
                 for old in active:
-                    # a fact the same message stated is not replaced by its neighbour ("I
-                    # moved to Berlin. I used to live in Paris.")
-                    if old.subject == trait.subject and not _same_turn(old, seen.turn_ids):
+                    if old.subject == trait.subject and batch.said_in.get(old.id) != said_in:
                         batch.end(_ended(old, "superseded", ts, new.id))
             result = batch.add(new, vec)
         if reversed_:
             self._reversed(batch, reversed_, result, ts)
+        batch.said_in[result.id] = said_in
         return result
 
     def _reversed(self, batch: _Batch, reversed_: Sequence[tuple[Trait, str]], by: Trait,
@@ -307,10 +307,8 @@ class PersonaBank:
         return best
 
     def _merged(self, current: Trait, ts: float, turn_ids: tuple[str, ...],
-                session_no: int = 0) -> Trait:
-        # a message that says a thing twice ("I love dogs. I love dogs so much.") mentions it
-        # once: rehearsal counts messages
-        count = current.count + (0 if _same_turn(current, turn_ids) else 1)
+                session_no: int = 0, *, again: bool = False) -> Trait:
+        count = current.count + (0 if again else 1)  # said again in the same message: once
         ids = tuple(dict.fromkeys([*current.source_turn_ids, *turn_ids]))
         return Trait(**{**current.__dict__, "count": count,
                         "last_seen": max(ts, current.last_seen), "tier": self._tier(count),

@@ -217,6 +217,11 @@ def test_the_bank_keeps_one_trait_per_fact_each_with_its_subject(bank):
     twice = bank.observe_many("cy", [Observation("user", ExtractedTrait(
         "I love my dog Rex. I love my dog Rex!", "pet"), T0, ("c/1",))])
     assert [t.count for t in bank.list("cy", "user")] == [1] and twice[1].merged
+    # a correction names the turn it corrects: what that turn said is still replaced
+    bank.observe("eve", "user", ExtractedTrait("I live in Paris.", "home"), T0, ("e/1",))
+    berlin = bank.observe("eve", "user", ExtractedTrait("I moved to Berlin.", "home"), T0 + 1,
+                          ("e/1",), correction=True)
+    assert [t.text for t in bank.list("eve", "user")] == ["I moved to Berlin."] == [berlin.text]
     # a sentence that points back stays with the one before it: alone it says nothing
     rex = bank.observe_many("dee", [Observation("user", ExtractedTrait(
         "I have a dog named Rex. He is a beagle. I moved to Berlin. I love it there.", "pet"),
