@@ -148,11 +148,11 @@ def _requested_left_out(statements: list[tuple[Turn, str]], asking: set[int]
              if id(t) in asking and len(s.split()) <= _FRAGMENT_WORDS]
     if not maybe:
         return statements
-    from memory.nlp import shared_parser
+    from memory.nlp import has_verb, shared_parser
 
     docs = shared_parser().parse_many([statements[n][1] for n in maybe], dependencies=False)
     drop = {n for n, doc in zip(maybe, docs, strict=True)
-            if not any(t.tag_.startswith(("VB", "MD")) for t in doc)}
+            if not has_verb(doc)}
     return [pair for n, pair in enumerate(statements) if n not in drop]
 
 

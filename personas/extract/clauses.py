@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 
 from spacy.tokens import Doc, Span, Token
 
+from memory.nlp import has_verb
 from memory.text import is_laugh
 
 __all__ = ["ClauseInfo", "addresses_the_assistant", "clause_traits", "first_person_clauses",
@@ -537,7 +538,7 @@ def statement_fallback(doc: Doc) -> str:
                   and not is_social(s) and not is_directive(s) and has_content(s)
                   # a fragment beside a question is the request's ("What should I cook
                   # tonight? Something quick."), not a fact about the speaker
-                  and not (asking and not any(t.tag_.startswith(("VB", "MD")) for t in s))
+                  and not (asking and not has_verb(s))
                   and not any(t.dep_ in ("nsubj", "nsubjpass") and _is_first_person(t)
                               and (_is_promise(t.head) or t.head.lemma_.lower() in _MOVES
                                    or _bare_state(t.head) or _reacts(t.head)
