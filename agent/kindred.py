@@ -417,14 +417,16 @@ class Kindred:
         with self._lock(scope), self._undo_on_failure(scope, conv) as thread:
             batch = self._timed_batch(checked, thread)
             pieces = list(self._pieces(batch))
-            self._read_ahead(batch, pieces, thread)
             ids: list[str] = []
-            for piece in pieces:
-                state = self.graph.invoke({"kind": "observe", "text": "", "batch": piece},
-                                          thread_config(scope, conv),
-                                          context=self._context(scope, conv, piece[0].ts),
-                                          durability=_DURABILITY)
-                ids += state["stored_turn_ids"]
+            # the parses read ahead stay until the runs have read them (Parser.held)
+            with self.memory.topics.held([parse_span(s.role, s.text) for s in batch if s.text]):
+                self._read_ahead(batch, pieces, thread)
+                for piece in pieces:
+                    state = self.graph.invoke({"kind": "observe", "text": "", "batch": piece},
+                                              thread_config(scope, conv),
+                                              context=self._context(scope, conv, piece[0].ts),
+                                              durability=_DURABILITY)
+                    ids += state["stored_turn_ids"]
             self.conversations.touch(scope, conv or DEFAULT_CONVERSATION, batch[-1].ts,
                                      batch[0].text)
         return ids

@@ -57,6 +57,11 @@ class TopicExtractor:
         traits first: a text tagged here alone is parsed again for them)."""
         self.topics_many(texts)
 
+    def held(self, texts: Sequence[str]):
+        """A block in which the parses of ``texts`` are kept (:meth:`memory.nlp.Parser.held`):
+        a bulk ingest's, read ahead, until its runs have read them."""
+        return self._parser.held(texts)
+
     def _read(self, doc) -> tuple[str, ...]:
         return tuple(self._from_doc(doc))
 

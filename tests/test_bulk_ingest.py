@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from memory.embeddings import _token_batches
-from memory.nlp import shared_parser
+from memory.nlp import Parser, shared_parser
 
 
 def _session(user: str, start: float, lines: list[str], *, first: bool = False) -> list[dict]:
@@ -164,6 +164,37 @@ def test_a_reading_is_made_once_per_parse_and_kept_with_it():
     assert parser.read_many(texts[::-1], reader, mine) == [8, None, 8] and len(calls) == 2
     assert parser.read_many(texts[:1], lambda doc: "other", other) == ["other"]
     assert parser.read_many(texts[:1], reader, mine) == [8] and len(calls) == 2
+
+
+def test_parses_held_outlive_the_cache_until_their_block_ends():
+    """A bulk ingest parses its texts ahead and its runs read them a session at a time; the
+    runs' own parses must not push the ones not read yet out of the cache (they did: a
+    LongMemEval replay parsed 46% of its texts twice). Held Docs stay, nested holds count, a
+    tag-only Doc parsed again whole is the one kept, and the block's end (by an error too)
+    hands them back to the LRU."""
+    parser = Parser(cache_size=2)
+    texts = ["I keep bees on the roof.", "My brother builds boats in Hull."]
+    tagged = parser.parse_many(texts, dependencies=False)
+    with parser.held(texts):
+        docs = parser.parse_many(texts)  # parsed again, whole: these are the Docs held
+        assert not any(a is b for a, b in zip(docs, tagged, strict=True))
+        parser.parse_many([f"Unrelated line number {n}." for n in range(5)])  # the LRU turns over
+        assert all(a is b for a, b in zip(parser.parse_many(texts), docs, strict=True))
+        with parser.held(texts[:1]):
+            parser.parse_many([f"Another line number {n}." for n in range(5)])
+        assert parser.parse(texts[0]) is docs[0]  # the inner hold's end keeps the outer's
+        with pytest.raises(RuntimeError), parser.held(["A third text."]):
+            raise RuntimeError("a run failed")
+    parser.parse_many([f"One more line number {n}." for n in range(5)])
+    assert parser.parse(texts[0]) is not docs[0]  # back in the LRU, and evicted like any Doc
+    assert not parser._holds and not parser._held
+
+
+def test_a_bulk_ingest_holds_its_parses_for_its_runs_only(make_bot):
+    bot = make_bot(persona_extractor="rules")
+    bot.ingest("hana", _session("hana", T0, ["I grow tomatoes on my balcony.", "Lovely."]))
+    parser = shared_parser()
+    assert not parser._holds and not parser._held  # nothing kept past the ingest
 
 
 @settings(max_examples=200, deadline=None)
