@@ -17,6 +17,7 @@ was not chosen on.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import re
@@ -31,18 +32,18 @@ from rich.table import Table
 from agent import Kindred
 from evals.longmemeval import TYPES, _baselines, _replay, _scores, load_longmemeval
 from graphs.recall import turn_pool
-from memory.hybrid import HybridWeights, TurnPool
+from memory.hybrid import HybridWeights, TurnPool, gathers
 
 _DEPTH = 50
 _GRID = {"lexical": (0.8, 1.2, 1.6), "neighbour": (0.25, 0.5), "session": (0.0, 0.15, 0.3),
          "decay": (0.0, 0.15)}
 
 
-def _chosen(path: Path, part: str, per_type: int):
+def _chosen(path: Path, part: str, per_type: int, types: tuple[str, ...] = TYPES):
     questions = [q for n, q in enumerate(load_longmemeval(path))
                  if not q.question_id.endswith("_abs")
                  and (part == "all" or n % 2 == (0 if part == "even" else 1))]
-    return [q for t in TYPES for q in [q for q in questions if q.question_type == t][:per_type]]
+    return [q for t in types for q in [q for q in questions if q.question_type == t][:per_type]]
 
 
 def _pooled(q, cache: Path) -> tuple[TurnPool, dict]:
@@ -95,7 +96,9 @@ def _locomo_pools(path: Path, cache: Path) -> list[tuple[TurnPool, frozenset[str
                 bot.close()
             kept.write_text(json.dumps({"to_dia": to_dia, "pools": pools}))
         data = json.loads(kept.read_text())
-        out += [(TurnPool.from_json(p), q.gold, data["to_dia"])
+        # the query's form is read again: pools kept before TurnPool.gathers existed lack it
+        out += [(dataclasses.replace(TurnPool.from_json(p), gathers=gathers(q.question)),
+                 q.gold, data["to_dia"])
                 for p, q in zip(data["pools"], conv.questions, strict=True)]
     return out
 
@@ -126,6 +129,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--part", choices=("even", "odd", "all"), default="even")
     ap.add_argument("--per-type", type=int, default=4)
+    ap.add_argument("--types", type=lambda v: tuple(v.split(",")), default=TYPES,
+                    help=f"question types, comma-separated (default all: {','.join(TYPES)})")
     ap.add_argument("--cache", type=Path, default=Path("benchmarks/out/lme-replays"))
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--cached", action="store_true",
@@ -148,13 +153,16 @@ def main() -> None:
     defaults = HybridWeights()
     defaults_row = tuple(getattr(defaults, k) for k in keys)
     rows.setdefault(defaults_row, [])  # today's defaults are always a row of the grid
-    chosen = _chosen(args.data, args.part, args.per_type)
+    if unknown := set(args.types) - set(TYPES):
+        ap.error(f"unknown question types {sorted(unknown)}; choose from {', '.join(TYPES)}")
+    chosen = _chosen(args.data, args.part, args.per_type, args.types)
     if args.cached:
         done = [q for q in chosen if (args.cache / q.question_id / "replay.json").is_file()]
         chosen = done[:-1] if done and not (args.cache / done[-1].question_id / "pool.json"
                                              ).is_file() else done
     for q in track(chosen, description="replay and rank"):
         pool, info = _pooled(q, args.cache)
+        pool = dataclasses.replace(pool, gathers=gathers(q.question))  # as for LoCoMo's
         gold, session_of = frozenset(info["gold"]), info["session_of"]
         for g in rows:
             ranked = [pool.ids[i] for i in pool.rank(

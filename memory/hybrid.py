@@ -31,6 +31,7 @@ outside that pool has no score (it would rank below every candidate).
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -44,7 +45,20 @@ from memory.topics import topic_overlap
 from memory.turns import TurnIndex
 from memory.types import RetrievedMemory
 
-__all__ = ["HybridWeights", "HybridRetriever", "FactPointer", "TurnPool"]
+__all__ = ["HybridWeights", "HybridRetriever", "FactPointer", "TurnPool", "gathers"]
+
+# a question that counts, sums or compares occasions ("How many…", "the total…", "between the
+# day I… and the day I…", "…first, X or Y?"): its answer lies in several sessions
+_GATHERS = re.compile(
+    r"\b(?:how\s+(?:many|much)|total|in\s+all|combined|altogether|compared\s+(?:to|with)|"
+    r"between\b.+\band\b|first\b.+\bor\b|the\s+order\s+of|the\s+most\b)",
+    re.IGNORECASE)
+
+
+def gathers(query: str) -> bool:
+    """Whether ``query`` asks about several occasions (counts, sums, compares, orders them):
+    its turns are ranked with :attr:`HybridWeights.spread`."""
+    return bool(_GATHERS.search(query))
 
 
 class HybridWeights(ComponentConfig):
@@ -57,7 +71,10 @@ class HybridWeights(ComponentConfig):
         "a partial match scores a larger share of the best), chosen on LoCoMo conversations 1-5"))
     topic: float = Field(default=0.0, description="LD-Agent's noun overlap (0 when "
                                                   "scoring.use_topics is off)")
-    time_window: float = 0.3
+    time_window: float = Field(default=0.5, description=(
+        "a turn inside the query's time window (memory.timeexpr); 0.5 since rolling spans "
+        "(\"in the past month\") and weekends resolve, 2026-12-08: LongMemEval dev even half "
+        "(94 questions) turn recall@10 86.8 against 85.7 at 0.3, LoCoMo R@5 +0.5"))
     decay: float = 0.0
     neighbour: float = 0.5
     session: float = 0.3
@@ -74,6 +91,13 @@ class HybridWeights(ComponentConfig):
         "a long turn's dense score: its own vector's, or its best piece's less this margin "
         "when higher (1: its own vector only). The best of many pieces is high by chance (the "
         "max of noisy cosines): on LongMemEval dev 0 cost 1-3 questions of 12, 0.1 none"))
+    spread: float = Field(default=0.1, ge=0.0, description=(
+        "for a question about several occasions (:func:`gathers`): once spread_free turns of "
+        "a session are ranked, the next ranks this much lower, the one after twice as much... "
+        "(0: rank by the total alone); on LongMemEval dev's even half turn recall@10 +1.0, "
+        "LoCoMo unchanged within 0.03"))
+    spread_free: int = Field(default=3, ge=1, description=(
+        "turns of one session ranked before the spread applies"))
 
 
 @dataclass(frozen=True)
@@ -107,9 +131,30 @@ def _neighbour_ids(turn_id: str) -> tuple[str, ...]:
     return tuple(i for i in _neighbour_pair(turn_id) if i is not None)
 
 
-def _best(total: np.ndarray, k: int) -> list[int]:
-    """Positions of the ``k`` highest totals, best first (ties: pool order)."""
-    return [int(i) for i in np.lexsort((np.arange(len(total)), -total))[:k]]
+def _best(total: np.ndarray, k: int, group: np.ndarray | None = None, spread: float = 0.0,
+          free: int = 0) -> list[int]:
+    """Positions of the ``k`` highest totals, best first (ties: pool order); with ``spread``,
+    once ``free`` turns of a session (``group``) are ranked, each further one ranks ``spread``
+    lower for each of its session's beyond them ranked above it, and ``spread`` more."""
+    if not spread or group is None:
+        return [int(i) for i in np.lexsort((np.arange(len(total)), -total))[:k]]
+    left = np.asarray(total, dtype=float).copy()
+    taken = np.zeros(int(group.max()) + 1, dtype=int)
+    out: list[int] = []
+    for _ in range(min(k, len(left))):
+        i = int(np.argmax(left - spread * np.maximum(0, taken[group] - free + 1)))
+        out.append(i)
+        left[i] = -np.inf
+        taken[group[i]] += 1
+    return out
+
+
+def _ranked(pool: TurnPool, scores: Mapping[str, np.ndarray], w: HybridWeights, k: int
+            ) -> list[int]:
+    """The order of ``pool``'s candidates by ``scores`` (its spread when the query gathers)."""
+    if pool.gathers and w.spread:
+        return _best(scores["total"], k, scores["group"], w.spread, w.spread_free)
+    return _best(scores["total"], k)
 
 
 @dataclass(frozen=True)
@@ -125,17 +170,19 @@ class TurnPool:
     words: tuple[int, ...]
     components: Mapping[str, np.ndarray]
     items: tuple[_Cand, ...] = ()
+    gathers: bool = False  # the query asks about several occasions (:func:`gathers`)
 
     def to_json(self) -> dict:
         return {"ids": list(self.ids), "sessions": list(self.sessions),
-                "words": list(self.words),
+                "words": list(self.words), "gathers": self.gathers,
                 "components": {k: [float(x) for x in v]
                                for k, v in self.components.items()}}
 
     @classmethod
     def from_json(cls, data: Mapping) -> TurnPool:
         return cls(tuple(data["ids"]), tuple(data["sessions"]), tuple(data["words"]),
-                   {k: np.asarray(v, dtype=float) for k, v in data["components"].items()})
+                   {k: np.asarray(v, dtype=float) for k, v in data["components"].items()},
+                   gathers=bool(data.get("gathers", False)))
 
     def scores(self, weights: HybridWeights, use_topics: bool = True) -> dict[str, np.ndarray]:
         """Every component and the fused ``base`` and ``total``, as arrays (one pass)."""
@@ -168,6 +215,7 @@ class TurnPool:
         sums = np.bincount(group, weights=base * top)
         counts = np.bincount(group, weights=top.astype(float))
         s["session"] = (sums / np.maximum(counts, 1))[group]
+        s["group"] = group
         s["total"] = (base + context * (w.neighbour * s["neighbour"] + w.session * s["session"])
                       + w.fact * c["fact"])
         return s
@@ -177,7 +225,7 @@ class TurnPool:
         order)."""
         if not self.ids:
             return []
-        return _best(self.scores(weights, use_topics)["total"], k)
+        return _ranked(self, self.scores(weights, use_topics), weights, k)
 
 
 class HybridRetriever:
@@ -199,8 +247,10 @@ class HybridRetriever:
         if not pool.ids:
             return []
         scores = pool.scores(self.weights, self.scoring.use_topics)
+        order = _ranked(pool, scores, self.weights, k)
+        del scores["group"]
         out = []
-        for i in _best(scores["total"], k):
+        for i in order:
             c = pool.items[i]
             ts = float(c.meta.get("ts", now))
             comp = {name: round(float(values[i]), 4) for name, values in scores.items()}
@@ -255,7 +305,8 @@ class HybridRetriever:
         }
         return TurnPool(tuple(c.id for c in cands),
                         tuple(str(c.meta.get("session_id")) for c in cands),
-                        tuple(len(c.text.split()) for c in cands), components, cands)
+                        tuple(len(c.text.split()) for c in cands), components, cands,
+                        gathers=gathers(text))
 
     @staticmethod
     def _reason(s: Mapping[str, float]) -> str:

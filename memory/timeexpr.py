@@ -1,5 +1,10 @@
 """Time expressions in a query ("last May", "two weeks ago", "yesterday") as a time window.
 
+A span that ends now ("in the past month", "the last three weeks") is the rolling span before
+the query, not a calendar one: "last month" is the month before this one, "the past month" the
+30 days up to today. "Last weekend" and "the past weekend" are the Saturday and Sunday before
+the query (the one before that when it is asked on a weekend).
+
 Why: "what did I say about the trip last May?" should prefer memories from last May. The window
 is resolved against the query's time (the run's ``now``, never the wall clock), and retrieval adds
 a bonus to memories inside it. Only explicit expressions are resolved; everything else returns
@@ -28,13 +33,20 @@ _UNIT_DAYS = {"day": 1, "week": 7, "month": 30.44, "year": 365.25}
 _AGO = re.compile(r"\b(\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                   r"a couple of|a few|few|several)\s+(day|week|month|year)s?\s+ago\b", re.I)
 _LAST_UNIT = re.compile(r"\b(last|this|past|previous)\s+(week|month|year)\b", re.I)
+_COUNT = r"\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a couple of|" \
+    r"couple of|a few|few|several"
+_SPAN = re.compile(rf"\b(?:(?:in|over|during|for|within)\s+)?the\s+(?:past|last)\s+(?:({_COUNT})\s+)?"
+                   r"(day|week|month|year)s?\b|\bpast\s+(?:({_COUNT})\s+)?"
+                   r"(day|week|month|year)s?\b", re.I)
+_WEEKEND = re.compile(r"\b(?:last|past|previous)\s+weekend\b", re.I)
 _MONTH_NAMES = "|".join(sorted((m for m in _MONTHS if len(m) > 3 or m == "may"),
                                key=len, reverse=True))
 _MONTH_YEAR = re.compile(rf"\b(?:(last|this)\s+)?({_MONTH_NAMES})\b(?:,?\s+((?:19|20)\d\d))?",
                          re.I)
 _YEAR = re.compile(r"\b(?:in|during|of|since)\s+((?:19|20)\d\d)\b", re.I)
 _LAST_WEEKDAY = re.compile(r"\blast\s+(" + "|".join(_WEEKDAYS) + r")\b", re.I)
-_DAY_WORD = re.compile(r"\b(yesterday|today|tonight|last night|this morning)\b", re.I)
+_DAY_WORD = re.compile(r"\b(the day before yesterday|yesterday|today|tonight|last night|"
+                       r"this morning)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -62,7 +74,8 @@ def _month_span(year: int, month: int) -> tuple[datetime, datetime]:
 def resolve_time_window(text: str, now: float) -> TimeWindow | None:
     """The first explicit time expression of ``text`` as a window, or None."""
     ref = datetime.fromtimestamp(now, tz=timezone.utc)
-    for resolver in (_ago, _day_word, _last_weekday, _last_unit, _month_year, _year):
+    for resolver in (_ago, _day_word, _last_weekday, _weekend, _span, _last_unit, _month_year,
+                     _year):
         found = resolver(text, ref)
         if found:
             start, end, expr = found
@@ -87,8 +100,30 @@ def _day_word(text: str, ref: datetime):
     if not m:
         return None
     word = m.group(1).lower()
-    day = _day(ref) - timedelta(days=1 if word in ("yesterday", "last night") else 0)
+    back = {"yesterday": 1, "last night": 1, "the day before yesterday": 2}.get(word, 0)
+    day = _day(ref) - timedelta(days=back)
     return day, day + timedelta(days=1), m.group(0)
+
+
+def _weekend(text: str, ref: datetime):
+    m = _WEEKEND.search(text)
+    if not m:
+        return None
+    back = (ref.weekday() - 5) % 7  # days since Saturday
+    if back < 2:  # asked on a weekend: the one before
+        back += 7
+    saturday = _day(ref) - timedelta(days=back)
+    return saturday, saturday + timedelta(days=2), m.group(0)
+
+
+def _span(text: str, ref: datetime):
+    m = _SPAN.search(text)
+    if not m:
+        return None
+    raw = (m.group(1) or m.group(3) or "1").lower()
+    n = int(raw) if raw.isdigit() else _NUMBERS.get(raw, _NUMBERS.get(f"a {raw}", 1))
+    unit = _UNIT_DAYS[(m.group(2) or m.group(4)).lower()]
+    return ref - timedelta(days=n * unit), ref, m.group(0)
 
 
 def _last_weekday(text: str, ref: datetime):

@@ -35,11 +35,24 @@ def _day(ts: float) -> str:
     ("what did we do last month", "2026-10-01", "2026-11-01"),
     ("in 2022 I was in Rome", "2022-01-01", "2023-01-01"),
     ("last friday", "2026-11-20", "2026-11-21"),
+    ("what did I cook the day before yesterday", "2026-11-23", "2026-11-24"),
+    ("Which bike did I fix the past weekend?", "2026-11-21", "2026-11-23"),
+    ("where did I go last weekend", "2026-11-21", "2026-11-23"),
+    # a span up to now is rolling; "last month" is the calendar month before
+    ("How much did I spend on groceries in the past month?", "2026-10-26", "2026-11-25"),
+    ("the three trips I took in the past three months", "2026-08-26", "2026-11-25"),
+    ("books I read over the last couple of weeks", "2026-11-11", "2026-11-25"),
 ])
 def test_time_expressions_resolve_to_windows(query, start, end):
     window = resolve_time_window(query, NOW)
     assert window is not None and (_day(window.start), _day(window.end)) == (start, end)
     assert window.end <= NOW
+
+
+def test_last_weekend_asked_on_a_weekend_is_the_one_before():
+    saturday = NOW + 3 * DAY  # NOW is a Wednesday
+    window = resolve_time_window("What did we do last weekend?", saturday)
+    assert (_day(window.start), _day(window.end)) == ("2026-11-21", "2026-11-23")
 
 
 @pytest.mark.parametrize("query", ["We may go to the park.", "What is my dog called?",
@@ -331,3 +344,46 @@ def test_a_long_turn_takes_and_lends_context_scaled_but_an_answer_lends_in_full(
     # and a pool survives its JSON form
     again = TurnPool.from_json(pool.to_json())
     assert again.rank(w, 6) == pool.rank(w, 6) and again.words == pool.words
+
+
+@pytest.mark.parametrize("query, several", [
+    ("How many hours have I spent playing games in total?", True),
+    ("How many days passed between the day I bought a gift and the day I flew home?", True),
+    ("Which gift did I buy first, the necklace for my sister or the photo album for my mom?",
+     True),
+    ("Which grocery store did I spend the most money at in the past month?", True),
+    ("What is the order of the three trips I took, from earliest to latest?", True),
+    ("What is my dog called?", False),
+    ("What does Caroline love most about camping?", False),
+    ("Where did I attend the religious activity last week?", False),
+])
+def test_a_question_about_several_occasions_is_told_apart(query, several):
+    from memory.hybrid import gathers
+
+    assert gathers(query) is several
+
+
+def test_a_question_about_several_occasions_spreads_its_turns_over_sessions():
+    """A count or a comparison is answered from several sessions: past ``spread_free`` turns of
+    one session, each further one ranks ``spread`` lower, so a third session's turn gets in;
+    a question about one thing keeps the plain order."""
+    import dataclasses
+
+    import numpy as np
+
+    from memory.hybrid import TurnPool
+
+    ids = ("a/0", "a/1", "a/2", "a/3", "b/0", "c/0")
+    pool = TurnPool(ids=ids, sessions=tuple(i[0] for i in ids), words=(10,) * 6,
+                    components={"dense": np.array([0.9, 0.88, 0.86, 0.84, 0.8, 0.7]),
+                                **{k: np.zeros(6) for k in ("lexical", "topic", "time_window",
+                                                            "decay", "fact")}})
+    w = HybridWeights(neighbour=0.0, session=0.0, spread=0.1, spread_free=2)
+    assert [ids[i] for i in pool.rank(w, 4)] == ["a/0", "a/1", "a/2", "a/3"]  # not gathering
+    spread = dataclasses.replace(pool, gathers=True)
+    # a/2 is its session's third: 0.86 - 0.1 < 0.8, so b/0 comes first (and a/2 before c/0);
+    # a/3 is the fourth: 0.84 - 0.2 < 0.7, so c/0 comes before it
+    assert [ids[i] for i in spread.rank(w, 6)] == ["a/0", "a/1", "b/0", "a/2", "c/0", "a/3"]
+    assert [ids[i] for i in spread.rank(w.model_copy(update={"spread": 0.0}), 4)] == \
+        ["a/0", "a/1", "a/2", "a/3"]
+    assert TurnPool.from_json(spread.to_json()).gathers  # kept with the pool
