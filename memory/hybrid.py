@@ -133,9 +133,10 @@ def _neighbour_ids(turn_id: str) -> tuple[str, ...]:
 
 def _best(total: np.ndarray, k: int, group: np.ndarray | None = None, spread: float = 0.0,
           free: int = 0) -> list[int]:
-    """Positions of the ``k`` highest totals, best first (ties: pool order); with ``spread``,
-    once ``free`` turns of a session (``group``) are ranked, each further one ranks ``spread``
-    lower for each of its session's beyond them ranked above it, and ``spread`` more."""
+    """Positions of the ``k`` highest totals, best first (ties: pool order). With ``spread``,
+    greedily: once ``free`` turns of a session (``group``) are ranked, its next counts
+    ``spread`` less, the one after twice that, and so on (free 3: the 4th turn of a session
+    counts ``spread`` less, the 5th ``2·spread``)."""
     if not spread or group is None:
         return [int(i) for i in np.lexsort((np.arange(len(total)), -total))[:k]]
     left = np.asarray(total, dtype=float).copy()
