@@ -32,12 +32,14 @@ _UNIT_DAYS = {"day": 1, "week": 7, "month": 30.44, "year": 365.25}
 
 _AGO = re.compile(r"\b(\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                   r"a couple of|a few|few|several)\s+(day|week|month|year)s?\s+ago\b", re.I)
-_LAST_UNIT = re.compile(r"\b(last|this|past|previous)\s+(week|month|year)\b", re.I)
+_LAST_UNIT = re.compile(r"\b(last|this|past|previous)\s+(week|month|year)\b(?!\s+of\b)", re.I)
 _COUNT = r"\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a couple of|" \
     r"couple of|a few|few|several"
-_SPAN = re.compile(rf"\b(?:(?:in|over|during|for|within)\s+)?the\s+(?:past|last)\s+(?:({_COUNT})\s+)?"
-                   r"(day|week|month|year)s?\b|\bpast\s+(?:({_COUNT})\s+)?"
-                   r"(day|week|month|year)s?\b", re.I)
+# "in the last two weeks", "the past month" (not "on the last day of the trip", "the last week
+# of June": a span of something else)
+_SPAN = re.compile(rf"\b(?:in|over|during|for|within)\s+the\s+(?:past|last)\s+(?:({_COUNT})\s+)?"
+                   rf"(day|week|month|year)s?\b(?!\s+of\b)|\bpast\s+(?:({_COUNT})\s+)?"
+                   r"(day|week|month|year)s?\b(?!\s+of\b)", re.I)
 _WEEKEND = re.compile(r"\b(?:last|past|previous)\s+weekend\b", re.I)
 _MONTH_NAMES = "|".join(sorted((m for m in _MONTHS if len(m) > 3 or m == "may"),
                                key=len, reverse=True))

@@ -42,6 +42,7 @@ def _day(ts: float) -> str:
     ("How much did I spend on groceries in the past month?", "2026-10-26", "2026-11-25"),
     ("the three trips I took in the past three months", "2026-08-26", "2026-11-25"),
     ("books I read over the last couple of weeks", "2026-11-11", "2026-11-25"),
+    ("the last week of June", "2026-06-01", "2026-07-01"),  # June's, not the week before
 ])
 def test_time_expressions_resolve_to_windows(query, start, end):
     window = resolve_time_window(query, NOW)
@@ -55,7 +56,8 @@ def test_last_weekend_asked_on_a_weekend_is_the_one_before():
     assert (_day(window.start), _day(window.end)) == ("2026-11-21", "2026-11-23")
 
 
-@pytest.mark.parametrize("query", ["We may go to the park.", "What is my dog called?",
+@pytest.mark.parametrize("query", ["We may go to the park.",
+                                   "What did I do on the last day of the trip?", "What is my dog called?",
                                    "Tell me about March of the penguins"])
 def test_no_time_expression_means_no_window(query):
     w = resolve_time_window(query, NOW)
