@@ -1,6 +1,6 @@
 """Time expressions in a query ("last May", "two weeks ago", "yesterday") as a time window.
 
-A span that ends now ("in the past month", "the last three weeks") is the rolling span before
+A span that ends now ("in the past month", "over the last three weeks") is the rolling span before
 the query, not a calendar one: "last month" is the month before this one, "the past month" the
 30 days up to today. "Last weekend" and "the past weekend" are the Saturday and Sunday before
 the query (the one before that when it is asked on a weekend).
