@@ -150,12 +150,11 @@ def _best(total: np.ndarray, k: int, group: np.ndarray | None = None, spread: fl
     return out
 
 
-def _ranked(pool: TurnPool, scores: Mapping[str, np.ndarray], w: HybridWeights, k: int
-            ) -> list[int]:
-    """The order of ``pool``'s candidates by ``scores`` (its spread when the query gathers)."""
+def _ranked(pool: TurnPool, total: np.ndarray, w: HybridWeights, k: int) -> list[int]:
+    """The order of ``pool``'s candidates by ``total`` (its spread when the query gathers)."""
     if pool.gathers and w.spread:
-        return _best(scores["total"], k, scores["group"], w.spread, w.spread_free)
-    return _best(scores["total"], k)
+        return _best(total, k, pool.groups, w.spread, w.spread_free)
+    return _best(total, k)
 
 
 @dataclass(frozen=True)
@@ -178,6 +177,11 @@ class TurnPool:
                 "words": list(self.words), "gathers": self.gathers,
                 "components": {k: [float(x) for x in v]
                                for k, v in self.components.items()}}
+
+    @functools.cached_property
+    def groups(self) -> np.ndarray:
+        """Each candidate's session as a small integer (for per-session sums and counts)."""
+        return np.unique(np.array(self.sessions, dtype=str), return_inverse=True)[1]
 
     @classmethod
     def from_json(cls, data: Mapping) -> TurnPool:
@@ -206,7 +210,7 @@ class TurnPool:
             if at is not None and base[at] > neighbour[i]:
                 neighbour[i] = base[at]
         s["neighbour"] = neighbour
-        _, group = np.unique(np.array(self.sessions, dtype=str), return_inverse=True)
+        group = self.groups
         order = np.lexsort((-base, group))           # by session, best base first
         rank = np.empty(n, dtype=int)
         starts = np.r_[0, np.flatnonzero(np.diff(group[order])) + 1]
@@ -216,7 +220,6 @@ class TurnPool:
         sums = np.bincount(group, weights=base * top)
         counts = np.bincount(group, weights=top.astype(float))
         s["session"] = (sums / np.maximum(counts, 1))[group]
-        s["group"] = group
         s["total"] = (base + context * (w.neighbour * s["neighbour"] + w.session * s["session"])
                       + w.fact * c["fact"])
         return s
@@ -226,7 +229,7 @@ class TurnPool:
         order)."""
         if not self.ids:
             return []
-        return _ranked(self, self.scores(weights, use_topics), weights, k)
+        return _ranked(self, self.scores(weights, use_topics)["total"], weights, k)
 
 
 class HybridRetriever:
@@ -248,10 +251,8 @@ class HybridRetriever:
         if not pool.ids:
             return []
         scores = pool.scores(self.weights, self.scoring.use_topics)
-        order = _ranked(pool, scores, self.weights, k)
-        del scores["group"]
         out = []
-        for i in order:
+        for i in _ranked(pool, scores["total"], self.weights, k):
             c = pool.items[i]
             ts = float(c.meta.get("ts", now))
             comp = {name: round(float(values[i]), 4) for name, values in scores.items()}

@@ -27,19 +27,20 @@ _MONTHS["may"] = 5
 _WEEKDAYS = {name.lower(): i for i, name in enumerate(calendar.day_name)}
 _NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
             "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
-            "a couple of": 2, "a few": 3, "few": 3, "several": 3}
+            "a couple of": 2, "couple of": 2, "a few": 3, "few": 3, "several": 3}
 _UNIT_DAYS = {"day": 1, "week": 7, "month": 30.44, "year": 365.25}
 
-_AGO = re.compile(r"\b(\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-                  r"a couple of|a few|few|several)\s+(day|week|month|year)s?\s+ago\b", re.I)
-_LAST_UNIT = re.compile(r"\b(last|this|past|previous)\s+(week|month|year)\b(?!\s+of\b)", re.I)
+# a count of units: "3", "two", "a couple of", "a few"…
 _COUNT = r"\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a couple of|" \
-    r"couple of|a few|few|several"
+    r"a few|few|several"
+_AGO = re.compile(rf"\b({_COUNT})\s+(day|week|month|year)s?\s+ago\b", re.I)
+_LAST_UNIT = re.compile(r"\b(last|this|past|previous)\s+(week|month|year)\b(?!\s+of\b)", re.I)
 # "in the last two weeks", "the past month" (not "on the last day of the trip", "the last week
 # of June": a span of something else)
-_SPAN = re.compile(rf"\b(?:in|over|during|for|within)\s+the\s+(?:past|last)\s+(?:({_COUNT})\s+)?"
-                   rf"(day|week|month|year)s?\b(?!\s+of\b)|\bpast\s+(?:({_COUNT})\s+)?"
-                   r"(day|week|month|year)s?\b(?!\s+of\b)", re.I)
+_SPAN = re.compile(rf"\b(?:in|over|during|for|within)\s+the\s+(?:past|last)\s+"
+                   rf"(?:({_COUNT}|couple of)\s+)?(day|week|month|year)s?\b(?!\s+of\b)|"
+                   rf"\bpast\s+(?:({_COUNT}|couple of)\s+)?(day|week|month|year)s?\b(?!\s+of\b)",
+                   re.I)
 _WEEKEND = re.compile(r"\b(?:last|past|previous)\s+weekend\b", re.I)
 _MONTH_NAMES = "|".join(sorted((m for m in _MONTHS if len(m) > 3 or m == "may"),
                                key=len, reverse=True))
@@ -85,12 +86,17 @@ def resolve_time_window(text: str, now: float) -> TimeWindow | None:
     return None
 
 
+def _count(raw: str) -> int:
+    """A count matched by ``_COUNT`` as a number."""
+    raw = raw.lower()
+    return int(raw) if raw.isdigit() else _NUMBERS[raw]
+
+
 def _ago(text: str, ref: datetime):
     m = _AGO.search(text)
     if not m:
         return None
-    raw = m.group(1).lower()
-    n = int(raw) if raw.isdigit() else _NUMBERS[raw]
+    n = _count(m.group(1))
     unit = _UNIT_DAYS[m.group(2).lower()]
     centre = ref - timedelta(days=n * unit)
     half = timedelta(days=max(unit * 0.5 * max(n, 1) ** 0.5, 1.0))  # wider for vaguer spans
@@ -122,8 +128,7 @@ def _span(text: str, ref: datetime):
     m = _SPAN.search(text)
     if not m:
         return None
-    raw = (m.group(1) or m.group(3) or "1").lower()
-    n = int(raw) if raw.isdigit() else _NUMBERS.get(raw, _NUMBERS.get(f"a {raw}", 1))
+    n = _count(m.group(1) or m.group(3) or "1")
     unit = _UNIT_DAYS[(m.group(2) or m.group(4)).lower()]
     return ref - timedelta(days=n * unit), ref, m.group(0)
 
