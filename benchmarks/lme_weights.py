@@ -25,6 +25,7 @@ import statistics
 from pathlib import Path
 
 import _common  # noqa: F401  (process defaults before torch)
+import numpy as np
 from rich.console import Console
 from rich.progress import track
 from rich.table import Table
@@ -33,6 +34,7 @@ from agent import Kindred
 from evals.longmemeval import TYPES, _baselines, _replay, _scores, load_longmemeval
 from graphs.recall import turn_pool
 from memory.hybrid import HybridWeights, TurnPool, gathers
+from memory.timeexpr import resolve_time_window
 
 _DEPTH = 50
 _GRID = {"lexical": (0.8, 1.2, 1.6), "neighbour": (0.25, 0.5), "session": (0.0, 0.15, 0.3),
@@ -73,7 +75,8 @@ _MEASURES = ("turn_recall@5", "turn_recall@10", "recall_all@5")
 _LOCOMO_KS = (5, 10, 25)
 
 
-def _locomo_pools(path: Path, cache: Path) -> list[tuple[TurnPool, frozenset[str], dict]]:
+def _locomo_pools(path: Path, cache: Path, flat: bool = False
+                  ) -> list[tuple[TurnPool, frozenset[str], dict]]:
     """Every LoCoMo question's pool (as ``kindred eval locomo`` queries: a day after the last
     session, k = 25), with its gold dia ids and the turn id → dia id map; replayed once into
     ``cache/locomo``."""
@@ -96,11 +99,25 @@ def _locomo_pools(path: Path, cache: Path) -> list[tuple[TurnPool, frozenset[str
                 bot.close()
             kept.write_text(json.dumps({"to_dia": to_dia, "pools": pools}))
         data = json.loads(kept.read_text())
-        # the query's form is read again: pools kept before TurnPool.gathers existed lack it
-        out += [(dataclasses.replace(TurnPool.from_json(p), gathers=gathers(q.question)),
-                 q.gold, data["to_dia"])
-                for p, q in zip(data["pools"], conv.questions, strict=True)]
+        now = conv.sessions[-1][1] + 86400
+        out += [(_read_again(TurnPool.from_json(p), q.question, now, flat), q.gold,
+                 data["to_dia"]) for p, q in zip(data["pools"], conv.questions, strict=True)]
     return out
+
+
+def _read_again(pool: TurnPool, question: str, now: float, flat: bool = False) -> TurnPool:
+    """``pool`` with the question's form and time window read again by today's code (a kept
+    pool may predate a change to them); ``flat``: every window flat, as before 2026-12-08."""
+    pool = dataclasses.replace(pool, gathers=gathers(question))
+    if not pool.ts:  # kept before pools carried their times: the window stays as it was
+        return pool
+    window = resolve_time_window(question, now)
+    if window and flat:
+        window = dataclasses.replace(window, centre=None)
+    ts = np.asarray(pool.ts)
+    return dataclasses.replace(pool, components={
+        **pool.components,
+        "time_window": window.membership(ts) if window else np.zeros(len(ts))})
 
 
 def _locomo_recall(pools, weights: HybridWeights) -> dict[int, float]:
@@ -139,6 +156,8 @@ def main() -> None:
     ap.add_argument("--locomo", type=Path, default=None,
                     help="LoCoMo's JSON: also rank its questions with every weight set (the "
                          "weights chosen here must keep its evidence recall)")
+    ap.add_argument("--flat-windows", action="store_true",
+                    help='every time window flat, "two weeks ago" too (as before 2026-12-08)')
     ap.add_argument("--top", type=int, default=12, help="grid rows printed, best first")
     ap.add_argument("--plot", type=Path, default=None, help="a PNG of recall along the grid")
     ap.add_argument("--grid", type=json.loads, default=None,
@@ -162,7 +181,7 @@ def main() -> None:
                                              ).is_file() else done
     for q in track(chosen, description="replay and rank"):
         pool, info = _pooled(q, args.cache)
-        pool = dataclasses.replace(pool, gathers=gathers(q.question))  # as for LoCoMo's
+        pool = _read_again(pool, q.question, q.date, args.flat_windows)
         gold, session_of = frozenset(info["gold"]), info["session_of"]
         for g in rows:
             ranked = [pool.ids[i] for i in pool.rank(
@@ -177,7 +196,7 @@ def main() -> None:
     summary.sort(key=lambda s: -s["turn_recall@10"])
     baselines = {name: _summary(scored) for name, scored in base_rows.items()}
     if args.locomo:
-        pools = _locomo_pools(args.locomo, args.cache)
+        pools = _locomo_pools(args.locomo, args.cache, args.flat_windows)
         for s in summary:
             s["locomo"] = _locomo_recall(pools, defaults.model_copy(update=s["weights"]))
         baselines["default"] = {"locomo": _locomo_recall(pools, defaults)}

@@ -67,7 +67,8 @@ def recall(services: Services, scope: Scope, text: str, now: float, *, k: int | 
     window = resolve_time_window(text, now)
     found = Recall(query=text, now=now,
                    time_window=(TimeWindowView(start=window.start, end=window.end,
-                                               expression=window.expression) if window else None))
+                                               expression=window.expression,
+                                               centre=window.centre) if window else None))
     if cfg.use_events:
         found.events, q_topics = _events(services, scope, text, qvec, q_topics, now)
         turns = _turns(services, scope, text, qvec, list(q_topics), now, k, found.events,

@@ -7,6 +7,7 @@ of here. Every field is declared and unknown ones are refused, so a typo in a no
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -100,6 +101,14 @@ class TimeWindowView(_Strict):
     start: float
     end: float
     expression: str
+    centre: float | None = None  # an estimate ("two weeks ago"): its bonus peaks here
+
+    def describe(self) -> str:
+        """The window in words, for ``/why``: which dates a turn had to lie in to gain."""
+        text = f'time named: "{self.expression}" = {_day(self.start)} to {_day(self.end)}'
+        if self.centre is not None:
+            text += f", nearest {_day(self.centre)} counting most"
+        return text
 
 
 class Trace(_Strict):
@@ -145,6 +154,8 @@ class Trace(_Strict):
         if self.consolidated_event:
             lines.append(f"previous session became an event: {self.consolidated_event.summary}")
         lines.append(f"query topics: {', '.join(self.query_topics) or '(none)'}")
+        if self.time_window:
+            lines.append(self.time_window.describe())
         if not self.retrieved:
             lines.append("retrieved: nothing passed the thresholds")
         for m in self.retrieved:
@@ -180,6 +191,10 @@ class Trace(_Strict):
             lines.append("timings: " + ", ".join(f"{k} {v:.0f} ms"
                                                  for k, v in self.timings_ms.items()))
         return "\n".join(lines)
+
+
+def _day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d")
 
 
 def _clip(text: str, limit: int) -> str:

@@ -3,7 +3,8 @@
 Every weight lives in :class:`HybridWeights` (and so in Kindred's settings). The score of a turn:
 
     base    = w_dense·cosine + w_lexical·BM25/BM25_best + w_topic·s_top (LD-Agent)
-              + w_time·[turn inside the query's time window] + w_decay·exp(-Δt/τ)
+              + w_time·(how far inside the query's time window the turn lies, 0–1)
+              + w_decay·exp(-Δt/τ)
     total   = base + c·( w_neighbour·max(c_before·base of the turn before, base of the turn after)
                        + w_session·mean(top-N base in the turn's session; N = session_top, 3) )
                    + w_fact·(similarity of a stored fact/trait that points to the turn)
@@ -171,10 +172,11 @@ class TurnPool:
     components: Mapping[str, np.ndarray]
     items: tuple[_Cand, ...] = ()
     gathers: bool = False  # the query asks about several occasions (:func:`gathers`)
+    ts: tuple[float, ...] = ()  # each candidate's time (to place it in another window)
 
     def to_json(self) -> dict:
         return {"ids": list(self.ids), "sessions": list(self.sessions),
-                "words": list(self.words), "gathers": self.gathers,
+                "words": list(self.words), "gathers": self.gathers, "ts": list(self.ts),
                 "components": {k: [float(x) for x in v]
                                for k, v in self.components.items()}}
 
@@ -187,7 +189,7 @@ class TurnPool:
     def from_json(cls, data: Mapping) -> TurnPool:
         return cls(tuple(data["ids"]), tuple(data["sessions"]), tuple(data["words"]),
                    {k: np.asarray(v, dtype=float) for k, v in data["components"].items()},
-                   gathers=bool(data.get("gathers", False)))
+                   gathers=bool(data.get("gathers", False)), ts=tuple(data.get("ts", ())))
 
     def scores(self, weights: HybridWeights, use_topics: bool = True) -> dict[str, np.ndarray]:
         """Every component and the fused ``base`` and ``total``, as arrays (one pass)."""
@@ -300,22 +302,22 @@ class HybridRetriever:
             "lexical": np.array([lex.get(c.id, 0.0) for c in cands]),
             "topic": (np.array([topic_overlap(topics, c.meta.get("topics") or [])
                                 for c in cands]) if use_topics else np.zeros(len(cands))),
-            "time_window": (((ts >= window.start) & (ts <= window.end)).astype(float)
-                            if window else np.zeros(len(cands))),
+            "time_window": window.membership(ts) if window else np.zeros(len(cands)),
             "decay": np.exp(-np.maximum(now - ts, 0.0) / self.scoring.tau_s),
             "fact": np.array([fact_sim.get(c.id, 0.0) for c in cands]),
         }
         return TurnPool(tuple(c.id for c in cands),
                         tuple(str(c.meta.get("session_id")) for c in cands),
                         tuple(len(c.text.split()) for c in cands), components, cands,
-                        gathers=gathers(text))
+                        gathers=gathers(text), ts=tuple(float(t) for t in ts))
 
     @staticmethod
     def _reason(s: Mapping[str, float]) -> str:
         parts = [f"{name} {s[name]:.2f}" for name in ("dense", "lexical", "neighbour", "session")
                  if s.get(name)]
         if s.get("time_window"):
-            parts.append("inside the query's time window")
+            parts.append("inside the query's time window" if s["time_window"] >= 1 else
+                         f"near the time the query names ({s['time_window']:.2f})")
         if s.get("fact"):
             parts.append(f"a stored fact points here ({s['fact']:.2f})")
         return "; ".join(parts)

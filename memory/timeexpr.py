@@ -9,6 +9,10 @@ Why: "what did I say about the trip last May?" should prefer memories from last 
 is resolved against the query's time (the run's ``now``, never the wall clock), and retrieval adds
 a bonus to memories inside it. Only explicit expressions are resolved; everything else returns
 None, so a query without a time reference is scored exactly as before. English only; UTC.
+
+"N units ago" is an estimate, not a span: the window has a centre, and a memory's bonus falls
+off from it (:meth:`TimeWindow.membership`), so the session of exactly two weeks ago outranks
+others of that fortnight that a flat window held level with it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+
+import numpy as np
 
 __all__ = ["TimeWindow", "resolve_time_window"]
 
@@ -54,14 +60,26 @@ _DAY_WORD = re.compile(r"\b(the day before yesterday|yesterday|today|tonight|las
 
 @dataclass(frozen=True)
 class TimeWindow:
-    """A span of time a query refers to, in seconds since the epoch (``start`` ≤ ``end``)."""
+    """A span of time a query refers to, in seconds since the epoch (``start`` ≤ ``end``);
+    ``centre`` when the expression names a point only roughly ("two weeks ago")."""
 
     start: float
     end: float
     expression: str
+    centre: float | None = None
 
     def contains(self, ts: float) -> bool:
         return self.start <= ts <= self.end
+
+    def membership(self, ts: np.ndarray) -> np.ndarray:
+        """How far inside the window each time lies, in [0, 1]: 1 throughout a span ("last
+        May"); for an estimate, 1 at its centre falling linearly to 0 at its edges."""
+        ts = np.asarray(ts, dtype=float)
+        inside = (ts >= self.start) & (ts <= self.end)
+        if self.centre is None:
+            return inside.astype(float)
+        half = max(self.centre - self.start, 1.0)
+        return np.where(inside, np.clip(1.0 - np.abs(ts - self.centre) / half, 0.0, 1.0), 0.0)
 
 
 def _day(dt: datetime) -> datetime:
@@ -81,8 +99,9 @@ def resolve_time_window(text: str, now: float) -> TimeWindow | None:
                      _year):
         found = resolver(text, ref)
         if found:
-            start, end, expr = found
-            return TimeWindow(start.timestamp(), min(end.timestamp(), now), expr)
+            start, end, expr, *centre = found
+            return TimeWindow(start.timestamp(), min(end.timestamp(), now), expr,
+                              centre[0].timestamp() if centre else None)
     return None
 
 
@@ -100,7 +119,7 @@ def _ago(text: str, ref: datetime):
     unit = _UNIT_DAYS[m.group(2).lower()]
     centre = ref - timedelta(days=n * unit)
     half = timedelta(days=max(unit * 0.5 * max(n, 1) ** 0.5, 1.0))  # wider for vaguer spans
-    return centre - half, centre + half, m.group(0)
+    return centre - half, centre + half, m.group(0), centre
 
 
 def _day_word(text: str, ref: datetime):

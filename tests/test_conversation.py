@@ -515,3 +515,18 @@ def test_a_take_back_whose_turn_fails_takes_nothing_back(make_bot):
     assert [t.text for t in bot.chat("sam", "Just kidding!", at=T0 + 40).trace.traits_retracted
             ] == ["I can't swim."]
     assert bot.persona("sam") == []
+
+
+def test_why_says_which_dates_the_question_named(make_bot):
+    """/why showed "time_window 0.40" on a recalled turn without saying what window the
+    question had named; it now prints the expression and its dates, and an estimate's centre."""
+    bot = _bot(make_bot)
+    bot.chat("sam", "I went to a concert in the park.", at=T0)
+    bot.end_session("sam")
+    reply = bot.chat("sam", "Which concert did I go to two weeks ago?", at=T0 + 14 * DAY + 3600)
+    why = reply.trace.explain()
+    assert 'time named: "two weeks ago" = 2023-11-10 to 2023-11-19, nearest 2023-11-14 ' \
+           'counting most' in why
+    assert any(m.scores.get("time_window", 0) > 0.9 for m in reply.trace.retrieved)
+    plain = bot.chat("sam", "Which concert did I go to?", at=T0 + 14 * DAY + 7200)
+    assert "time named" not in plain.trace.explain()

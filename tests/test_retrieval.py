@@ -289,6 +289,39 @@ def test_time_window_and_facts_reorder_results(turn_index, embedder):
     assert out[0].id == "u/s0001/0" and out[0].scores["fact"] == 0.9
 
 
+def test_an_estimate_counts_most_at_its_centre_and_a_span_throughout():
+    """"Two weeks ago" names a day roughly: 14 days back counts fully, a day at the window's
+    edge barely; "last May" is a span: every day of it counts the same."""
+    import numpy as np
+
+    ago = resolve_time_window("Where was I two weeks ago?", NOW)
+    assert ago.centre == NOW - 14 * DAY
+    days = np.array([14, 13, 11, 10, 8, 3, 25]) * -DAY + NOW
+    got = ago.membership(days)
+    assert got[0] == 1.0 and got[0] > got[1] > got[2] > got[3] > 0.0
+    assert got[4] == got[5] == got[6] == 0.0  # outside the window
+    may = resolve_time_window("What did I do last May?", NOW)
+    assert may.centre is None
+    inside = [datetime(2026, 5, d, tzinfo=timezone.utc).timestamp() for d in (1, 15, 31)]
+    assert list(may.membership(np.array(inside + [NOW]))) == [1.0, 1.0, 1.0, 0.0]
+
+
+def test_the_session_of_the_day_named_outranks_others_of_that_fortnight(turn_index, embedder):
+    """A flat window held every session within ±5 days of "two weeks ago" level, so another
+    session of that fortnight, closer in words, came first (LongMemEval gpt4_1e4a8aec)."""
+    turns = _turns("u", [("s0001", 0, "Which concert did we go to? The one we went to downtown.")],
+                   t0=NOW - 11 * DAY)
+    turns += _turns("u", [("s0002", 0, "We saw a concert in the park.")], t0=NOW - 14 * DAY)
+    turn_index.add("u", turns)
+    q = "Which concert did we go to two weeks ago?"
+    out = HybridRetriever(turn_index).search("u", text=q, vector=embedder.embed([q])[0],
+                                             topics=[], now=NOW, k=2,
+                                             window=resolve_time_window(q, NOW))
+    assert [m.id for m in out] == ["u/s0002/0", "u/s0001/0"]
+    assert out[0].scores["time_window"] > 0.99 and 0 < out[1].scores["time_window"] < 0.5
+    assert "near the time the query names" in out[1].reason
+
+
 def test_turn_search_is_isolated_and_excludes_a_session(turn_index, stores, embedder):
     from memory.unit import forget_scope
 
